@@ -1,0 +1,85 @@
+//! What KMS accepts, in one place: the CRD schema enums and the validation rules both read it.
+
+/// Every key spec KMS knows, with the key usages it allows (aws-sdk-kms `KeySpec`, `KeyUsageType`).
+pub const KEY_SPECS: &[(&str, &[&str])] = &[
+    ("SYMMETRIC_DEFAULT", &["ENCRYPT_DECRYPT"]),
+    ("RSA_2048", &["ENCRYPT_DECRYPT", "SIGN_VERIFY"]),
+    ("RSA_3072", &["ENCRYPT_DECRYPT", "SIGN_VERIFY"]),
+    ("RSA_4096", &["ENCRYPT_DECRYPT", "SIGN_VERIFY"]),
+    ("ECC_NIST_P256", &["SIGN_VERIFY", "KEY_AGREEMENT"]),
+    ("ECC_NIST_P384", &["SIGN_VERIFY", "KEY_AGREEMENT"]),
+    ("ECC_NIST_P521", &["SIGN_VERIFY", "KEY_AGREEMENT"]),
+    ("ECC_NIST_EDWARDS25519", &["SIGN_VERIFY"]),
+    ("ECC_SECG_P256K1", &["SIGN_VERIFY"]),
+    ("HMAC_224", &["GENERATE_VERIFY_MAC"]),
+    ("HMAC_256", &["GENERATE_VERIFY_MAC"]),
+    ("HMAC_384", &["GENERATE_VERIFY_MAC"]),
+    ("HMAC_512", &["GENERATE_VERIFY_MAC"]),
+    ("ML_DSA_44", &["SIGN_VERIFY"]),
+    ("ML_DSA_65", &["SIGN_VERIFY"]),
+    ("ML_DSA_87", &["SIGN_VERIFY"]),
+    ("ML_KEM_512", &["ENCAPSULATE_DECAPSULATE"]),
+    ("ML_KEM_768", &["ENCAPSULATE_DECAPSULATE"]),
+    ("ML_KEM_1024", &["ENCAPSULATE_DECAPSULATE"]),
+    ("SM2", &["ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"]),
+];
+
+pub const KEY_USAGES: &[&str] = &[
+    "ENCRYPT_DECRYPT",
+    "SIGN_VERIFY",
+    "GENERATE_VERIFY_MAC",
+    "KEY_AGREEMENT",
+    "ENCAPSULATE_DECAPSULATE",
+];
+
+pub const DEFAULT_KEY_SPEC: &str = "SYMMETRIC_DEFAULT";
+pub const DEFAULT_KEY_USAGE: &str = "ENCRYPT_DECRYPT";
+
+/// Automatic rotation exists only for symmetric encryption keys.
+pub const ROTATABLE_KEY_SPEC: &str = "SYMMETRIC_DEFAULT";
+
+/// Operations a grant may allow (aws-sdk-kms `GrantOperation`).
+pub const GRANT_OPERATIONS: &[&str] = &[
+    "CreateGrant",
+    "Decapsulate",
+    "Decrypt",
+    "DeriveSharedSecret",
+    "DescribeKey",
+    "Encapsulate",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GetPublicKey",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "RetireGrant",
+    "Sign",
+    "Verify",
+    "VerifyMac",
+];
+
+pub const ROTATION_PERIOD_DAYS: std::ops::RangeInclusive<i32> = 90..=2560;
+pub const DEFAULT_ROTATION_PERIOD_DAYS: i32 = 365;
+pub const PENDING_WINDOW_DAYS: std::ops::RangeInclusive<i32> = 7..=30;
+pub const DEFAULT_PENDING_WINDOW_DAYS: i32 = 30;
+
+/// KMS rejects key policies larger than 32 KiB.
+pub const MAX_POLICY_BYTES: usize = 32 * 1024;
+/// KMS allows 50 tags on a key, ownership tag included.
+pub const MAX_TAGS: usize = 50;
+pub const MAX_TAG_KEY_CHARS: usize = 128;
+pub const MAX_TAG_VALUE_CHARS: usize = 256;
+pub const MAX_DESCRIPTION_CHARS: usize = 8192;
+pub const MAX_ALIAS_NAME_CHARS: usize = 256;
+pub const MAX_GRANT_NAME_CHARS: usize = 256;
+
+pub fn key_usages_for(key_spec: &str) -> Option<&'static [&'static str]> {
+    KEY_SPECS.iter().find(|(spec, _)| *spec == key_spec).map(|(_, usages)| *usages)
+}
+
+pub fn key_spec_names() -> impl Iterator<Item = &'static str> {
+    KEY_SPECS.iter().map(|(spec, _)| *spec)
+}

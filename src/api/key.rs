@@ -1,0 +1,329 @@
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{
+    self, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE, DEFAULT_PENDING_WINDOW_DAYS, DEFAULT_ROTATION_PERIOD_DAYS,
+    ROTATABLE_KEY_SPEC,
+};
+use super::schema;
+use super::serde_helpers::{empty_as_none, is_false};
+
+/// One customer managed KMS key, its policy, rotation, tags and multi-Region replicas.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "kmsoperator.dev",
+    version = "v1alpha1",
+    kind = "KmsKey",
+    namespaced,
+    status = "KmsKeyStatus",
+    shortname = "kmskey",
+    category = "kms",
+    derive = "PartialEq",
+    doc = "A customer managed AWS KMS key: description, spec, usage, enabled, rotation, deletion, tags, key policy and multi-Region replicas.",
+    printcolumn(name = "Key ID", type_ = "string", json_path = ".status.keyId"),
+    printcolumn(name = "Region", type_ = "string", json_path = ".status.region", priority = "1"),
+    printcolumn(name = "State", type_ = "string", json_path = ".status.keyState"),
+    printcolumn(name = "Rotation", type_ = "boolean", json_path = ".status.rotation.enabled"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Synced", type_ = "string", json_path = ".status.conditions[?(@.type==\"Synced\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(validation = Rule::new("!has(self.policy) || !has(self.policyDocument) || self.policyDocument == ''").message("spec.policy and spec.policyDocument are mutually exclusive: keep one of them"))]
+#[x_kube(validation = Rule::new("!has(self.replicas) || size(self.replicas) == 0 || (has(self.multiRegion) && self.multiRegion)").message("spec.replicas needs spec.multiRegion: true"))]
+#[x_kube(validation = Rule::new("!has(self.rotation) || !has(self.rotation.enabled) || !self.rotation.enabled || !has(self.keySpec) || self.keySpec == 'SYMMETRIC_DEFAULT'").message("spec.rotation.enabled: automatic rotation exists only for keySpec SYMMETRIC_DEFAULT; set rotation.enabled: false"))]
+#[x_kube(validation = schema::key_usage_rule())]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KmsKeySpec {
+    /// Name of the `AwsAccount` the key lives in.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("accountRef is immutable: a key cannot move between accounts"))]
+    #[schemars(length(min = 1))]
+    pub account_ref: String,
+
+    /// Region of the key; defaults to the account's region. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("region is immutable: a key cannot move between regions"))]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-\d+$"))]
+    pub region: Option<String>,
+
+    /// Description of the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 8192))]
+    pub description: Option<String>,
+
+    /// Key spec; immutable after creation.
+    #[serde(default = "default_key_spec")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("keySpec is immutable after creation"))]
+    #[schemars(schema_with = "schema::key_spec")]
+    pub key_spec: String,
+
+    /// Key usage; immutable after creation.
+    #[serde(default = "default_key_usage")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("keyUsage is immutable after creation"))]
+    #[schemars(schema_with = "schema::key_usage")]
+    pub key_usage: String,
+
+    /// A multi-Region primary key; immutable after creation.
+    #[serde(default, skip_serializing_if = "is_false")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("multiRegion is immutable after creation"))]
+    #[schemars(schema_with = "schema::immutable_bool")]
+    pub multi_region: bool,
+
+    /// Whether the key is enabled.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+
+    /// Automatic key material rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationSpec>,
+
+    /// What happens to the key when this object is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion: Option<DeletionSpec>,
+
+    /// Tags on the key (and, by default, on its replicas).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('aws:') && !k.startsWith('kmsoperator.dev/'))").message("tag keys must not start with the reserved prefixes aws: or kmsoperator.dev/"))]
+    #[x_kube(validation = Rule::new("self.all(k, size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 256)").message("tag keys must be 1 to 128 characters and values at most 256"))]
+    #[schemars(schema_with = "schema::tags")]
+    pub tags: BTreeMap<String, String>,
+
+    /// A key policy built from intent. Mutually exclusive with `policyDocument`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicySpec>,
+
+    /// A raw key policy document (JSON text). Mutually exclusive with `policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
+    #[schemars(length(max = 32768))]
+    pub policy_document: Option<String>,
+
+    /// Skips KMS's check that the caller can still change the policy afterwards.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bypass_policy_lockout_safety_check: bool,
+
+    /// Replica keys of a multi-Region key, one per region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["region".into()]))]
+    #[schemars(length(max = 32))]
+    pub replicas: Vec<ReplicaSpec>,
+
+    /// Adopt an existing key instead of creating one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("import is immutable: create a new KmsKey to adopt another key"))]
+    pub import: Option<ImportSpec>,
+
+    /// `Manage` converges the key; `Observe` only reads and reports.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotationSpec {
+    /// Defaults to true for SYMMETRIC_DEFAULT keys and false otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Days between automatic rotations, 90 to 2560; default 365.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 90, max = 2560))]
+    pub period_days: Option<i32>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeletionSpec {
+    /// `Retain` (default) leaves the key in KMS; `Delete` schedules its deletion.
+    #[serde(default)]
+    pub policy: DeletionPolicy,
+    /// Days KMS waits before deleting, 7 to 30; default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 7, max = 30))]
+    pub pending_window_days: Option<i32>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum DeletionPolicy {
+    #[default]
+    Retain,
+    Delete,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum ManagementPolicy {
+    #[default]
+    Manage,
+    Observe,
+}
+
+/// Intent compiled into a key policy document.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicySpec {
+    /// The owner account's root may administer the key (`kms:*`).
+    #[serde(default = "default_true")]
+    pub account_root: bool,
+    /// IAM principals (ARNs) that administer the key but cannot use it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = r"^arn:[^:]+:[^:]+:[^:]*:[^:]*:.+$")))]
+    pub administrators: Vec<String>,
+    /// IAM principals (ARNs) that use the key for cryptographic operations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = r"^arn:[^:]+:[^:]+:[^:]*:[^:]*:.+$")))]
+    pub users: Vec<String>,
+    /// Account ids whose root may use the key and create grants for AWS resources.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = r"^\d{12}$")))]
+    pub trusted_accounts: Vec<String>,
+    /// AWS services that may use the key on behalf of the caller accounts (`kms:ViaService`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceAccess>,
+    /// Extra IAM policy statements, appended as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "schema::statements")]
+    pub statements: Vec<serde_json::Value>,
+}
+
+impl Default for PolicySpec {
+    fn default() -> Self {
+        PolicySpec {
+            account_root: true,
+            administrators: Vec::new(),
+            users: Vec::new(),
+            trusted_accounts: Vec::new(),
+            services: Vec::new(),
+            statements: Vec::new(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceAccess {
+    /// Service name as in `<name>.<region>.amazonaws.com`, e.g. `rds`, `logs`, `secretsmanager`.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9-]*$"))]
+    pub name: String,
+    /// `kms:CallerAccount` values; default: the owner account and `trustedAccounts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(regex(pattern = r"^\d{12}$")))]
+    pub caller_accounts: Option<Vec<String>>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReplicaSpec {
+    /// Region of the replica key.
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-\d+$"))]
+    pub region: String,
+    /// Description of the replica; default: the primary's.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
+    pub description: Option<String>,
+    /// Tags of the replica; default (absent or empty): the primary's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::optional_tags")]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImportSpec {
+    /// Id or ARN of an existing key to adopt.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
+    pub key_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KmsKeyStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// As KMS reports it: Enabled, Disabled, PendingDeletion, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationStatus {
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_rotation_date: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaStatus {
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_state: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_key_spec() -> String {
+    DEFAULT_KEY_SPEC.to_owned()
+}
+
+fn default_key_usage() -> String {
+    DEFAULT_KEY_USAGE.to_owned()
+}
+
+impl KmsKeySpec {
+    /// Rotation is on unless the spec turns it off, for the keys KMS can rotate.
+    pub fn rotation_enabled(&self) -> bool {
+        let rotatable = self.key_spec == ROTATABLE_KEY_SPEC;
+        self.rotation.as_ref().and_then(|r| r.enabled).unwrap_or(rotatable)
+    }
+
+    pub fn rotation_period_days(&self) -> i32 {
+        self.rotation.as_ref().and_then(|r| r.period_days).unwrap_or(DEFAULT_ROTATION_PERIOD_DAYS)
+    }
+
+    pub fn deletion_policy(&self) -> DeletionPolicy {
+        self.deletion.as_ref().map(|d| d.policy).unwrap_or_default()
+    }
+
+    pub fn pending_window_days(&self) -> i32 {
+        self.deletion.as_ref().and_then(|d| d.pending_window_days).unwrap_or(DEFAULT_PENDING_WINDOW_DAYS)
+    }
+
+    pub fn import_key_id(&self) -> Option<&str> {
+        self.import.as_ref().and_then(|i| i.key_id.as_deref())
+    }
+
+    pub fn is_observe_only(&self) -> bool {
+        self.management_policy == ManagementPolicy::Observe
+    }
+
+    pub fn key_usage_is_valid(&self) -> bool {
+        catalog::key_usages_for(&self.key_spec).is_some_and(|usages| usages.contains(&self.key_usage.as_str()))
+    }
+}

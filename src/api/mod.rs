@@ -1,0 +1,33 @@
+//! The custom resources of `kmsoperator.dev/v1alpha1`, exactly as `API.md` names them,
+//! plus the one set of validation rules every front door uses.
+
+mod account;
+pub mod catalog;
+pub mod conditions;
+pub mod crds;
+mod grant;
+mod key;
+pub mod validate;
+mod alias;
+mod object;
+mod schema;
+mod serde_helpers;
+mod shared;
+
+
+pub use account::{AwsAccount, AwsAccountSpec, AwsAccountStatus};
+pub use alias::{KmsAlias, KmsAliasSpec, KmsAliasStatus};
+pub use grant::{GrantConstraints, KmsGrant, KmsGrantSpec, KmsGrantStatus};
+pub use key::{
+    DeletionPolicy, DeletionSpec, ImportSpec, KmsKey, KmsKeySpec, KmsKeyStatus, ManagementPolicy,
+    PolicySpec, ReplicaSpec, ReplicaStatus, RotationSpec, RotationStatus, ServiceAccess,
+};
+pub use object::{Kind, ObjectName};
+pub use shared::KeyReference;
+
+/// API group of every kind.
+pub const GROUP: &str = "kmsoperator.dev";
+/// The only served version.
+pub const VERSION: &str = "v1alpha1";
+/// `apiVersion` as it appears in manifests.
+pub const API_VERSION: &str = "kmsoperator.dev/v1alpha1";

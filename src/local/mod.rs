@@ -1,0 +1,1 @@
+//! Local mode: manifests from files, validated and converged against KMS without a cluster.

@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", kms_operator::api::crds::all_yaml().unwrap());
+}

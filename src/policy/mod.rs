@@ -1,0 +1,1 @@
+//! Key policies: the builder that compiles `spec.policy` into a document, and semantic comparison.
