@@ -1,1 +1,15 @@
 //! Key policies: the builder that compiles `spec.policy` into a document, and semantic comparison.
+//!
+//! Everything here is pure: no AWS calls, no clock, no randomness. The same spec and context
+//! always give the same document, and [`to_pretty_json`] always gives the same bytes for it,
+//! so a policy the operator wrote can be recognised when KMS hands it back.
+//!
+//! Comparison never looks at text. KMS returns a key policy re-indented, sometimes with keys
+//! reordered, and IAM treats many spellings of one policy alike (a string or a one-element
+//! list, `"Principal": "*"` or `{"AWS": "*"}`, an account id or its root ARN, `true` or
+//! `"true"` in a condition). [`canonical`] maps all spellings of a policy to one value so that
+//! a plan never reports a change that is not one; [`diff`] shows what remains.
+
+mod render;
+
+pub use render::to_pretty_json;
