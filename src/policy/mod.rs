@@ -10,6 +10,14 @@
 //! `"true"` in a condition). [`canonical`] maps all spellings of a policy to one value so that
 //! a plan never reports a change that is not one; [`diff`] shows what remains.
 
+mod actions;
+mod builder;
 mod render;
 
+pub use actions::{
+    ADMINISTRATION_ACTIONS, ALL_ACTIONS, GRANT_ACTIONS, SERVICE_USE_ACTIONS, USE_ACTIONS,
+};
+pub use builder::{
+    BuildContext, POLICY_VERSION, build, default_policy, dns_suffix, service_sid, sid,
+};
 pub use render::to_pretty_json;
