@@ -12,6 +12,7 @@
 
 mod actions;
 mod builder;
+mod canonical;
 mod render;
 
 pub use actions::{
@@ -20,4 +21,5 @@ pub use actions::{
 pub use builder::{
     BuildContext, POLICY_VERSION, build, default_policy, dns_suffix, service_sid, sid,
 };
+pub use canonical::{canonical, equivalent};
 pub use render::to_pretty_json;
