@@ -13,6 +13,7 @@
 mod actions;
 mod builder;
 mod canonical;
+mod diff;
 mod render;
 
 pub use actions::{
@@ -22,4 +23,5 @@ pub use builder::{
     BuildContext, POLICY_VERSION, build, default_policy, dns_suffix, service_sid, sid,
 };
 pub use canonical::{canonical, equivalent};
+pub use diff::diff;
 pub use render::to_pretty_json;
