@@ -23,5 +23,6 @@ pub use account::validate_account;
 pub use alias::validate_alias;
 pub use grant::validate_grant;
 pub use issue::Issue;
+pub(crate) use issue::closest;
 pub use key::validate_key;
 pub use tags::OWNER_TAG;
