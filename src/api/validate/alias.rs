@@ -56,15 +56,7 @@ pub fn validate_alias(alias: &KmsAlias) -> Vec<Issue> {
         );
     }
 
-    check_key_pointer(
-        &mut issues,
-        &KeyPointer {
-            key_ref: spec.key_ref.as_ref(),
-            target_key_id: spec.target_key_id.as_deref(),
-            account_ref: spec.account_ref.as_deref(),
-            region: spec.region.as_deref(),
-        },
-    );
+    check_key_pointer(&mut issues, &KeyPointer::of_alias(spec));
     issues.into_vec()
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::Issue;
-use super::issue::{closest, quote};
+use super::issue::{quote, suggest};
 use super::meta::issues_for;
 use super::names::{first_bad_grant_name_char, is_principal_arn};
 use super::path;
@@ -15,15 +15,7 @@ pub fn validate_grant(grant: &KmsGrant) -> Vec<Issue> {
     let mut issues = issues_for(Kind::KmsGrant, &grant.metadata);
     let spec = &grant.spec;
 
-    check_key_pointer(
-        &mut issues,
-        &KeyPointer {
-            key_ref: spec.key_ref.as_ref(),
-            target_key_id: spec.target_key_id.as_deref(),
-            account_ref: spec.account_ref.as_deref(),
-            region: spec.region.as_deref(),
-        },
-    );
+    check_key_pointer(&mut issues, &KeyPointer::of_grant(spec));
 
     let chars = spec.name.chars().count();
     if spec.name.is_empty() {
@@ -80,15 +72,10 @@ pub fn validate_grant(grant: &KmsGrant) -> Vec<Issue> {
     for (i, operation) in spec.operations.iter().enumerate() {
         let at = path::item("spec.operations", i);
         if !GRANT_OPERATIONS.contains(&operation.as_str()) {
-            let all = format!("use one of {}", GRANT_OPERATIONS.join(", "));
-            let fix = match closest(operation, GRANT_OPERATIONS) {
-                Some(near) => format!("did you mean {near}? {all}"),
-                None => all,
-            };
             issues.add(
                 &at,
                 format!("{} is not a grant operation", quote(operation)),
-                fix,
+                suggest(operation, GRANT_OPERATIONS),
             );
         } else if let Some(first) = seen.insert(operation, i) {
             issues.add(

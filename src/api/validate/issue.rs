@@ -115,6 +115,15 @@ pub(crate) fn quote(value: &str) -> String {
     }
 }
 
+/// "did you mean X? use one of A, B, C" when a near match exists, else the list alone.
+pub(crate) fn suggest(value: &str, choices: &[&str]) -> String {
+    let all = format!("use one of {}", choices.join(", "));
+    match closest(value, choices) {
+        Some(near) => format!("did you mean {near}? {all}"),
+        None => all,
+    }
+}
+
 /// The candidate a user most likely meant: a case-insensitive match first, then the nearest
 /// by edit distance, if near enough to be a typo rather than a different word.
 pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {

@@ -1,8 +1,10 @@
 //! Rules on a `KmsKey`: spec and usage, rotation, deletion, description, import, and the
 //! policy, tag and replica rules it shares with other files.
 
+use std::ops::RangeInclusive;
+
 use super::Issue;
-use super::issue::{Issues, closest, quote};
+use super::issue::{Issues, quote, suggest};
 use super::meta::issues_for;
 use super::names::{check_region, parse_key_target};
 use super::policy::{check_policy_document, check_policy_spec};
@@ -113,15 +115,6 @@ fn check_spec_and_usage(issues: &mut Issues, spec: &KmsKeySpec) {
     }
 }
 
-/// "did you mean X? use one of A, B, C" when a near match exists, else the list alone.
-fn suggest(value: &str, choices: &[&str]) -> String {
-    let all = format!("use one of {}", choices.join(", "));
-    match closest(value, choices) {
-        Some(near) => format!("did you mean {near}? {all}"),
-        None => all,
-    }
-}
-
 fn check_rotation(issues: &mut Issues, spec: &KmsKeySpec) {
     let Some(rotation) = &spec.rotation else {
         return;
@@ -140,43 +133,42 @@ fn check_rotation(issues: &mut Issues, spec: &KmsKeySpec) {
             ),
         );
     }
-    if let Some(days) = rotation.period_days
-        && !ROTATION_PERIOD_DAYS.contains(&days)
-    {
-        issues.add(
+    if let Some(days) = rotation.period_days {
+        check_days(
+            issues,
             "spec.rotation.periodDays",
-            format!(
-                "{days} is outside {}..{}",
-                ROTATION_PERIOD_DAYS.start(),
-                ROTATION_PERIOD_DAYS.end()
-            ),
-            format!(
-                "set a value from {} to {} days (default {})",
-                ROTATION_PERIOD_DAYS.start(),
-                ROTATION_PERIOD_DAYS.end(),
-                catalog::DEFAULT_ROTATION_PERIOD_DAYS
-            ),
+            days,
+            &ROTATION_PERIOD_DAYS,
+            catalog::DEFAULT_ROTATION_PERIOD_DAYS,
         );
     }
 }
 
 fn check_deletion(issues: &mut Issues, spec: &KmsKeySpec) {
-    if let Some(days) = spec.deletion.as_ref().and_then(|d| d.pending_window_days)
-        && !PENDING_WINDOW_DAYS.contains(&days)
-    {
-        issues.add(
+    if let Some(days) = spec.deletion.as_ref().and_then(|d| d.pending_window_days) {
+        check_days(
+            issues,
             "spec.deletion.pendingWindowDays",
-            format!(
-                "{days} is outside {}..{}",
-                PENDING_WINDOW_DAYS.start(),
-                PENDING_WINDOW_DAYS.end()
-            ),
-            format!(
-                "set a value from {} to {} days (default {})",
-                PENDING_WINDOW_DAYS.start(),
-                PENDING_WINDOW_DAYS.end(),
-                catalog::DEFAULT_PENDING_WINDOW_DAYS
-            ),
+            days,
+            &PENDING_WINDOW_DAYS,
+            catalog::DEFAULT_PENDING_WINDOW_DAYS,
+        );
+    }
+}
+
+fn check_days(
+    issues: &mut Issues,
+    field: &str,
+    days: i32,
+    range: &RangeInclusive<i32>,
+    default: i32,
+) {
+    if !range.contains(&days) {
+        let (min, max) = (range.start(), range.end());
+        issues.add(
+            field,
+            format!("{days} is outside {min}..{max}"),
+            format!("set a value from {min} to {max} days (default {default})"),
         );
     }
 }

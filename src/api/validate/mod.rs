@@ -25,4 +25,5 @@ pub use grant::validate_grant;
 pub use issue::Issue;
 pub(crate) use issue::closest;
 pub use key::validate_key;
+pub(crate) use reference::KeyPointer;
 pub use tags::OWNER_TAG;

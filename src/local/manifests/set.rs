@@ -2,8 +2,8 @@
 
 use super::decode::Object;
 use super::{Loaded, Source};
-use crate::api::validate::{self, Issue};
-use crate::api::{AwsAccount, KeyReference, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
+use crate::api::validate::{self, Issue, KeyPointer};
+use crate::api::{AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ManifestSet {
@@ -72,29 +72,15 @@ impl ManifestSet {
             issues.extend(found.into_iter().map(|i| key.source.locate(i)));
         }
         for alias in &self.aliases {
-            let spec = &alias.object.spec;
+            let object = name_of(Kind::KmsAlias, &alias.object.metadata);
             let mut found = validate::validate_alias(&alias.object);
-            let reference = Reference {
-                object: name_of(Kind::KmsAlias, &alias.object.metadata),
-                key_ref: spec.key_ref.as_ref(),
-                account_ref: spec.account_ref.as_deref(),
-                target_key_id: spec.target_key_id.is_some(),
-                region: spec.region.as_deref(),
-            };
-            found.extend(self.check_reference(&reference));
+            found.extend(self.check_pointer(&object, &KeyPointer::of_alias(&alias.object.spec)));
             issues.extend(found.into_iter().map(|i| alias.source.locate(i)));
         }
         for grant in &self.grants {
-            let spec = &grant.object.spec;
+            let object = name_of(Kind::KmsGrant, &grant.object.metadata);
             let mut found = validate::validate_grant(&grant.object);
-            let reference = Reference {
-                object: name_of(Kind::KmsGrant, &grant.object.metadata),
-                key_ref: spec.key_ref.as_ref(),
-                account_ref: spec.account_ref.as_deref(),
-                target_key_id: spec.target_key_id.is_some(),
-                region: spec.region.as_deref(),
-            };
-            found.extend(self.check_reference(&reference));
+            found.extend(self.check_pointer(&object, &KeyPointer::of_grant(&grant.object.spec)));
             issues.extend(found.into_iter().map(|i| grant.source.locate(i)));
         }
         issues
@@ -124,16 +110,15 @@ impl ManifestSet {
 
     /// `keyRef` must name a KmsKey of the same namespace, `accountRef` an AwsAccount, and a
     /// `region` must be one the key lives in (its primary or a replica).
-    fn check_reference(&self, reference: &Reference<'_>) -> Vec<Issue> {
+    fn check_pointer(&self, object: &ObjectName, pointer: &KeyPointer<'_>) -> Vec<Issue> {
         let mut found = Vec::new();
-        let object = &reference.object;
-        if reference.target_key_id
-            && let Some(account_ref) = reference.account_ref
+        if pointer.target_key_id.is_some()
+            && let Some(account_ref) = pointer.account_ref
             && self.account(account_ref).is_none()
         {
             found.push(self.missing_account(object.clone(), account_ref));
         }
-        let Some(key_ref) = reference.key_ref.filter(|r| !r.name.is_empty()) else {
+        let Some(key_ref) = pointer.key_ref.filter(|r| !r.name.is_empty()) else {
             return found;
         };
         let namespace = object.namespace.as_deref().unwrap_or("default");
@@ -172,7 +157,7 @@ impl ManifestSet {
             self.account(&spec.account_ref)
                 .map(|a| a.object.spec.region.as_str())
         });
-        if let (Some(region), Some(primary)) = (reference.region, primary) {
+        if let (Some(region), Some(primary)) = (pointer.region, primary) {
             let replicas: Vec<&str> = spec.replicas.iter().map(|r| r.region.as_str()).collect();
             if region != primary && !replicas.contains(&region) {
                 let mut regions = vec![primary];
@@ -193,14 +178,6 @@ impl ManifestSet {
         }
         found
     }
-}
-
-struct Reference<'a> {
-    object: ObjectName,
-    key_ref: Option<&'a KeyReference>,
-    account_ref: Option<&'a str>,
-    target_key_id: bool,
-    region: Option<&'a str>,
 }
 
 fn name_of(
