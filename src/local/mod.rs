@@ -1,1 +1,2 @@
 //! Local mode: manifests from files, validated and converged against KMS without a cluster.
+pub mod manifests;

@@ -1,0 +1,246 @@
+//! Rules on an `AwsAccount`: identity, region, role, endpoint and namespace selector.
+
+use super::Issue;
+use super::issue::quote;
+use super::meta::issues_for;
+use super::names::{check_region, is_account_id, parse_role_arn};
+use super::path;
+use crate::api::{AwsAccount, Kind};
+
+pub fn validate_account(account: &AwsAccount) -> Vec<Issue> {
+    let mut issues = issues_for(Kind::AwsAccount, &account.metadata);
+    let spec = &account.spec;
+
+    if !is_account_id(&spec.account_id) {
+        issues.add(
+            "spec.accountId",
+            format!(
+                "{} is not a 12-digit AWS account id",
+                quote(&spec.account_id)
+            ),
+            "write the account id as 12 digits in quotes, e.g. accountId: \"111122223333\"",
+        );
+    }
+    check_region(&mut issues, "spec.region", &spec.region);
+
+    if let Some(role) = &spec.assume_role_arn {
+        match parse_role_arn(role) {
+            None => issues.add(
+                "spec.assumeRoleArn",
+                format!("{} is not an IAM role ARN", quote(role)),
+                "use arn:aws:iam::<account id>:role/<name>",
+            ),
+            // Keys are created in the account whose credentials call KMS: after assuming the
+            // role that is the role's account, so it must be the one declared here.
+            Some(arn) if is_account_id(&spec.account_id) && arn.account != spec.account_id => {
+                issues.add(
+                    "spec.assumeRoleArn",
+                    format!(
+                        "is a role in account {}, but spec.accountId is {}",
+                        quote(arn.account),
+                        quote(&spec.account_id)
+                    ),
+                    "assume a role in the account that holds the keys, or correct spec.accountId",
+                )
+            }
+            Some(_) => {}
+        }
+    }
+    if spec.external_id.is_some() && spec.assume_role_arn.is_none() {
+        issues.add(
+            "spec.externalId",
+            "is set without spec.assumeRoleArn; an external id only applies when assuming a role",
+            "add spec.assumeRoleArn, or remove spec.externalId",
+        );
+    }
+    if let Some(url) = &spec.endpoint_url
+        && !is_http_url(url)
+    {
+        issues.add(
+            "spec.endpointUrl",
+            format!("{} is not an http(s) URL", quote(url)),
+            "use a URL such as https://kms.us-east-1.amazonaws.com or http://127.0.0.1:5000",
+        );
+    }
+
+    if let Some(selector) = &spec.allowed_namespaces {
+        let expressions = selector.match_expressions.as_deref().unwrap_or_default();
+        for (i, expression) in expressions.iter().enumerate() {
+            let at = path::item("spec.allowedNamespaces.matchExpressions", i);
+            let values = expression.values.as_deref().unwrap_or_default();
+            match expression.operator.as_str() {
+                "In" | "NotIn" if values.is_empty() => issues.add(
+                    path::child(&at, "values"),
+                    format!(
+                        "is empty, but operator {} needs at least one value",
+                        expression.operator
+                    ),
+                    "list the label values to match",
+                ),
+                "Exists" | "DoesNotExist" if !values.is_empty() => issues.add(
+                    path::child(&at, "values"),
+                    format!(
+                        "is set, but operator {} takes no values",
+                        expression.operator
+                    ),
+                    "remove values",
+                ),
+                "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+                other => issues.add(
+                    path::child(&at, "operator"),
+                    format!("{} is not a label selector operator", quote(other)),
+                    "use In, NotIn, Exists or DoesNotExist",
+                ),
+            }
+        }
+    }
+    issues.into_vec()
+}
+
+fn is_http_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    !host.is_empty() && !host.starts_with(':') && !url.chars().any(char::is_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{account, assert_clean, assert_issue};
+    use super::*;
+
+    const ACCOUNT: &str = "AwsAccount core-security";
+
+    #[test]
+    fn the_api_example_is_valid() {
+        assert_clean(&validate_account(&account(
+            r#"
+accountId: "484357440923"
+region: ap-southeast-2
+assumeRoleArn: arn:aws:iam::484357440923:role/kms-operator
+externalId: "abc"
+endpointUrl: http://127.0.0.1:5000
+allowedNamespaces:
+  matchLabels: {kmsoperator.dev/tenant: platform}
+  matchExpressions: [{key: team, operator: In, values: [a]}]
+"#,
+        )));
+    }
+
+    #[test]
+    fn account_id_must_be_twelve_digits() {
+        let issues = validate_account(&account("{accountId: '48435744092', region: us-east-1}"));
+        assert_issue(
+            &issues,
+            ACCOUNT,
+            "spec.accountId",
+            &["\"48435744092\" is not a 12-digit"],
+            "12 digits in quotes",
+        );
+    }
+
+    #[test]
+    fn region_must_look_like_a_region() {
+        let issues = validate_account(&account("{accountId: '484357440923', region: Sydney}"));
+        assert_issue(
+            &issues,
+            ACCOUNT,
+            "spec.region",
+            &["\"Sydney\" is not an AWS region"],
+            "ap-southeast-2",
+        );
+    }
+
+    #[test]
+    fn assume_role_arn_must_be_a_role_in_the_account() {
+        let issues = validate_account(&account(
+            "{accountId: '484357440923', region: us-east-1, assumeRoleArn: 'arn:aws:iam::484357440923:user/ops'}",
+        ));
+        assert_issue(
+            &issues,
+            ACCOUNT,
+            "spec.assumeRoleArn",
+            &["not an IAM role ARN"],
+            "role/<name>",
+        );
+        let issues = validate_account(&account(
+            "{accountId: '484357440923', region: us-east-1, assumeRoleArn: 'arn:aws:iam::111122223333:role/ops'}",
+        ));
+        assert_issue(
+            &issues,
+            ACCOUNT,
+            "spec.assumeRoleArn",
+            &["\"111122223333\"", "\"484357440923\""],
+            "account that holds the keys",
+        );
+    }
+
+    #[test]
+    fn external_id_without_role() {
+        let issues = validate_account(&account(
+            "{accountId: '484357440923', region: us-east-1, externalId: secret}",
+        ));
+        assert_issue(
+            &issues,
+            ACCOUNT,
+            "spec.externalId",
+            &["without spec.assumeRoleArn"],
+            "add spec.assumeRoleArn",
+        );
+    }
+
+    #[test]
+    fn endpoint_must_be_http_or_https() {
+        for bad in ["127.0.0.1:5000", "ftp://host", "http://", "http:// x"] {
+            let issues = validate_account(&account(&format!(
+                "{{accountId: '484357440923', region: us-east-1, endpointUrl: '{bad}'}}"
+            )));
+            assert_issue(
+                &issues,
+                ACCOUNT,
+                "spec.endpointUrl",
+                &[&quote(bad)],
+                "http://127.0.0.1:5000",
+            );
+        }
+    }
+
+    #[test]
+    fn namespace_on_the_cluster_scoped_kind() {
+        let mut a = account("{accountId: '484357440923', region: us-east-1}");
+        a.metadata.namespace = Some("platform-kms".into());
+        let issues = validate_account(&a);
+        assert_issue(
+            &issues,
+            ACCOUNT,
+            "metadata.namespace",
+            &["cluster-scoped", "\"platform-kms\""],
+            "remove metadata.namespace",
+        );
+    }
+
+    #[test]
+    fn selector_operators() {
+        let issues = validate_account(&account(
+            "{accountId: '484357440923', region: us-east-1, allowedNamespaces: {matchExpressions: [{key: a, operator: Equals, values: [x]}, {key: b, operator: In}]}}",
+        ));
+        assert_issue(
+            &issues,
+            ACCOUNT,
+            "spec.allowedNamespaces.matchExpressions[0].operator",
+            &["\"Equals\""],
+            "In, NotIn, Exists or DoesNotExist",
+        );
+        assert_issue(
+            &issues,
+            ACCOUNT,
+            "spec.allowedNamespaces.matchExpressions[1].values",
+            &["needs at least one value"],
+            "label values",
+        );
+    }
+}

@@ -1,0 +1,454 @@
+//! One file's text into typed objects: YAML documents, then the envelope (apiVersion, kind,
+//! metadata), then the kind's struct, with every failure turned into an Issue that names the
+//! file, line and field.
+
+use std::path::Path;
+
+use serde::de::{DeserializeOwned, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_path_to_error::Segment;
+use serde_yaml_ng::{Mapping, Value};
+
+use super::Source;
+use super::lines;
+use crate::api::validate::{Issue, closest, path};
+use crate::api::{API_VERSION, AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
+
+// Short-lived: each object moves into its list of the set right after decoding.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Object {
+    Account(AwsAccount),
+    Key(KmsKey),
+    Alias(KmsAlias),
+    Grant(KmsGrant),
+}
+
+const TOP_LEVEL: &[&str] = &["apiVersion", "kind", "metadata", "spec", "status"];
+
+/// Fields of `ObjectMeta`, which itself ignores unknown ones; a misspelt `namespace` would
+/// otherwise put the object in `default` without a word.
+const METADATA: &[&str] = &[
+    "name",
+    "namespace",
+    "labels",
+    "annotations",
+    "generateName",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "finalizers",
+    "ownerReferences",
+    "managedFields",
+    "selfLink",
+];
+
+/// Every object in `text`, in order. Empty documents are skipped; a YAML error ends the file,
+/// since the parser cannot resynchronise after it.
+pub(super) fn decode_file(
+    file: &Path,
+    text: &str,
+    issues: &mut Vec<Issue>,
+) -> Vec<(Object, Source)> {
+    let marked = lines::index(text);
+    let values = serde_yaml_ng::Deserializer::from_str(text);
+    let starts = serde_yaml_ng::Deserializer::from_str(text);
+    let mut objects = Vec::new();
+
+    for (document, probe) in values.zip(starts) {
+        let value = match Value::deserialize(document) {
+            Ok(value) => value,
+            Err(err) => {
+                let line = err.location().map(|l| l.line());
+                let fix = if err.to_string().contains("duplicate entry") {
+                    "keep only one of the repeated keys"
+                } else {
+                    "correct the YAML syntax at that line (indentation, quotes, a missing ':' or '-')"
+                };
+                // The parser cannot resynchronise after an error, so later documents are lost.
+                issues.push(
+                    Issue::new(
+                        None,
+                        "",
+                        format!(
+                            "the file is not valid YAML: {err}; the rest of the file was not read"
+                        ),
+                        fix,
+                    )
+                    .in_file(file, line),
+                );
+                break;
+            }
+        };
+        if value.is_null() {
+            continue;
+        }
+        let line = start_line(probe);
+        let fields = marked
+            .iter()
+            .find(|doc| Some(doc.start) == line)
+            .map(|doc| doc.fields.clone())
+            .unwrap_or_default();
+        let source = Source {
+            file: file.to_path_buf(),
+            line,
+            field_lines: fields,
+        };
+        if let Some(object) = decode_document(value, &source, issues) {
+            objects.push((object, source));
+        }
+    }
+    objects
+}
+
+/// The line where a document's root node starts. serde_yaml_ng keeps positions only in its
+/// errors, so this asks for a value that fails on the first event and reads the error's mark.
+fn start_line(document: serde_yaml_ng::Deserializer<'_>) -> Option<usize> {
+    struct Probe;
+    struct ProbeVisitor;
+    impl<'de> Visitor<'de> for ProbeVisitor {
+        type Value = Probe;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("nothing: this visitor only locates the document")
+        }
+    }
+    impl<'de> Deserialize<'de> for Probe {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(ProbeVisitor)
+        }
+    }
+    Probe::deserialize(document)
+        .err()
+        .and_then(|err| err.location())
+        .map(|location| location.line())
+}
+
+fn decode_document(value: Value, source: &Source, issues: &mut Vec<Issue>) -> Option<Object> {
+    let Value::Mapping(map) = &value else {
+        issues.push(file_issue(
+            source,
+            None,
+            "",
+            format!(
+                "the document is a YAML {}, not a mapping",
+                yaml_type(&value)
+            ),
+            "write each document as one object with apiVersion, kind, metadata and spec",
+        ));
+        return None;
+    };
+    let before = issues.len();
+    let kind = check_kind(map, source, issues)?;
+    let object = Some(object_name(kind, map));
+    check_api_version(map, source, object.as_ref(), issues);
+    check_fields(map, source, object.as_ref(), issues);
+
+    let decoded = match kind {
+        Kind::AwsAccount => typed(value, source, object.as_ref(), issues).map(Object::Account),
+        Kind::KmsKey => typed(value, source, object.as_ref(), issues).map(|mut key: KmsKey| {
+            default_namespace(&mut key.metadata.namespace);
+            Object::Key(key)
+        }),
+        Kind::KmsAlias => {
+            typed(value, source, object.as_ref(), issues).map(|mut alias: KmsAlias| {
+                default_namespace(&mut alias.metadata.namespace);
+                Object::Alias(alias)
+            })
+        }
+        Kind::KmsGrant => {
+            typed(value, source, object.as_ref(), issues).map(|mut grant: KmsGrant| {
+                default_namespace(&mut grant.metadata.namespace);
+                Object::Grant(grant)
+            })
+        }
+    };
+    // An object with any envelope problem is not loaded, but its spec was still read so the
+    // user sees every problem in one run.
+    decoded.filter(|_| issues.len() == before)
+}
+
+fn default_namespace(namespace: &mut Option<String>) {
+    if namespace.as_deref().is_none_or(str::is_empty) {
+        *namespace = Some("default".to_owned());
+    }
+}
+
+fn object_name(kind: Kind, map: &Mapping) -> ObjectName {
+    let metadata = map.get("metadata");
+    let text = |key: &str| metadata.and_then(|m| m.get(key)).and_then(Value::as_str);
+    let namespace = text("namespace")
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or("default");
+    ObjectName::new(kind, Some(namespace), text("name").unwrap_or("<unnamed>"))
+}
+
+/// The kind, or one issue saying why there is none. Other checks are skipped without a kind:
+/// for a foreign object (a ConfigMap, a Helm values file) they would only add noise.
+fn check_kind(map: &Mapping, source: &Source, issues: &mut Vec<Issue>) -> Option<Kind> {
+    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    let all = kinds.join(", ");
+    let mut fix = format!("set kind to one of {all}");
+    let problem = match (map.get("kind"), map.get("apiVersion")) {
+        (None, None) => {
+            issues.push(file_issue(
+                source,
+                None,
+                "",
+                "the document is not a Kubernetes object: it has neither apiVersion nor kind",
+                format!("remove it from the manifests, or add apiVersion: {API_VERSION} and kind (one of {all})"),
+            ));
+            return None;
+        }
+        (None, _) => "is missing".to_owned(),
+        (Some(Value::String(kind)), version) => {
+            if let Some(kind) = Kind::parse(kind) {
+                return Some(kind);
+            }
+            if let Some(near) = closest(kind, &kinds) {
+                fix = format!("did you mean {near}? {fix}");
+            }
+            match version
+                .and_then(Value::as_str)
+                .filter(|v| *v != API_VERSION)
+            {
+                Some(version) => {
+                    format!("{kind:?} (apiVersion {version:?}) is not a kind of {API_VERSION}")
+                }
+                None => format!("{kind:?} is not a kind of {API_VERSION}"),
+            }
+        }
+        (Some(other), _) => format!("is a YAML {}, not a string", yaml_type(other)),
+    };
+    issues.push(file_issue(source, None, "kind", problem, fix));
+    None
+}
+
+fn check_api_version(
+    map: &Mapping,
+    source: &Source,
+    object: Option<&ObjectName>,
+    issues: &mut Vec<Issue>,
+) {
+    let problem = match map.get("apiVersion") {
+        None => "is missing".to_owned(),
+        Some(Value::String(version)) if version == API_VERSION => return,
+        Some(Value::String(version)) => format!("{version:?} is not {API_VERSION}"),
+        Some(other) => format!("is a YAML {}, not a string", yaml_type(other)),
+    };
+    issues.push(file_issue(
+        source,
+        object,
+        "apiVersion",
+        problem,
+        format!("set apiVersion: {API_VERSION}"),
+    ));
+}
+
+/// Unknown top-level and metadata fields, and a missing name; the kind's struct rejects
+/// unknown fields under `spec` itself.
+fn check_fields(
+    map: &Mapping,
+    source: &Source,
+    object: Option<&ObjectName>,
+    issues: &mut Vec<Issue>,
+) {
+    for key in map.keys() {
+        let key = key_text(key);
+        if !TOP_LEVEL.contains(&key.as_str()) {
+            issues.push(unknown_field(
+                source,
+                object,
+                &path::child("", &key),
+                &key,
+                TOP_LEVEL,
+            ));
+        }
+    }
+    let Some(Value::Mapping(metadata)) = map.get("metadata") else {
+        issues.push(file_issue(
+            source,
+            object,
+            "metadata",
+            "is missing or not a mapping",
+            "add metadata: {name: <name>} (and namespace for namespaced kinds)",
+        ));
+        return;
+    };
+    for key in metadata.keys() {
+        let key = key_text(key);
+        if !METADATA.contains(&key.as_str()) {
+            issues.push(unknown_field(
+                source,
+                object,
+                &path::child("metadata", &key),
+                &key,
+                METADATA,
+            ));
+        }
+    }
+    match metadata.get("name") {
+        Some(Value::String(name)) if !name.is_empty() => {}
+        _ => issues.push(file_issue(
+            source,
+            object,
+            "metadata.name",
+            "is missing or empty",
+            "set metadata.name to the object's name",
+        )),
+    }
+}
+
+fn typed<T: DeserializeOwned>(
+    value: Value,
+    source: &Source,
+    object: Option<&ObjectName>,
+    issues: &mut Vec<Issue>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(typed) => Some(typed),
+        Err(err) => {
+            let at = field_path(err.path());
+            issues.push(serde_issue(source, object, &at, &err.inner().to_string()));
+            None
+        }
+    }
+}
+
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    path.iter()
+        .fold(String::new(), |at, segment| match segment {
+            Segment::Seq { index } => path::item(&at, *index),
+            Segment::Map { key } | Segment::Enum { variant: key } => path::child(&at, key),
+            Segment::Unknown => path::child(&at, "?"),
+        })
+}
+
+/// Turns serde's terse messages into problem and fix. serde phrases its errors in a small
+/// fixed set of forms, so matching on their wording is stable enough.
+fn serde_issue(source: &Source, object: Option<&ObjectName>, at: &str, message: &str) -> Issue {
+    let quoted = backticked(message);
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        // serde_path_to_error stops at the struct, or includes the key: name the key once.
+        let field = if at.ends_with(name) {
+            at.to_owned()
+        } else {
+            path::child(at, name)
+        };
+        let expected: Vec<&str> = quoted.iter().skip(1).map(String::as_str).collect();
+        return unknown_field(source, object, &field, name, &expected);
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let field = path::child(at, name);
+        let fix = format!("add {field}");
+        return file_issue(source, object, &field, "is missing", fix);
+    }
+    if message.starts_with("unknown variant `") {
+        let expected: Vec<&str> = quoted.iter().skip(1).map(String::as_str).collect();
+        let fix = format!("use one of {}", expected.join(", "));
+        return file_issue(source, object, at, message, fix);
+    }
+    file_issue(source, object, at, message, type_fix(message))
+}
+
+/// What to write instead, from the type serde expected (the end of its message).
+fn type_fix(message: &str) -> &'static str {
+    let expected = message.rsplit("expected ").next().unwrap_or_default();
+    let found_scalar = ["integer", "floating point", "boolean"]
+        .iter()
+        .any(|found| message.starts_with(&format!("invalid type: {found}")));
+    match expected {
+        "a string" if found_scalar => {
+            "write the value in quotes so YAML reads it as a string, e.g. \"484357440923\""
+        }
+        "a string" => "write a single string value",
+        "a boolean" => "write true or false, without quotes",
+        "a sequence" => "write a list, e.g. [a, b], or one '- item' per line",
+        "a map" => "write a mapping, e.g. {key: value}",
+        number
+            if number.starts_with(['i', 'u'])
+                && number[1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            "write a whole number, without quotes"
+        }
+        other if other.starts_with("struct ") => "write a mapping of the fields this object takes",
+        _ => "give the field a value of the expected type",
+    }
+}
+
+fn unknown_field(
+    source: &Source,
+    object: Option<&ObjectName>,
+    at: &str,
+    name: &str,
+    expected: &[&str],
+) -> Issue {
+    let fix = match (closest(name, expected), expected.is_empty()) {
+        (_, true) => "remove it".to_owned(),
+        (Some(near), false) => format!(
+            "did you mean `{near}`? expected one of: {}",
+            expected.join(", ")
+        ),
+        (None, false) => format!("remove it; expected one of: {}", expected.join(", ")),
+    };
+    file_issue(source, object, at, format!("unknown field `{name}`"), fix)
+}
+
+fn file_issue(
+    source: &Source,
+    object: Option<&ObjectName>,
+    field: &str,
+    problem: impl Into<String>,
+    fix: impl Into<String>,
+) -> Issue {
+    Issue::new(object.cloned(), field, problem, fix).in_file(&source.file, source.line_of(field))
+}
+
+fn backticked(message: &str) -> Vec<String> {
+    message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn key_text(key: &Value) -> String {
+    match key {
+        Value::String(s) => s.clone(),
+        other => serde_yaml_ng::to_string(other)
+            .map(|s| s.trim_end().to_owned())
+            .unwrap_or_else(|e| format!("<{e}>")),
+    }
+}
+
+fn yaml_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Sequence(_) => "sequence",
+        Value::Mapping(_) => "mapping",
+        Value::Tagged(_) => "tagged value",
+    }
+}
+
+impl Object {
+    pub(super) fn name(&self) -> ObjectName {
+        let (kind, meta) = match self {
+            Object::Account(o) => (Kind::AwsAccount, &o.metadata),
+            Object::Key(o) => (Kind::KmsKey, &o.metadata),
+            Object::Alias(o) => (Kind::KmsAlias, &o.metadata),
+            Object::Grant(o) => (Kind::KmsGrant, &o.metadata),
+        };
+        ObjectName::new(
+            kind,
+            meta.namespace.as_deref(),
+            meta.name.as_deref().unwrap_or_default(),
+        )
+    }
+}

@@ -1,0 +1,192 @@
+//! The objects of one local-mode run, and the rules that need all of them at once.
+
+use super::decode::Object;
+use super::{Loaded, Source};
+use crate::api::validate::{self, Issue, KeyPointer};
+use crate::api::{AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ManifestSet {
+    pub accounts: Vec<Loaded<AwsAccount>>,
+    pub keys: Vec<Loaded<KmsKey>>,
+    pub aliases: Vec<Loaded<KmsAlias>>,
+    pub grants: Vec<Loaded<KmsGrant>>,
+}
+
+/// Namespaced objects without one live in `default`, as kubectl would place them.
+fn namespace_of(namespace: &Option<String>) -> &str {
+    namespace
+        .as_deref()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or("default")
+}
+
+impl ManifestSet {
+    pub fn account(&self, name: &str) -> Option<&Loaded<AwsAccount>> {
+        self.accounts
+            .iter()
+            .find(|a| a.object.metadata.name.as_deref() == Some(name))
+    }
+
+    pub fn key(&self, namespace: &str, name: &str) -> Option<&Loaded<KmsKey>> {
+        self.keys.iter().find(|k| {
+            k.object.metadata.name.as_deref() == Some(name)
+                && namespace_of(&k.object.metadata.namespace) == namespace
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+            && self.keys.is_empty()
+            && self.aliases.is_empty()
+            && self.grants.is_empty()
+    }
+
+    pub(super) fn push(&mut self, object: Object, source: Source) {
+        match object {
+            Object::Account(object) => self.accounts.push(Loaded { object, source }),
+            Object::Key(object) => self.keys.push(Loaded { object, source }),
+            Object::Alias(object) => self.aliases.push(Loaded { object, source }),
+            Object::Grant(object) => self.grants.push(Loaded { object, source }),
+        }
+    }
+
+    /// Every validation rule over the whole set: each object's own rules, then its references
+    /// to other objects of the set. Issues carry file and line.
+    pub fn validate(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        for account in &self.accounts {
+            let found = validate::validate_account(&account.object);
+            issues.extend(found.into_iter().map(|i| account.source.locate(i)));
+        }
+        for key in &self.keys {
+            let spec = &key.object.spec;
+            let account = self.account(&spec.account_ref);
+            let mut found = validate::validate_key(&key.object, account.map(|a| &a.object.spec));
+            if account.is_none() && !spec.account_ref.is_empty() {
+                found.push(self.missing_account(
+                    name_of(Kind::KmsKey, &key.object.metadata),
+                    &spec.account_ref,
+                ));
+            }
+            issues.extend(found.into_iter().map(|i| key.source.locate(i)));
+        }
+        for alias in &self.aliases {
+            let object = name_of(Kind::KmsAlias, &alias.object.metadata);
+            let mut found = validate::validate_alias(&alias.object);
+            found.extend(self.check_pointer(&object, &KeyPointer::of_alias(&alias.object.spec)));
+            issues.extend(found.into_iter().map(|i| alias.source.locate(i)));
+        }
+        for grant in &self.grants {
+            let object = name_of(Kind::KmsGrant, &grant.object.metadata);
+            let mut found = validate::validate_grant(&grant.object);
+            found.extend(self.check_pointer(&object, &KeyPointer::of_grant(&grant.object.spec)));
+            issues.extend(found.into_iter().map(|i| grant.source.locate(i)));
+        }
+        issues
+    }
+
+    fn missing_account(&self, object: ObjectName, account_ref: &str) -> Issue {
+        let known: Vec<&str> = self
+            .accounts
+            .iter()
+            .filter_map(|a| a.object.metadata.name.as_deref())
+            .collect();
+        let fix = if known.is_empty() {
+            format!("add an AwsAccount named {account_ref} to the manifests")
+        } else {
+            format!(
+                "add an AwsAccount named {account_ref}, or use one of the AwsAccounts in the manifests: {}",
+                known.join(", ")
+            )
+        };
+        Issue::new(
+            Some(object),
+            "spec.accountRef",
+            format!("names AwsAccount {account_ref:?}, which is not in the manifests"),
+            fix,
+        )
+    }
+
+    /// `keyRef` must name a KmsKey of the same namespace, `accountRef` an AwsAccount, and a
+    /// `region` must be one the key lives in (its primary or a replica).
+    fn check_pointer(&self, object: &ObjectName, pointer: &KeyPointer<'_>) -> Vec<Issue> {
+        let mut found = Vec::new();
+        if pointer.target_key_id.is_some()
+            && let Some(account_ref) = pointer.account_ref
+            && self.account(account_ref).is_none()
+        {
+            found.push(self.missing_account(object.clone(), account_ref));
+        }
+        let Some(key_ref) = pointer.key_ref.filter(|r| !r.name.is_empty()) else {
+            return found;
+        };
+        let namespace = object.namespace.as_deref().unwrap_or("default");
+        let Some(key) = self.key(namespace, &key_ref.name) else {
+            let here: Vec<&str> = self
+                .keys
+                .iter()
+                .filter(|k| namespace_of(&k.object.metadata.namespace) == namespace)
+                .filter_map(|k| k.object.metadata.name.as_deref())
+                .collect();
+            let fix = if here.is_empty() {
+                format!(
+                    "add a KmsKey named {} in namespace {namespace}; the manifests have no KmsKey there yet",
+                    key_ref.name
+                )
+            } else {
+                format!(
+                    "use one of the KmsKeys in namespace {namespace}: {}",
+                    here.join(", ")
+                )
+            };
+            found.push(Issue::new(
+                Some(object.clone()),
+                "spec.keyRef.name",
+                format!(
+                    "names KmsKey {:?}, which is not in namespace {namespace} of the manifests",
+                    key_ref.name
+                ),
+                fix,
+            ));
+            return found;
+        };
+
+        let spec = &key.object.spec;
+        let primary = spec.region.as_deref().or_else(|| {
+            self.account(&spec.account_ref)
+                .map(|a| a.object.spec.region.as_str())
+        });
+        if let (Some(region), Some(primary)) = (pointer.region, primary) {
+            let replicas: Vec<&str> = spec.replicas.iter().map(|r| r.region.as_str()).collect();
+            if region != primary && !replicas.contains(&region) {
+                let mut regions = vec![primary];
+                regions.extend(&replicas);
+                found.push(Issue::new(
+                    Some(object.clone()),
+                    "spec.region",
+                    format!(
+                        "{region:?} is not a region KmsKey {namespace}/{} lives in",
+                        key_ref.name
+                    ),
+                    format!(
+                        "use the key's primary region or a replica region ({}), or remove spec.region to use the primary",
+                        regions.join(", ")
+                    ),
+                ));
+            }
+        }
+        found
+    }
+}
+
+fn name_of(
+    kind: Kind,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> ObjectName {
+    ObjectName::new(
+        kind,
+        meta.namespace.as_deref(),
+        meta.name.as_deref().unwrap_or_default(),
+    )
+}
