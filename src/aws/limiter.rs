@@ -1,0 +1,157 @@
+//! Client-side rate limiting per (account, region, operation), so the operator stays under
+//! KMS's request quotas instead of provoking throttles. One instance is shared by every worker.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::operation::Op;
+
+/// Requests per second for each operation, KMS's defaults unless overridden.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    overrides: BTreeMap<Op, u32>,
+    /// Off in tests that measure behaviour, not pacing.
+    pub enabled: bool,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits { overrides: BTreeMap::new(), enabled: true }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RateLimitParseError {
+    #[error("rate limit `{0}` is not OPERATION=REQUESTS_PER_SECOND (for example CreateKey=5)")]
+    Syntax(String),
+    #[error("rate limit `{0}` names no KMS operation the operator calls")]
+    UnknownOperation(String),
+    #[error("rate limit `{0}` must be a whole number of requests per second, at least 1")]
+    Rate(String),
+}
+
+impl RateLimits {
+    pub fn unlimited() -> Self {
+        RateLimits { overrides: BTreeMap::new(), enabled: false }
+    }
+
+    pub fn with_override(mut self, op: Op, per_second: u32) -> Self {
+        self.overrides.insert(op, per_second);
+        self
+    }
+
+    /// Parses `CreateKey=10,DescribeKey=500` (also one entry per flag occurrence).
+    pub fn parse_overrides<'a>(
+        mut self,
+        entries: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, RateLimitParseError> {
+        for entry in entries.into_iter().flat_map(|e| e.split(',')).map(str::trim).filter(|e| !e.is_empty()) {
+            let (name, rate) = entry.split_once('=').ok_or_else(|| RateLimitParseError::Syntax(entry.to_owned()))?;
+            let op = Op::parse(name.trim()).ok_or_else(|| RateLimitParseError::UnknownOperation(entry.to_owned()))?;
+            let rate: u32 = rate
+                .trim()
+                .parse()
+                .ok()
+                .filter(|r| *r > 0)
+                .ok_or_else(|| RateLimitParseError::Rate(entry.to_owned()))?;
+            self.overrides.insert(op, rate);
+        }
+        Ok(self)
+    }
+
+    pub fn per_second(&self, op: Op) -> u32 {
+        self.overrides.get(&op).copied().unwrap_or_else(|| op.default_quota())
+    }
+}
+
+type Scope = (String, String);
+
+/// The shared limiter: one GCRA bucket per (account id, region) for each operation.
+#[derive(Clone)]
+pub struct Limiter {
+    buckets: Option<Arc<Vec<DefaultKeyedRateLimiter<Scope>>>>,
+}
+
+impl Limiter {
+    pub fn new(limits: &RateLimits) -> Self {
+        if !limits.enabled {
+            return Limiter { buckets: None };
+        }
+        let buckets = Op::ALL
+            .iter()
+            .map(|op| {
+                let rate = NonZeroU32::new(limits.per_second(*op)).unwrap_or(NonZeroU32::MIN);
+                RateLimiter::keyed(Quota::per_second(rate))
+            })
+            .collect();
+        Limiter { buckets: Some(Arc::new(buckets)) }
+    }
+
+    /// Takes a token if one is free now, without waiting.
+    pub fn try_acquire(&self, account_id: &str, region: &str, op: Op) -> bool {
+        match &self.buckets {
+            Some(buckets) => buckets[op.index()].check_key(&(account_id.to_owned(), region.to_owned())).is_ok(),
+            None => true,
+        }
+    }
+
+    /// Waits until `op` may be sent to `account_id` in `region`.
+    pub async fn acquire(&self, account_id: &str, region: &str, op: Op) {
+        if let Some(buckets) = &self.buckets {
+            let scope = (account_id.to_owned(), region.to_owned());
+            buckets[op.index()].until_key_ready(&scope).await;
+        }
+    }
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter").field("enabled", &self.buckets.is_some()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_parse_and_replace_defaults() {
+        let limits = RateLimits::default().parse_overrides(["CreateKey=10, describekey=50", "PutKeyPolicy=3"]).unwrap();
+        assert_eq!(limits.per_second(Op::CreateKey), 10);
+        assert_eq!(limits.per_second(Op::DescribeKey), 50);
+        assert_eq!(limits.per_second(Op::PutKeyPolicy), 3);
+        assert_eq!(limits.per_second(Op::CreateAlias), 5);
+    }
+
+    #[test]
+    fn bad_overrides_say_what_is_wrong() {
+        let err = RateLimits::default().parse_overrides(["CreateKey"]).unwrap_err();
+        assert!(err.to_string().contains("OPERATION=REQUESTS_PER_SECOND"));
+        let err = RateLimits::default().parse_overrides(["Encrypt=5"]).unwrap_err();
+        assert_eq!(err, RateLimitParseError::UnknownOperation("Encrypt=5".into()));
+        let err = RateLimits::default().parse_overrides(["CreateKey=0"]).unwrap_err();
+        assert_eq!(err, RateLimitParseError::Rate("CreateKey=0".into()));
+    }
+
+    #[test]
+    fn buckets_are_separate_per_account_region_and_operation() {
+        let limiter = Limiter::new(&RateLimits::default().with_override(Op::CreateKey, 1));
+        assert!(limiter.try_acquire("111111111111", "us-east-1", Op::CreateKey));
+        assert!(
+            !limiter.try_acquire("111111111111", "us-east-1", Op::CreateKey),
+            "a second CreateKey in the same second must wait"
+        );
+        assert!(limiter.try_acquire("111111111111", "eu-west-1", Op::CreateKey));
+        assert!(limiter.try_acquire("222222222222", "us-east-1", Op::CreateKey));
+        assert!(limiter.try_acquire("111111111111", "us-east-1", Op::DescribeKey));
+    }
+
+    #[test]
+    fn a_disabled_limiter_never_refuses() {
+        let limiter = Limiter::new(&RateLimits::unlimited());
+        assert!((0..100).all(|_| limiter.try_acquire("111111111111", "us-east-1", Op::CreateKey)));
+    }
+}

@@ -1,0 +1,22 @@
+//! Talking to AWS: clients per (account, region), one call path that paces, counts, classifies
+//! and retries, and plain views of what KMS returns.
+
+mod caller;
+mod client;
+mod convert;
+mod error;
+mod limiter;
+pub mod model;
+mod operation;
+mod pool;
+mod retry;
+mod stats;
+
+pub use caller::CallContext;
+pub use client::KmsClient;
+pub use error::{AwsError, ErrorKind};
+pub use limiter::{Limiter, RateLimitParseError, RateLimits};
+pub use operation::Op;
+pub use pool::{AccountConfig, ClientPool, Timeouts};
+pub use retry::RetryPolicy;
+pub use stats::{CallStats, CallSummary};

@@ -1,0 +1,114 @@
+//! Plain views of what KMS returns and what it is asked to create: the engine works with these,
+//! never with SDK types.
+
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct KeyDescription {
+    pub key_id: String,
+    pub arn: String,
+    pub account_id: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, `PendingReplicaDeletion`, `Creating`, ...
+    pub state: String,
+    pub enabled: bool,
+    pub description: String,
+    pub key_spec: String,
+    pub key_usage: String,
+    /// `CUSTOMER` or `AWS`.
+    pub key_manager: String,
+    pub multi_region: bool,
+    /// Region of the primary key, for multi-Region keys.
+    pub primary_region: Option<String>,
+    /// Replica keys as the primary reports them.
+    pub replicas: Vec<RegionalArn>,
+    pub deletion_date: Option<String>,
+}
+
+impl KeyDescription {
+    pub fn is_pending_deletion(&self) -> bool {
+        self.state == "PendingDeletion" || self.state == "PendingReplicaDeletion"
+    }
+
+    pub fn is_customer_managed(&self) -> bool {
+        self.key_manager != "AWS"
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RegionalArn {
+    pub region: String,
+    pub arn: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RotationState {
+    pub enabled: bool,
+    /// Absent when rotation is off, and from servers that do not report it.
+    pub period_days: Option<i32>,
+    pub next_rotation_date: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AliasEntry {
+    pub name: String,
+    pub arn: Option<String>,
+    /// Absent for predefined `alias/aws/...` aliases that point at nothing yet.
+    pub target_key_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct GrantConstraintsView {
+    pub encryption_context_equals: BTreeMap<String, String>,
+    pub encryption_context_subset: BTreeMap<String, String>,
+}
+
+impl GrantConstraintsView {
+    pub fn is_empty(&self) -> bool {
+        self.encryption_context_equals.is_empty() && self.encryption_context_subset.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct GrantEntry {
+    pub grant_id: String,
+    pub name: Option<String>,
+    pub grantee_principal: Option<String>,
+    pub retiring_principal: Option<String>,
+    pub operations: Vec<String>,
+    pub constraints: GrantConstraintsView,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewKey {
+    pub description: String,
+    pub key_spec: String,
+    pub key_usage: String,
+    pub multi_region: bool,
+    pub policy: String,
+    pub tags: BTreeMap<String, String>,
+    pub bypass_policy_lockout_safety_check: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewReplica {
+    pub region: String,
+    pub description: String,
+    pub policy: String,
+    pub tags: BTreeMap<String, String>,
+    pub bypass_policy_lockout_safety_check: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewGrant {
+    pub name: String,
+    pub grantee_principal: String,
+    pub retiring_principal: Option<String>,
+    pub operations: Vec<String>,
+    pub constraints: GrantConstraintsView,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub account_id: String,
+    pub arn: String,
+}

@@ -1,0 +1,157 @@
+//! Clients per (account, region): credentials from the SDK's default chain, then the account's
+//! role if it names one; the account's endpoint if it names one. Built once, then reused.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::time::Duration;
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_kms::config::retry::RetryConfig;
+use aws_sdk_kms::config::timeout::TimeoutConfig;
+use aws_sdk_kms::config::{Region, SharedCredentialsProvider};
+use tokio::sync::Mutex;
+
+use super::caller::CallContext;
+use super::client::KmsClient;
+use super::error::{AwsError, ErrorKind};
+use super::model::CallerIdentity;
+use super::operation::Op;
+use crate::api::AwsAccountSpec;
+
+/// What the operator needs to reach one AWS account, from an `AwsAccount`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AccountConfig {
+    pub name: String,
+    pub account_id: String,
+    pub region: String,
+    pub assume_role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+impl AccountConfig {
+    pub fn from_spec(name: &str, spec: &AwsAccountSpec) -> Self {
+        AccountConfig {
+            name: name.to_owned(),
+            account_id: spec.account_id.clone(),
+            region: spec.region.clone(),
+            assume_role_arn: spec.assume_role_arn.clone(),
+            external_id: spec.external_id.clone(),
+            endpoint_url: spec.endpoint_url.clone(),
+        }
+    }
+}
+
+/// Timeouts for every KMS request; retries are the caller's, so the SDK's own are off.
+#[derive(Clone, Debug)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub attempt: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { connect: Duration::from_secs(5), attempt: Duration::from_secs(20) }
+    }
+}
+
+struct AccountClients {
+    sdk: SdkConfig,
+    kms: HashMap<String, KmsClient>,
+}
+
+pub struct ClientPool {
+    base: SdkConfig,
+    ctx: CallContext,
+    timeouts: Timeouts,
+    accounts: Mutex<HashMap<AccountConfig, AccountClients>>,
+}
+
+impl ClientPool {
+    /// Credentials and settings from the standard AWS environment (env, web identity, IMDS, ...).
+    pub async fn from_environment(ctx: CallContext, timeouts: Timeouts) -> Self {
+        let base = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        ClientPool::with_base_config(base, ctx, timeouts)
+    }
+
+    pub fn with_base_config(base: SdkConfig, ctx: CallContext, timeouts: Timeouts) -> Self {
+        ClientPool { base, ctx, timeouts, accounts: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn context(&self) -> &CallContext {
+        &self.ctx
+    }
+
+    async fn account_sdk_config(&self, account: &AccountConfig) -> SdkConfig {
+        let mut builder = self.base.to_builder().region(Region::new(account.region.clone()));
+        if let Some(url) = &account.endpoint_url {
+            builder = builder.endpoint_url(url);
+        }
+        let config = builder.build();
+        let Some(role) = &account.assume_role_arn else {
+            return config;
+        };
+        let mut provider = AssumeRoleProvider::builder(role).session_name("kms-operator").configure(&config);
+        if let Some(external_id) = &account.external_id {
+            provider = provider.external_id(external_id);
+        }
+        let provider = provider.build().await;
+        config.into_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
+    }
+
+    async fn clients_for<'a>(
+        &self,
+        accounts: &'a mut HashMap<AccountConfig, AccountClients>,
+        account: &AccountConfig,
+    ) -> &'a mut AccountClients {
+        match accounts.entry(account.clone()) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let sdk = self.account_sdk_config(account).await;
+                entry.insert(AccountClients { sdk, kms: HashMap::new() })
+            }
+        }
+    }
+
+    /// The KMS client for `account` in `region`.
+    pub async fn kms(&self, account: &AccountConfig, region: &str) -> KmsClient {
+        let mut accounts = self.accounts.lock().await;
+        let clients = self.clients_for(&mut accounts, account).await;
+        if let Some(client) = clients.kms.get(region) {
+            return client.clone();
+        }
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(self.timeouts.connect)
+            .operation_attempt_timeout(self.timeouts.attempt)
+            .build();
+        let config = aws_sdk_kms::config::Builder::from(&clients.sdk)
+            .region(Region::new(region.to_owned()))
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(timeouts)
+            .build();
+        let client =
+            KmsClient::new(aws_sdk_kms::Client::from_conf(config), &account.account_id, region, self.ctx.clone());
+        clients.kms.insert(region.to_owned(), client.clone());
+        client
+    }
+
+    /// Who the account's credentials say we are (`sts:GetCallerIdentity`).
+    pub async fn caller_identity(&self, account: &AccountConfig) -> Result<CallerIdentity, AwsError> {
+        let sdk = {
+            let mut accounts = self.accounts.lock().await;
+            self.clients_for(&mut accounts, account).await.sdk.clone()
+        };
+        let sts = aws_sdk_sts::Client::new(&sdk);
+        let out = self
+            .ctx
+            .call(&account.account_id, &account.region, Op::GetCallerIdentity, || sts.get_caller_identity().send())
+            .await?;
+        match (out.account(), out.arn()) {
+            (Some(account_id), Some(arn)) => {
+                Ok(CallerIdentity { account_id: account_id.to_owned(), arn: arn.to_owned() })
+            }
+            _ => Err(AwsError::new(Op::GetCallerIdentity, ErrorKind::Other, "response has no account or ARN")),
+        }
+    }
+}
