@@ -1,0 +1,217 @@
+//! A pass over one `KmsAlias`.
+
+use super::KeyTarget;
+use super::plan::{AliasObservation, plan_alias, plan_alias_deletion};
+use crate::api::conditions::ConditionUpdate;
+use crate::api::{Kind, KmsAlias, KmsAliasStatus, ObjectName};
+use crate::aws::{ErrorKind, KmsClient};
+use crate::engine::change::{Action, Change, KeyHandle};
+use crate::engine::converge::Converged;
+use crate::engine::ownership::{is_this_cluster, owner_of};
+use crate::engine::plan::Plan;
+use crate::engine::report::{Outcome, Report, ready, synced_condition};
+use crate::engine::{Engine, EngineError, Mode};
+
+pub type AliasReport = Report<KmsAliasStatus>;
+
+pub struct AliasRequest<'a> {
+    pub alias: &'a KmsAlias,
+    /// The key the alias points at, or why it cannot be resolved yet.
+    pub target: Result<&'a KeyTarget, String>,
+}
+
+fn object(alias: &KmsAlias) -> ObjectName {
+    ObjectName::new(
+        Kind::KmsAlias,
+        alias.metadata.namespace.as_deref(),
+        alias.metadata.name.as_deref().unwrap_or_default(),
+    )
+}
+
+fn alias_ready(
+    name: &str,
+    region: &str,
+    target: Option<&KeyHandle>,
+    observed: Option<&AliasObservation>,
+) -> ConditionUpdate {
+    let current = observed.and_then(|o| o.entry.as_ref()).and_then(|e| e.target_key_id.as_deref());
+    match (current, target.and_then(KeyHandle::id)) {
+        (Some(current), Some(wanted)) if current == wanted => {
+            ready(true, "Available", format!("alias {name} in {region} points at key {current}"))
+        }
+        (Some(current), _) => {
+            ready(false, "PointsElsewhere", format!("alias {name} in {region} points at key {current}"))
+        }
+        (None, _) => ready(false, "AliasNotFound", format!("alias {name} does not exist in {region}")),
+    }
+}
+
+fn report(
+    alias: &KmsAlias,
+    region: Option<&str>,
+    target: Option<&KeyHandle>,
+    pass: Converged<AliasObservation>,
+) -> AliasReport {
+    let name = &alias.spec.name;
+    let region_text = region.unwrap_or("(unknown region)");
+    let entry = pass.observation.as_ref().and_then(|o| o.entry.as_ref());
+    let status = KmsAliasStatus {
+        target_key_id: entry.and_then(|e| e.target_key_id.clone()),
+        arn: entry.and_then(|e| e.arn.clone()),
+        region: region.map(str::to_owned),
+        ..KmsAliasStatus::default()
+    };
+    AliasReport {
+        object: object(alias),
+        status,
+        ready: alias_ready(name, region_text, target, pass.observation.as_ref()),
+        synced: synced_condition(&pass.outcome, &pass.changes, &pass.plan.blockers, false),
+        changes: pass.changes,
+        blockers: pass.plan.blockers,
+        notices: pass.plan.notices,
+        outcome: pass.outcome,
+    }
+}
+
+fn failed(alias: &KmsAlias, region: Option<&str>, error: EngineError) -> AliasReport {
+    let pass =
+        Converged { observation: None, changes: Vec::new(), plan: Plan::default(), outcome: Outcome::Failed(error) };
+    report(alias, region, None, pass)
+}
+
+impl Engine {
+    /// Whether `key_id` carries an ownership tag of this cluster.
+    async fn owned_by_cluster(&self, client: &KmsClient, key_id: &str) -> Result<bool, EngineError> {
+        let tags = match self.listings.indexed_tags(client, key_id) {
+            Some(tags) => tags,
+            None => match client.list_tags(key_id).await {
+                Ok(tags) => tags,
+                // A key we cannot read is not one we own.
+                Err(e) if matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::NotFound) => return Ok(false),
+                Err(e) => return Err(EngineError::aws(e)),
+            },
+        };
+        Ok(owner_of(&tags).is_some_and(|owner| is_this_cluster(&self.settings.cluster_name, owner)))
+    }
+
+    async fn observe_alias(
+        &self,
+        client: &KmsClient,
+        name: &str,
+        target: Option<&KeyHandle>,
+    ) -> Result<AliasObservation, EngineError> {
+        let aliases = self.listings.aliases(client).await.map_err(EngineError::aws)?;
+        let entry = aliases.into_iter().find(|a| a.name == name);
+        let current = entry.as_ref().and_then(|e| e.target_key_id.clone());
+        let target_owned = match current {
+            Some(current) if target.and_then(KeyHandle::id) != Some(current.as_str()) => {
+                self.owned_by_cluster(client, &current).await?
+            }
+            Some(_) => true,
+            None => false,
+        };
+        Ok(AliasObservation { entry, target_owned })
+    }
+
+    async fn execute_alias_changes(
+        &self,
+        client: &KmsClient,
+        changes: &[Change],
+        made: &mut Vec<Change>,
+    ) -> Result<(), EngineError> {
+        for change in changes {
+            tracing::info!(region = %change.region, change = %change.summary(), "changing KMS");
+            let target =
+                change.key.id().ok_or_else(|| EngineError::Unresolved("the alias's key does not exist yet".into()))?;
+            let (name, result) = match &change.action {
+                Action::CreateAlias { name } => (name, client.create_alias(name, target).await.map(|()| Some(target))),
+                Action::UpdateAlias { name, .. } => {
+                    (name, client.update_alias(name, target).await.map(|()| Some(target)))
+                }
+                Action::DeleteAlias { name } => match client.delete_alias(name).await {
+                    Err(e) if e.kind == ErrorKind::NotFound => (name, Ok(None)),
+                    other => (name, other.map(|()| None)),
+                },
+                other => return Err(EngineError::Unresolved(format!("{other:?} is not an alias change"))),
+            };
+            match result {
+                Ok(now) => {
+                    self.listings.record_alias(client, name, now);
+                    made.push(change.clone());
+                }
+                // Our earlier attempt may have made it, or someone else holds the name.
+                Err(e) if e.kind == ErrorKind::AlreadyExists || e.kind.outcome_unknown() => {
+                    self.listings.forget_aliases(client);
+                    return Err(EngineError::Ambiguous(e));
+                }
+                Err(e) => return Err(EngineError::aws(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Converges (or plans) one `KmsAlias`.
+    pub async fn reconcile_alias(&self, request: AliasRequest<'_>, mode: Mode) -> AliasReport {
+        let alias = request.alias;
+        let target = match request.target {
+            Ok(target) => target,
+            Err(reason) => return failed(alias, alias.spec.region.as_deref(), EngineError::Unresolved(reason)),
+        };
+        let region = match target.region_for(alias.spec.region.as_deref()) {
+            Ok(region) => region,
+            Err(reason) => return failed(alias, alias.spec.region.as_deref(), EngineError::Unresolved(reason)),
+        };
+        if let Err(error) = self.verify_account(&target.account).await {
+            return failed(alias, Some(&region), error);
+        }
+        let client = self.kms(&target.account, &region).await;
+        let name = &alias.spec.name;
+        let pass = self
+            .converge(
+                mode,
+                false,
+                async || self.observe_alias(&client, name, Some(&target.key)).await,
+                |observed| plan_alias(name, &region, &target.key, observed),
+                async |changes, made| self.execute_alias_changes(&client, changes, made).await,
+            )
+            .await;
+        report(alias, Some(&region), Some(&target.key), pass)
+    }
+
+    /// Deleting a `KmsAlias` deletes its alias (never one pointing at a key the operator does not own).
+    pub async fn delete_alias(&self, request: AliasRequest<'_>, mode: Mode) -> AliasReport {
+        let alias = request.alias;
+        let target = match request.target {
+            Ok(target) => target,
+            Err(reason) => return failed(alias, alias.spec.region.as_deref(), EngineError::Unresolved(reason)),
+        };
+        let region = target.region_for(alias.spec.region.as_deref()).unwrap_or_else(|_| target.primary_region.clone());
+        if let Err(error) = self.verify_account(&target.account).await {
+            return failed(alias, Some(&region), error);
+        }
+        let client = self.kms(&target.account, &region).await;
+        let name = &alias.spec.name;
+        let observed = match self.observe_alias(&client, name, Some(&target.key)).await {
+            Ok(observed) => observed,
+            Err(error) => return failed(alias, Some(&region), error),
+        };
+        let plan = plan_alias_deletion(name, &region, Some(&target.key), &observed);
+        let mut pass = Converged { observation: Some(observed), changes: Vec::new(), plan, outcome: Outcome::InSync };
+        if !pass.plan.changes.is_empty() {
+            if mode == Mode::Plan {
+                pass.changes = pass.plan.changes.clone();
+                pass.outcome = Outcome::Pending;
+            } else {
+                let changes = pass.plan.changes.clone();
+                pass.outcome = match self.execute_alias_changes(&client, &changes, &mut pass.changes).await {
+                    Ok(()) => Outcome::Changed,
+                    Err(error) => Outcome::Failed(error),
+                };
+                if let Some(observation) = pass.observation.as_mut().filter(|_| pass.outcome == Outcome::Changed) {
+                    observation.entry = None;
+                }
+            }
+        }
+        report(alias, Some(&region), Some(&target.key), pass)
+    }
+}

@@ -1,0 +1,347 @@
+//! One change the engine plans or makes, and how it reads in `plan` output and JSON.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::api::ObjectName;
+use crate::aws::Op;
+use crate::aws::model::{GrantConstraintsView, RotationState};
+use crate::policy;
+
+/// The key a change applies to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyHandle {
+    Existing(String),
+    /// The key a `CreateKey` earlier in the same plan creates.
+    New,
+    /// A key another `KmsKey` of the same run will create (only in plans, never executed).
+    Pending(ObjectName),
+}
+
+impl KeyHandle {
+    fn describe(&self) -> String {
+        match self {
+            KeyHandle::Existing(id) => id.clone(),
+            KeyHandle::New => "(new key)".to_owned(),
+            KeyHandle::Pending(object) => format!("(key of {object}, to be created)"),
+        }
+    }
+
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            KeyHandle::Existing(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TagChange {
+    pub key: String,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewKeyPlan {
+    pub description: String,
+    pub key_spec: String,
+    pub key_usage: String,
+    pub multi_region: bool,
+    pub policy: Value,
+    pub tags: BTreeMap<String, String>,
+    pub bypass_lockout_check: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewReplicaPlan {
+    pub region: String,
+    pub description: String,
+    pub policy: Value,
+    pub tags: BTreeMap<String, String>,
+    pub bypass_lockout_check: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GrantPlan {
+    pub name: String,
+    pub grantee_principal: String,
+    pub retiring_principal: Option<String>,
+    pub operations: Vec<String>,
+    pub constraints: GrantConstraintsView,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    CreateKey(NewKeyPlan),
+    ReplicateKey(NewReplicaPlan),
+    EnableKey,
+    DisableKey,
+    UpdateDescription { from: String, to: String },
+    PutPolicy { from: Option<Value>, to: Value, bypass_lockout_check: bool },
+    EnableRotation { period_days: i32, was: Option<RotationState> },
+    DisableRotation,
+    Tag(Vec<TagChange>),
+    Untag(Vec<(String, String)>),
+    ScheduleDeletion { pending_window_days: i32 },
+    CreateAlias { name: String },
+    UpdateAlias { name: String, from: String },
+    DeleteAlias { name: String },
+    CreateGrant(GrantPlan),
+    RetireGrant { grant_id: String, name: String, reason: String },
+}
+
+/// An action on the key `key` in `region`. For aliases and grants, `key` is the key the alias
+/// points at or the grant is on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub region: String,
+    pub key: KeyHandle,
+    pub action: Action,
+}
+
+fn quoted(text: &str) -> String {
+    format!("{text:?}")
+}
+
+fn tag_list(tags: &BTreeMap<String, String>) -> String {
+    if tags.is_empty() {
+        return "(none)".to_owned();
+    }
+    tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+}
+
+fn statement_ids(policy: &Value) -> String {
+    let statements = match policy.get("Statement") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(single) => vec![single.clone()],
+        None => Vec::new(),
+    };
+    let sids: Vec<&str> = statements.iter().filter_map(|s| s.get("Sid").and_then(Value::as_str)).collect();
+    if sids.len() == statements.len() && !sids.is_empty() {
+        format!("{} statements ({})", statements.len(), sids.join(", "))
+    } else {
+        format!("{} statements", statements.len())
+    }
+}
+
+fn rotation_text(state: &RotationState) -> String {
+    match (state.enabled, state.period_days) {
+        (false, _) => "disabled".to_owned(),
+        (true, Some(days)) => format!("every {days} days"),
+        (true, None) => "enabled".to_owned(),
+    }
+}
+
+impl Change {
+    /// The AWS API operation the change is made with.
+    pub fn operation(&self) -> Op {
+        match &self.action {
+            Action::CreateKey(_) => Op::CreateKey,
+            Action::ReplicateKey(_) => Op::ReplicateKey,
+            Action::EnableKey => Op::EnableKey,
+            Action::DisableKey => Op::DisableKey,
+            Action::UpdateDescription { .. } => Op::UpdateKeyDescription,
+            Action::PutPolicy { .. } => Op::PutKeyPolicy,
+            Action::EnableRotation { .. } => Op::EnableKeyRotation,
+            Action::DisableRotation => Op::DisableKeyRotation,
+            Action::Tag(_) => Op::TagResource,
+            Action::Untag(_) => Op::UntagResource,
+            Action::ScheduleDeletion { .. } => Op::ScheduleKeyDeletion,
+            Action::CreateAlias { .. } => Op::CreateAlias,
+            Action::UpdateAlias { .. } => Op::UpdateAlias,
+            Action::DeleteAlias { .. } => Op::DeleteAlias,
+            Action::CreateGrant(_) => Op::CreateGrant,
+            Action::RetireGrant { .. } => Op::RetireGrant,
+        }
+    }
+
+    /// `+` adds, `~` changes, `-` removes.
+    pub fn symbol(&self) -> char {
+        match &self.action {
+            Action::CreateKey(_) | Action::ReplicateKey(_) | Action::CreateAlias { .. } | Action::CreateGrant(_) => '+',
+            Action::EnableRotation { was: None, .. } => '+',
+            Action::ScheduleDeletion { .. }
+            | Action::DeleteAlias { .. }
+            | Action::RetireGrant { .. }
+            | Action::Untag(_) => '-',
+            Action::Tag(changes) if changes.iter().all(|c| c.from.is_none()) => '+',
+            _ => '~',
+        }
+    }
+
+    /// One line saying what the change does.
+    pub fn summary(&self) -> String {
+        let key = self.key.describe();
+        match &self.action {
+            Action::CreateKey(new) => format!(
+                "create key in {} ({}, {}, {})",
+                self.region,
+                new.key_spec,
+                new.key_usage,
+                if new.multi_region { "multi-Region" } else { "single-Region" }
+            ),
+            Action::ReplicateKey(replica) => format!("replicate key {key} from {} to {}", self.region, replica.region),
+            Action::EnableKey => format!("enable key {key} in {}", self.region),
+            Action::DisableKey => format!("disable key {key} in {}", self.region),
+            Action::UpdateDescription { from, to } => format!("description: {} -> {}", quoted(from), quoted(to)),
+            Action::PutPolicy { from: None, .. } => format!("set key policy of {key} in {}", self.region),
+            Action::PutPolicy { .. } => format!("update key policy of {key} in {}", self.region),
+            Action::EnableRotation { period_days, was: Some(was) } => {
+                format!("rotation: {} -> every {period_days} days", rotation_text(was))
+            }
+            Action::EnableRotation { period_days, was: None } => format!("enable rotation every {period_days} days"),
+            Action::DisableRotation => "rotation: enabled -> disabled".to_owned(),
+            Action::Tag(changes) => {
+                let parts: Vec<String> = changes
+                    .iter()
+                    .map(|c| match &c.from {
+                        Some(from) => format!("{}: {} -> {}", c.key, quoted(from), quoted(&c.to)),
+                        None => format!("{}={}", c.key, quoted(&c.to)),
+                    })
+                    .collect();
+                format!("tags: {}", parts.join(", "))
+            }
+            Action::Untag(removed) => {
+                let parts: Vec<String> = removed.iter().map(|(k, v)| format!("{k}={}", quoted(v))).collect();
+                format!("remove tags: {}", parts.join(", "))
+            }
+            Action::ScheduleDeletion { pending_window_days } => {
+                format!("schedule deletion of key {key} in {} after {pending_window_days} days", self.region)
+            }
+            Action::CreateAlias { name } => format!("create alias {name} in {} -> {key}", self.region),
+            Action::UpdateAlias { name, from } => format!("repoint alias {name} in {}: {from} -> {key}", self.region),
+            Action::DeleteAlias { name } => format!("delete alias {name} in {} (pointing at {key})", self.region),
+            Action::CreateGrant(grant) => format!(
+                "create grant {} on {key} in {} for {}: {}",
+                grant.name,
+                self.region,
+                grant.grantee_principal,
+                grant.operations.join(", ")
+            ),
+            Action::RetireGrant { grant_id, name, reason } => {
+                format!("retire grant {name} ({grant_id}) on {key} in {}: {reason}", self.region)
+            }
+        }
+    }
+
+    /// The summary plus indented details, as `plan` prints them.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![format!("{} {}", self.symbol(), self.summary())];
+        let detail = |lines: &mut Vec<String>, label: &str, value: String| lines.push(format!("    {label}: {value}"));
+        match &self.action {
+            Action::CreateKey(new) => {
+                detail(&mut lines, "description", quoted(&new.description));
+                detail(&mut lines, "tags", tag_list(&new.tags));
+                detail(&mut lines, "policy", statement_ids(&new.policy));
+            }
+            Action::ReplicateKey(replica) => {
+                detail(&mut lines, "description", quoted(&replica.description));
+                detail(&mut lines, "tags", tag_list(&replica.tags));
+                detail(&mut lines, "policy", statement_ids(&replica.policy));
+            }
+            Action::PutPolicy { from: Some(from), to, .. } => {
+                lines.extend(policy::diff(from, to).into_iter().map(|l| format!("    {l}")));
+            }
+            Action::PutPolicy { from: None, to, .. } => detail(&mut lines, "policy", statement_ids(to)),
+            Action::CreateGrant(grant) => {
+                if let Some(retiring) = &grant.retiring_principal {
+                    detail(&mut lines, "retiring principal", retiring.clone());
+                }
+                if !grant.constraints.encryption_context_equals.is_empty() {
+                    detail(
+                        &mut lines,
+                        "encryption context equals",
+                        tag_list(&grant.constraints.encryption_context_equals),
+                    );
+                }
+                if !grant.constraints.encryption_context_subset.is_empty() {
+                    detail(
+                        &mut lines,
+                        "encryption context subset",
+                        tag_list(&grant.constraints.encryption_context_subset),
+                    );
+                }
+            }
+            _ => {}
+        }
+        lines
+    }
+
+    /// The change in `--output json`.
+    pub fn to_json(&self) -> Value {
+        let mut value = json!({
+            "operation": self.operation().name(),
+            "region": self.region,
+            "summary": self.summary(),
+        });
+        if let Some(id) = self.key.id() {
+            value["keyId"] = json!(id);
+        }
+        value
+    }
+}
+
+/// Something that stops convergence, or that the user should know, with a CamelCase reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Finding { reason, message: message.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(action: Action) -> Change {
+        Change { region: "eu-west-1".into(), key: KeyHandle::Existing("k-1".into()), action }
+    }
+
+    #[test]
+    fn summaries_read_like_a_plan() {
+        let tag = change(Action::Tag(vec![
+            TagChange { key: "Env".into(), from: Some("dev".into()), to: "prod".into() },
+            TagChange { key: "Team".into(), from: None, to: "data".into() },
+        ]));
+        assert_eq!(tag.symbol(), '~');
+        assert_eq!(tag.summary(), r#"tags: Env: "dev" -> "prod", Team="data""#);
+        assert_eq!(tag.operation(), Op::TagResource);
+
+        let rotation = change(Action::EnableRotation { period_days: 365, was: Some(RotationState::default()) });
+        assert_eq!(rotation.summary(), "rotation: disabled -> every 365 days");
+
+        let delete = change(Action::ScheduleDeletion { pending_window_days: 7 });
+        assert_eq!(delete.symbol(), '-');
+        assert_eq!(delete.to_json()["keyId"], "k-1");
+        assert_eq!(delete.to_json()["operation"], "ScheduleKeyDeletion");
+    }
+
+    #[test]
+    fn a_new_key_lists_its_details() {
+        let create = Change {
+            region: "ap-southeast-2".into(),
+            key: KeyHandle::New,
+            action: Action::CreateKey(NewKeyPlan {
+                description: "logs".into(),
+                key_spec: "SYMMETRIC_DEFAULT".into(),
+                key_usage: "ENCRYPT_DECRYPT".into(),
+                multi_region: false,
+                policy: json!({"Statement": [{"Sid": "EnableRootAccess"}]}),
+                tags: BTreeMap::from([("Env".into(), "prod".into())]),
+                bypass_lockout_check: false,
+            }),
+        };
+        let lines = create.lines();
+        assert_eq!(lines[0], "+ create key in ap-southeast-2 (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT, single-Region)");
+        assert!(lines.contains(&"    tags: Env=prod".to_owned()));
+        assert!(lines.contains(&"    policy: 1 statements (EnableRootAccess)".to_owned()));
+        assert!(create.to_json().get("keyId").is_none());
+    }
+}

@@ -1,0 +1,153 @@
+//! What the spec asks for, resolved against its account: defaults applied, the policy compiled
+//! for each region, ownership tag chosen. Pure.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::ownership::{OWNER_TAG, owner_value};
+use super::settings::{EngineSettings, partition_of};
+use crate::api::{DeletionPolicy, KmsKey, ObjectName, catalog};
+use crate::aws::AccountConfig;
+use crate::policy::{self, BuildContext};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    /// The operator creates the key and owns it.
+    Create,
+    /// The manifest adopts an existing key (`import.keyId`).
+    Import(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredRotation {
+    pub enabled: bool,
+    pub period_days: i32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredReplica {
+    pub region: String,
+    /// `None`: not managed (an imported key without a declared description).
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// `None`: not managed.
+    pub policy: Option<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredKey {
+    pub object: ObjectName,
+    pub account: AccountConfig,
+    pub region: String,
+    pub origin: Origin,
+    pub description: Option<String>,
+    pub key_spec: String,
+    pub key_usage: String,
+    pub multi_region: bool,
+    pub enabled: bool,
+    /// `None` where rotation does not apply (asymmetric and HMAC keys).
+    pub rotation: Option<DesiredRotation>,
+    /// `None`: the policy is not managed (an imported key without a declared policy).
+    pub policy: Option<Value>,
+    pub bypass_lockout_check: bool,
+    /// Declared tags; the ownership tag is separate.
+    pub tags: BTreeMap<String, String>,
+    /// `(key, value)` of the ownership tag the key carries when the operator created it.
+    pub owner: (String, String),
+    pub replicas: Vec<DesiredReplica>,
+    pub observe_only: bool,
+    pub deletion: DeletionPolicy,
+    pub pending_window_days: i32,
+}
+
+impl DesiredKey {
+    pub fn owns_key(&self) -> bool {
+        self.origin == Origin::Create
+    }
+
+    pub fn owner_value(&self) -> &str {
+        &self.owner.1
+    }
+
+    /// Tags the key must carry: declared ones, plus ownership for created keys.
+    pub fn full_tags(&self, declared: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut tags = declared.clone();
+        if self.owns_key() {
+            tags.insert(self.owner.0.clone(), self.owner.1.clone());
+        }
+        tags
+    }
+
+    pub fn replica(&self, region: &str) -> Option<&DesiredReplica> {
+        self.replicas.iter().find(|r| r.region == region)
+    }
+}
+
+/// The policy a key in `region` gets: the builder's, the raw document, or the AWS default for
+/// keys the operator creates. `None` when an imported key declares no policy.
+fn policy_for(key: &KmsKey, account: &AccountConfig, region: &str, creates: bool) -> Option<Value> {
+    let ctx = BuildContext { account_id: &account.account_id, region, partition: partition_of(region) };
+    if let Some(spec) = &key.spec.policy {
+        return Some(policy::build(spec, &ctx));
+    }
+    if let Some(text) = &key.spec.policy_document {
+        // Validation rejected unparsable documents before the engine runs; a raw string is kept
+        // only so that a bad document cannot silently become "no policy".
+        return Some(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone())));
+    }
+    creates.then(|| policy::default_policy(&ctx))
+}
+
+pub fn desired_key(key: &KmsKey, account: &AccountConfig, settings: &EngineSettings) -> DesiredKey {
+    let spec = &key.spec;
+    let object = ObjectName::new(
+        crate::api::Kind::KmsKey,
+        key.metadata.namespace.as_deref(),
+        key.metadata.name.as_deref().unwrap_or_default(),
+    );
+    let region = spec.region.clone().unwrap_or_else(|| account.region.clone());
+    let origin = match spec.import_key_id() {
+        Some(id) => Origin::Import(id.to_owned()),
+        None => Origin::Create,
+    };
+    let creates = origin == Origin::Create;
+    let description = match (&spec.description, creates) {
+        (Some(d), _) => Some(d.clone()),
+        (None, true) => Some(String::new()),
+        (None, false) => None,
+    };
+    let rotatable = spec.key_spec == catalog::ROTATABLE_KEY_SPEC;
+    let rotation = (rotatable || spec.rotation_enabled())
+        .then(|| DesiredRotation { enabled: spec.rotation_enabled(), period_days: spec.rotation_period_days() });
+    let replicas = spec
+        .replicas
+        .iter()
+        .map(|r| DesiredReplica {
+            region: r.region.clone(),
+            description: r.description.clone().or_else(|| description.clone()),
+            tags: r.tags.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| spec.tags.clone()),
+            policy: policy_for(key, account, &r.region, creates),
+        })
+        .collect();
+    DesiredKey {
+        owner: (OWNER_TAG.to_owned(), owner_value(&settings.cluster_name, &object)),
+        object,
+        account: account.clone(),
+        policy: policy_for(key, account, &region, creates),
+        region,
+        origin,
+        description,
+        key_spec: spec.key_spec.clone(),
+        key_usage: spec.key_usage.clone(),
+        multi_region: spec.multi_region,
+        enabled: spec.enabled,
+        rotation,
+        bypass_lockout_check: spec.bypass_policy_lockout_safety_check,
+        tags: spec.tags.clone(),
+        replicas,
+        observe_only: spec.is_observe_only(),
+        deletion: spec.deletion_policy(),
+        pending_window_days: spec.pending_window_days(),
+    }
+}

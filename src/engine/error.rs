@@ -1,0 +1,109 @@
+use crate::aws::{AwsError, ErrorKind};
+
+/// Why a resource could not be reconciled; each variant says what the user can do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    #[error("AwsAccount {account}: cannot get credentials: {source}")]
+    Credentials { account: String, source: AwsError },
+
+    #[error(
+        "AwsAccount {account}: the credentials are for account {actual} ({caller}), not {expected}: fix spec.accountId or the role/credentials the operator uses"
+    )]
+    WrongAccount { account: String, expected: String, actual: String, caller: String },
+
+    #[error("{source}{}", hint(.source, .caller.as_deref()))]
+    Aws { source: AwsError, caller: Option<String> },
+
+    #[error(
+        "KMS refused the key policy for {elapsed_secs}s: {source}. A policy naming an IAM principal created moments ago is refused until IAM propagates; otherwise check that every principal in the policy exists"
+    )]
+    PolicyRefused { source: AwsError, elapsed_secs: u64 },
+
+    #[error("did not converge after {rounds} rounds; still to do: {remaining}")]
+    NotConverged { rounds: u32, remaining: String },
+
+    /// A write whose answer was lost, or a name someone else may hold: look before acting again.
+    #[error("{0}; its outcome is unknown, so the operator looks again before retrying")]
+    Ambiguous(AwsError),
+
+    #[error("{0}")]
+    Unresolved(String),
+}
+
+fn hint(error: &AwsError, caller: Option<&str>) -> String {
+    match error.kind {
+        ErrorKind::AccessDenied => {
+            let who = caller.map(|c| format!(" ({c})")).unwrap_or_default();
+            format!(
+                ". The operator's identity{who} needs kms:{} on this key: check its IAM policy and the key policy",
+                error.op
+            )
+        }
+        ErrorKind::LimitExceeded => {
+            ". A KMS resource quota is used up: raise it in Service Quotas or remove unused resources".to_owned()
+        }
+        ErrorKind::Throttled => ". KMS kept throttling; lower the operator's rate limits or raise the quota".to_owned(),
+        ErrorKind::Credentials => {
+            ". Check the credentials the operator runs with (environment, IRSA, assumeRoleArn)".to_owned()
+        }
+        _ => String::new(),
+    }
+}
+
+impl EngineError {
+    /// CamelCase reason for conditions, events and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            EngineError::Credentials { .. } => "CredentialsError",
+            EngineError::WrongAccount { .. } => "WrongAccount",
+            EngineError::Aws { source, .. } => source.reason(),
+            EngineError::PolicyRefused { .. } => "PolicyRefused",
+            EngineError::NotConverged { .. } => "NotConverged",
+            EngineError::Ambiguous(source) => source.reason(),
+            EngineError::Unresolved(_) => "ReferenceNotReady",
+        }
+    }
+
+    /// Whether trying again later can help without a change to the spec.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EngineError::Aws { source, .. } => source.kind.is_transient(),
+            EngineError::NotConverged { .. } | EngineError::Unresolved(_) | EngineError::Ambiguous(_) => true,
+            _ => false,
+        }
+    }
+
+    pub fn aws(source: AwsError) -> Self {
+        EngineError::Aws { source, caller: None }
+    }
+
+    /// Names the identity the operator used, so an AccessDenied says whose permissions to fix.
+    pub fn with_caller(self, caller: &str) -> Self {
+        match self {
+            EngineError::Aws { source, caller: None } => EngineError::Aws { source, caller: Some(caller.to_owned()) },
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::Op;
+
+    #[test]
+    fn access_denied_names_the_call_and_the_identity() {
+        let error = EngineError::Aws {
+            source: AwsError::new(Op::PutKeyPolicy, ErrorKind::AccessDenied, "not authorized"),
+            caller: Some("arn:aws:sts::111122223333:assumed-role/kms-operator/s".into()),
+        };
+        let text = error.to_string();
+        assert!(text.contains("kms:PutKeyPolicy failed: not authorized"), "{text}");
+        assert!(
+            text.contains("(arn:aws:sts::111122223333:assumed-role/kms-operator/s) needs kms:PutKeyPolicy"),
+            "{text}"
+        );
+        assert_eq!(error.reason(), "AccessDenied");
+        assert!(!error.is_transient());
+    }
+}

@@ -1,0 +1,7 @@
+//! `KmsGrant`: one grant on a key. Grants are immutable in KMS, so a changed spec replaces it.
+
+mod plan;
+mod run;
+
+pub use plan::{desired_grant, matches, plan_grant, plan_grant_deletion};
+pub use run::{GrantReport, GrantRequest};

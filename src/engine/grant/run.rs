@@ -1,0 +1,205 @@
+//! A pass over one `KmsGrant`.
+
+use super::plan::{desired_grant, matches, plan_grant, plan_grant_deletion};
+use crate::api::{Kind, KmsGrant, KmsGrantStatus, ObjectName};
+use crate::aws::model::{GrantEntry, NewGrant};
+use crate::aws::{ErrorKind, KmsClient};
+use crate::engine::alias::KeyTarget;
+use crate::engine::change::{Action, Change, GrantPlan, KeyHandle};
+use crate::engine::converge::Converged;
+use crate::engine::plan::Plan;
+use crate::engine::report::{Outcome, Report, ready, synced_condition};
+use crate::engine::{Engine, EngineError, Mode};
+
+pub type GrantReport = Report<KmsGrantStatus>;
+
+pub struct GrantRequest<'a> {
+    pub grant: &'a KmsGrant,
+    /// The key the grant is on, or why it cannot be resolved yet.
+    pub target: Result<&'a KeyTarget, String>,
+}
+
+fn object(grant: &KmsGrant) -> ObjectName {
+    ObjectName::new(
+        Kind::KmsGrant,
+        grant.metadata.namespace.as_deref(),
+        grant.metadata.name.as_deref().unwrap_or_default(),
+    )
+}
+
+fn named<'a>(grants: &'a [GrantEntry], name: &str) -> Vec<&'a GrantEntry> {
+    grants.iter().filter(|g| g.name.as_deref() == Some(name)).collect()
+}
+
+fn report(
+    grant: &KmsGrant,
+    region: Option<&str>,
+    target: Option<&KeyHandle>,
+    want: &GrantPlan,
+    pass: Converged<Vec<GrantEntry>>,
+) -> GrantReport {
+    let grants = pass.observation.as_deref().unwrap_or_default();
+    let live = named(grants, &want.name);
+    let matching = live.iter().find(|g| matches(g, want));
+    let key_id = target.and_then(KeyHandle::id);
+    let ready = match (matching, key_id) {
+        (Some(g), Some(key)) => {
+            ready(true, "Available", format!("grant {} ({}) is on key {key}", want.name, g.grant_id))
+        }
+        _ => ready(false, "GrantNotFound", format!("no grant {} with the declared permissions exists", want.name)),
+    };
+    GrantReport {
+        object: object(grant),
+        status: KmsGrantStatus {
+            grant_id: matching.map(|g| g.grant_id.clone()),
+            key_id: key_id.map(str::to_owned),
+            region: region.map(str::to_owned),
+            ..KmsGrantStatus::default()
+        },
+        ready,
+        synced: synced_condition(&pass.outcome, &pass.changes, &pass.plan.blockers, false),
+        changes: pass.changes,
+        blockers: pass.plan.blockers,
+        notices: pass.plan.notices,
+        outcome: pass.outcome,
+    }
+}
+
+fn failed(grant: &KmsGrant, want: &GrantPlan, error: EngineError) -> GrantReport {
+    let pass =
+        Converged { observation: None, changes: Vec::new(), plan: Plan::default(), outcome: Outcome::Failed(error) };
+    report(grant, grant.spec.region.as_deref(), None, want, pass)
+}
+
+impl Engine {
+    async fn observe_grants(&self, client: &KmsClient, key: &KeyHandle) -> Result<Vec<GrantEntry>, EngineError> {
+        match key.id() {
+            Some(key_id) => self.listings.grants(client, key_id).await.map_err(EngineError::aws),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn execute_grant_changes(
+        &self,
+        client: &KmsClient,
+        changes: &[Change],
+        made: &mut Vec<Change>,
+    ) -> Result<(), EngineError> {
+        for change in changes {
+            tracing::info!(region = %change.region, change = %change.summary(), "changing KMS");
+            let key_id =
+                change.key.id().ok_or_else(|| EngineError::Unresolved("the grant's key does not exist yet".into()))?;
+            match &change.action {
+                Action::CreateGrant(grant) => {
+                    let request = NewGrant {
+                        name: grant.name.clone(),
+                        grantee_principal: grant.grantee_principal.clone(),
+                        retiring_principal: grant.retiring_principal.clone(),
+                        operations: grant.operations.clone(),
+                        constraints: grant.constraints.clone(),
+                    };
+                    match self.while_iam_propagates(|| client.create_grant(key_id, &request)).await {
+                        Ok(grant_id) => {
+                            let entry = GrantEntry {
+                                grant_id,
+                                name: Some(grant.name.clone()),
+                                grantee_principal: Some(grant.grantee_principal.clone()),
+                                retiring_principal: grant.retiring_principal.clone(),
+                                operations: grant.operations.clone(),
+                                constraints: grant.constraints.clone(),
+                            };
+                            self.listings.record_grant(client, key_id, Some(entry), None);
+                        }
+                        Err(EngineError::Aws { source, .. }) if source.kind.outcome_unknown() => {
+                            self.listings.forget_grants(client, key_id);
+                            return Err(EngineError::Ambiguous(source));
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                Action::RetireGrant { grant_id, .. } => {
+                    let result = match client.retire_grant(key_id, grant_id).await {
+                        // Only the retiring principal, the grantee or the key's account may retire;
+                        // a key administrator revokes instead.
+                        Err(e) if e.kind == ErrorKind::AccessDenied => client.revoke_grant(key_id, grant_id).await,
+                        other => other,
+                    };
+                    match result {
+                        Ok(()) => {}
+                        Err(e) if e.kind == ErrorKind::NotFound => {}
+                        Err(e) => return Err(EngineError::aws(e)),
+                    }
+                    self.listings.record_grant(client, key_id, None, Some(grant_id));
+                }
+                other => return Err(EngineError::Unresolved(format!("{other:?} is not a grant change"))),
+            }
+            made.push(change.clone());
+        }
+        Ok(())
+    }
+
+    /// Converges (or plans) one `KmsGrant`.
+    pub async fn reconcile_grant(&self, request: GrantRequest<'_>, mode: Mode) -> GrantReport {
+        let grant = request.grant;
+        let want = desired_grant(&grant.spec);
+        let target = match request.target {
+            Ok(target) => target,
+            Err(reason) => return failed(grant, &want, EngineError::Unresolved(reason)),
+        };
+        let region = match target.region_for(grant.spec.region.as_deref()) {
+            Ok(region) => region,
+            Err(reason) => return failed(grant, &want, EngineError::Unresolved(reason)),
+        };
+        if let Err(error) = self.verify_account(&target.account).await {
+            return failed(grant, &want, error);
+        }
+        let client = self.kms(&target.account, &region).await;
+        let pass = self
+            .converge(
+                mode,
+                false,
+                async || self.observe_grants(&client, &target.key).await,
+                |grants| plan_grant(&want, &region, &target.key, &named(grants, &want.name)),
+                async |changes, made| self.execute_grant_changes(&client, changes, made).await,
+            )
+            .await;
+        report(grant, Some(&region), Some(&target.key), &want, pass)
+    }
+
+    /// Deleting a `KmsGrant` retires its grant (or revokes it where retiring is not allowed).
+    pub async fn delete_grant(&self, request: GrantRequest<'_>, mode: Mode) -> GrantReport {
+        let grant = request.grant;
+        let want = desired_grant(&grant.spec);
+        let target = match request.target {
+            Ok(target) => target,
+            Err(reason) => return failed(grant, &want, EngineError::Unresolved(reason)),
+        };
+        let region = target.region_for(grant.spec.region.as_deref()).unwrap_or_else(|_| target.primary_region.clone());
+        if let Err(error) = self.verify_account(&target.account).await {
+            return failed(grant, &want, error);
+        }
+        let client = self.kms(&target.account, &region).await;
+        let grants = match self.observe_grants(&client, &target.key).await {
+            Ok(grants) => grants,
+            Err(error) => return failed(grant, &want, error),
+        };
+        let plan = plan_grant_deletion(&want.name, &region, &target.key, &named(&grants, &want.name));
+        let mut pass = Converged { observation: None, changes: Vec::new(), plan, outcome: Outcome::InSync };
+        if !pass.plan.changes.is_empty() {
+            let changes = pass.plan.changes.clone();
+            pass.outcome = if mode == Mode::Plan {
+                pass.changes = changes;
+                Outcome::Pending
+            } else {
+                match self.execute_grant_changes(&client, &changes, &mut pass.changes).await {
+                    Ok(()) => Outcome::Changed,
+                    Err(error) => Outcome::Failed(error),
+                }
+            };
+        }
+        if pass.outcome != Outcome::Changed {
+            pass.observation = Some(grants);
+        }
+        report(grant, Some(&region), Some(&target.key), &want, pass)
+    }
+}

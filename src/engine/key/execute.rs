@@ -1,0 +1,168 @@
+//! Making a key's planned changes, in order, each against the client of its region.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Instant;
+
+use crate::aws::model::{NewKey, NewReplica};
+use crate::aws::{AwsError, ErrorKind, KmsClient};
+use crate::engine::change::{Action, Change, KeyHandle};
+use crate::engine::desired::DesiredKey;
+use crate::engine::{Engine, EngineError};
+use crate::policy;
+
+impl Engine {
+    /// Executes `changes`; every change that succeeded is appended to `made` (also on error).
+    /// Returns the id of a key created on the way.
+    pub(crate) async fn execute_key_changes(
+        &self,
+        desired: &DesiredKey,
+        changes: &[Change],
+        made: &mut Vec<Change>,
+    ) -> Result<Option<String>, EngineError> {
+        let mut created: Option<String> = None;
+        for change in changes {
+            let client = self.kms(&desired.account, &change.region).await;
+            let key_id = match (&change.key, &created) {
+                (KeyHandle::Existing(id), _) | (KeyHandle::New, Some(id)) => id.clone(),
+                (KeyHandle::New, None) => match &change.action {
+                    Action::CreateKey(_) => String::new(),
+                    _ => {
+                        return Err(EngineError::Unresolved(
+                            "a change for a new key came before the key was created".into(),
+                        ));
+                    }
+                },
+                (KeyHandle::Pending(object), _) => {
+                    return Err(EngineError::Unresolved(format!("the key of {object} does not exist yet")));
+                }
+            };
+            let new_id = self.execute_key_change(desired, &client, &key_id, change).await?;
+            let acted_on = new_id.clone().unwrap_or(key_id);
+            created = new_id.or(created);
+            made.push(Change { key: KeyHandle::Existing(acted_on), ..change.clone() });
+        }
+        Ok(created)
+    }
+
+    async fn execute_key_change(
+        &self,
+        desired: &DesiredKey,
+        client: &KmsClient,
+        key_id: &str,
+        change: &Change,
+    ) -> Result<Option<String>, EngineError> {
+        tracing::info!(object = %desired.object, region = %change.region, change = %change.summary(), "changing KMS");
+        let result = match &change.action {
+            Action::CreateKey(new) => {
+                let request = NewKey {
+                    description: new.description.clone(),
+                    key_spec: new.key_spec.clone(),
+                    key_usage: new.key_usage.clone(),
+                    multi_region: new.multi_region,
+                    policy: policy::to_pretty_json(&new.policy),
+                    tags: new.tags.clone(),
+                    bypass_policy_lockout_safety_check: new.bypass_lockout_check,
+                };
+                let key = match self.while_iam_propagates(|| client.create_key(&request)).await {
+                    Ok(key) => key,
+                    Err(EngineError::Aws { source, .. }) if source.kind.outcome_unknown() => {
+                        // The key may exist now: the next lookup must list the region again.
+                        self.listings.forget_keys(client);
+                        return Err(EngineError::Ambiguous(source));
+                    }
+                    Err(error) => return Err(error),
+                };
+                self.remember_created(&key.key_id);
+                self.listings.record_key_tags(client, &key.key_id, &new.tags);
+                return Ok(Some(key.key_id));
+            }
+            Action::ReplicateKey(replica) => {
+                let request = NewReplica {
+                    region: replica.region.clone(),
+                    description: replica.description.clone(),
+                    policy: policy::to_pretty_json(&replica.policy),
+                    tags: replica.tags.clone(),
+                    bypass_policy_lockout_safety_check: replica.bypass_lockout_check,
+                };
+                self.remember_created(key_id);
+                match self
+                    .while_iam_propagates(|| self.tolerate_new_key(key_id, || client.replicate_key(key_id, &request)))
+                    .await
+                {
+                    // An earlier attempt whose answer was lost already made it.
+                    Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::AlreadyExists => Ok(()),
+                    other => other.map(|_| ()),
+                }
+            }
+            Action::EnableKey => self.on_key(key_id, || client.enable_key(key_id)).await,
+            Action::DisableKey => self.on_key(key_id, || client.disable_key(key_id)).await,
+            Action::UpdateDescription { to, .. } => self.on_key(key_id, || client.update_description(key_id, to)).await,
+            Action::PutPolicy { to, bypass_lockout_check, .. } => {
+                let text = policy::to_pretty_json(to);
+                self.while_iam_propagates(|| {
+                    self.tolerate_new_key(key_id, || client.put_policy(key_id, &text, *bypass_lockout_check))
+                })
+                .await
+            }
+            Action::EnableRotation { period_days, .. } => {
+                self.on_key(key_id, || client.enable_rotation(key_id, *period_days)).await
+            }
+            Action::DisableRotation => self.on_key(key_id, || client.disable_rotation(key_id)).await,
+            Action::Tag(tags) => {
+                let set: BTreeMap<String, String> = tags.iter().map(|t| (t.key.clone(), t.to.clone())).collect();
+                self.on_key(key_id, || client.tag(key_id, &set)).await?;
+                self.listings.record_tag_change(client, key_id, &set, &[]);
+                Ok(())
+            }
+            Action::Untag(removed) => {
+                let keys: Vec<String> = removed.iter().map(|(k, _)| k.clone()).collect();
+                self.on_key(key_id, || client.untag(key_id, &keys)).await?;
+                self.listings.record_tag_change(client, key_id, &BTreeMap::new(), &keys);
+                Ok(())
+            }
+            Action::ScheduleDeletion { pending_window_days } => {
+                match self.on_key(key_id, || client.schedule_deletion(key_id, *pending_window_days)).await {
+                    // Already pending (an earlier attempt's answer was lost): what we wanted.
+                    Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::InvalidState => Ok(()),
+                    other => other.map(|_| ()),
+                }
+            }
+            other => Err(EngineError::Unresolved(format!("{other:?} is not a key change"))),
+        };
+        result.map(|()| None)
+    }
+
+    async fn on_key<T, F, Fut>(&self, key_id: &str, call: F) -> Result<T, EngineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        self.tolerate_new_key(key_id, call).await.map_err(EngineError::aws)
+    }
+
+    /// KMS refuses a policy naming an IAM principal until IAM has propagated it; Terraform's
+    /// provider waits for that too. Bounded by `policy_propagation_timeout`.
+    pub(crate) async fn while_iam_propagates<T, F, Fut>(&self, mut call: F) -> Result<T, EngineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let start = Instant::now();
+        loop {
+            match call().await {
+                Err(error) if error.is_invalid_principal() => {
+                    if start.elapsed() >= self.settings.policy_propagation_timeout {
+                        return Err(EngineError::PolicyRefused {
+                            source: error,
+                            elapsed_secs: start.elapsed().as_secs(),
+                        });
+                    }
+                    tracing::info!(error = %error, "KMS refused a principal in the policy; waiting for IAM to propagate");
+                    tokio::time::sleep(self.settings.consistency_poll).await;
+                }
+                other => return other.map_err(EngineError::aws),
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! `KmsKey`: its key and the key's replicas.
+
+mod execute;
+mod observe;
+pub mod observed;
+pub mod plan;
+mod run;
+pub mod status;
+
+pub use run::{KeyReport, KeyRequest};

@@ -1,0 +1,118 @@
+//! Reading a key's live state: find it, then read its policy, rotation, tags and replicas with
+//! as few calls as that state needs.
+
+use std::collections::BTreeMap;
+
+use futures::future::try_join_all;
+
+use super::observed::{KeyObservation, ObservedKey, ObservedReplica, parse_policy};
+use crate::api::catalog::ROTATABLE_KEY_SPEC;
+use crate::aws::model::KeyDescription;
+use crate::aws::{AwsError, ErrorKind, KmsClient};
+use crate::engine::Engine;
+use crate::engine::desired::{DesiredKey, Origin};
+use crate::engine::ownership::owner_of;
+
+impl Engine {
+    /// Finds the key of `desired` (by `known_key_id` from status, `import.keyId`, or its
+    /// ownership tag) and reads its state.
+    pub(crate) async fn observe_key(
+        &self,
+        desired: &DesiredKey,
+        known_key_id: Option<&str>,
+    ) -> Result<KeyObservation, AwsError> {
+        let client = self.kms(&desired.account, &desired.region).await;
+        let key = match (&desired.origin, known_key_id) {
+            (Origin::Import(key_id), _) => match self.describe(&client, key_id).await {
+                Ok(key) => key,
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    return Ok(KeyObservation::ImportNotFound { key_id: key_id.clone() });
+                }
+                Err(e) => return Err(e),
+            },
+            (Origin::Create, Some(key_id)) => match self.describe(&client, key_id).await {
+                Ok(key) => key,
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    return Ok(KeyObservation::Gone { key_id: key_id.to_owned() });
+                }
+                Err(e) => return Err(e),
+            },
+            (Origin::Create, None) => {
+                let owned = self.listings.keys_owned_by(&client, desired.owner_value()).await?;
+                match owned.as_slice() {
+                    [] => return Ok(KeyObservation::Missing),
+                    [key_id] => self.describe(&client, key_id).await?,
+                    _ => return Ok(KeyObservation::Conflict { key_ids: owned }),
+                }
+            }
+        };
+        let tags = self.tags(&client, &key.key_id).await?;
+        if desired.owns_key() && owner_of(&tags) != Some(desired.owner_value()) {
+            return Ok(KeyObservation::NotOwned { owner: owner_of(&tags).map(str::to_owned), key: Box::new(key) });
+        }
+        if key.is_pending_deletion() {
+            let observed = ObservedKey { key, policy: None, rotation: None, tags, replicas: Vec::new() };
+            return Ok(KeyObservation::Found(Box::new(observed)));
+        }
+        let (policy, rotation, replicas) = futures::try_join!(
+            self.tolerate_new_key(&key.key_id, || client.get_policy(&key.key_id)),
+            async {
+                if key.key_spec == ROTATABLE_KEY_SPEC {
+                    self.tolerate_new_key(&key.key_id, || client.rotation(&key.key_id)).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
+            self.observe_replicas(desired, &key),
+        )?;
+        let observed = ObservedKey { policy: Some(parse_policy(&policy)), rotation, tags, replicas, key };
+        Ok(KeyObservation::Found(Box::new(observed)))
+    }
+
+    async fn describe(&self, client: &KmsClient, key_id: &str) -> Result<KeyDescription, AwsError> {
+        self.tolerate_new_key(key_id, || client.describe_key(key_id)).await
+    }
+
+    /// From the region's key index when this pass listed it, else one ListResourceTags.
+    async fn tags(&self, client: &KmsClient, key_id: &str) -> Result<BTreeMap<String, String>, AwsError> {
+        if let Some(tags) = self.listings.indexed_tags(client, key_id) {
+            return Ok(tags);
+        }
+        self.tolerate_new_key(key_id, || client.list_tags(key_id)).await
+    }
+
+    async fn observe_replicas(
+        &self,
+        desired: &DesiredKey,
+        primary: &KeyDescription,
+    ) -> Result<Vec<ObservedReplica>, AwsError> {
+        let reads = primary
+            .replicas
+            .iter()
+            .filter(|r| r.region != desired.region)
+            .map(|replica| self.observe_replica(desired, &primary.key_id, &replica.region));
+        Ok(try_join_all(reads).await?.into_iter().flatten().collect())
+    }
+
+    async fn observe_replica(
+        &self,
+        desired: &DesiredKey,
+        key_id: &str,
+        region: &str,
+    ) -> Result<Option<ObservedReplica>, AwsError> {
+        let client = self.kms(&desired.account, region).await;
+        let key = match self.describe(&client, key_id).await {
+            Ok(key) => key,
+            // The primary can list a replica that is already gone.
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let tags = self.tolerate_new_key(key_id, || client.list_tags(key_id)).await?;
+        let policy = if key.is_pending_deletion() {
+            None
+        } else {
+            Some(parse_policy(&self.tolerate_new_key(key_id, || client.get_policy(key_id)).await?))
+        };
+        Ok(Some(ObservedReplica { region: region.to_owned(), key, policy, tags }))
+    }
+}

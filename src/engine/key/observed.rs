@@ -1,0 +1,63 @@
+//! A key as KMS shows it, read into plain values.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::aws::model::{KeyDescription, RotationState};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedReplica {
+    pub region: String,
+    pub key: KeyDescription,
+    pub policy: Option<Value>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedKey {
+    pub key: KeyDescription,
+    /// `None` when not read (the key is pending deletion).
+    pub policy: Option<Value>,
+    /// `None` where rotation does not apply or was not read.
+    pub rotation: Option<RotationState>,
+    pub tags: BTreeMap<String, String>,
+    pub replicas: Vec<ObservedReplica>,
+}
+
+impl ObservedKey {
+    pub fn replica(&self, region: &str) -> Option<&ObservedReplica> {
+        self.replicas.iter().find(|r| r.region == region)
+    }
+}
+
+/// Where the key for a `KmsKey` stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyObservation {
+    /// No key carries this object's ownership tag.
+    Missing,
+    Found(Box<ObservedKey>),
+    /// The key recorded for this object carries no ownership tag of it.
+    NotOwned {
+        key: Box<KeyDescription>,
+        owner: Option<String>,
+    },
+    /// Several keys carry this object's ownership tag.
+    Conflict {
+        key_ids: Vec<String>,
+    },
+    /// `import.keyId` names no key.
+    ImportNotFound {
+        key_id: String,
+    },
+    /// The key recorded in status no longer exists.
+    Gone {
+        key_id: String,
+    },
+}
+
+/// KMS returns policies as JSON text; a text that does not parse is kept as a string so that
+/// it compares unequal to every real policy.
+pub fn parse_policy(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}

@@ -1,0 +1,410 @@
+//! Planning a key: `plan(desired, observed) -> changes`. Pure: no I/O, no clock.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::observed::{KeyObservation, ObservedKey, ObservedReplica};
+use crate::api::DeletionPolicy;
+use crate::aws::model::KeyDescription;
+use crate::engine::change::{Action, Change, Finding, KeyHandle, NewKeyPlan, NewReplicaPlan, TagChange};
+use crate::engine::desired::{DesiredKey, DesiredReplica};
+use crate::engine::plan::Plan;
+use crate::policy;
+
+/// The changes that make the live key match `desired`.
+pub fn plan_key(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
+    let where_ = format!("account {} region {}", desired.account.account_id, desired.region);
+    match observation {
+        KeyObservation::Missing if desired.observe_only => Plan::blocked(
+            "KeyNotFound",
+            format!(
+                "no key owned by {} exists in {where_}, and managementPolicy Observe never creates one",
+                desired.object
+            ),
+        ),
+        KeyObservation::Missing => plan_creation(desired),
+        KeyObservation::Found(observed) => plan_existing(desired, observed),
+        KeyObservation::NotOwned { key, owner } => Plan::blocked(
+            "NotOwned",
+            format!(
+                "key {} {}; the operator never changes a key it does not own: set spec.import.keyId to adopt it",
+                key.key_id,
+                match owner {
+                    Some(owner) => format!("is owned by {owner}"),
+                    None => "carries no ownership tag".to_owned(),
+                }
+            ),
+        ),
+        KeyObservation::Conflict { key_ids } => Plan::blocked(
+            "OwnershipConflict",
+            format!(
+                "keys {} in {where_} all carry the ownership tag of {}: schedule the extra ones for deletion or remove their kmsoperator.dev/owner tag",
+                key_ids.join(", "),
+                desired.object
+            ),
+        ),
+        KeyObservation::ImportNotFound { key_id } => Plan::blocked(
+            "ImportNotFound",
+            format!("spec.import.keyId {key_id} names no key in {where_}: check the id, the account and the region"),
+        ),
+        KeyObservation::Gone { key_id } => Plan::blocked(
+            "KeyDeleted",
+            format!(
+                "key {key_id} recorded in status no longer exists in {where_}; the operator does not silently replace a key: delete and re-create the {} to create a new one",
+                desired.object
+            ),
+        ),
+    }
+}
+
+fn plan_creation(desired: &DesiredKey) -> Plan {
+    let mut changes = Vec::new();
+    let on_new = |region: &str, action: Action| Change { region: region.to_owned(), key: KeyHandle::New, action };
+    let policy = desired.policy.clone().unwrap_or(Value::Null);
+    changes.push(on_new(
+        &desired.region,
+        Action::CreateKey(NewKeyPlan {
+            description: desired.description.clone().unwrap_or_default(),
+            key_spec: desired.key_spec.clone(),
+            key_usage: desired.key_usage.clone(),
+            multi_region: desired.multi_region,
+            policy: policy.clone(),
+            tags: desired.full_tags(&desired.tags),
+            bypass_lockout_check: desired.bypass_lockout_check,
+        }),
+    ));
+    if let Some(rotation) = desired.rotation.as_ref().filter(|r| r.enabled) {
+        changes.push(on_new(&desired.region, Action::EnableRotation { period_days: rotation.period_days, was: None }));
+    }
+    for replica in &desired.replicas {
+        changes.push(on_new(&desired.region, Action::ReplicateKey(replica_plan(desired, replica, None))));
+    }
+    if !desired.enabled {
+        for replica in &desired.replicas {
+            changes.push(on_new(&replica.region, Action::DisableKey));
+        }
+        changes.push(on_new(&desired.region, Action::DisableKey));
+    }
+    Plan { changes, ..Plan::default() }
+}
+
+fn replica_plan(desired: &DesiredKey, replica: &DesiredReplica, primary: Option<&ObservedKey>) -> NewReplicaPlan {
+    let observed_policy = primary.and_then(|p| p.policy.clone());
+    NewReplicaPlan {
+        region: replica.region.clone(),
+        description: replica
+            .description
+            .clone()
+            .or_else(|| primary.map(|p| p.key.description.clone()))
+            .unwrap_or_default(),
+        policy: replica.policy.clone().or(observed_policy).unwrap_or(Value::Null),
+        tags: desired.full_tags(&replica.tags),
+        bypass_lockout_check: desired.bypass_lockout_check,
+    }
+}
+
+/// Differences in what can never change on a key.
+fn immutable_mismatches(desired: &DesiredKey, key: &KeyDescription) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut check = |field: &str, want: &str, have: &str| {
+        // A server that leaves the field out cannot contradict the spec.
+        if !have.is_empty() && want != have {
+            findings.push(Finding::new(
+                "ImmutableFieldMismatch",
+                format!(
+                    "key {} has {field} {have} but the spec says {want}; {field} cannot change after creation: set spec.{field}: {have} or create a new KmsKey",
+                    key.key_id
+                ),
+            ));
+        }
+    };
+    check("keySpec", &desired.key_spec, &key.key_spec);
+    check("keyUsage", &desired.key_usage, &key.key_usage);
+    check("multiRegion", &desired.multi_region.to_string(), &key.multi_region.to_string());
+    findings
+}
+
+/// Settings a key and each of its replicas converge alike.
+struct Shape<'a> {
+    enabled: bool,
+    description: Option<&'a str>,
+    policy: Option<&'a Value>,
+    tags: BTreeMap<String, String>,
+    exact_tags: bool,
+}
+
+struct Live<'a> {
+    key: &'a KeyDescription,
+    policy: Option<&'a Value>,
+    tags: &'a BTreeMap<String, String>,
+}
+
+/// Description, policy and tag changes for one key or replica, in that order.
+fn plan_shape(region: &str, shape: &Shape, live: &Live, bypass: bool) -> Vec<Change> {
+    let handle = KeyHandle::Existing(live.key.key_id.clone());
+    let change = |action: Action| Change { region: region.to_owned(), key: handle.clone(), action };
+    let mut changes = Vec::new();
+    if let Some(description) = shape.description.filter(|d| *d != live.key.description) {
+        changes
+            .push(change(Action::UpdateDescription { from: live.key.description.clone(), to: description.to_owned() }));
+    }
+    if let (Some(want), Some(have)) = (shape.policy, live.policy)
+        && !policy::equivalent(want, have)
+    {
+        changes.push(change(Action::PutPolicy {
+            from: Some(have.clone()),
+            to: want.clone(),
+            bypass_lockout_check: bypass,
+        }));
+    }
+    let set: Vec<TagChange> = shape
+        .tags
+        .iter()
+        .filter(|(k, v)| live.tags.get(*k) != Some(*v))
+        .map(|(k, v)| TagChange { key: k.clone(), from: live.tags.get(k).cloned(), to: v.clone() })
+        .collect();
+    if !set.is_empty() {
+        changes.push(change(Action::Tag(set)));
+    }
+    if shape.exact_tags {
+        let removed: Vec<(String, String)> = live
+            .tags
+            .iter()
+            .filter(|(k, _)| !shape.tags.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !removed.is_empty() {
+            changes.push(change(Action::Untag(removed)));
+        }
+    }
+    changes
+}
+
+fn plan_existing(desired: &DesiredKey, observed: &ObservedKey) -> Plan {
+    let key = &observed.key;
+    let mut plan = Plan { blockers: immutable_mismatches(desired, key), ..Plan::default() };
+    if !key.is_customer_managed() {
+        plan.blockers.push(Finding::new(
+            "AwsManagedKey",
+            format!(
+                "key {} is an AWS managed key; only customer managed keys can be managed: remove spec.import",
+                key.key_id
+            ),
+        ));
+        return plan;
+    }
+    if key.is_pending_deletion() {
+        plan.blockers.push(Finding::new(
+            "KeyPendingDeletion",
+            format!(
+                "key {} is scheduled for deletion{} but the spec still wants it; the operator does not cancel deletions or create a replacement: run `aws kms cancel-key-deletion --key-id {} --region {}` and enable the key, or delete this {}",
+                key.key_id,
+                key.deletion_date.as_ref().map(|d| format!(" on {d}")).unwrap_or_default(),
+                key.key_id,
+                desired.region,
+                desired.object,
+            ),
+        ));
+        return plan;
+    }
+    let region = desired.region.as_str();
+    let on_primary =
+        |action: Action| Change { region: region.to_owned(), key: KeyHandle::Existing(key.key_id.clone()), action };
+
+    if desired.enabled && !key.enabled {
+        plan.changes.push(on_primary(Action::EnableKey));
+    }
+    let shape = Shape {
+        enabled: desired.enabled,
+        description: desired.description.as_deref(),
+        policy: desired.policy.as_ref(),
+        tags: desired.full_tags(&desired.tags),
+        exact_tags: desired.owns_key(),
+    };
+    let live = Live { key, policy: observed.policy.as_ref(), tags: &observed.tags };
+    plan.changes.extend(plan_shape(region, &shape, &live, desired.bypass_lockout_check));
+    plan_rotation(desired, observed, &mut plan, &on_primary);
+    plan_replicas(desired, observed, &mut plan);
+    if !desired.enabled && key.enabled {
+        plan.changes.push(on_primary(Action::DisableKey));
+    }
+    plan
+}
+
+fn plan_rotation(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan, on_primary: &dyn Fn(Action) -> Change) {
+    let (Some(want), Some(have)) = (&desired.rotation, &observed.rotation) else {
+        return;
+    };
+    let action = match (want.enabled, have.enabled) {
+        (true, false) => Some(Action::EnableRotation { period_days: want.period_days, was: Some(have.clone()) }),
+        // A server that does not report the period cannot show drift in it.
+        (true, true) if have.period_days.is_some_and(|days| days != want.period_days) => {
+            Some(Action::EnableRotation { period_days: want.period_days, was: Some(have.clone()) })
+        }
+        (false, true) => Some(Action::DisableRotation),
+        _ => None,
+    };
+    let Some(action) = action else {
+        return;
+    };
+    // KMS refuses rotation changes on a disabled key; a key that stays disabled blocks them.
+    if !desired.enabled && !observed.key.enabled {
+        plan.blockers.push(Finding::new(
+            "RotationBlockedByDisabledKey",
+            format!(
+                "rotation of key {} must change but KMS cannot change rotation on a disabled key, and the spec keeps it disabled: set spec.enabled: true, or leave rotation as it is",
+                observed.key.key_id
+            ),
+        ));
+        return;
+    }
+    plan.changes.push(on_primary(action));
+}
+
+fn plan_replicas(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan) {
+    let primary_id = &observed.key.key_id;
+    for replica in &desired.replicas {
+        match observed.replica(&replica.region) {
+            None => plan.changes.push(Change {
+                region: desired.region.clone(),
+                key: KeyHandle::Existing(primary_id.clone()),
+                action: Action::ReplicateKey(replica_plan(desired, replica, Some(observed))),
+            }),
+            Some(live) => plan_replica(desired, replica, live, plan),
+        }
+    }
+    for live in &observed.replicas {
+        if desired.replica(&live.region).is_some() || live.key.is_pending_deletion() {
+            continue;
+        }
+        if desired.deletion == DeletionPolicy::Delete {
+            plan.changes.push(Change {
+                region: live.region.clone(),
+                key: KeyHandle::Existing(live.key.key_id.clone()),
+                action: Action::ScheduleDeletion { pending_window_days: desired.pending_window_days },
+            });
+        } else {
+            plan.notices.push(Finding::new(
+                "UndeclaredReplica",
+                format!(
+                    "replica of {} in {} is not in spec.replicas; it is left in place because deletion.policy is Retain (set Delete to have removed replicas scheduled for deletion)",
+                    primary_id, live.region
+                ),
+            ));
+        }
+    }
+}
+
+fn plan_replica(desired: &DesiredKey, replica: &DesiredReplica, live: &ObservedReplica, plan: &mut Plan) {
+    if live.key.is_pending_deletion() {
+        plan.blockers.push(Finding::new(
+            "ReplicaPendingDeletion",
+            format!(
+                "replica of {} in {} is scheduled for deletion but spec.replicas still lists it: cancel the deletion in KMS or remove the replica from the spec",
+                live.key.key_id, live.region
+            ),
+        ));
+        return;
+    }
+    let on_replica = |action: Action| Change {
+        region: live.region.clone(),
+        key: KeyHandle::Existing(live.key.key_id.clone()),
+        action,
+    };
+    if desired.enabled && !live.key.enabled {
+        plan.changes.push(on_replica(Action::EnableKey));
+    }
+    let shape = Shape {
+        enabled: desired.enabled,
+        description: replica.description.as_deref(),
+        policy: replica.policy.as_ref(),
+        tags: desired.full_tags(&replica.tags),
+        exact_tags: desired.owns_key(),
+    };
+    let view = Live { key: &live.key, policy: live.policy.as_ref(), tags: &live.tags };
+    plan.changes.extend(plan_shape(&live.region, &shape, &view, desired.bypass_lockout_check));
+    if !shape.enabled && live.key.enabled {
+        plan.changes.push(on_replica(Action::DisableKey));
+    }
+}
+
+/// What deleting the `KmsKey` does to its key: honours `deletion.policy`, never touches a key
+/// the operator does not own.
+pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
+    let observed = match observation {
+        KeyObservation::Found(observed) => observed,
+        KeyObservation::NotOwned { key, .. } => {
+            return Plan {
+                notices: vec![Finding::new(
+                    "NotOwned",
+                    format!("key {} is not owned by {}; left untouched", key.key_id, desired.object),
+                )],
+                ..Plan::default()
+            };
+        }
+        _ => {
+            return Plan {
+                notices: vec![Finding::new(
+                    "NothingToDelete",
+                    format!("no key of {} exists; nothing to delete", desired.object),
+                )],
+                ..Plan::default()
+            };
+        }
+    };
+    let mut plan = Plan::default();
+    if desired.observe_only {
+        plan.notices.push(Finding::new(
+            "ObserveOnly",
+            format!("managementPolicy is Observe: key {} is left untouched", observed.key.key_id),
+        ));
+        return plan;
+    }
+    let key_id = &observed.key.key_id;
+    let on = |region: &str, action: Action| Change {
+        region: region.to_owned(),
+        key: KeyHandle::Existing(key_id.clone()),
+        action,
+    };
+    match desired.deletion {
+        DeletionPolicy::Delete => {
+            // KMS keeps a primary with live replicas in PendingReplicaDeletion; replicas go first.
+            for replica in observed.replicas.iter().filter(|r| !r.key.is_pending_deletion()) {
+                plan.changes.push(on(
+                    &replica.region,
+                    Action::ScheduleDeletion { pending_window_days: desired.pending_window_days },
+                ));
+            }
+            if !observed.key.is_pending_deletion() {
+                plan.changes.push(on(
+                    &desired.region,
+                    Action::ScheduleDeletion { pending_window_days: desired.pending_window_days },
+                ));
+            }
+        }
+        DeletionPolicy::Retain if desired.owns_key() => {
+            let owner_key = &desired.owner.0;
+            let untag = |tags: &BTreeMap<String, String>| {
+                tags.get(owner_key).map(|value| Action::Untag(vec![(owner_key.clone(), value.clone())]))
+            };
+            for replica in &observed.replicas {
+                if let Some(action) = untag(&replica.tags) {
+                    plan.changes.push(on(&replica.region, action));
+                }
+            }
+            if let Some(action) = untag(&observed.tags) {
+                plan.changes.push(on(&desired.region, action));
+            }
+            plan.notices.push(Finding::new(
+                "Retained",
+                format!("deletion.policy is Retain: key {key_id} stays in KMS without its ownership tag"),
+            ));
+        }
+        DeletionPolicy::Retain => plan.notices.push(Finding::new(
+            "Retained",
+            format!("deletion.policy is Retain: imported key {key_id} stays in KMS as it is"),
+        )),
+    }
+    plan
+}

@@ -1,0 +1,116 @@
+//! A pass over one `KmsKey`.
+
+use std::sync::Mutex;
+
+use super::observed::KeyObservation;
+use super::plan::{plan_key, plan_key_deletion};
+use super::status::{key_ready, key_status};
+use crate::api::{KmsKey, KmsKeyStatus};
+use crate::aws::AccountConfig;
+use crate::engine::cache::lock;
+use crate::engine::converge::Converged;
+use crate::engine::desired::{DesiredKey, desired_key};
+use crate::engine::report::{Outcome, Report, synced_condition};
+use crate::engine::{Engine, EngineError, Mode};
+
+pub type KeyReport = Report<KmsKeyStatus>;
+
+pub struct KeyRequest<'a> {
+    pub key: &'a KmsKey,
+    pub account: &'a AccountConfig,
+    /// The key id recorded in status, when there is one (the controller).
+    pub known_key_id: Option<&'a str>,
+}
+
+fn report(desired: &DesiredKey, pass: Converged<KeyObservation>, caller: Option<&str>) -> KeyReport {
+    let outcome = match (pass.outcome, caller) {
+        (Outcome::Failed(error), Some(caller)) => Outcome::Failed(error.with_caller(caller)),
+        (outcome, _) => outcome,
+    };
+    let pending_creation = outcome == Outcome::Pending && matches!(pass.observation, Some(KeyObservation::Missing));
+    KeyReport {
+        object: desired.object.clone(),
+        status: key_status(desired, pass.observation.as_ref()),
+        ready: key_ready(desired, pass.observation.as_ref(), pending_creation),
+        synced: synced_condition(&outcome, &pass.changes, &pass.plan.blockers, desired.observe_only),
+        changes: pass.changes,
+        blockers: pass.plan.blockers,
+        notices: pass.plan.notices,
+        outcome,
+    }
+}
+
+fn failed(desired: &DesiredKey, error: EngineError) -> KeyReport {
+    let pass =
+        Converged { observation: None, changes: Vec::new(), plan: Default::default(), outcome: Outcome::Failed(error) };
+    report(desired, pass, None)
+}
+
+impl Engine {
+    /// Converges (or, in `Mode::Plan`, only plans) one `KmsKey`.
+    pub async fn reconcile_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
+        let desired = desired_key(request.key, request.account, &self.settings);
+        let caller = match self.verify_account(&desired.account).await {
+            Ok(caller) => caller,
+            Err(error) => return failed(&desired, error),
+        };
+        let known_key_id = Mutex::new(request.known_key_id.map(str::to_owned));
+        let pass = self
+            .converge(
+                mode,
+                desired.observe_only,
+                async || {
+                    let known = lock(&known_key_id).clone();
+                    self.observe_key(&desired, known.as_deref()).await.map_err(EngineError::aws)
+                },
+                |observation| plan_key(&desired, observation),
+                async |changes, made| {
+                    let created = self.execute_key_changes(&desired, changes, made).await?;
+                    if let Some(created) = created {
+                        *lock(&known_key_id) = Some(created);
+                    }
+                    Ok(())
+                },
+            )
+            .await;
+        report(&desired, pass, Some(&caller))
+    }
+
+    /// What deleting the `KmsKey` does to its key, by its deletion policy.
+    pub async fn delete_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
+        let desired = desired_key(request.key, request.account, &self.settings);
+        let caller = match self.verify_account(&desired.account).await {
+            Ok(caller) => caller,
+            Err(error) => return failed(&desired, error),
+        };
+        let observation = match self.observe_key(&desired, request.known_key_id).await {
+            Ok(observation) => observation,
+            Err(error) => return failed(&desired, EngineError::aws(error).with_caller(&caller)),
+        };
+        let plan = plan_key_deletion(&desired, &observation);
+        let key_id = match &observation {
+            KeyObservation::Found(observed) => Some(observed.key.key_id.clone()),
+            _ => None,
+        };
+        let mut pass =
+            Converged { observation: Some(observation), changes: Vec::new(), plan, outcome: Outcome::InSync };
+        if pass.plan.changes.is_empty() {
+            return report(&desired, pass, Some(&caller));
+        }
+        if mode == Mode::Plan {
+            pass.changes = pass.plan.changes.clone();
+            pass.outcome = Outcome::Pending;
+            return report(&desired, pass, Some(&caller));
+        }
+        let changes = pass.plan.changes.clone();
+        pass.outcome = match self.execute_key_changes(&desired, &changes, &mut pass.changes).await {
+            Ok(_) => Outcome::Changed,
+            Err(error) => Outcome::Failed(error),
+        };
+        // Read back so the report shows the key as it is now (pending deletion, or untagged).
+        if let Ok(now) = self.observe_key(&desired, key_id.as_deref()).await {
+            pass.observation = Some(now);
+        }
+        report(&desired, pass, Some(&caller))
+    }
+}

@@ -1,0 +1,88 @@
+//! A key's status and `Ready` condition, from what was observed.
+
+use super::observed::KeyObservation;
+use crate::api::conditions::ConditionUpdate;
+use crate::api::{KmsKeyStatus, ReplicaStatus, RotationStatus};
+use crate::engine::desired::DesiredKey;
+use crate::engine::report::ready;
+
+pub fn key_status(desired: &DesiredKey, observation: Option<&KeyObservation>) -> KmsKeyStatus {
+    let mut status = KmsKeyStatus {
+        account_id: Some(desired.account.account_id.clone()),
+        region: Some(desired.region.clone()),
+        ..KmsKeyStatus::default()
+    };
+    let Some(KeyObservation::Found(observed)) = observation else {
+        return status;
+    };
+    let key = &observed.key;
+    status.key_id = Some(key.key_id.clone());
+    status.arn = Some(key.arn.clone()).filter(|a| !a.is_empty());
+    status.key_state = Some(key.state.clone());
+    status.deletion_date = key.deletion_date.clone();
+    status.rotation = observed.rotation.as_ref().map(|r| RotationStatus {
+        enabled: r.enabled,
+        period_days: r.period_days,
+        next_rotation_date: r.next_rotation_date.clone(),
+    });
+    status.replicas = key
+        .replicas
+        .iter()
+        .filter(|r| r.region != desired.region)
+        .map(|r| {
+            let live = observed.replica(&r.region);
+            ReplicaStatus {
+                region: r.region.clone(),
+                key_id: live.map(|l| l.key.key_id.clone()),
+                arn: Some(r.arn.clone()),
+                key_state: live.map(|l| l.key.state.clone()),
+            }
+        })
+        .collect();
+    status
+}
+
+/// `Ready`: the key exists and is usable.
+pub fn key_ready(
+    desired: &DesiredKey,
+    observation: Option<&KeyObservation>,
+    pending_creation: bool,
+) -> ConditionUpdate {
+    match observation {
+        Some(KeyObservation::Found(observed)) => {
+            let key = &observed.key;
+            match key.state.as_str() {
+                "Enabled" => ready(true, "Available", format!("key {} is enabled in {}", key.key_id, desired.region)),
+                "Disabled" if !desired.enabled => {
+                    ready(false, "KeyDisabled", format!("key {} is disabled, as spec.enabled: false asks", key.key_id))
+                }
+                "Disabled" => ready(false, "KeyDisabled", format!("key {} is disabled", key.key_id)),
+                "PendingDeletion" | "PendingReplicaDeletion" => ready(
+                    false,
+                    "KeyPendingDeletion",
+                    format!(
+                        "key {} is scheduled for deletion{}",
+                        key.key_id,
+                        key.deletion_date.as_ref().map(|d| format!(" on {d}")).unwrap_or_default()
+                    ),
+                ),
+                other => ready(false, "KeyNotUsable", format!("key {} is in state {other}", key.key_id)),
+            }
+        }
+        Some(KeyObservation::Missing) if pending_creation => {
+            ready(false, "KeyNotCreated", format!("no key exists yet; apply creates one in {}", desired.region))
+        }
+        Some(KeyObservation::Missing) => ready(false, "KeyNotFound", "no key exists"),
+        Some(KeyObservation::NotOwned { key, .. }) => {
+            ready(false, "NotOwned", format!("key {} is not owned by this object", key.key_id))
+        }
+        Some(KeyObservation::Conflict { key_ids }) => {
+            ready(false, "OwnershipConflict", format!("several keys claim this object: {}", key_ids.join(", ")))
+        }
+        Some(KeyObservation::ImportNotFound { key_id }) => {
+            ready(false, "ImportNotFound", format!("key {key_id} does not exist"))
+        }
+        Some(KeyObservation::Gone { key_id }) => ready(false, "KeyDeleted", format!("key {key_id} no longer exists")),
+        None => ready(false, "Unknown", "the key could not be read"),
+    }
+}

@@ -1,0 +1,111 @@
+//! The engine: observe live KMS state, plan the changes a spec needs (pure), execute them.
+//! Both front doors (local mode and the controller) call it the same way.
+
+pub mod account;
+pub mod alias;
+mod cache;
+pub mod change;
+mod converge;
+pub mod desired;
+mod error;
+pub mod grant;
+pub mod key;
+mod listings;
+pub mod ownership;
+pub mod plan;
+mod report;
+mod settings;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Instant;
+
+pub use change::{Action, Change, Finding, KeyHandle};
+pub use error::EngineError;
+pub use report::{Outcome, Report};
+pub use settings::{DEFAULT_CLUSTER_NAME, EngineSettings, partition_of};
+
+use crate::aws::{AccountConfig, AwsError, CallContext, ClientPool, ErrorKind, KmsClient};
+use cache::lock;
+use listings::Listings;
+
+/// Whether a pass may write to KMS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Observe and plan only.
+    Plan,
+    /// Observe, plan, execute, verify.
+    Apply,
+}
+
+pub struct Engine {
+    pool: ClientPool,
+    settings: EngineSettings,
+    listings: Listings,
+    /// Keys this process created, and when: KMS may answer NotFound for them for a while.
+    created: Mutex<HashMap<String, Instant>>,
+}
+
+impl Engine {
+    pub fn new(pool: ClientPool, settings: EngineSettings) -> Self {
+        let listings = Listings::new(settings.listing_ttl);
+        Engine { pool, settings, listings, created: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    pub fn calls(&self) -> &CallContext {
+        self.pool.context()
+    }
+
+    async fn kms(&self, account: &AccountConfig, region: &str) -> KmsClient {
+        self.pool.kms(account, region).await
+    }
+
+    /// Fails unless the account's credentials really are the declared account: writing keys
+    /// into the wrong account is the worst thing the operator could do.
+    pub async fn verify_account(&self, account: &AccountConfig) -> Result<String, EngineError> {
+        let identity = self
+            .listings
+            .identity(&self.pool, account)
+            .await
+            .map_err(|source| EngineError::Credentials { account: account.name.clone(), source })?;
+        if identity.account_id != account.account_id {
+            return Err(EngineError::WrongAccount {
+                account: account.name.clone(),
+                expected: account.account_id.clone(),
+                actual: identity.account_id,
+                caller: identity.arn,
+            });
+        }
+        Ok(identity.arn)
+    }
+
+    fn remember_created(&self, key_id: &str) {
+        lock(&self.created).insert(key_id.to_owned(), Instant::now());
+    }
+
+    fn recently_created(&self, key_id: &str) -> bool {
+        lock(&self.created).get(key_id).is_some_and(|at| at.elapsed() < self.settings.new_key_visibility_timeout)
+    }
+
+    /// Runs `call` again while it answers NotFound for a key this process just created.
+    async fn tolerate_new_key<T, F, Fut>(&self, key_id: &str, mut call: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        loop {
+            match call().await {
+                Err(e) if e.kind == ErrorKind::NotFound && self.recently_created(key_id) => {
+                    tracing::debug!(key_id, "key created moments ago is not visible yet; retrying");
+                    tokio::time::sleep(self.settings.consistency_poll).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! What one pass over one resource found and did, for both front doors.
+
+use super::change::{Change, Finding};
+use super::error::EngineError;
+use crate::api::ObjectName;
+use crate::api::conditions::{ConditionUpdate, READY, SYNCED};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Live state matches the spec; nothing was or would be changed.
+    InSync,
+    /// Changes were made and live state now matches the spec.
+    Changed,
+    /// Changes are needed and were not made: a plan, or `managementPolicy: Observe`.
+    Pending,
+    /// Something only a human can resolve stops convergence (see `blockers`).
+    Blocked,
+    Failed(EngineError),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report<S> {
+    pub object: ObjectName,
+    /// Planned changes (plan, observe-only) or changes made (apply), in order.
+    pub changes: Vec<Change>,
+    pub blockers: Vec<Finding>,
+    pub notices: Vec<Finding>,
+    pub outcome: Outcome,
+    /// The kind's status fields, conditions aside.
+    pub status: S,
+    pub ready: ConditionUpdate,
+    pub synced: ConditionUpdate,
+}
+
+impl<S> Report<S> {
+    pub fn is_failed(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed(_) | Outcome::Blocked)
+    }
+
+    pub fn has_pending_changes(&self) -> bool {
+        self.outcome == Outcome::Pending
+    }
+
+    pub fn error(&self) -> Option<&EngineError> {
+        match &self.outcome {
+            Outcome::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub fn conditions(&self) -> Vec<ConditionUpdate> {
+        vec![self.ready.clone(), self.synced.clone()]
+    }
+}
+
+/// `Synced` from the outcome: the same wording for every kind.
+pub fn synced_condition(
+    outcome: &Outcome,
+    changes: &[Change],
+    blockers: &[Finding],
+    observe_only: bool,
+) -> ConditionUpdate {
+    let list = |changes: &[Change]| changes.iter().map(Change::summary).collect::<Vec<_>>().join("; ");
+    match outcome {
+        Outcome::InSync => ConditionUpdate::new(SYNCED, true, "InSync", "live state matches the spec"),
+        Outcome::Changed => ConditionUpdate::new(
+            SYNCED,
+            true,
+            "Reconciled",
+            format!("made {} change(s): {}", changes.len(), list(changes)),
+        ),
+        Outcome::Pending if observe_only => ConditionUpdate::new(
+            SYNCED,
+            false,
+            "DriftDetected",
+            format!("managementPolicy is Observe, so nothing is changed; drift: {}", list(changes)),
+        ),
+        Outcome::Pending => ConditionUpdate::new(SYNCED, false, "ChangesPending", list(changes)),
+        Outcome::Blocked => {
+            let first = blockers.first();
+            ConditionUpdate::new(
+                SYNCED,
+                false,
+                first.map(|b| b.reason).unwrap_or("Blocked"),
+                blockers.iter().map(|b| b.message.clone()).collect::<Vec<_>>().join("; "),
+            )
+        }
+        Outcome::Failed(error) => ConditionUpdate::new(SYNCED, false, error.reason(), error.to_string()),
+    }
+}
+
+pub fn ready(status: bool, reason: &str, message: impl Into<String>) -> ConditionUpdate {
+    ConditionUpdate::new(READY, status, reason, message)
+}

@@ -1,0 +1,63 @@
+use std::time::Duration;
+
+/// How the engine behaves where AWS is slow to agree with itself.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// Written into ownership tags, so two clusters (or a cluster and a laptop) managing the
+    /// same account never mistake each other's keys for their own.
+    pub cluster_name: String,
+    /// How long a policy naming a just-created IAM principal is retried before it is reported.
+    pub policy_propagation_timeout: Duration,
+    /// How long a just-created key may answer NotFound before that is believed.
+    pub new_key_visibility_timeout: Duration,
+    /// Pause between such retries.
+    pub consistency_poll: Duration,
+    /// How long shared listings (keys by owner, aliases, grants) are reused; `None`: for the
+    /// whole pass (local mode builds a new engine per run).
+    pub listing_ttl: Option<Duration>,
+    /// Observe-plan-execute rounds per resource before giving up on convergence.
+    pub max_rounds: u32,
+}
+
+pub const DEFAULT_CLUSTER_NAME: &str = "kms-operator";
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            cluster_name: DEFAULT_CLUSTER_NAME.to_owned(),
+            policy_propagation_timeout: Duration::from_secs(120),
+            new_key_visibility_timeout: Duration::from_secs(60),
+            consistency_poll: Duration::from_secs(2),
+            listing_ttl: None,
+            max_rounds: 4,
+        }
+    }
+}
+
+/// The AWS partition of a region, for the ARNs the policy builder writes.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else {
+        "aws"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_follow_region_prefixes() {
+        assert_eq!(partition_of("ap-southeast-2"), "aws");
+        assert_eq!(partition_of("cn-north-1"), "aws-cn");
+        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition_of("us-east-1"), "aws");
+    }
+}
