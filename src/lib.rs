@@ -3,5 +3,9 @@
 //! controller (`kms-operator run`) and the local-mode command line.
 
 pub mod api;
+pub mod aws;
+pub mod cli;
+pub mod engine;
 pub mod local;
 pub mod policy;
+pub mod telemetry;

@@ -1,3 +1,3 @@
-fn main() {
-    print!("{}", kms_operator::api::crds::all_yaml().unwrap());
+fn main() -> std::process::ExitCode {
+    kms_operator::cli::main()
 }

@@ -2,25 +2,25 @@
 //! plus the one set of validation rules every front door uses.
 
 mod account;
+mod alias;
 pub mod catalog;
 pub mod conditions;
 pub mod crds;
 mod grant;
 mod key;
-pub mod validate;
-mod alias;
 mod object;
 mod schema;
 mod serde_helpers;
 mod shared;
-
+pub mod status;
+pub mod validate;
 
 pub use account::{AwsAccount, AwsAccountSpec, AwsAccountStatus};
 pub use alias::{KmsAlias, KmsAliasSpec, KmsAliasStatus};
 pub use grant::{GrantConstraints, KmsGrant, KmsGrantSpec, KmsGrantStatus};
 pub use key::{
-    DeletionPolicy, DeletionSpec, ImportSpec, KmsKey, KmsKeySpec, KmsKeyStatus, ManagementPolicy,
-    PolicySpec, ReplicaSpec, ReplicaStatus, RotationSpec, RotationStatus, ServiceAccess,
+    DeletionPolicy, DeletionSpec, ImportSpec, KmsKey, KmsKeySpec, KmsKeyStatus, ManagementPolicy, PolicySpec,
+    ReplicaSpec, ReplicaStatus, RotationSpec, RotationStatus, ServiceAccess,
 };
 pub use object::{Kind, ObjectName};
 pub use shared::KeyReference;

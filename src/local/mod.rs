@@ -1,2 +1,7 @@
 //! Local mode: manifests from files, validated and converged against KMS without a cluster.
+
 pub mod manifests;
+pub mod output;
+pub mod result;
+pub mod runner;
+mod targets;

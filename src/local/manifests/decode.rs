@@ -47,11 +47,7 @@ const METADATA: &[&str] = &[
 
 /// Every object in `text`, in order. Empty documents are skipped; a YAML error ends the file,
 /// since the parser cannot resynchronise after it.
-pub(super) fn decode_file(
-    file: &Path,
-    text: &str,
-    issues: &mut Vec<Issue>,
-) -> Vec<(Object, Source)> {
+pub(super) fn decode_file(file: &Path, text: &str, issues: &mut Vec<Issue>) -> Vec<(Object, Source)> {
     let marked = lines::index(text);
     let values = serde_yaml_ng::Deserializer::from_str(text);
     let starts = serde_yaml_ng::Deserializer::from_str(text);
@@ -72,9 +68,7 @@ pub(super) fn decode_file(
                     Issue::new(
                         None,
                         "",
-                        format!(
-                            "the file is not valid YAML: {err}; the rest of the file was not read"
-                        ),
+                        format!("the file is not valid YAML: {err}; the rest of the file was not read"),
                         fix,
                     )
                     .in_file(file, line),
@@ -86,16 +80,9 @@ pub(super) fn decode_file(
             continue;
         }
         let line = start_line(probe);
-        let fields = marked
-            .iter()
-            .find(|doc| Some(doc.start) == line)
-            .map(|doc| doc.fields.clone())
-            .unwrap_or_default();
-        let source = Source {
-            file: file.to_path_buf(),
-            line,
-            field_lines: fields,
-        };
+        let fields =
+            marked.iter().find(|doc| Some(doc.start) == line).map(|doc| doc.fields.clone()).unwrap_or_default();
+        let source = Source { file: file.to_path_buf(), line, field_lines: fields };
         if let Some(object) = decode_document(value, &source, issues) {
             objects.push((object, source));
         }
@@ -119,10 +106,7 @@ fn start_line(document: serde_yaml_ng::Deserializer<'_>) -> Option<usize> {
             deserializer.deserialize_any(ProbeVisitor)
         }
     }
-    Probe::deserialize(document)
-        .err()
-        .and_then(|err| err.location())
-        .map(|location| location.line())
+    Probe::deserialize(document).err().and_then(|err| err.location()).map(|location| location.line())
 }
 
 fn decode_document(value: Value, source: &Source, issues: &mut Vec<Issue>) -> Option<Object> {
@@ -131,10 +115,7 @@ fn decode_document(value: Value, source: &Source, issues: &mut Vec<Issue>) -> Op
             source,
             None,
             "",
-            format!(
-                "the document is a YAML {}, not a mapping",
-                yaml_type(&value)
-            ),
+            format!("the document is a YAML {}, not a mapping", yaml_type(&value)),
             "write each document as one object with apiVersion, kind, metadata and spec",
         ));
         return None;
@@ -151,18 +132,14 @@ fn decode_document(value: Value, source: &Source, issues: &mut Vec<Issue>) -> Op
             default_namespace(&mut key.metadata.namespace);
             Object::Key(key)
         }),
-        Kind::KmsAlias => {
-            typed(value, source, object.as_ref(), issues).map(|mut alias: KmsAlias| {
-                default_namespace(&mut alias.metadata.namespace);
-                Object::Alias(alias)
-            })
-        }
-        Kind::KmsGrant => {
-            typed(value, source, object.as_ref(), issues).map(|mut grant: KmsGrant| {
-                default_namespace(&mut grant.metadata.namespace);
-                Object::Grant(grant)
-            })
-        }
+        Kind::KmsAlias => typed(value, source, object.as_ref(), issues).map(|mut alias: KmsAlias| {
+            default_namespace(&mut alias.metadata.namespace);
+            Object::Alias(alias)
+        }),
+        Kind::KmsGrant => typed(value, source, object.as_ref(), issues).map(|mut grant: KmsGrant| {
+            default_namespace(&mut grant.metadata.namespace);
+            Object::Grant(grant)
+        }),
     };
     // An object with any envelope problem is not loaded, but its spec was still read so the
     // user sees every problem in one run.
@@ -178,9 +155,7 @@ fn default_namespace(namespace: &mut Option<String>) {
 fn object_name(kind: Kind, map: &Mapping) -> ObjectName {
     let metadata = map.get("metadata");
     let text = |key: &str| metadata.and_then(|m| m.get(key)).and_then(Value::as_str);
-    let namespace = text("namespace")
-        .filter(|ns| !ns.is_empty())
-        .unwrap_or("default");
+    let namespace = text("namespace").filter(|ns| !ns.is_empty()).unwrap_or("default");
     ObjectName::new(kind, Some(namespace), text("name").unwrap_or("<unnamed>"))
 }
 
@@ -209,10 +184,7 @@ fn check_kind(map: &Mapping, source: &Source, issues: &mut Vec<Issue>) -> Option
             if let Some(near) = closest(kind, &kinds) {
                 fix = format!("did you mean {near}? {fix}");
             }
-            match version
-                .and_then(Value::as_str)
-                .filter(|v| *v != API_VERSION)
-            {
+            match version.and_then(Value::as_str).filter(|v| *v != API_VERSION) {
                 Some(version) => {
                     format!("{kind:?} (apiVersion {version:?}) is not a kind of {API_VERSION}")
                 }
@@ -225,45 +197,23 @@ fn check_kind(map: &Mapping, source: &Source, issues: &mut Vec<Issue>) -> Option
     None
 }
 
-fn check_api_version(
-    map: &Mapping,
-    source: &Source,
-    object: Option<&ObjectName>,
-    issues: &mut Vec<Issue>,
-) {
+fn check_api_version(map: &Mapping, source: &Source, object: Option<&ObjectName>, issues: &mut Vec<Issue>) {
     let problem = match map.get("apiVersion") {
         None => "is missing".to_owned(),
         Some(Value::String(version)) if version == API_VERSION => return,
         Some(Value::String(version)) => format!("{version:?} is not {API_VERSION}"),
         Some(other) => format!("is a YAML {}, not a string", yaml_type(other)),
     };
-    issues.push(file_issue(
-        source,
-        object,
-        "apiVersion",
-        problem,
-        format!("set apiVersion: {API_VERSION}"),
-    ));
+    issues.push(file_issue(source, object, "apiVersion", problem, format!("set apiVersion: {API_VERSION}")));
 }
 
 /// Unknown top-level and metadata fields, and a missing name; the kind's struct rejects
 /// unknown fields under `spec` itself.
-fn check_fields(
-    map: &Mapping,
-    source: &Source,
-    object: Option<&ObjectName>,
-    issues: &mut Vec<Issue>,
-) {
+fn check_fields(map: &Mapping, source: &Source, object: Option<&ObjectName>, issues: &mut Vec<Issue>) {
     for key in map.keys() {
         let key = key_text(key);
         if !TOP_LEVEL.contains(&key.as_str()) {
-            issues.push(unknown_field(
-                source,
-                object,
-                &path::child("", &key),
-                &key,
-                TOP_LEVEL,
-            ));
+            issues.push(unknown_field(source, object, &path::child("", &key), &key, TOP_LEVEL));
         }
     }
     let Some(Value::Mapping(metadata)) = map.get("metadata") else {
@@ -279,13 +229,7 @@ fn check_fields(
     for key in metadata.keys() {
         let key = key_text(key);
         if !METADATA.contains(&key.as_str()) {
-            issues.push(unknown_field(
-                source,
-                object,
-                &path::child("metadata", &key),
-                &key,
-                METADATA,
-            ));
+            issues.push(unknown_field(source, object, &path::child("metadata", &key), &key, METADATA));
         }
     }
     match metadata.get("name") {
@@ -317,12 +261,11 @@ fn typed<T: DeserializeOwned>(
 }
 
 fn field_path(path: &serde_path_to_error::Path) -> String {
-    path.iter()
-        .fold(String::new(), |at, segment| match segment {
-            Segment::Seq { index } => path::item(&at, *index),
-            Segment::Map { key } | Segment::Enum { variant: key } => path::child(&at, key),
-            Segment::Unknown => path::child(&at, "?"),
-        })
+    path.iter().fold(String::new(), |at, segment| match segment {
+        Segment::Seq { index } => path::item(&at, *index),
+        Segment::Map { key } | Segment::Enum { variant: key } => path::child(&at, key),
+        Segment::Unknown => path::child(&at, "?"),
+    })
 }
 
 /// Turns serde's terse messages into problem and fix. serde phrases its errors in a small
@@ -332,11 +275,7 @@ fn serde_issue(source: &Source, object: Option<&ObjectName>, at: &str, message: 
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or_default();
         // serde_path_to_error stops at the struct, or includes the key: name the key once.
-        let field = if at.ends_with(name) {
-            at.to_owned()
-        } else {
-            path::child(at, name)
-        };
+        let field = if at.ends_with(name) { at.to_owned() } else { path::child(at, name) };
         let expected: Vec<&str> = quoted.iter().skip(1).map(String::as_str).collect();
         return unknown_field(source, object, &field, name, &expected);
     }
@@ -361,17 +300,12 @@ fn type_fix(message: &str) -> &'static str {
         .iter()
         .any(|found| message.starts_with(&format!("invalid type: {found}")));
     match expected {
-        "a string" if found_scalar => {
-            "write the value in quotes so YAML reads it as a string, e.g. \"484357440923\""
-        }
+        "a string" if found_scalar => "write the value in quotes so YAML reads it as a string, e.g. \"484357440923\"",
         "a string" => "write a single string value",
         "a boolean" => "write true or false, without quotes",
         "a sequence" => "write a list, e.g. [a, b], or one '- item' per line",
         "a map" => "write a mapping, e.g. {key: value}",
-        number
-            if number.starts_with(['i', 'u'])
-                && number[1..].bytes().all(|b| b.is_ascii_digit()) =>
-        {
+        number if number.starts_with(['i', 'u']) && number[1..].bytes().all(|b| b.is_ascii_digit()) => {
             "write a whole number, without quotes"
         }
         other if other.starts_with("struct ") => "write a mapping of the fields this object takes",
@@ -379,19 +313,10 @@ fn type_fix(message: &str) -> &'static str {
     }
 }
 
-fn unknown_field(
-    source: &Source,
-    object: Option<&ObjectName>,
-    at: &str,
-    name: &str,
-    expected: &[&str],
-) -> Issue {
+fn unknown_field(source: &Source, object: Option<&ObjectName>, at: &str, name: &str, expected: &[&str]) -> Issue {
     let fix = match (closest(name, expected), expected.is_empty()) {
         (_, true) => "remove it".to_owned(),
-        (Some(near), false) => format!(
-            "did you mean `{near}`? expected one of: {}",
-            expected.join(", ")
-        ),
+        (Some(near), false) => format!("did you mean `{near}`? expected one of: {}", expected.join(", ")),
         (None, false) => format!("remove it; expected one of: {}", expected.join(", ")),
     };
     file_issue(source, object, at, format!("unknown field `{name}`"), fix)
@@ -408,20 +333,13 @@ fn file_issue(
 }
 
 fn backticked(message: &str) -> Vec<String> {
-    message
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
+    message.split('`').skip(1).step_by(2).map(str::to_owned).collect()
 }
 
 fn key_text(key: &Value) -> String {
     match key {
         Value::String(s) => s.clone(),
-        other => serde_yaml_ng::to_string(other)
-            .map(|s| s.trim_end().to_owned())
-            .unwrap_or_else(|e| format!("<{e}>")),
+        other => serde_yaml_ng::to_string(other).map(|s| s.trim_end().to_owned()).unwrap_or_else(|e| format!("<{e}>")),
     }
 }
 
@@ -445,10 +363,6 @@ impl Object {
             Object::Alias(o) => (Kind::KmsAlias, &o.metadata),
             Object::Grant(o) => (Kind::KmsGrant, &o.metadata),
         };
-        ObjectName::new(
-            kind,
-            meta.namespace.as_deref(),
-            meta.name.as_deref().unwrap_or_default(),
-        )
+        ObjectName::new(kind, meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default())
     }
 }

@@ -22,14 +22,8 @@ pub(super) struct DocLines {
 /// A container being walked. `None` paths sit under keys that are not plain scalars and are
 /// not recorded.
 enum Frame {
-    Map {
-        path: Option<String>,
-        pending: Pending,
-    },
-    Seq {
-        path: Option<String>,
-        next: usize,
-    },
+    Map { path: Option<String>, pending: Pending },
+    Seq { path: Option<String>, next: usize },
 }
 
 enum Pending {
@@ -55,23 +49,14 @@ pub(super) fn index(text: &str) -> Vec<DocLines> {
             Event::MappingEnd | Event::SequenceEnd => {
                 stack.pop();
             }
-            Event::Scalar(..)
-            | Event::Alias(_)
-            | Event::MappingStart(..)
-            | Event::SequenceStart(..) => {
+            Event::Scalar(..) | Event::Alias(_) | Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let Some(doc) = current.as_mut() else {
                     continue;
                 };
                 let node_path = place_node(doc, &mut stack, &event, line);
                 match event {
-                    Event::MappingStart(..) => stack.push(Frame::Map {
-                        path: node_path,
-                        pending: Pending::Key,
-                    }),
-                    Event::SequenceStart(..) => stack.push(Frame::Seq {
-                        path: node_path,
-                        next: 0,
-                    }),
+                    Event::MappingStart(..) => stack.push(Frame::Map { path: node_path, pending: Pending::Key }),
+                    Event::SequenceStart(..) => stack.push(Frame::Seq { path: node_path, next: 0 }),
                     _ => {}
                 }
             }
@@ -83,12 +68,7 @@ pub(super) fn index(text: &str) -> Vec<DocLines> {
 
 /// Records the line of a node and returns the path its children hang under, if they can be
 /// named: the children of a mapping or sequence used as a key cannot.
-fn place_node(
-    doc: &mut DocLines,
-    stack: &mut [Frame],
-    event: &Event<'_>,
-    line: usize,
-) -> Option<String> {
+fn place_node(doc: &mut DocLines, stack: &mut [Frame], event: &Event<'_>, line: usize) -> Option<String> {
     match stack.last_mut() {
         None => {
             doc.start = line;
@@ -151,10 +131,7 @@ kind: KmsAlias
         assert_eq!(fields.get("spec.rotation.periodDays"), Some(&6));
         assert_eq!(fields.get("spec.replicas[0]"), Some(&8));
         assert_eq!(fields.get("spec.replicas[1].region"), Some(&9));
-        assert_eq!(
-            fields.get("spec.tags[\"kmsoperator.dev/owner\"]"),
-            Some(&10)
-        );
+        assert_eq!(fields.get("spec.tags[\"kmsoperator.dev/owner\"]"), Some(&10));
         assert_eq!(docs[2].start, 13);
         assert_eq!(docs[2].fields.get("kind"), Some(&13));
     }

@@ -29,11 +29,7 @@ pub struct Source {
 
 impl Source {
     pub fn new(file: impl Into<PathBuf>, line: Option<usize>) -> Self {
-        Source {
-            file: file.into(),
-            line,
-            field_lines: BTreeMap::new(),
-        }
+        Source { file: file.into(), line, field_lines: BTreeMap::new() }
     }
 
     /// The line of `field`, or of the nearest enclosing field that is written out (a default

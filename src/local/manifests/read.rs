@@ -67,13 +67,8 @@ pub(super) fn manifest_files(paths: &[PathBuf], issues: &mut Vec<Issue>) -> Vec<
 }
 
 pub(super) fn unreadable(path: &Path, error: &str) -> Issue {
-    Issue::new(
-        None,
-        "",
-        format!("cannot be read: {error}"),
-        "check that the path exists and is readable",
-    )
-    .in_file(path, None)
+    Issue::new(None, "", format!("cannot be read: {error}"), "check that the path exists and is readable")
+        .in_file(path, None)
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {

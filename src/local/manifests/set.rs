@@ -15,31 +15,22 @@ pub struct ManifestSet {
 
 /// Namespaced objects without one live in `default`, as kubectl would place them.
 fn namespace_of(namespace: &Option<String>) -> &str {
-    namespace
-        .as_deref()
-        .filter(|ns| !ns.is_empty())
-        .unwrap_or("default")
+    namespace.as_deref().filter(|ns| !ns.is_empty()).unwrap_or("default")
 }
 
 impl ManifestSet {
     pub fn account(&self, name: &str) -> Option<&Loaded<AwsAccount>> {
-        self.accounts
-            .iter()
-            .find(|a| a.object.metadata.name.as_deref() == Some(name))
+        self.accounts.iter().find(|a| a.object.metadata.name.as_deref() == Some(name))
     }
 
     pub fn key(&self, namespace: &str, name: &str) -> Option<&Loaded<KmsKey>> {
         self.keys.iter().find(|k| {
-            k.object.metadata.name.as_deref() == Some(name)
-                && namespace_of(&k.object.metadata.namespace) == namespace
+            k.object.metadata.name.as_deref() == Some(name) && namespace_of(&k.object.metadata.namespace) == namespace
         })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.accounts.is_empty()
-            && self.keys.is_empty()
-            && self.aliases.is_empty()
-            && self.grants.is_empty()
+        self.accounts.is_empty() && self.keys.is_empty() && self.aliases.is_empty() && self.grants.is_empty()
     }
 
     pub(super) fn push(&mut self, object: Object, source: Source) {
@@ -64,10 +55,7 @@ impl ManifestSet {
             let account = self.account(&spec.account_ref);
             let mut found = validate::validate_key(&key.object, account.map(|a| &a.object.spec));
             if account.is_none() && !spec.account_ref.is_empty() {
-                found.push(self.missing_account(
-                    name_of(Kind::KmsKey, &key.object.metadata),
-                    &spec.account_ref,
-                ));
+                found.push(self.missing_account(name_of(Kind::KmsKey, &key.object.metadata), &spec.account_ref));
             }
             issues.extend(found.into_iter().map(|i| key.source.locate(i)));
         }
@@ -87,11 +75,7 @@ impl ManifestSet {
     }
 
     fn missing_account(&self, object: ObjectName, account_ref: &str) -> Issue {
-        let known: Vec<&str> = self
-            .accounts
-            .iter()
-            .filter_map(|a| a.object.metadata.name.as_deref())
-            .collect();
+        let known: Vec<&str> = self.accounts.iter().filter_map(|a| a.object.metadata.name.as_deref()).collect();
         let fix = if known.is_empty() {
             format!("add an AwsAccount named {account_ref} to the manifests")
         } else {
@@ -135,28 +119,20 @@ impl ManifestSet {
                     key_ref.name
                 )
             } else {
-                format!(
-                    "use one of the KmsKeys in namespace {namespace}: {}",
-                    here.join(", ")
-                )
+                format!("use one of the KmsKeys in namespace {namespace}: {}", here.join(", "))
             };
             found.push(Issue::new(
                 Some(object.clone()),
                 "spec.keyRef.name",
-                format!(
-                    "names KmsKey {:?}, which is not in namespace {namespace} of the manifests",
-                    key_ref.name
-                ),
+                format!("names KmsKey {:?}, which is not in namespace {namespace} of the manifests", key_ref.name),
                 fix,
             ));
             return found;
         };
 
         let spec = &key.object.spec;
-        let primary = spec.region.as_deref().or_else(|| {
-            self.account(&spec.account_ref)
-                .map(|a| a.object.spec.region.as_str())
-        });
+        let primary =
+            spec.region.as_deref().or_else(|| self.account(&spec.account_ref).map(|a| a.object.spec.region.as_str()));
         if let (Some(region), Some(primary)) = (pointer.region, primary) {
             let replicas: Vec<&str> = spec.replicas.iter().map(|r| r.region.as_str()).collect();
             if region != primary && !replicas.contains(&region) {
@@ -180,13 +156,6 @@ impl ManifestSet {
     }
 }
 
-fn name_of(
-    kind: Kind,
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> ObjectName {
-    ObjectName::new(
-        kind,
-        meta.namespace.as_deref(),
-        meta.name.as_deref().unwrap_or_default(),
-    )
+fn name_of(kind: Kind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> ObjectName {
+    ObjectName::new(kind, meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default())
 }

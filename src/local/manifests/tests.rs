@@ -42,12 +42,7 @@ fn load_one(text: &str) -> (TempDir, PathBuf, ManifestSet, Vec<Issue>) {
 }
 
 fn only_issue(issues: &[Issue]) -> &Issue {
-    assert_eq!(
-        issues.len(),
-        1,
-        "expected one issue, got:\n{}",
-        render(issues)
-    );
+    assert_eq!(issues.len(), 1, "expected one issue, got:\n{}", render(issues));
     &issues[0]
 }
 
@@ -77,15 +72,7 @@ spec:
     );
     let (_dir, file, set, issues) = load_one(&text);
     assert!(issues.is_empty(), "{}", render(&issues));
-    assert_eq!(
-        (
-            set.accounts.len(),
-            set.keys.len(),
-            set.aliases.len(),
-            set.grants.len()
-        ),
-        (1, 1, 1, 1)
-    );
+    assert_eq!((set.accounts.len(), set.keys.len(), set.aliases.len(), set.grants.len()), (1, 1, 1, 1));
     assert_eq!(set.accounts[0].source.file, file);
     assert_eq!(set.accounts[0].source.line, Some(1));
     assert_eq!(set.keys[0].source.line, Some(8));
@@ -102,52 +89,35 @@ fn directories_are_read_recursively_in_order_and_skip_other_files() {
     let dir = TempDir::new().expect("temp dir");
     write(dir.path(), "b/key.yml", KEY);
     write(dir.path(), "a/account.yaml", ACCOUNT);
-    write(
-        dir.path(),
-        "a/nested/deeper/other.YAML",
-        &KEY.replace("datamesh", "other"),
-    );
+    write(dir.path(), "a/nested/deeper/other.YAML", &KEY.replace("datamesh", "other"));
     write(dir.path(), "README.md", "not yaml: [");
     write(dir.path(), ".github/workflows/ci.yml", "on: push\n");
     let (set, issues) = load(&[dir.path().to_path_buf()]);
     assert!(issues.is_empty(), "{}", render(&issues));
     assert_eq!(set.accounts.len(), 1);
-    let keys: Vec<&str> = set
-        .keys
-        .iter()
-        .filter_map(|k| k.object.metadata.name.as_deref())
-        .collect();
+    let keys: Vec<&str> = set.keys.iter().filter_map(|k| k.object.metadata.name.as_deref()).collect();
     assert_eq!(keys, ["other", "datamesh"], "a/nested/... sorts before b/");
     assert!(set.keys[1].source.file.ends_with("b/key.yml"));
 }
 
 #[test]
 fn broken_yaml_reports_file_and_line() {
-    let text = format!(
-        "{KEY}---\napiVersion: kmsoperator.dev/v1alpha1\nkind: KmsKey\nmetadata: {{name: x\nspec: {{}}\n"
-    );
+    let text =
+        format!("{KEY}---\napiVersion: kmsoperator.dev/v1alpha1\nkind: KmsKey\nmetadata: {{name: x\nspec: {{}}\n");
     let (_dir, file, set, issues) = load_one(&text);
     assert_eq!(set.keys.len(), 1, "documents before the error still load");
     let issue = only_issue(&issues);
     assert_eq!(issue.file.as_deref(), Some(file.as_path()));
     let text = issue.to_string();
+    assert!(text.starts_with(&format!("{}:{}: ", file.display(), issue.line.unwrap_or(0))), "{text}");
+    assert!(matches!(issue.line, Some(9..=10)), "line of the unclosed flow mapping: {text}");
     assert!(
-        text.starts_with(&format!("{}:{}: ", file.display(), issue.line.unwrap_or(0))),
-        "{text}"
-    );
-    assert!(
-        matches!(issue.line, Some(9..=10)),
-        "line of the unclosed flow mapping: {text}"
-    );
-    assert!(
-        issue.problem.contains("not valid YAML")
-            && issue.problem.contains("rest of the file was not read"),
+        issue.problem.contains("not valid YAML") && issue.problem.contains("rest of the file was not read"),
         "{text}"
     );
     assert!(text.contains("Fix: "), "{text}");
 
-    let (_dir, _file, _set, issues) =
-        load_one("apiVersion: kmsoperator.dev/v1alpha1\nkind: KmsKey\n  bad: indent\n");
+    let (_dir, _file, _set, issues) = load_one("apiVersion: kmsoperator.dev/v1alpha1\nkind: KmsKey\n  bad: indent\n");
     let issue = only_issue(&issues);
     assert_eq!(issue.line, Some(3), "{issue}");
 }
@@ -168,10 +138,7 @@ fn unknown_fields_name_the_path_and_line_and_suggest_the_field() {
         )),
         "{text}"
     );
-    assert!(
-        issue.fix.contains("did you mean `policy`?") && issue.fix.contains("accountRef"),
-        "{text}"
-    );
+    assert!(issue.fix.contains("did you mean `policy`?") && issue.fix.contains("accountRef"), "{text}");
 
     let text = format!("{KEY}  rotation:\n    periodDay: 90\n");
     let (_dir, _file, _set, issues) = load_one(&text);
@@ -186,22 +153,10 @@ fn unknown_top_level_and_metadata_fields() {
     let text = KEY.replace("namespace: platform-kms", "namepsace: platform-kms") + "sepc: {}\n";
     let (_dir, _file, set, issues) = load_one(&text);
     assert!(set.keys.is_empty());
-    let metadata = issues
-        .iter()
-        .find(|i| i.field == "metadata.namepsace")
-        .expect("metadata typo");
-    assert!(
-        metadata.fix.contains("did you mean `namespace`?"),
-        "{metadata}"
-    );
-    let top = issues
-        .iter()
-        .find(|i| i.field == "sepc")
-        .expect("top-level typo");
-    assert!(
-        top.problem.contains("unknown field `sepc`") && top.fix.contains("`spec`"),
-        "{top}"
-    );
+    let metadata = issues.iter().find(|i| i.field == "metadata.namepsace").expect("metadata typo");
+    assert!(metadata.fix.contains("did you mean `namespace`?"), "{metadata}");
+    let top = issues.iter().find(|i| i.field == "sepc").expect("top-level typo");
+    assert!(top.problem.contains("unknown field `sepc`") && top.fix.contains("`spec`"), "{top}");
     assert_eq!(top.line, Some(6));
 }
 
@@ -211,10 +166,7 @@ fn unknown_kind_lists_the_four_kinds() {
     assert!(set.is_empty());
     let issue = only_issue(&issues);
     assert_eq!((issue.field.as_str(), issue.line), ("kind", Some(2)));
-    assert!(
-        issue.problem.contains("\"KmsKeys\" is not a kind"),
-        "{issue}"
-    );
+    assert!(issue.problem.contains("\"KmsKeys\" is not a kind"), "{issue}");
     for kind in ["AwsAccount", "KmsKey", "KmsAlias", "KmsGrant"] {
         assert!(issue.fix.contains(kind), "{issue}");
     }
@@ -223,45 +175,30 @@ fn unknown_kind_lists_the_four_kinds() {
 
 #[test]
 fn envelope_problems() {
-    let (_dir, _file, _set, issues) =
-        load_one(&KEY.replace("kmsoperator.dev/v1alpha1", "kmsoperator.dev/v1"));
+    let (_dir, _file, _set, issues) = load_one(&KEY.replace("kmsoperator.dev/v1alpha1", "kmsoperator.dev/v1"));
     let issue = only_issue(&issues);
     assert_eq!(issue.field, "apiVersion");
     assert!(
-        issue.problem.contains("\"kmsoperator.dev/v1\"")
-            && issue.fix.contains("kmsoperator.dev/v1alpha1"),
+        issue.problem.contains("\"kmsoperator.dev/v1\"") && issue.fix.contains("kmsoperator.dev/v1alpha1"),
         "{issue}"
     );
 
-    let (_dir, _file, _set, issues) =
-        load_one(&KEY.replace("apiVersion: kmsoperator.dev/v1alpha1\n", ""));
+    let (_dir, _file, _set, issues) = load_one(&KEY.replace("apiVersion: kmsoperator.dev/v1alpha1\n", ""));
     assert_eq!(only_issue(&issues).field, "apiVersion");
 
     let (_dir, _file, _set, issues) = load_one(&KEY.replace("name: datamesh, ", ""));
     let issue = only_issue(&issues);
     assert_eq!(issue.field, "metadata.name");
-    assert!(
-        issue.to_string().contains("KmsKey platform-kms/<unnamed>"),
-        "{issue}"
-    );
+    assert!(issue.to_string().contains("KmsKey platform-kms/<unnamed>"), "{issue}");
 
     let (_dir, _file, _set, issues) = load_one("replicaCount: 3\nimage: {tag: v1}\n");
     let issue = only_issue(&issues);
     assert_eq!((issue.field.as_str(), issue.line), ("", Some(1)));
-    assert!(
-        issue.problem.contains("neither apiVersion nor kind"),
-        "{issue}"
-    );
+    assert!(issue.problem.contains("neither apiVersion nor kind"), "{issue}");
 
-    let (_dir, _file, _set, issues) =
-        load_one("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n");
+    let (_dir, _file, _set, issues) = load_one("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n");
     let issue = only_issue(&issues);
-    assert!(
-        issue
-            .problem
-            .contains("\"ConfigMap\" (apiVersion \"v1\") is not a kind"),
-        "{issue}"
-    );
+    assert!(issue.problem.contains("\"ConfigMap\" (apiVersion \"v1\") is not a kind"), "{issue}");
 
     let (_dir, _file, _set, issues) = load_one("---\n- just\n- a list\n");
     let issue = only_issue(&issues);
@@ -275,26 +212,18 @@ fn wrong_types_and_missing_fields_name_the_field() {
     let (_dir, _file, set, issues) = load_one(&account);
     assert!(set.is_empty());
     let issue = only_issue(&issues);
-    assert_eq!(
-        (issue.field.as_str(), issue.line),
-        ("spec.accountId", Some(5))
-    );
+    assert_eq!((issue.field.as_str(), issue.line), ("spec.accountId", Some(5)));
     assert!(issue.problem.contains("invalid type: integer"), "{issue}");
     assert!(issue.fix.contains("quotes"), "{issue}");
 
-    let (_dir, _file, _set, issues) =
-        load_one(&format!("{KEY}  rotation: {{periodDays: often}}\n"));
+    let (_dir, _file, _set, issues) = load_one(&format!("{KEY}  rotation: {{periodDays: often}}\n"));
     let issue = only_issue(&issues);
     assert_eq!(issue.field, "spec.rotation.periodDays");
     assert!(issue.problem.contains("\"often\""), "{issue}");
 
-    let (_dir, _file, _set, issues) =
-        load_one(&KEY.replace("  accountRef: core-security\n", "  region: us-east-1\n"));
+    let (_dir, _file, _set, issues) = load_one(&KEY.replace("  accountRef: core-security\n", "  region: us-east-1\n"));
     let issue = only_issue(&issues);
-    assert_eq!(
-        (issue.field.as_str(), issue.problem.as_str()),
-        ("spec.accountRef", "is missing")
-    );
+    assert_eq!((issue.field.as_str(), issue.problem.as_str()), ("spec.accountRef", "is missing"));
 
     let (_dir, _file, _set, issues) = load_one(&format!("{KEY}  deletion: {{policy: Destroy}}\n"));
     let issue = only_issue(&issues);
@@ -312,19 +241,9 @@ fn duplicates_name_both_files() {
     assert_eq!(set.keys[0].source.file, first);
     let issue = only_issue(&issues);
     assert_eq!(issue.file.as_deref(), Some(second.as_path()));
-    assert_eq!(
-        issue.line,
-        Some(10),
-        "metadata.name of the second declaration"
-    );
-    assert!(
-        issue.problem.contains(&format!("{}:1", first.display())),
-        "{issue}"
-    );
-    assert!(
-        issue.to_string().contains("KmsKey platform-kms/datamesh"),
-        "{issue}"
-    );
+    assert_eq!(issue.line, Some(10), "metadata.name of the second declaration");
+    assert!(issue.problem.contains(&format!("{}:1", first.display())), "{issue}");
+    assert!(issue.to_string().contains("KmsKey platform-kms/datamesh"), "{issue}");
 }
 
 #[test]
@@ -340,10 +259,7 @@ fn the_same_file_twice_is_read_once() {
 fn namespace_defaults_to_default() {
     let (_dir, _file, set, issues) = load_one(&KEY.replace(", namespace: platform-kms", ""));
     assert!(issues.is_empty(), "{}", render(&issues));
-    assert_eq!(
-        set.keys[0].object.metadata.namespace.as_deref(),
-        Some("default")
-    );
+    assert_eq!(set.keys[0].object.metadata.namespace.as_deref(), Some("default"));
     assert!(set.key("default", "datamesh").is_some());
 }
 
@@ -359,11 +275,7 @@ fn unreadable_paths_and_empty_inputs() {
     let empty = dir.path().join("empty");
     fs::create_dir(&empty).expect("mkdir");
     let (_set, issues) = load(std::slice::from_ref(&empty));
-    assert!(
-        only_issue(&issues)
-            .problem
-            .contains("no *.yaml or *.yml files")
-    );
+    assert!(only_issue(&issues).problem.contains("no *.yaml or *.yml files"));
 
     let comments = write(dir.path(), "comments.yaml", "# nothing here\n---\n");
     let (set, issues) = load(&[comments]);
@@ -376,15 +288,11 @@ fn unreadable_paths_and_empty_inputs() {
 
 #[test]
 fn validate_places_rule_issues_on_the_field_line() {
-    let text =
-        format!("{ACCOUNT}---\n{KEY}  rotation:\n    periodDays: 30\n  tags:\n    aws:team: x\n");
+    let text = format!("{ACCOUNT}---\n{KEY}  rotation:\n    periodDays: 30\n  tags:\n    aws:team: x\n");
     let (_dir, file, set, issues) = load_one(&text);
     assert!(issues.is_empty(), "{}", render(&issues));
     let found = set.validate();
-    let period = found
-        .iter()
-        .find(|i| i.field == "spec.rotation.periodDays")
-        .expect("period issue");
+    let period = found.iter().find(|i| i.field == "spec.rotation.periodDays").expect("period issue");
     assert_eq!(
         period.to_string(),
         format!(
@@ -392,33 +300,19 @@ fn validate_places_rule_issues_on_the_field_line() {
             file.display()
         )
     );
-    let tag = found
-        .iter()
-        .find(|i| i.field == "spec.tags[\"aws:team\"]")
-        .expect("tag issue");
+    let tag = found.iter().find(|i| i.field == "spec.tags[\"aws:team\"]").expect("tag issue");
     assert_eq!(tag.line, Some(16));
 }
 
 #[test]
 fn validate_reports_a_namespace_on_an_account_with_its_line() {
-    let text = ACCOUNT.replace(
-        "{name: core-security}",
-        "{name: core-security, namespace: kms}",
-    );
+    let text = ACCOUNT.replace("{name: core-security}", "{name: core-security, namespace: kms}");
     let (_dir, _file, set, issues) = load_one(&text);
     assert!(issues.is_empty(), "{}", render(&issues));
     let found = set.validate();
     let issue = only_issue(&found);
-    assert_eq!(
-        (issue.field.as_str(), issue.line),
-        ("metadata.namespace", Some(3))
-    );
-    assert!(
-        issue
-            .to_string()
-            .contains("AwsAccount core-security: metadata.namespace"),
-        "{issue}"
-    );
+    assert_eq!((issue.field.as_str(), issue.line), ("metadata.namespace", Some(3)));
+    assert!(issue.to_string().contains("AwsAccount core-security: metadata.namespace"), "{issue}");
 }
 
 #[test]
@@ -452,36 +346,23 @@ spec: {{name: alias/b, targetKeyId: 1234abcd-12ab-34cd-56ef-1234567890ab, accoun
 
     let account = found
         .iter()
-        .find(|i| {
-            i.field == "spec.accountRef" && i.object.as_ref().is_some_and(|o| o.name == "datamesh")
-        })
+        .find(|i| i.field == "spec.accountRef" && i.object.as_ref().is_some_and(|o| o.name == "datamesh"))
         .expect("missing account for the key");
     assert_eq!(account.line, Some(5));
     assert!(
-        account.problem.contains("\"core-security\"")
-            && account
-                .fix
-                .contains("add an AwsAccount named core-security"),
+        account.problem.contains("\"core-security\"") && account.fix.contains("add an AwsAccount named core-security"),
         "{account}"
     );
     assert!(
-        found
-            .iter()
-            .any(|i| i.field == "spec.accountRef"
-                && i.object.as_ref().is_some_and(|o| o.name == "b")),
+        found.iter().any(|i| i.field == "spec.accountRef" && i.object.as_ref().is_some_and(|o| o.name == "b")),
         "alias b's accountRef is missing too:\n{}",
         render(&found)
     );
 
-    let alias = found
-        .iter()
-        .find(|i| i.field == "spec.keyRef.name")
-        .expect("alias keyRef");
+    let alias = found.iter().find(|i| i.field == "spec.keyRef.name").expect("alias keyRef");
     assert_eq!(alias.file.as_deref(), Some(file.as_path()));
     assert!(
-        alias
-            .to_string()
-            .contains("KmsAlias platform-kms/a: spec.keyRef.name: names KmsKey \"datamsh\""),
+        alias.to_string().contains("KmsAlias platform-kms/a: spec.keyRef.name: names KmsKey \"datamsh\""),
         "{alias}"
     );
     assert!(alias.fix.contains("datamesh, second"), "{alias}");
@@ -512,24 +393,15 @@ spec: {{name: alias/a, keyRef: {{name: datamesh}}, region: us-east-1}}
     assert!(issues.is_empty(), "{}", render(&issues));
     let found = set.validate();
     let issue = only_issue(&found);
-    assert!(
-        issue
-            .to_string()
-            .contains("KmsAlias platform-kms/east: spec.region: \"us-east-1\""),
-        "{issue}"
-    );
+    assert!(issue.to_string().contains("KmsAlias platform-kms/east: spec.region: \"us-east-1\""), "{issue}");
     assert!(issue.fix.contains("ap-southeast-2, us-west-2"), "{issue}");
 }
 
 #[test]
 fn duplicate_yaml_keys_are_reported_at_their_line() {
-    let (_dir, _file, _set, issues) =
-        load_one(&KEY.replace("{name: datamesh,", "{name: datamesh, name: other,"));
+    let (_dir, _file, _set, issues) = load_one(&KEY.replace("{name: datamesh,", "{name: datamesh, name: other,"));
     let issue = only_issue(&issues);
     assert_eq!(issue.line, Some(3));
-    assert!(
-        issue.problem.contains("duplicate entry with key \"name\""),
-        "{issue}"
-    );
+    assert!(issue.problem.contains("duplicate entry with key \"name\""), "{issue}");
     assert!(issue.fix.contains("repeated keys"), "{issue}");
 }

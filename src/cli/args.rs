@@ -1,0 +1,94 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine::DEFAULT_CLUSTER_NAME;
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kms-operator",
+    version,
+    about = "AWS KMS keys, policies, rotation, replicas, aliases and grants from Kubernetes custom resources"
+)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "KMS_OPERATOR_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the CustomResourceDefinitions as YAML.
+    Crds(CrdsArgs),
+    /// Check manifests offline, without any AWS call. Exit 0 valid, 1 invalid.
+    Validate(ValidateArgs),
+    /// Read live KMS and print what apply would change. Exit 0 in sync, 2 changes pending, 1 error.
+    Plan(LocalArgs),
+    /// Converge live KMS to the manifests once and print the result. Exit 0 converged, 1 error.
+    Apply(LocalArgs),
+    /// Do what deleting these resources in a cluster would do (deletion policy honoured). Exit 0, 1 error.
+    Delete(LocalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrdsArgs {
+    /// Write one file per CRD into this directory instead of printing them.
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// A manifest file or a directory of them (read recursively, *.yaml and *.yml). Repeatable.
+    #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+    pub filename: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+
+    /// `json` prints one object per resource: {kind, namespace, name, actions, status}.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Settings shared by local mode and the controller.
+#[derive(Clone, Debug, Args)]
+pub struct EngineArgs {
+    /// Written into ownership tags; set a different name for each cluster that manages the same account.
+    #[arg(long, env = "KMS_OPERATOR_CLUSTER_NAME", default_value = DEFAULT_CLUSTER_NAME)]
+    pub cluster_name: String,
+
+    /// Resources reconciled at the same time.
+    #[arg(long, env = "KMS_OPERATOR_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: usize,
+
+    /// Requests per second for one KMS operation, e.g. CreateKey=10 (default: KMS's published quotas). Repeatable or comma-separated.
+    #[arg(long = "rate-limit", env = "KMS_OPERATOR_RATE_LIMITS", value_delimiter = ',')]
+    pub rate_limits: Vec<String>,
+
+    /// Seconds to keep retrying a policy KMS refuses for naming a just-created IAM principal.
+    #[arg(long, env = "KMS_OPERATOR_POLICY_PROPAGATION_TIMEOUT", default_value_t = 120)]
+    pub policy_propagation_timeout: u64,
+}

@@ -1,0 +1,104 @@
+//! `crds`, `validate`, `plan`, `apply`, `delete`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::args::{CrdsArgs, EngineArgs, LocalArgs, OutputFormat};
+use crate::api::crds;
+use crate::aws::{CallContext, ClientPool, RateLimits, RetryPolicy, Timeouts};
+use crate::engine::{Engine, EngineSettings};
+use crate::local::manifests::{self, ManifestSet};
+use crate::local::output;
+use crate::local::runner::{Command, Runner};
+
+pub fn crds(args: &CrdsArgs) -> u8 {
+    let Some(dir) = &args.output_dir else {
+        return match crds::all_yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                0
+            }
+            Err(error) => {
+                eprintln!("error: cannot render the CRDs: {error}");
+                1
+            }
+        };
+    };
+    if let Err(error) = std::fs::create_dir_all(dir) {
+        eprintln!("error: cannot create {}: {error}", dir.display());
+        return 1;
+    }
+    for crd in crds::all() {
+        let path = dir.join(crds::file_name(&crd));
+        let written = crds::to_yaml(&crd)
+            .map_err(|e| e.to_string())
+            .and_then(|yaml| std::fs::write(&path, yaml).map_err(|e| e.to_string()));
+        if let Err(error) = written {
+            eprintln!("error: cannot write {}: {error}", path.display());
+            return 1;
+        }
+    }
+    0
+}
+
+/// Loads and validates; prints every issue. `None` when anything is wrong.
+fn load_valid(paths: &[PathBuf]) -> Option<ManifestSet> {
+    let (set, mut issues) = manifests::load(paths);
+    issues.extend(set.validate());
+    if issues.is_empty() {
+        return Some(set);
+    }
+    for issue in &issues {
+        eprintln!("error: {issue}");
+    }
+    eprintln!("{} problem(s) found; nothing was sent to AWS.", issues.len());
+    None
+}
+
+pub fn validate(paths: &[PathBuf]) -> u8 {
+    match load_valid(paths) {
+        Some(set) => {
+            let count = set.accounts.len() + set.keys.len() + set.aliases.len() + set.grants.len();
+            println!("{count} resource(s) valid.");
+            0
+        }
+        None => 1,
+    }
+}
+
+pub async fn engine(args: &EngineArgs) -> Result<Engine, String> {
+    let limits = RateLimits::default()
+        .parse_overrides(args.rate_limits.iter().map(String::as_str))
+        .map_err(|e| e.to_string())?;
+    let ctx = CallContext::new(&limits, RetryPolicy::default());
+    let pool = ClientPool::from_environment(ctx, Timeouts::default()).await;
+    let settings = EngineSettings {
+        cluster_name: args.cluster_name.clone(),
+        policy_propagation_timeout: Duration::from_secs(args.policy_propagation_timeout),
+        ..EngineSettings::default()
+    };
+    Ok(Engine::new(pool, settings))
+}
+
+pub async fn run(command: Command, args: &LocalArgs) -> u8 {
+    let Some(set) = load_valid(&args.files.filename) else {
+        return 1;
+    };
+    let engine = match engine(&args.engine).await {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return 1;
+        }
+    };
+    let result = Runner::new(&engine, &set, args.engine.concurrency).run(command).await;
+    match args.output {
+        OutputFormat::Json => {
+            println!("{}", output::json(&result));
+            eprintln!("{}", output::json_summary(&result));
+        }
+        OutputFormat::Text if command == Command::Plan => print!("{}", output::plan(&result)),
+        OutputFormat::Text => print!("{}", output::result(&result)),
+    }
+    u8::try_from(result.exit_code()).unwrap_or(1)
+}

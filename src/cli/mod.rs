@@ -1,0 +1,44 @@
+//! The `kms-operator` command line: one binary for the controller and local mode.
+
+mod args;
+mod local;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command, EngineArgs, OutputFormat};
+
+use crate::telemetry;
+
+/// Parses arguments and runs the command; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            // `plan` uses 2 for "changes pending", so usage errors must not.
+            return ExitCode::from(if error.use_stderr() { 1 } else { 0 });
+        }
+    };
+    telemetry::init_logging(cli.log_format, "warn");
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(run(cli.command));
+    ExitCode::from(code)
+}
+
+async fn run(command: Command) -> u8 {
+    match command {
+        Command::Crds(args) => local::crds(&args),
+        Command::Validate(args) => local::validate(&args.files.filename),
+        Command::Plan(args) => local::run(crate::local::runner::Command::Plan, &args).await,
+        Command::Apply(args) => local::run(crate::local::runner::Command::Apply, &args).await,
+        Command::Delete(args) => local::run(crate::local::runner::Command::Delete, &args).await,
+    }
+}

@@ -1,0 +1,110 @@
+//! One resource's result in a local-mode run, whatever its kind.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::{Value, json};
+
+use crate::api::ObjectName;
+use crate::api::conditions::{self, ConditionUpdate};
+use crate::api::status::CommonStatus;
+use crate::engine::{Change, Finding, Outcome, Report};
+
+#[derive(Clone, Debug)]
+pub struct ResourceResult {
+    pub object: ObjectName,
+    pub changes: Vec<Change>,
+    pub blockers: Vec<Finding>,
+    pub notices: Vec<Finding>,
+    pub outcome: Outcome,
+    pub ready: ConditionUpdate,
+    pub synced: ConditionUpdate,
+    /// The kind's status, conditions included, as `--output json` shows it.
+    pub status: Value,
+    /// What the table shows in its ID column: key id, alias target, grant id, caller.
+    pub id: Option<String>,
+    /// What the table shows in its STATE column.
+    pub state: Option<String>,
+}
+
+impl ResourceResult {
+    pub fn from_report<S: CommonStatus>(
+        report: Report<S>,
+        now: &Time,
+        id: Option<String>,
+        state: Option<String>,
+    ) -> Self {
+        let mut status = report.status.clone();
+        status.set_conditions(conditions::merge(&[], &report.conditions(), None, now));
+        status.set_last_sync_time(Some(now.clone()));
+        ResourceResult {
+            object: report.object,
+            changes: report.changes,
+            blockers: report.blockers,
+            notices: report.notices,
+            outcome: report.outcome,
+            ready: report.ready,
+            synced: report.synced,
+            status: serde_json::to_value(&status).unwrap_or(Value::Null),
+            id,
+            state,
+        }
+    }
+
+    /// A resource the engine could not even start on.
+    pub fn unresolved(object: ObjectName, reason: String) -> Self {
+        let error = crate::engine::EngineError::Unresolved(reason);
+        ResourceResult {
+            object,
+            changes: Vec::new(),
+            blockers: Vec::new(),
+            notices: Vec::new(),
+            ready: ConditionUpdate::new(conditions::READY, false, error.reason(), error.to_string()),
+            synced: ConditionUpdate::new(conditions::SYNCED, false, error.reason(), error.to_string()),
+            outcome: Outcome::Failed(error),
+            status: Value::Object(Default::default()),
+            id: None,
+            state: None,
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed(_) | Outcome::Blocked)
+    }
+
+    pub fn pending(&self) -> bool {
+        self.outcome == Outcome::Pending
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut value = json!({
+            "kind": self.object.kind.as_str(),
+            "namespace": self.object.namespace,
+            "name": self.object.name,
+            "actions": self.changes.iter().map(Change::to_json).collect::<Vec<_>>(),
+            "status": self.status,
+            "result": outcome_name(&self.outcome),
+        });
+        let findings = |items: &[Finding]| {
+            items.iter().map(|f| json!({"reason": f.reason, "message": f.message})).collect::<Vec<_>>()
+        };
+        if !self.blockers.is_empty() {
+            value["blockers"] = json!(findings(&self.blockers));
+        }
+        if !self.notices.is_empty() {
+            value["notices"] = json!(findings(&self.notices));
+        }
+        if let Outcome::Failed(error) = &self.outcome {
+            value["error"] = json!({"reason": error.reason(), "message": error.to_string()});
+        }
+        value
+    }
+}
+
+pub fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::InSync => "InSync",
+        Outcome::Changed => "Changed",
+        Outcome::Pending => "ChangesPending",
+        Outcome::Blocked => "Blocked",
+        Outcome::Failed(_) => "Failed",
+    }
+}

@@ -1,0 +1,249 @@
+//! A local-mode run: every manifest through the engine in dependency order (accounts, keys and
+//! their replicas, then the aliases and grants that point at them), independent resources
+//! concurrently.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::manifests::ManifestSet;
+use super::result::ResourceResult;
+use super::targets::{KeyDirectory, explicit_target};
+use crate::api::{Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
+use crate::aws::{AccountConfig, CallSummary};
+use crate::engine::alias::{AliasRequest, KeyTarget};
+use crate::engine::grant::GrantRequest;
+use crate::engine::key::{KeyReport, KeyRequest};
+use crate::engine::{Engine, Mode};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Plan,
+    Apply,
+    Delete,
+}
+
+pub struct RunOutput {
+    pub command: Command,
+    pub results: Vec<ResourceResult>,
+    pub calls: CallSummary,
+}
+
+impl RunOutput {
+    pub fn any_failed(&self) -> bool {
+        self.results.iter().any(ResourceResult::failed)
+    }
+
+    pub fn any_pending(&self) -> bool {
+        self.results.iter().any(ResourceResult::pending)
+    }
+
+    /// `plan`: 0 in sync, 2 changes pending, 1 error. `apply`, `delete`: 0 done, 1 error.
+    pub fn exit_code(&self) -> i32 {
+        if self.any_failed() {
+            1
+        } else if self.command == Command::Plan && self.any_pending() {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+/// Runs `task` for every item, at most `limit` at a time, results in the items' order: one slow
+/// resource holds up only its own slot.
+async fn each<'a, T, R, Fut>(items: &'a [T], limit: usize, task: impl Fn(&'a T) -> Fut) -> Vec<R>
+where
+    Fut: Future<Output = R>,
+{
+    let mut results: Vec<(usize, R)> = futures::stream::iter(items.iter().enumerate())
+        .map(|(i, item)| {
+            let running = task(item);
+            async move { (i, running.await) }
+        })
+        .buffer_unordered(limit.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+fn namespace_of<K: kube::Resource>(object: &K) -> String {
+    object.meta().namespace.clone().unwrap_or_else(|| "default".to_owned())
+}
+
+fn object_name(key: &KmsKey) -> ObjectName {
+    ObjectName::new(Kind::KmsKey, key.metadata.namespace.as_deref(), key.metadata.name.as_deref().unwrap_or_default())
+}
+
+fn key_row(report: KeyReport, at: &Time) -> ResourceResult {
+    let id = report.status.key_id.clone();
+    let state = report.status.key_state.clone();
+    ResourceResult::from_report(report, at, id, state)
+}
+
+pub struct Runner<'a> {
+    engine: &'a Engine,
+    set: &'a ManifestSet,
+    concurrency: usize,
+    accounts: BTreeMap<String, AccountConfig>,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(engine: &'a Engine, set: &'a ManifestSet, concurrency: usize) -> Self {
+        let accounts = set
+            .accounts
+            .iter()
+            .filter_map(|a| {
+                let name = a.object.metadata.name.clone()?;
+                Some((name.clone(), AccountConfig::from_spec(&name, &a.object.spec)))
+            })
+            .collect();
+        Runner { engine, set, concurrency, accounts }
+    }
+
+    fn key_account(&self, key: &KmsKey) -> Option<&AccountConfig> {
+        self.accounts.get(&key.spec.account_ref)
+    }
+
+    pub async fn run(&self, command: Command) -> RunOutput {
+        let before = self.engine.calls().stats.snapshot();
+        let at = &now();
+        let accounts: Vec<&AccountConfig> = self.accounts.values().collect();
+        let mut results: Vec<ResourceResult> = each(&accounts, self.concurrency, |account| async move {
+            let report = self.engine.check_account(account).await;
+            let id = Some(account.account_id.clone());
+            let state = Some(if report.is_failed() { "Unverified" } else { "Verified" }.to_owned());
+            ResourceResult::from_report(report, at, id, state)
+        })
+        .await;
+
+        let keys: Vec<&KmsKey> = self.set.keys.iter().map(|k| &k.object).collect();
+        let key_mode = if command == Command::Apply { Mode::Apply } else { Mode::Plan };
+        let key_reports = each(&keys, self.concurrency, |key| self.key(key, key_mode, false)).await;
+        let mut directory = KeyDirectory::default();
+        for (key, report) in keys.iter().zip(&key_reports) {
+            directory.record(key, self.key_account(key), report.as_ref());
+        }
+
+        let others_mode = if command == Command::Plan { Mode::Plan } else { Mode::Apply };
+        let delete = command == Command::Delete;
+        let aliases: Vec<&KmsAlias> = self.set.aliases.iter().map(|a| &a.object).collect();
+        let grants: Vec<&KmsGrant> = self.set.grants.iter().map(|g| &g.object).collect();
+        let (alias_results, grant_results) = futures::join!(
+            each(&aliases, self.concurrency, |alias| self.alias(alias, &directory, others_mode, delete, at)),
+            each(&grants, self.concurrency, |grant| self.grant(grant, &directory, others_mode, delete, at)),
+        );
+
+        // Keys go last when deleting: their aliases and grants must go first.
+        let key_reports = if delete {
+            each(&keys, self.concurrency, |key| self.key(key, Mode::Apply, true)).await
+        } else {
+            key_reports
+        };
+        let key_results = keys.iter().zip(key_reports).map(|(key, report)| match report {
+            Ok(report) => key_row(report, at),
+            Err(reason) => ResourceResult::unresolved(object_name(key), reason),
+        });
+        results.extend(key_results);
+        results.extend(alias_results);
+        results.extend(grant_results);
+        RunOutput { command, results, calls: self.engine.calls().stats.snapshot().since(&before) }
+    }
+
+    /// `Err` when the key's `AwsAccount` is not among the manifests (validation reports that first).
+    async fn key(&self, key: &KmsKey, mode: Mode, delete: bool) -> Result<KeyReport, String> {
+        let account = self
+            .key_account(key)
+            .ok_or_else(|| format!("AwsAccount {} is not among the manifests", key.spec.account_ref))?;
+        let request = KeyRequest { key, account, known_key_id: None };
+        Ok(if delete {
+            self.engine.delete_key(request, mode).await
+        } else {
+            self.engine.reconcile_key(request, mode).await
+        })
+    }
+
+    fn target(
+        &self,
+        namespace: &str,
+        key_ref: Option<&str>,
+        target_key_id: Option<&str>,
+        account_ref: Option<&str>,
+        region: Option<&str>,
+        directory: &KeyDirectory,
+    ) -> Result<KeyTarget, String> {
+        match (key_ref, target_key_id) {
+            (Some(name), _) => directory.lookup(namespace, name),
+            (None, Some(key_id)) => {
+                let account_name = account_ref.ok_or("spec.targetKeyId needs spec.accountRef")?;
+                let account = self
+                    .accounts
+                    .get(account_name)
+                    .ok_or_else(|| format!("AwsAccount {account_name} is not among the manifests"))?;
+                Ok(explicit_target(key_id, account, region))
+            }
+            (None, None) => Err("set spec.keyRef or spec.targetKeyId".to_owned()),
+        }
+    }
+
+    async fn alias(
+        &self,
+        alias: &KmsAlias,
+        directory: &KeyDirectory,
+        mode: Mode,
+        delete: bool,
+        at: &Time,
+    ) -> ResourceResult {
+        let spec = &alias.spec;
+        let target = self.target(
+            &namespace_of(alias),
+            spec.key_ref.as_ref().map(|r| r.name.as_str()),
+            spec.target_key_id.as_deref(),
+            spec.account_ref.as_deref(),
+            spec.region.as_deref(),
+            directory,
+        );
+        let request = AliasRequest { alias, target: target.as_ref().map_err(String::clone) };
+        let report = if delete {
+            self.engine.delete_alias(request, mode).await
+        } else {
+            self.engine.reconcile_alias(request, mode).await
+        };
+        let state = report.status.target_key_id.clone().map(|t| format!("-> {t}"));
+        ResourceResult::from_report(report, at, Some(spec.name.clone()), state)
+    }
+
+    async fn grant(
+        &self,
+        grant: &KmsGrant,
+        directory: &KeyDirectory,
+        mode: Mode,
+        delete: bool,
+        at: &Time,
+    ) -> ResourceResult {
+        let spec = &grant.spec;
+        let target = self.target(
+            &namespace_of(grant),
+            spec.key_ref.as_ref().map(|r| r.name.as_str()),
+            spec.target_key_id.as_deref(),
+            spec.account_ref.as_deref(),
+            spec.region.as_deref(),
+            directory,
+        );
+        let request = GrantRequest { grant, target: target.as_ref().map_err(String::clone) };
+        let report = if delete {
+            self.engine.delete_grant(request, mode).await
+        } else {
+            self.engine.reconcile_grant(request, mode).await
+        };
+        let id = report.status.grant_id.clone();
+        ResourceResult::from_report(report, at, id, Some(spec.name.clone()))
+    }
+}

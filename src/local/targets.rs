@@ -1,0 +1,106 @@
+//! Resolving what an alias or grant points at, from the keys of the same run.
+
+use std::collections::HashMap;
+
+use crate::api::{Kind, KmsKey, ObjectName};
+use crate::aws::AccountConfig;
+use crate::engine::alias::KeyTarget;
+use crate::engine::key::KeyReport;
+use crate::engine::{KeyHandle, Outcome};
+
+/// Keys of this run, by namespace and name, as aliases and grants see them.
+#[derive(Default)]
+pub struct KeyDirectory {
+    keys: HashMap<(String, String), Result<KeyTarget, String>>,
+}
+
+impl KeyDirectory {
+    pub fn record(&mut self, key: &KmsKey, account: Option<&AccountConfig>, report: Result<&KeyReport, &String>) {
+        let namespace = key.metadata.namespace.clone().unwrap_or_default();
+        let name = key.metadata.name.clone().unwrap_or_default();
+        let object = ObjectName::new(Kind::KmsKey, Some(&namespace), &name);
+        let entry = match (account, report) {
+            (_, Err(reason)) => Err(format!("{object}: {reason}")),
+            (None, _) => Err(format!("{object} has no usable AwsAccount")),
+            (Some(account), Ok(report)) => {
+                let key_id = &report.status.key_id;
+                let handle = match key_id {
+                    Some(id) => Some(KeyHandle::Existing(id.clone())),
+                    None if report.outcome == Outcome::Pending => Some(KeyHandle::Pending(object.clone())),
+                    None => None,
+                };
+                let mut replica_regions: Vec<String> = key.spec.replicas.iter().map(|r| r.region.clone()).collect();
+                replica_regions.extend(report.status.replicas.iter().map(|r| r.region.clone()));
+                replica_regions.sort();
+                replica_regions.dedup();
+                match handle {
+                    Some(key) => Ok(KeyTarget {
+                        account: account.clone(),
+                        key,
+                        primary_region: report.status.region.clone().unwrap_or_else(|| account.region.clone()),
+                        replica_regions,
+                    }),
+                    None => Err(format!("{object} has no key yet ({})", report.ready.message)),
+                }
+            }
+        };
+        self.keys.insert((namespace, name), entry);
+    }
+
+    pub fn lookup(&self, namespace: &str, name: &str) -> Result<KeyTarget, String> {
+        self.keys
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
+            .unwrap_or_else(|| Err(format!("KmsKey {namespace}/{name} is not among the manifests")))
+    }
+}
+
+/// `targetKeyId` (a key id or key ARN) in `account`.
+pub fn explicit_target(target_key_id: &str, account: &AccountConfig, region: Option<&str>) -> KeyTarget {
+    let (key_id, arn_region) = match target_key_id.strip_prefix("arn:") {
+        Some(rest) => {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            let region = parts.get(2).copied().filter(|r| !r.is_empty());
+            let id = parts.get(4).and_then(|r| r.strip_prefix("key/")).unwrap_or(target_key_id);
+            (id.to_owned(), region.map(str::to_owned))
+        }
+        None => (target_key_id.to_owned(), None),
+    };
+    let primary_region =
+        arn_region.clone().or_else(|| region.map(str::to_owned)).unwrap_or_else(|| account.region.clone());
+    // A multi-Region key shares its id with its replicas; the declared region selects one.
+    let replica_regions = region.filter(|r| *r != primary_region).map(|r| vec![r.to_owned()]).unwrap_or_default();
+    KeyTarget { account: account.clone(), key: KeyHandle::Existing(key_id), primary_region, replica_regions }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> AccountConfig {
+        AccountConfig {
+            name: "sec".into(),
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            assume_role_arn: None,
+            external_id: None,
+            endpoint_url: None,
+        }
+    }
+
+    #[test]
+    fn an_arn_target_brings_its_region() {
+        let target = explicit_target("arn:aws:kms:us-east-1:111122223333:key/mrk-1234", &account(), None);
+        assert_eq!(target.key, KeyHandle::Existing("mrk-1234".into()));
+        assert_eq!(target.primary_region, "us-east-1");
+        assert_eq!(target.region_for(None).unwrap(), "us-east-1");
+    }
+
+    #[test]
+    fn a_bare_id_uses_the_declared_or_account_region() {
+        let target = explicit_target("1234abcd-12ab-34cd-56ef-1234567890ab", &account(), None);
+        assert_eq!(target.primary_region, "eu-west-1");
+        let target = explicit_target("mrk-1234", &account(), Some("us-west-2"));
+        assert_eq!(target.region_for(Some("us-west-2")).unwrap(), "us-west-2");
+    }
+}
