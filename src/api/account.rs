@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::serde_helpers::empty_as_none;
 
 /// Where keys live: one AWS account, its default region and how to reach it.
+// kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "kmsoperator.dev",

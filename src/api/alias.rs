@@ -7,6 +7,8 @@ use super::serde_helpers::empty_as_none;
 use super::shared::KeyReference;
 
 /// One alias in one region, pointing at a `KmsKey` or at an existing key.
+// kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "kmsoperator.dev",

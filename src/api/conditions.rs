@@ -22,8 +22,14 @@ impl ConditionUpdate {
 
 /// Merge updates into existing conditions, keeping `lastTransitionTime` when the status did
 /// not change so that re-reporting the same state writes nothing new.
-pub fn merge(existing: &[Condition], updates: &[ConditionUpdate], generation: Option<i64>, now: &Time) -> Vec<Condition> {
-    let mut merged: Vec<Condition> = existing.iter().filter(|c| !updates.iter().any(|u| u.type_ == c.type_)).cloned().collect();
+pub fn merge(
+    existing: &[Condition],
+    updates: &[ConditionUpdate],
+    generation: Option<i64>,
+    now: &Time,
+) -> Vec<Condition> {
+    let mut merged: Vec<Condition> =
+        existing.iter().filter(|c| !updates.iter().any(|u| u.type_ == c.type_)).cloned().collect();
     for update in updates {
         let status = if update.status { "True" } else { "False" }.to_owned();
         let previous = existing.iter().find(|c| c.type_ == update.type_);

@@ -10,6 +10,8 @@ use super::serde_helpers::empty_as_none;
 use super::shared::KeyReference;
 
 /// One grant on a key. Grants are immutable in KMS: a changed spec replaces the grant.
+// kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "kmsoperator.dev",

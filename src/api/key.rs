@@ -13,6 +13,8 @@ use super::schema;
 use super::serde_helpers::{empty_as_none, is_false};
 
 /// One customer managed KMS key, its policy, rotation, tags and multi-Region replicas.
+// kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "kmsoperator.dev",

@@ -35,24 +35,13 @@ pub const ADMINISTRATION_ACTIONS: &[&str] = &[
 ];
 
 /// Cryptographic use of a symmetric key, in the order the KMS console writes them.
-pub const USE_ACTIONS: &[&str] = &[
-    "kms:Encrypt",
-    "kms:Decrypt",
-    "kms:ReEncrypt*",
-    "kms:GenerateDataKey*",
-    "kms:DescribeKey",
-];
+pub const USE_ACTIONS: &[&str] =
+    &["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"];
 
 /// What an AWS service needs on the caller's behalf: use, plus `kms:CreateGrant` because
 /// services such as EBS and RDS hold on to a key through grants, not through the caller.
-pub const SERVICE_USE_ACTIONS: &[&str] = &[
-    "kms:Encrypt",
-    "kms:Decrypt",
-    "kms:ReEncrypt*",
-    "kms:GenerateDataKey*",
-    "kms:DescribeKey",
-    "kms:CreateGrant",
-];
+pub const SERVICE_USE_ACTIONS: &[&str] =
+    &["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"];
 
 /// Grant management for trusted accounts, only ever granted together with the
 /// `kms:GrantIsForAWSResource` condition so the grants can only serve AWS services.
@@ -75,11 +64,7 @@ mod tests {
     fn administration_is_sorted_unique_and_well_formed() {
         assert_eq!(ADMINISTRATION_ACTIONS.len(), 25);
         assert!(is_sorted_and_unique(ADMINISTRATION_ACTIONS));
-        assert!(
-            ADMINISTRATION_ACTIONS
-                .iter()
-                .all(|a| a.starts_with("kms:") && !a.contains('*'))
-        );
+        assert!(ADMINISTRATION_ACTIONS.iter().all(|a| a.starts_with("kms:") && !a.contains('*')));
     }
 
     #[test]
@@ -98,38 +83,25 @@ mod tests {
             "kms:*",
         ];
         for action in forbidden {
-            assert!(
-                !ADMINISTRATION_ACTIONS.contains(&action),
-                "{action} is not administration"
-            );
+            assert!(!ADMINISTRATION_ACTIONS.contains(&action), "{action} is not administration");
         }
     }
 
     #[test]
     fn users_cannot_administer() {
-        let admin_only: BTreeSet<_> = ADMINISTRATION_ACTIONS
-            .iter()
-            .filter(|a| **a != "kms:DescribeKey")
-            .collect();
+        let admin_only: BTreeSet<_> = ADMINISTRATION_ACTIONS.iter().filter(|a| **a != "kms:DescribeKey").collect();
         assert!(USE_ACTIONS.iter().all(|a| !admin_only.contains(a)));
         assert!(!USE_ACTIONS.contains(&"kms:CreateGrant"));
     }
 
     #[test]
     fn service_use_is_use_plus_create_grant() {
-        let expected: Vec<&str> = USE_ACTIONS
-            .iter()
-            .copied()
-            .chain(["kms:CreateGrant"])
-            .collect();
+        let expected: Vec<&str> = USE_ACTIONS.iter().copied().chain(["kms:CreateGrant"]).collect();
         assert_eq!(SERVICE_USE_ACTIONS, expected.as_slice());
     }
 
     #[test]
     fn grant_actions_are_exactly_the_three_grant_operations() {
-        assert_eq!(
-            GRANT_ACTIONS,
-            ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
-        );
+        assert_eq!(GRANT_ACTIONS, ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]);
     }
 }

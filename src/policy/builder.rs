@@ -7,9 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::actions::{
-    ADMINISTRATION_ACTIONS, ALL_ACTIONS, GRANT_ACTIONS, SERVICE_USE_ACTIONS, USE_ACTIONS,
-};
+use super::actions::{ADMINISTRATION_ACTIONS, ALL_ACTIONS, GRANT_ACTIONS, SERVICE_USE_ACTIONS, USE_ACTIONS};
 use crate::api::PolicySpec;
 
 /// The current IAM policy language. Without `Version`, IAM assumes 2008-10-17, which lacks
@@ -106,11 +104,7 @@ pub fn build(spec: &PolicySpec, ctx: &BuildContext) -> Value {
 
     let administrators = dedup(spec.administrators.iter().cloned());
     if !administrators.is_empty() {
-        statements.push(allow(
-            sid::KEY_ADMINISTRATION,
-            aws_principal(&administrators),
-            ADMINISTRATION_ACTIONS,
-        ));
+        statements.push(allow(sid::KEY_ADMINISTRATION, aws_principal(&administrators), ADMINISTRATION_ACTIONS));
     }
 
     let users = dedup(spec.users.iter().cloned());
@@ -120,16 +114,8 @@ pub fn build(spec: &PolicySpec, ctx: &BuildContext) -> Value {
 
     let trusted_roots = dedup(spec.trusted_accounts.iter().map(|id| ctx.root_arn(id)));
     if !trusted_roots.is_empty() {
-        statements.push(allow(
-            sid::TRUSTED_ACCOUNT_USE,
-            aws_principal(&trusted_roots),
-            USE_ACTIONS,
-        ));
-        let mut grants = allow(
-            sid::TRUSTED_ACCOUNT_GRANTS,
-            aws_principal(&trusted_roots),
-            GRANT_ACTIONS,
-        );
+        statements.push(allow(sid::TRUSTED_ACCOUNT_USE, aws_principal(&trusted_roots), USE_ACTIONS));
+        let mut grants = allow(sid::TRUSTED_ACCOUNT_GRANTS, aws_principal(&trusted_roots), GRANT_ACTIONS);
         // Grants only for AWS resources: the trusted account can let its EBS volumes or RDS
         // instances use the key, but cannot grant use to arbitrary principals.
         grants["Condition"] = json!({"Bool": {"kms:GrantIsForAWSResource": "true"}});
@@ -137,11 +123,7 @@ pub fn build(spec: &PolicySpec, ctx: &BuildContext) -> Value {
     }
 
     for (service, callers) in services(spec, ctx) {
-        let mut via = allow(
-            &service_sid(&service),
-            json!({"AWS": "*"}),
-            SERVICE_USE_ACTIONS,
-        );
+        let mut via = allow(&service_sid(&service), json!({"AWS": "*"}), SERVICE_USE_ACTIONS);
         // Principal "*" is safe only because both conditions hold: the request must come
         // through this service's regional endpoint and from one of these accounts.
         via["Condition"] = json!({
@@ -238,11 +220,7 @@ mod tests {
     const USER: &str = "arn:aws:iam::339712836516:role/datamesh-ecs-task";
 
     fn ctx() -> BuildContext<'static> {
-        BuildContext {
-            account_id: OWNER,
-            region: "ap-southeast-2",
-            partition: "aws",
-        }
+        BuildContext { account_id: OWNER, region: "ap-southeast-2", partition: "aws" }
     }
 
     fn spec() -> PolicySpec {
@@ -261,17 +239,11 @@ mod tests {
     }
 
     fn sids(doc: &Value) -> Vec<&str> {
-        statements(doc)
-            .iter()
-            .map(|s| s["Sid"].as_str().expect("every statement has a Sid"))
-            .collect()
+        statements(doc).iter().map(|s| s["Sid"].as_str().expect("every statement has a Sid")).collect()
     }
 
     fn statement<'d>(doc: &'d Value, sid: &str) -> &'d Value {
-        statements(doc)
-            .iter()
-            .find(|s| s["Sid"] == sid)
-            .unwrap_or_else(|| panic!("no statement {sid} in {doc}"))
+        statements(doc).iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("no statement {sid} in {doc}"))
     }
 
     #[test]
@@ -313,25 +285,14 @@ mod tests {
 
     #[test]
     fn default_policy_uses_the_partition() {
-        let cn = BuildContext {
-            account_id: OWNER,
-            region: "cn-north-1",
-            partition: "aws-cn",
-        };
+        let cn = BuildContext { account_id: OWNER, region: "cn-north-1", partition: "aws-cn" };
         let doc = default_policy(&cn);
-        assert_eq!(
-            doc["Statement"][0]["Principal"]["AWS"],
-            "arn:aws-cn:iam::484357440923:root"
-        );
+        assert_eq!(doc["Statement"][0]["Principal"]["AWS"], "arn:aws-cn:iam::484357440923:root");
     }
 
     #[test]
     fn account_root_false_drops_the_root_statement() {
-        let spec = PolicySpec {
-            account_root: false,
-            administrators: vec![ADMIN.into()],
-            ..spec()
-        };
+        let spec = PolicySpec { account_root: false, administrators: vec![ADMIN.into()], ..spec() };
         let doc = build(&spec, &ctx());
         assert_eq!(sids(&doc), ["AllowKeyAdministration"]);
         assert!(!to_pretty_json(&doc).contains(":root"));
@@ -339,22 +300,13 @@ mod tests {
 
     #[test]
     fn account_root_false_and_nothing_else_is_an_empty_policy() {
-        let spec = PolicySpec {
-            account_root: false,
-            ..spec()
-        };
-        assert_eq!(
-            build(&spec, &ctx()),
-            json!({"Version": "2012-10-17", "Statement": []})
-        );
+        let spec = PolicySpec { account_root: false, ..spec() };
+        assert_eq!(build(&spec, &ctx()), json!({"Version": "2012-10-17", "Statement": []}));
     }
 
     #[test]
     fn administrators_get_administration_only() {
-        let spec = PolicySpec {
-            administrators: vec![ADMIN.into()],
-            ..spec()
-        };
+        let spec = PolicySpec { administrators: vec![ADMIN.into()], ..spec() };
         let doc = build(&spec, &ctx());
         assert_eq!(sids(&doc), ["EnableRootAccess", "AllowKeyAdministration"]);
         let admin = statement(&doc, "AllowKeyAdministration");
@@ -364,35 +316,21 @@ mod tests {
         assert_eq!(admin["Resource"], "*");
         assert!(admin.get("Condition").is_none());
         for forbidden in ["kms:Encrypt", "kms:Decrypt", "kms:CreateGrant", "kms:*"] {
-            assert!(
-                !admin["Action"]
-                    .as_array()
-                    .unwrap()
-                    .contains(&json!(forbidden))
-            );
+            assert!(!admin["Action"].as_array().unwrap().contains(&json!(forbidden)));
         }
     }
 
     #[test]
     fn several_administrators_are_a_list_in_declared_order() {
         let second = "arn:aws:iam::484357440923:role/Breakglass";
-        let spec = PolicySpec {
-            administrators: vec![second.into(), ADMIN.into()],
-            ..spec()
-        };
+        let spec = PolicySpec { administrators: vec![second.into(), ADMIN.into()], ..spec() };
         let doc = build(&spec, &ctx());
-        assert_eq!(
-            statement(&doc, "AllowKeyAdministration")["Principal"],
-            json!({"AWS": [second, ADMIN]})
-        );
+        assert_eq!(statement(&doc, "AllowKeyAdministration")["Principal"], json!({"AWS": [second, ADMIN]}));
     }
 
     #[test]
     fn users_get_use_actions() {
-        let spec = PolicySpec {
-            users: vec![USER.into()],
-            ..spec()
-        };
+        let spec = PolicySpec { users: vec![USER.into()], ..spec() };
         let doc = build(&spec, &ctx());
         assert_eq!(sids(&doc), ["EnableRootAccess", "AllowKeyUse"]);
         assert_eq!(
@@ -410,23 +348,10 @@ mod tests {
     #[test]
     fn trusted_accounts_get_use_and_grants_for_aws_resources() {
         let other = "111122223333";
-        let spec = PolicySpec {
-            trusted_accounts: vec![TRUSTED.into(), other.into()],
-            ..spec()
-        };
+        let spec = PolicySpec { trusted_accounts: vec![TRUSTED.into(), other.into()], ..spec() };
         let doc = build(&spec, &ctx());
-        assert_eq!(
-            sids(&doc),
-            [
-                "EnableRootAccess",
-                "AllowTrustedAccountUse",
-                "AllowTrustedAccountGrants"
-            ]
-        );
-        let roots = json!([
-            "arn:aws:iam::339712836516:root",
-            "arn:aws:iam::111122223333:root"
-        ]);
+        assert_eq!(sids(&doc), ["EnableRootAccess", "AllowTrustedAccountUse", "AllowTrustedAccountGrants"]);
+        let roots = json!(["arn:aws:iam::339712836516:root", "arn:aws:iam::111122223333:root"]);
         let usage = statement(&doc, "AllowTrustedAccountUse");
         assert_eq!(usage["Principal"], json!({"AWS": roots}));
         assert_eq!(usage["Action"], json!(USE_ACTIONS));
@@ -446,10 +371,7 @@ mod tests {
 
     #[test]
     fn one_trusted_account_is_a_plain_string() {
-        let spec = PolicySpec {
-            trusted_accounts: vec![TRUSTED.into()],
-            ..spec()
-        };
+        let spec = PolicySpec { trusted_accounts: vec![TRUSTED.into()], ..spec() };
         let doc = build(&spec, &ctx());
         assert_eq!(
             statement(&doc, "AllowTrustedAccountGrants")["Principal"],
@@ -483,11 +405,8 @@ mod tests {
 
     #[test]
     fn service_defaults_to_owner_then_trusted_accounts() {
-        let spec = PolicySpec {
-            trusted_accounts: vec![TRUSTED.into()],
-            services: vec![service("logs", None)],
-            ..spec()
-        };
+        let spec =
+            PolicySpec { trusted_accounts: vec![TRUSTED.into()], services: vec![service("logs", None)], ..spec() };
         let doc = build(&spec, &ctx());
         assert_eq!(
             statement(&doc, "AllowUseViaLogs")["Condition"]["StringEquals"]["kms:CallerAccount"],
@@ -497,26 +416,16 @@ mod tests {
 
     #[test]
     fn service_without_trusted_accounts_is_owner_only() {
-        let spec = PolicySpec {
-            services: vec![service("logs", None)],
-            ..spec()
-        };
+        let spec = PolicySpec { services: vec![service("logs", None)], ..spec() };
         let doc = build(&spec, &ctx());
-        assert_eq!(
-            statement(&doc, "AllowUseViaLogs")["Condition"]["StringEquals"]["kms:CallerAccount"],
-            json!(OWNER)
-        );
+        assert_eq!(statement(&doc, "AllowUseViaLogs")["Condition"]["StringEquals"]["kms:CallerAccount"], json!(OWNER));
     }
 
     #[test]
     fn services_keep_spec_order_after_the_fixed_blocks() {
         let spec = PolicySpec {
             users: vec![USER.into()],
-            services: vec![
-                service("secretsmanager", None),
-                service("rds", None),
-                service("elastic-file-system", None),
-            ],
+            services: vec![service("secretsmanager", None), service("rds", None), service("elastic-file-system", None)],
             ..spec()
         };
         let doc = build(&spec, &ctx());
@@ -539,18 +448,11 @@ mod tests {
     #[test]
     fn a_service_listed_twice_is_one_statement_with_the_union_of_callers() {
         let spec = PolicySpec {
-            services: vec![
-                service("rds", Some(&[TRUSTED])),
-                service("logs", None),
-                service("rds", None),
-            ],
+            services: vec![service("rds", Some(&[TRUSTED])), service("logs", None), service("rds", None)],
             ..spec()
         };
         let doc = build(&spec, &ctx());
-        assert_eq!(
-            sids(&doc),
-            ["EnableRootAccess", "AllowUseViaRds", "AllowUseViaLogs"]
-        );
+        assert_eq!(sids(&doc), ["EnableRootAccess", "AllowUseViaRds", "AllowUseViaLogs"]);
         assert_eq!(
             statement(&doc, "AllowUseViaRds")["Condition"]["StringEquals"]["kms:CallerAccount"],
             json!([TRUSTED, OWNER])
@@ -559,14 +461,8 @@ mod tests {
 
     #[test]
     fn region_comes_from_the_context_for_replicas() {
-        let spec = PolicySpec {
-            services: vec![service("rds", None)],
-            ..spec()
-        };
-        let replica = BuildContext {
-            region: "us-west-2",
-            ..ctx()
-        };
+        let spec = PolicySpec { services: vec![service("rds", None)], ..spec() };
+        let replica = BuildContext { region: "us-west-2", ..ctx() };
         let doc = build(&spec, &replica);
         assert_eq!(
             statement(&doc, "AllowUseViaRds")["Condition"]["StringEquals"]["kms:ViaService"],
@@ -577,43 +473,23 @@ mod tests {
 
     #[test]
     fn partition_drives_arns_and_service_endpoints() {
-        let spec = PolicySpec {
-            trusted_accounts: vec![TRUSTED.into()],
-            services: vec![service("rds", None)],
-            ..spec()
-        };
-        let cn = BuildContext {
-            account_id: OWNER,
-            region: "cn-north-1",
-            partition: "aws-cn",
-        };
+        let spec =
+            PolicySpec { trusted_accounts: vec![TRUSTED.into()], services: vec![service("rds", None)], ..spec() };
+        let cn = BuildContext { account_id: OWNER, region: "cn-north-1", partition: "aws-cn" };
         let doc = build(&spec, &cn);
-        assert_eq!(
-            statement(&doc, "EnableRootAccess")["Principal"]["AWS"],
-            "arn:aws-cn:iam::484357440923:root"
-        );
-        assert_eq!(
-            statement(&doc, "AllowTrustedAccountUse")["Principal"]["AWS"],
-            "arn:aws-cn:iam::339712836516:root"
-        );
+        assert_eq!(statement(&doc, "EnableRootAccess")["Principal"]["AWS"], "arn:aws-cn:iam::484357440923:root");
+        assert_eq!(statement(&doc, "AllowTrustedAccountUse")["Principal"]["AWS"], "arn:aws-cn:iam::339712836516:root");
         assert_eq!(
             statement(&doc, "AllowUseViaRds")["Condition"]["StringEquals"]["kms:ViaService"],
             "rds.cn-north-1.amazonaws.com.cn"
         );
-        let gov = BuildContext {
-            account_id: OWNER,
-            region: "us-gov-west-1",
-            partition: "aws-us-gov",
-        };
+        let gov = BuildContext { account_id: OWNER, region: "us-gov-west-1", partition: "aws-us-gov" };
         let doc = build(&spec, &gov);
         assert_eq!(
             statement(&doc, "AllowUseViaRds")["Condition"]["StringEquals"]["kms:ViaService"],
             "rds.us-gov-west-1.amazonaws.com"
         );
-        assert_eq!(
-            statement(&doc, "EnableRootAccess")["Principal"]["AWS"],
-            "arn:aws-us-gov:iam::484357440923:root"
-        );
+        assert_eq!(statement(&doc, "EnableRootAccess")["Principal"]["AWS"], "arn:aws-us-gov:iam::484357440923:root");
     }
 
     #[test]
@@ -677,21 +553,12 @@ mod tests {
             administrators: vec![ADMIN.into(), other.into(), ADMIN.into()],
             users: vec![USER.into(), USER.into()],
             trusted_accounts: vec![TRUSTED.into(), TRUSTED.into()],
-            services: vec![
-                service("rds", Some(&[TRUSTED, OWNER, TRUSTED])),
-                service("logs", None),
-            ],
+            services: vec![service("rds", Some(&[TRUSTED, OWNER, TRUSTED])), service("logs", None)],
             ..spec()
         };
         let doc = build(&spec, &ctx());
-        assert_eq!(
-            statement(&doc, "AllowKeyAdministration")["Principal"]["AWS"],
-            json!([ADMIN, other])
-        );
-        assert_eq!(
-            statement(&doc, "AllowKeyUse")["Principal"]["AWS"],
-            json!(USER)
-        );
+        assert_eq!(statement(&doc, "AllowKeyAdministration")["Principal"]["AWS"], json!([ADMIN, other]));
+        assert_eq!(statement(&doc, "AllowKeyUse")["Principal"]["AWS"], json!(USER));
         assert_eq!(
             statement(&doc, "AllowTrustedAccountUse")["Principal"]["AWS"],
             json!("arn:aws:iam::339712836516:root")
@@ -708,16 +575,9 @@ mod tests {
 
     #[test]
     fn owner_listed_as_trusted_is_not_repeated_in_caller_accounts() {
-        let spec = PolicySpec {
-            trusted_accounts: vec![OWNER.into()],
-            services: vec![service("logs", None)],
-            ..spec()
-        };
+        let spec = PolicySpec { trusted_accounts: vec![OWNER.into()], services: vec![service("logs", None)], ..spec() };
         let doc = build(&spec, &ctx());
-        assert_eq!(
-            statement(&doc, "AllowUseViaLogs")["Condition"]["StringEquals"]["kms:CallerAccount"],
-            json!(OWNER)
-        );
+        assert_eq!(statement(&doc, "AllowUseViaLogs")["Condition"]["StringEquals"]["kms:CallerAccount"], json!(OWNER));
     }
 
     #[test]
@@ -727,10 +587,7 @@ mod tests {
             administrators: vec![ADMIN.into(), "arn:aws:iam::484357440923:user/alice".into()],
             users: vec![USER.into()],
             trusted_accounts: vec![TRUSTED.into(), "111122223333".into()],
-            services: vec![
-                service("rds", None),
-                service("secretsmanager", Some(&[TRUSTED])),
-            ],
+            services: vec![service("rds", None), service("secretsmanager", Some(&[TRUSTED]))],
             statements: vec![
                 json!({"Sid": "X", "Effect": "Deny", "Principal": "*", "NotAction": ["kms:Decrypt"], "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": false}}}),
             ],
@@ -783,17 +640,10 @@ mod tests {
     fn service_sids_are_camel_case_and_alphanumeric() {
         assert_eq!(service_sid("rds"), "AllowUseViaRds");
         assert_eq!(service_sid("secretsmanager"), "AllowUseViaSecretsmanager");
-        assert_eq!(
-            service_sid("elastic-file-system"),
-            "AllowUseViaElasticFileSystem"
-        );
+        assert_eq!(service_sid("elastic-file-system"), "AllowUseViaElasticFileSystem");
         assert_eq!(service_sid("ec2"), "AllowUseViaEc2");
         assert_eq!(service_sid("a--b_c.d"), "AllowUseViaABCD");
-        assert!(
-            service_sid("elastic-file-system")
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric())
-        );
+        assert!(service_sid("elastic-file-system").chars().all(|c| c.is_ascii_alphanumeric()));
     }
 
     #[test]

@@ -69,9 +69,7 @@ pub(super) fn partition_of(docs: &[&Value]) -> String {
 fn collect_partitions(value: &Value, found: &mut BTreeSet<String>) {
     match value {
         Value::String(s) => {
-            if let Some(partition) = s
-                .strip_prefix("arn:")
-                .and_then(|rest| rest.split(':').next())
+            if let Some(partition) = s.strip_prefix("arn:").and_then(|rest| rest.split(':').next())
                 && !partition.is_empty()
             {
                 found.insert(partition.to_owned());
@@ -89,10 +87,7 @@ fn statements(value: &Value, partition: &str) -> Value {
         Value::Object(_) => vec![statement(value, partition)],
         other => return sorted(other.clone()),
     };
-    let mut keyed: Vec<((String, String), Value)> = list
-        .into_iter()
-        .map(|s| (statement_sort_key(&s), s))
-        .collect();
+    let mut keyed: Vec<((String, String), Value)> = list.into_iter().map(|s| (statement_sort_key(&s), s)).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     Value::Array(keyed.into_iter().map(|(_, s)| s).collect())
 }
@@ -100,11 +95,7 @@ fn statements(value: &Value, partition: &str) -> Value {
 /// Sid first so that a diff of two canonical policies lines statements up by name; the full
 /// serialisation (keys already sorted) makes the order total.
 fn statement_sort_key(statement: &Value) -> (String, String) {
-    let sid = statement
-        .get("Sid")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let sid = statement.get("Sid").and_then(Value::as_str).unwrap_or_default().to_owned();
     (sid, statement.to_string())
 }
 
@@ -129,10 +120,9 @@ fn statement(value: &Value, partition: &str) -> Value {
 fn principal(value: &Value, partition: &str) -> Value {
     match value {
         // IAM documents "*" as shorthand for {"AWS": "*"}: everyone, anonymous included.
-        Value::String(s) if s == "*" => Value::Object(Map::from_iter([(
-            "AWS".to_owned(),
-            Value::Array(vec![Value::String("*".to_owned())]),
-        )])),
+        Value::String(s) if s == "*" => {
+            Value::Object(Map::from_iter([("AWS".to_owned(), Value::Array(vec![Value::String("*".to_owned())]))]))
+        }
         Value::Object(types) => {
             let mut out = Map::new();
             for (kind, ids) in sorted_entries(types) {
@@ -261,28 +251,18 @@ mod tests {
     /// Equivalence in both directions, and agreement with comparing `canonical` forms.
     fn assert_equivalent(a: &Value, b: &Value) {
         assert!(equivalent(a, b), "expected equivalent:\n{a:#}\n{b:#}");
-        assert!(
-            equivalent(b, a),
-            "expected equivalent (reversed):\n{b:#}\n{a:#}"
-        );
+        assert!(equivalent(b, a), "expected equivalent (reversed):\n{b:#}\n{a:#}");
         assert_eq!(canonical(a), canonical(b));
     }
 
     fn assert_different(a: &Value, b: &Value) {
         assert!(!equivalent(a, b), "expected different:\n{a:#}\n{b:#}");
-        assert!(
-            !equivalent(b, a),
-            "expected different (reversed):\n{b:#}\n{a:#}"
-        );
+        assert!(!equivalent(b, a), "expected different (reversed):\n{b:#}\n{a:#}");
         assert_ne!(canonical(a), canonical(b));
     }
 
     fn ctx() -> BuildContext<'static> {
-        BuildContext {
-            account_id: "484357440923",
-            region: "ap-southeast-2",
-            partition: "aws",
-        }
+        BuildContext { account_id: "484357440923", region: "ap-southeast-2", partition: "aws" }
     }
 
     fn full_spec() -> PolicySpec {
@@ -295,14 +275,8 @@ mod tests {
             users: vec!["arn:aws:iam::339712836516:role/datamesh-ecs-task".into()],
             trusted_accounts: vec!["339712836516".into()],
             services: vec![
-                ServiceAccess {
-                    name: "rds".into(),
-                    caller_accounts: Some(vec!["339712836516".into()]),
-                },
-                ServiceAccess {
-                    name: "logs".into(),
-                    caller_accounts: None,
-                },
+                ServiceAccess { name: "rds".into(), caller_accounts: Some(vec!["339712836516".into()]) },
+                ServiceAccess { name: "logs".into(), caller_accounts: None },
             ],
             statements: vec![json!({
                 "Sid": "DenyWithoutTls",
@@ -333,12 +307,8 @@ mod tests {
         let built = build(&full_spec(), &ctx());
         let pretty: Value = serde_json::from_str(&to_pretty_json(&built)).unwrap();
         let compact: Value = serde_json::from_str(&built.to_string()).unwrap();
-        let kms_style: Value = serde_json::from_str(
-            &serde_json::to_string_pretty(&built)
-                .unwrap()
-                .replace("  ", "    "),
-        )
-        .unwrap();
+        let kms_style: Value =
+            serde_json::from_str(&serde_json::to_string_pretty(&built).unwrap().replace("  ", "    ")).unwrap();
         assert_equivalent(&pretty, &compact);
         assert_equivalent(&built, &kms_style);
     }
@@ -361,12 +331,8 @@ mod tests {
         }]));
         assert_equivalent(&a, &b);
         assert_equivalent(
-            &policy(json!([stmt(
-                json!({"Action": "kms:Decrypt", "Resource": "*"})
-            )])),
-            &policy(json!([stmt(
-                json!({"Action": ["kms:Decrypt"], "Resource": ["*"]})
-            )])),
+            &policy(json!([stmt(json!({"Action": "kms:Decrypt", "Resource": "*"}))])),
+            &policy(json!([stmt(json!({"Action": ["kms:Decrypt"], "Resource": ["*"]}))])),
         );
     }
 
@@ -403,18 +369,12 @@ mod tests {
     #[test]
     fn account_id_equals_its_root_arn() {
         let bare = policy(json!([stmt(json!({"Principal": {"AWS": "111122223333"}}))]));
-        let arn = policy(json!([stmt(
-            json!({"Principal": {"AWS": "arn:aws:iam::111122223333:root"}})
-        )]));
+        let arn = policy(json!([stmt(json!({"Principal": {"AWS": "arn:aws:iam::111122223333:root"}}))]));
         assert_equivalent(&bare, &arn);
-        let mixed = policy(json!([stmt(
-            json!({"Principal": {"AWS": ["111122223333", "arn:aws:iam::111122223333:root"]}})
-        )]));
+        let mixed =
+            policy(json!([stmt(json!({"Principal": {"AWS": ["111122223333", "arn:aws:iam::111122223333:root"]}}))]));
         assert_equivalent(&mixed, &arn);
-        assert_eq!(
-            canonical(&bare)["Statement"][0]["Principal"],
-            json!({"AWS": ["arn:aws:iam::111122223333:root"]})
-        );
+        assert_eq!(canonical(&bare)["Statement"][0]["Principal"], json!({"AWS": ["arn:aws:iam::111122223333:root"]}));
     }
 
     #[test]
@@ -431,26 +391,18 @@ mod tests {
     #[test]
     fn account_id_takes_the_partition_of_the_other_document_when_it_has_none() {
         let bare = policy(json!([stmt(json!({"Principal": {"AWS": "111122223333"}}))]));
-        let cn = policy(json!([stmt(
-            json!({"Principal": {"AWS": "arn:aws-cn:iam::111122223333:root"}})
-        )]));
+        let cn = policy(json!([stmt(json!({"Principal": {"AWS": "arn:aws-cn:iam::111122223333:root"}}))]));
         assert!(equivalent(&bare, &cn));
         assert!(equivalent(&cn, &bare));
     }
 
     #[test]
     fn account_id_normalisation_is_only_for_aws_principals_and_twelve_digits() {
-        let service = policy(json!([stmt(
-            json!({"Principal": {"Service": "111122223333"}})
-        )]));
-        let service_arn = policy(json!([stmt(
-            json!({"Principal": {"Service": "arn:aws:iam::111122223333:root"}})
-        )]));
+        let service = policy(json!([stmt(json!({"Principal": {"Service": "111122223333"}}))]));
+        let service_arn = policy(json!([stmt(json!({"Principal": {"Service": "arn:aws:iam::111122223333:root"}}))]));
         assert_different(&service, &service_arn);
         let short = policy(json!([stmt(json!({"Principal": {"AWS": "11112222333"}}))]));
-        let short_arn = policy(json!([stmt(
-            json!({"Principal": {"AWS": "arn:aws:iam::11112222333:root"}})
-        )]));
+        let short_arn = policy(json!([stmt(json!({"Principal": {"AWS": "arn:aws:iam::11112222333:root"}}))]));
         assert_different(&short, &short_arn);
     }
 
@@ -465,12 +417,8 @@ mod tests {
             "NumericLessThan": {"kms:RecipientAttestation:ImageSha384": ["5"]},
         }}))]));
         assert_equivalent(&typed, &strings);
-        let f = policy(json!([stmt(
-            json!({"Condition": {"Bool": {"aws:SecureTransport": [false]}}})
-        )]));
-        let fs = policy(json!([stmt(
-            json!({"Condition": {"Bool": {"aws:SecureTransport": "false"}}})
-        )]));
+        let f = policy(json!([stmt(json!({"Condition": {"Bool": {"aws:SecureTransport": [false]}}}))]));
+        let fs = policy(json!([stmt(json!({"Condition": {"Bool": {"aws:SecureTransport": "false"}}}))]));
         assert_equivalent(&f, &fs);
     }
 
@@ -490,20 +438,13 @@ mod tests {
             &policy(json!([a.clone(), b.clone(), c.clone()])),
             &policy(json!([c.clone(), b.clone(), a.clone()])),
         );
-        assert_different(
-            &policy(json!([a.clone(), b.clone()])),
-            &policy(json!([a.clone(), b.clone(), b.clone()])),
-        );
+        assert_different(&policy(json!([a.clone(), b.clone()])), &policy(json!([a.clone(), b.clone(), b.clone()])));
     }
 
     #[test]
     fn action_case_is_ignored() {
-        let a = policy(json!([stmt(
-            json!({"Action": ["KMS:Decrypt", "kms:generatedatakey*"]})
-        )]));
-        let b = policy(json!([stmt(
-            json!({"Action": ["kms:decrypt", "kms:GenerateDataKey*"]})
-        )]));
+        let a = policy(json!([stmt(json!({"Action": ["KMS:Decrypt", "kms:generatedatakey*"]}))]));
+        let b = policy(json!([stmt(json!({"Action": ["kms:decrypt", "kms:GenerateDataKey*"]}))]));
         assert_equivalent(&a, &b);
         let na = policy(json!([stmt(json!({"NotAction": "KMS:ENCRYPT"}))]));
         let nb = policy(json!([stmt(json!({"NotAction": "kms:Encrypt"}))]));
@@ -512,27 +453,17 @@ mod tests {
 
     #[test]
     fn resource_case_is_not_ignored() {
-        let a = policy(json!([stmt(
-            json!({"Resource": "arn:aws:kms:us-east-1:111122223333:key/ABC"})
-        )]));
-        let b = policy(json!([stmt(
-            json!({"Resource": "arn:aws:kms:us-east-1:111122223333:key/abc"})
-        )]));
+        let a = policy(json!([stmt(json!({"Resource": "arn:aws:kms:us-east-1:111122223333:key/ABC"}))]));
+        let b = policy(json!([stmt(json!({"Resource": "arn:aws:kms:us-east-1:111122223333:key/abc"}))]));
         assert_different(&a, &b);
     }
 
     #[test]
     fn different_principal_is_a_difference() {
-        let a = policy(json!([stmt(
-            json!({"Principal": {"AWS": "arn:aws:iam::111122223333:role/A"}})
-        )]));
-        let b = policy(json!([stmt(
-            json!({"Principal": {"AWS": "arn:aws:iam::111122223333:role/B"}})
-        )]));
+        let a = policy(json!([stmt(json!({"Principal": {"AWS": "arn:aws:iam::111122223333:role/A"}}))]));
+        let b = policy(json!([stmt(json!({"Principal": {"AWS": "arn:aws:iam::111122223333:role/B"}}))]));
         assert_different(&a, &b);
-        let svc = policy(json!([stmt(
-            json!({"Principal": {"Service": "arn:aws:iam::111122223333:role/A"}})
-        )]));
+        let svc = policy(json!([stmt(json!({"Principal": {"Service": "arn:aws:iam::111122223333:role/A"}}))]));
         assert_different(&a, &svc);
         let star = policy(json!([stmt(json!({"Principal": "*"}))]));
         let svc_star = policy(json!([stmt(json!({"Principal": {"Service": "*"}}))]));
@@ -548,50 +479,27 @@ mod tests {
     #[test]
     fn extra_action_is_a_difference() {
         let a = policy(json!([stmt(json!({"Action": ["kms:Decrypt"]}))]));
-        let b = policy(json!([stmt(
-            json!({"Action": ["kms:Decrypt", "kms:Encrypt"]})
-        )]));
+        let b = policy(json!([stmt(json!({"Action": ["kms:Decrypt", "kms:Encrypt"]}))]));
         assert_different(&a, &b);
     }
 
     #[test]
     fn different_sid_is_a_difference() {
-        assert_different(
-            &policy(json!([stmt(json!({"Sid": "A"}))])),
-            &policy(json!([stmt(json!({"Sid": "B"}))])),
-        );
+        assert_different(&policy(json!([stmt(json!({"Sid": "A"}))])), &policy(json!([stmt(json!({"Sid": "B"}))])));
         let mut no_sid = stmt(json!({}));
         no_sid.as_object_mut().unwrap().remove("Sid");
-        assert_different(
-            &policy(json!([stmt(json!({"Sid": ""}))])),
-            &policy(json!([no_sid])),
-        );
+        assert_different(&policy(json!([stmt(json!({"Sid": ""}))])), &policy(json!([no_sid])));
     }
 
     #[test]
     fn different_condition_is_a_difference() {
-        let base = |v: Value| {
-            policy(json!([stmt(
-                json!({"Condition": {"StringEquals": {"kms:CallerAccount": v}}})
-            )]))
-        };
+        let base = |v: Value| policy(json!([stmt(json!({"Condition": {"StringEquals": {"kms:CallerAccount": v}}}))]));
         assert_different(&base(json!("111122223333")), &base(json!("444455556666")));
-        assert_different(
-            &base(json!(["111122223333"])),
-            &base(json!(["111122223333", "444455556666"])),
-        );
-        let op = |op: &str| {
-            policy(json!([stmt(
-                json!({"Condition": {op: {"kms:CallerAccount": "1"}}})
-            )]))
-        };
+        assert_different(&base(json!(["111122223333"])), &base(json!(["111122223333", "444455556666"])));
+        let op = |op: &str| policy(json!([stmt(json!({"Condition": {op: {"kms:CallerAccount": "1"}}}))]));
         assert_different(&op("StringEquals"), &op("StringLike"));
-        let bool_true = policy(json!([stmt(
-            json!({"Condition": {"Bool": {"aws:SecureTransport": true}}})
-        )]));
-        let bool_false = policy(json!([stmt(
-            json!({"Condition": {"Bool": {"aws:SecureTransport": "false"}}})
-        )]));
+        let bool_true = policy(json!([stmt(json!({"Condition": {"Bool": {"aws:SecureTransport": true}}}))]));
+        let bool_false = policy(json!([stmt(json!({"Condition": {"Bool": {"aws:SecureTransport": "false"}}}))]));
         assert_different(&bool_true, &bool_false);
         assert_different(&base(json!("1")), &policy(json!([stmt(json!({}))])));
     }
@@ -599,33 +507,17 @@ mod tests {
     #[test]
     fn other_fields_are_compared_exactly() {
         let p = |version: &str, id: Option<&str>, effect: &str| {
-            let mut doc =
-                json!({"Version": version, "Statement": [stmt(json!({"Effect": effect}))]});
+            let mut doc = json!({"Version": version, "Statement": [stmt(json!({"Effect": effect}))]});
             if let Some(id) = id {
                 doc["Id"] = json!(id);
             }
             doc
         };
-        assert_different(
-            &p("2012-10-17", None, "Allow"),
-            &p("2008-10-17", None, "Allow"),
-        );
-        assert_different(
-            &p("2012-10-17", None, "Allow"),
-            &p("2012-10-17", Some("key-default-1"), "Allow"),
-        );
-        assert_different(
-            &p("2012-10-17", Some("a"), "Allow"),
-            &p("2012-10-17", Some("b"), "Allow"),
-        );
-        assert_different(
-            &p("2012-10-17", None, "Allow"),
-            &p("2012-10-17", None, "Deny"),
-        );
-        assert_different(
-            &p("2012-10-17", None, "Allow"),
-            &p("2012-10-17", None, "allow"),
-        );
+        assert_different(&p("2012-10-17", None, "Allow"), &p("2008-10-17", None, "Allow"));
+        assert_different(&p("2012-10-17", None, "Allow"), &p("2012-10-17", Some("key-default-1"), "Allow"));
+        assert_different(&p("2012-10-17", Some("a"), "Allow"), &p("2012-10-17", Some("b"), "Allow"));
+        assert_different(&p("2012-10-17", None, "Allow"), &p("2012-10-17", None, "Deny"));
+        assert_different(&p("2012-10-17", None, "Allow"), &p("2012-10-17", None, "allow"));
     }
 
     #[test]
@@ -691,35 +583,21 @@ mod tests {
             original.iter().rev().cloned().collect(),
             (0..n).map(|i| original[(i + 3) % n].clone()).collect(),
             (0..n).map(|i| original[(i * 5) % n].clone()).collect(),
-            original
-                .iter()
-                .step_by(2)
-                .chain(original.iter().skip(1).step_by(2))
-                .cloned()
-                .collect(),
+            original.iter().step_by(2).chain(original.iter().skip(1).step_by(2)).cloned().collect(),
         ];
         for statements in permutations {
             // Reverse every list inside the statements too.
             let shuffled: Vec<Value> = statements.into_iter().map(reverse_lists).collect();
             let doc = json!({"Statement": shuffled, "Version": "2012-10-17"});
             assert_equivalent(&built, &doc);
-            assert_eq!(
-                to_pretty_json(&canonical(&built)),
-                to_pretty_json(&canonical(&doc))
-            );
+            assert_eq!(to_pretty_json(&canonical(&built)), to_pretty_json(&canonical(&doc)));
         }
     }
 
     fn reverse_lists(value: Value) -> Value {
         match value {
-            Value::Array(items) => {
-                Value::Array(items.into_iter().rev().map(reverse_lists).collect())
-            }
-            Value::Object(map) => Value::Object(
-                map.into_iter()
-                    .map(|(k, v)| (k, reverse_lists(v)))
-                    .collect(),
-            ),
+            Value::Array(items) => Value::Array(items.into_iter().rev().map(reverse_lists).collect()),
+            Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, reverse_lists(v))).collect()),
             other => other,
         }
     }
@@ -729,9 +607,7 @@ mod tests {
         let docs = [
             build(&full_spec(), &ctx()),
             default_policy(&ctx()),
-            policy(json!([stmt(
-                json!({"Principal": {"AWS": "111122223333"}, "Condition": {"Bool": {"a": true}}})
-            )])),
+            policy(json!([stmt(json!({"Principal": {"AWS": "111122223333"}, "Condition": {"Bool": {"a": true}}}))])),
             json!({"Statement": stmt(json!({"Principal": "*"}))}),
             json!({"Version": "2012-10-17", "Statement": [{"Principal": {"AWS": "arn:aws-cn:iam::1:role/x"}, "Action": "x"}, {"Principal": {"AWS": "111122223333"}}]}),
         ];
@@ -773,17 +649,10 @@ mod tests {
 
     #[test]
     fn statements_sort_by_sid() {
-        let doc = policy(json!([
-            stmt(json!({"Sid": "Zeta"})),
-            stmt(json!({"Sid": "Alpha"})),
-            stmt(json!({"Sid": "Mid"})),
-        ]));
-        let sids: Vec<Value> = canonical(&doc)["Statement"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["Sid"].clone())
-            .collect();
+        let doc =
+            policy(json!([stmt(json!({"Sid": "Zeta"})), stmt(json!({"Sid": "Alpha"})), stmt(json!({"Sid": "Mid"})),]));
+        let sids: Vec<Value> =
+            canonical(&doc)["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].clone()).collect();
         assert_eq!(sids, [json!("Alpha"), json!("Mid"), json!("Zeta")]);
     }
 
@@ -791,15 +660,11 @@ mod tests {
     fn malformed_input_is_kept_and_compared_exactly() {
         assert_eq!(canonical(&json!("not a policy")), json!("not a policy"));
         assert_eq!(canonical(&json!(null)), json!(null));
-        let odd = policy(json!([stmt(
-            json!({"Action": ["kms:Decrypt", 3], "Condition": {"Null": {"k": null}}})
-        )]));
+        let odd = policy(json!([stmt(json!({"Action": ["kms:Decrypt", 3], "Condition": {"Null": {"k": null}}}))]));
         assert_eq!(canonical(&odd), canonical(&odd.clone()));
         assert_different(
             &odd,
-            &policy(json!([stmt(
-                json!({"Action": ["kms:Decrypt", "3"], "Condition": {"Null": {"k": null}}})
-            )])),
+            &policy(json!([stmt(json!({"Action": ["kms:Decrypt", "3"], "Condition": {"Null": {"k": null}}}))])),
         );
         let string_statement = json!({"Version": "2012-10-17", "Statement": "oops"});
         assert_eq!(canonical(&string_statement)["Statement"], "oops");
@@ -808,21 +673,9 @@ mod tests {
     #[test]
     fn partition_inference() {
         assert_eq!(partition_of(&[&json!({"a": "111122223333"})]), "aws");
-        assert_eq!(
-            partition_of(&[&json!(["arn:aws-cn:iam::1:root", "arn:aws-cn:kms:x"])]),
-            "aws-cn"
-        );
-        assert_eq!(
-            partition_of(&[&json!([
-                "arn:aws-cn:iam::1:root",
-                "arn:aws-us-gov:iam::1:root"
-            ])]),
-            "aws"
-        );
+        assert_eq!(partition_of(&[&json!(["arn:aws-cn:iam::1:root", "arn:aws-cn:kms:x"])]), "aws-cn");
+        assert_eq!(partition_of(&[&json!(["arn:aws-cn:iam::1:root", "arn:aws-us-gov:iam::1:root"])]), "aws");
         assert_eq!(partition_of(&[&json!("arn::x")]), "aws");
-        assert_eq!(
-            partition_of(&[&json!(1), &json!({"x": ["arn:aws-us-gov:iam::1:root"]})]),
-            "aws-us-gov"
-        );
+        assert_eq!(partition_of(&[&json!(1), &json!({"x": ["arn:aws-us-gov:iam::1:root"]})]), "aws-us-gov");
     }
 }

@@ -67,11 +67,7 @@ mod tests {
     use crate::policy::{BuildContext, build, default_policy, equivalent};
 
     fn ctx() -> BuildContext<'static> {
-        BuildContext {
-            account_id: "484357440923",
-            region: "ap-southeast-2",
-            partition: "aws",
-        }
+        BuildContext { account_id: "484357440923", region: "ap-southeast-2", partition: "aws" }
     }
 
     fn with_users(users: &[&str]) -> Value {
@@ -84,11 +80,7 @@ mod tests {
     }
 
     fn changes(lines: &[String]) -> Vec<&str> {
-        lines
-            .iter()
-            .filter(|l| l.starts_with("+ ") || l.starts_with("- "))
-            .map(String::as_str)
-            .collect()
+        lines.iter().filter(|l| l.starts_with("+ ") || l.starts_with("- ")).map(String::as_str).collect()
     }
 
     #[test]
@@ -107,18 +99,8 @@ mod tests {
         let from = with_users(&["arn:aws:iam::1:role/A"]);
         let to = with_users(&["arn:aws:iam::1:role/B"]);
         let lines = diff(&from, &to);
-        assert_eq!(
-            changes(&lines),
-            [
-                "-           \"arn:aws:iam::1:role/A\"",
-                "+           \"arn:aws:iam::1:role/B\""
-            ]
-        );
-        assert!(
-            lines
-                .iter()
-                .all(|l| l.starts_with("+ ") || l.starts_with("- ") || l.starts_with("  "))
-        );
+        assert_eq!(changes(&lines), ["-           \"arn:aws:iam::1:role/A\"", "+           \"arn:aws:iam::1:role/B\""]);
+        assert!(lines.iter().all(|l| l.starts_with("+ ") || l.starts_with("- ") || l.starts_with("  ")));
     }
 
     #[test]
@@ -164,24 +146,10 @@ mod tests {
         let lines = diff(&from, &to);
         let hunks_between = lines.iter().filter(|l| *l == "  ...").count();
         assert!(hunks_between >= 3, "{lines:#?}");
-        assert!(
-            changes(&lines).contains(&"-           \"arn:aws:iam::1:role/Admin\""),
-            "{lines:#?}"
-        );
-        assert!(
-            changes(&lines).contains(&"+           \"arn:aws:iam::1:role/Admin2\""),
-            "{lines:#?}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("arn:aws:iam::444455556666:root") && l.starts_with("+ "))
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("arn:aws:iam::111122223333:root") && l.starts_with("- "))
-        );
+        assert!(changes(&lines).contains(&"-           \"arn:aws:iam::1:role/Admin\""), "{lines:#?}");
+        assert!(changes(&lines).contains(&"+           \"arn:aws:iam::1:role/Admin2\""), "{lines:#?}");
+        assert!(lines.iter().any(|l| l.contains("arn:aws:iam::444455556666:root") && l.starts_with("+ ")));
+        assert!(lines.iter().any(|l| l.contains("arn:aws:iam::111122223333:root") && l.starts_with("- ")));
     }
 
     #[test]
@@ -209,12 +177,7 @@ mod tests {
         let to = json!({"Version": "2008-10-17"});
         assert_eq!(
             diff(&from, &to),
-            [
-                "  {",
-                "-   \"Version\": \"2012-10-17\"",
-                "+   \"Version\": \"2008-10-17\"",
-                "  }"
-            ]
+            ["  {", "-   \"Version\": \"2012-10-17\"", "+   \"Version\": \"2008-10-17\"", "  }"]
         );
     }
 

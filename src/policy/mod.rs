@@ -16,12 +16,8 @@ mod canonical;
 mod diff;
 mod render;
 
-pub use actions::{
-    ADMINISTRATION_ACTIONS, ALL_ACTIONS, GRANT_ACTIONS, SERVICE_USE_ACTIONS, USE_ACTIONS,
-};
-pub use builder::{
-    BuildContext, POLICY_VERSION, build, default_policy, dns_suffix, service_sid, sid,
-};
+pub use actions::{ADMINISTRATION_ACTIONS, ALL_ACTIONS, GRANT_ACTIONS, SERVICE_USE_ACTIONS, USE_ACTIONS};
+pub use builder::{BuildContext, POLICY_VERSION, build, default_policy, dns_suffix, service_sid, sid};
 pub use canonical::{canonical, equivalent};
 pub use diff::diff;
 pub use render::to_pretty_json;

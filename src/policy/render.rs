@@ -10,17 +10,8 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 
 const DOCUMENT_ORDER: &[&str] = &["Version", "Id", "Statement"];
-const STATEMENT_ORDER: &[&str] = &[
-    "Sid",
-    "Effect",
-    "Principal",
-    "NotPrincipal",
-    "Action",
-    "NotAction",
-    "Resource",
-    "NotResource",
-    "Condition",
-];
+const STATEMENT_ORDER: &[&str] =
+    &["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
 
 /// Where in a policy an object sits, which decides the order of its keys.
 #[derive(Clone, Copy)]
@@ -165,24 +156,10 @@ mod tests {
             "Alpha": true,
         }, "Extra": null, "Another": []});
         let text = to_pretty_json(&doc);
-        let position = |needle: &str| {
-            text.find(needle)
-                .unwrap_or_else(|| panic!("{needle} missing from {text}"))
-        };
-        let statement_keys = [
-            "\"Effect\"",
-            "\"NotPrincipal\"",
-            "\"NotAction\"",
-            "\"NotResource\"",
-            "\"Alpha\"",
-            "\"Zeta\"",
-        ];
-        assert!(
-            statement_keys
-                .windows(2)
-                .all(|w| position(w[0]) < position(w[1])),
-            "{text}"
-        );
+        let position = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle} missing from {text}"));
+        let statement_keys =
+            ["\"Effect\"", "\"NotPrincipal\"", "\"NotAction\"", "\"NotResource\"", "\"Alpha\"", "\"Zeta\""];
+        assert!(statement_keys.windows(2).all(|w| position(w[0]) < position(w[1])), "{text}");
         assert!(position("\"Statement\"") < position("\"Another\""));
         assert!(position("\"Another\"") < position("\"Extra\""));
         assert!(text.contains("\"Another\": []"));
@@ -194,19 +171,13 @@ mod tests {
         // "Sid" inside a Condition is just a key and sorts alphabetically.
         let doc = json!({"Statement": [{"Condition": {"X": {"Sid": "1", "Effect": "2"}}}]});
         let text = to_pretty_json(&doc);
-        assert!(
-            text.find("\"Effect\": \"2\"") < text.find("\"Sid\": \"1\""),
-            "{text}"
-        );
+        assert!(text.find("\"Effect\": \"2\"") < text.find("\"Sid\": \"1\""), "{text}");
     }
 
     #[test]
     fn matches_serde_json_formatting_apart_from_key_order() {
         let doc = json!({"a": [1, 2.5, {"b": "x\"y\n\u{1F600}"}], "c": {}, "d": [], "e": [[]], "f": -0.0});
-        assert_eq!(
-            to_pretty_json(&doc),
-            serde_json::to_string_pretty(&doc).unwrap()
-        );
+        assert_eq!(to_pretty_json(&doc), serde_json::to_string_pretty(&doc).unwrap());
         let parsed: Value = serde_json::from_str(&to_pretty_json(&doc)).unwrap();
         assert_eq!(parsed, doc);
     }
@@ -216,22 +187,15 @@ mod tests {
         assert_eq!(to_pretty_json(&json!(null)), "null");
         assert_eq!(to_pretty_json(&json!("s")), "\"s\"");
         assert_eq!(to_pretty_json(&json!({})), "{}");
-        assert_eq!(
-            to_pretty_json(&json!({"Statement": []})),
-            "{\n  \"Statement\": []\n}"
-        );
+        assert_eq!(to_pretty_json(&json!({"Statement": []})), "{\n  \"Statement\": []\n}");
     }
 
     #[test]
     fn output_does_not_depend_on_input_key_order() {
-        let a: Value = serde_json::from_str(
-            r#"{"Version":"1","Statement":[{"Sid":"a","Action":"x","Effect":"Allow"}]}"#,
-        )
-        .unwrap();
-        let b: Value = serde_json::from_str(
-            r#"{"Statement":[{"Effect":"Allow","Action":"x","Sid":"a"}],"Version":"1"}"#,
-        )
-        .unwrap();
+        let a: Value =
+            serde_json::from_str(r#"{"Version":"1","Statement":[{"Sid":"a","Action":"x","Effect":"Allow"}]}"#).unwrap();
+        let b: Value =
+            serde_json::from_str(r#"{"Statement":[{"Effect":"Allow","Action":"x","Sid":"a"}],"Version":"1"}"#).unwrap();
         assert_eq!(to_pretty_json(&a), to_pretty_json(&b));
     }
 }

@@ -14,10 +14,7 @@ pub fn validate_account(account: &AwsAccount) -> Vec<Issue> {
     if !is_account_id(&spec.account_id) {
         issues.add(
             "spec.accountId",
-            format!(
-                "{} is not a 12-digit AWS account id",
-                quote(&spec.account_id)
-            ),
+            format!("{} is not a 12-digit AWS account id", quote(&spec.account_id)),
             "write the account id as 12 digits in quotes, e.g. accountId: \"111122223333\"",
         );
     }
@@ -32,17 +29,15 @@ pub fn validate_account(account: &AwsAccount) -> Vec<Issue> {
             ),
             // Keys are created in the account whose credentials call KMS: after assuming the
             // role that is the role's account, so it must be the one declared here.
-            Some(arn) if is_account_id(&spec.account_id) && arn.account != spec.account_id => {
-                issues.add(
-                    "spec.assumeRoleArn",
-                    format!(
-                        "is a role in account {}, but spec.accountId is {}",
-                        quote(arn.account),
-                        quote(&spec.account_id)
-                    ),
-                    "assume a role in the account that holds the keys, or correct spec.accountId",
-                )
-            }
+            Some(arn) if is_account_id(&spec.account_id) && arn.account != spec.account_id => issues.add(
+                "spec.assumeRoleArn",
+                format!(
+                    "is a role in account {}, but spec.accountId is {}",
+                    quote(arn.account),
+                    quote(&spec.account_id)
+                ),
+                "assume a role in the account that holds the keys, or correct spec.accountId",
+            ),
             Some(_) => {}
         }
     }
@@ -71,18 +66,12 @@ pub fn validate_account(account: &AwsAccount) -> Vec<Issue> {
             match expression.operator.as_str() {
                 "In" | "NotIn" if values.is_empty() => issues.add(
                     path::child(&at, "values"),
-                    format!(
-                        "is empty, but operator {} needs at least one value",
-                        expression.operator
-                    ),
+                    format!("is empty, but operator {} needs at least one value", expression.operator),
                     "list the label values to match",
                 ),
                 "Exists" | "DoesNotExist" if !values.is_empty() => issues.add(
                     path::child(&at, "values"),
-                    format!(
-                        "is set, but operator {} takes no values",
-                        expression.operator
-                    ),
+                    format!("is set, but operator {} takes no values", expression.operator),
                     "remove values",
                 ),
                 "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
@@ -98,10 +87,7 @@ pub fn validate_account(account: &AwsAccount) -> Vec<Issue> {
 }
 
 fn is_http_url(url: &str) -> bool {
-    let Some(rest) = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-    else {
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
         return false;
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
@@ -134,25 +120,13 @@ allowedNamespaces:
     #[test]
     fn account_id_must_be_twelve_digits() {
         let issues = validate_account(&account("{accountId: '48435744092', region: us-east-1}"));
-        assert_issue(
-            &issues,
-            ACCOUNT,
-            "spec.accountId",
-            &["\"48435744092\" is not a 12-digit"],
-            "12 digits in quotes",
-        );
+        assert_issue(&issues, ACCOUNT, "spec.accountId", &["\"48435744092\" is not a 12-digit"], "12 digits in quotes");
     }
 
     #[test]
     fn region_must_look_like_a_region() {
         let issues = validate_account(&account("{accountId: '484357440923', region: Sydney}"));
-        assert_issue(
-            &issues,
-            ACCOUNT,
-            "spec.region",
-            &["\"Sydney\" is not an AWS region"],
-            "ap-southeast-2",
-        );
+        assert_issue(&issues, ACCOUNT, "spec.region", &["\"Sydney\" is not an AWS region"], "ap-southeast-2");
     }
 
     #[test]
@@ -160,13 +134,7 @@ allowedNamespaces:
         let issues = validate_account(&account(
             "{accountId: '484357440923', region: us-east-1, assumeRoleArn: 'arn:aws:iam::484357440923:user/ops'}",
         ));
-        assert_issue(
-            &issues,
-            ACCOUNT,
-            "spec.assumeRoleArn",
-            &["not an IAM role ARN"],
-            "role/<name>",
-        );
+        assert_issue(&issues, ACCOUNT, "spec.assumeRoleArn", &["not an IAM role ARN"], "role/<name>");
         let issues = validate_account(&account(
             "{accountId: '484357440923', region: us-east-1, assumeRoleArn: 'arn:aws:iam::111122223333:role/ops'}",
         ));
@@ -181,16 +149,8 @@ allowedNamespaces:
 
     #[test]
     fn external_id_without_role() {
-        let issues = validate_account(&account(
-            "{accountId: '484357440923', region: us-east-1, externalId: secret}",
-        ));
-        assert_issue(
-            &issues,
-            ACCOUNT,
-            "spec.externalId",
-            &["without spec.assumeRoleArn"],
-            "add spec.assumeRoleArn",
-        );
+        let issues = validate_account(&account("{accountId: '484357440923', region: us-east-1, externalId: secret}"));
+        assert_issue(&issues, ACCOUNT, "spec.externalId", &["without spec.assumeRoleArn"], "add spec.assumeRoleArn");
     }
 
     #[test]
@@ -199,13 +159,7 @@ allowedNamespaces:
             let issues = validate_account(&account(&format!(
                 "{{accountId: '484357440923', region: us-east-1, endpointUrl: '{bad}'}}"
             )));
-            assert_issue(
-                &issues,
-                ACCOUNT,
-                "spec.endpointUrl",
-                &[&quote(bad)],
-                "http://127.0.0.1:5000",
-            );
+            assert_issue(&issues, ACCOUNT, "spec.endpointUrl", &[&quote(bad)], "http://127.0.0.1:5000");
         }
     }
 

@@ -22,18 +22,11 @@ pub fn validate_alias(alias: &KmsAlias) -> Vec<Issue> {
             format!("prefix the name with alias/, {example}"),
         );
     } else if name == "alias/" {
-        issues.add(
-            field,
-            "has nothing after alias/",
-            format!("add a name after alias/, {example}"),
-        );
+        issues.add(field, "has nothing after alias/", format!("add a name after alias/, {example}"));
     } else if name.starts_with("alias/aws/") {
         issues.add(
             field,
-            format!(
-                "{} starts with alias/aws/, which AWS reserves for AWS managed keys",
-                quote(name)
-            ),
+            format!("{} starts with alias/aws/, which AWS reserves for AWS managed keys", quote(name)),
             format!("choose a name outside alias/aws/, {example}"),
         );
     }
@@ -48,10 +41,7 @@ pub fn validate_alias(alias: &KmsAlias) -> Vec<Issue> {
     if let Some(bad) = first_bad_alias_char(name) {
         issues.add(
             field,
-            format!(
-                "{} contains {bad:?}, which KMS does not allow in alias names",
-                quote(name)
-            ),
+            format!("{} contains {bad:?}, which KMS does not allow in alias names", quote(name)),
             "use only letters, digits, '/', '_' and '-' after alias/",
         );
     }
@@ -69,17 +59,13 @@ mod tests {
     const UUID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
 
     fn named(name: &str) -> Vec<Issue> {
-        validate_alias(&alias(&format!(
-            "{{name: '{name}', keyRef: {{name: datamesh}}}}"
-        )))
+        validate_alias(&alias(&format!("{{name: '{name}', keyRef: {{name: datamesh}}}}")))
     }
 
     #[test]
     fn a_sound_alias_passes() {
         assert_clean(&named("alias/app-datahub-prod_datamesh/manager"));
-        let by_id = format!(
-            "{{name: alias/x, targetKeyId: '{UUID}', accountRef: core, region: us-west-2}}"
-        );
+        let by_id = format!("{{name: alias/x, targetKeyId: '{UUID}', accountRef: core, region: us-west-2}}");
         assert_clean(&validate_alias(&alias(&by_id)));
     }
 
@@ -92,13 +78,7 @@ mod tests {
             &["\"app-key\" does not start with alias/"],
             "prefix the name with alias/",
         );
-        assert_issue(
-            &named("alias/"),
-            ALIAS,
-            "spec.name",
-            &["nothing after alias/"],
-            "add a name",
-        );
+        assert_issue(&named("alias/"), ALIAS, "spec.name", &["nothing after alias/"], "add a name");
     }
 
     #[test]
@@ -115,13 +95,7 @@ mod tests {
     #[test]
     fn alias_names_are_at_most_256_characters() {
         let long = format!("alias/{}", "a".repeat(251));
-        assert_issue(
-            &named(&long),
-            ALIAS,
-            "spec.name",
-            &["257 characters"],
-            "at most 256",
-        );
+        assert_issue(&named(&long), ALIAS, "spec.name", &["257 characters"], "at most 256");
     }
 
     #[test]
@@ -137,9 +111,7 @@ mod tests {
 
     #[test]
     fn exactly_one_of_key_ref_and_target_key_id() {
-        let both = format!(
-            "{{name: alias/x, keyRef: {{name: k}}, targetKeyId: '{UUID}', accountRef: core}}"
-        );
+        let both = format!("{{name: alias/x, keyRef: {{name: k}}, targetKeyId: '{UUID}', accountRef: core}}");
         assert_issue(
             &validate_alias(&alias(&both)),
             ALIAS,
@@ -148,28 +120,14 @@ mod tests {
             "keep one",
         );
         let neither = validate_alias(&alias("{name: alias/x}"));
-        assert_issue(
-            &neither,
-            ALIAS,
-            "spec.keyRef",
-            &["neither"],
-            "KmsKey in namespace platform-kms",
-        );
+        assert_issue(&neither, ALIAS, "spec.keyRef", &["neither"], "KmsKey in namespace platform-kms");
     }
 
     #[test]
     fn target_key_id_needs_account_ref_and_the_reverse() {
         let issues = validate_alias(&alias(&format!("{{name: alias/x, targetKeyId: '{UUID}'}}")));
-        assert_issue(
-            &issues,
-            ALIAS,
-            "spec.accountRef",
-            &["is missing"],
-            "AwsAccount",
-        );
-        let issues = validate_alias(&alias(
-            "{name: alias/x, keyRef: {name: k}, accountRef: core}",
-        ));
+        assert_issue(&issues, ALIAS, "spec.accountRef", &["is missing"], "AwsAccount");
+        let issues = validate_alias(&alias("{name: alias/x, keyRef: {name: k}, accountRef: core}"));
         assert_issue(
             &issues,
             ALIAS,
@@ -182,47 +140,19 @@ mod tests {
     #[test]
     fn empty_key_ref_name() {
         let issues = validate_alias(&alias("{name: alias/x, keyRef: {name: ''}}"));
-        assert_issue(
-            &issues,
-            ALIAS,
-            "spec.keyRef.name",
-            &["empty"],
-            "platform-kms",
-        );
+        assert_issue(&issues, ALIAS, "spec.keyRef.name", &["empty"], "platform-kms");
     }
 
     #[test]
     fn target_key_id_shape_and_region() {
-        let issues = validate_alias(&alias(
-            "{name: alias/x, targetKeyId: alias/other, accountRef: core}",
-        ));
-        assert_issue(
-            &issues,
-            ALIAS,
-            "spec.targetKeyId",
-            &["\"alias/other\""],
-            "key id",
-        );
+        let issues = validate_alias(&alias("{name: alias/x, targetKeyId: alias/other, accountRef: core}"));
+        assert_issue(&issues, ALIAS, "spec.targetKeyId", &["\"alias/other\""], "key id");
         let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{UUID}");
         let issues = validate_alias(&alias(&format!(
             "{{name: alias/x, targetKeyId: '{arn}', accountRef: core, region: eu-west-1}}"
         )));
-        assert_issue(
-            &issues,
-            ALIAS,
-            "spec.region",
-            &["\"eu-west-1\"", "\"us-east-1\""],
-            "spec.region: us-east-1",
-        );
-        let issues = validate_alias(&alias(
-            "{name: alias/x, keyRef: {name: k}, region: 'us_east_1'}",
-        ));
-        assert_issue(
-            &issues,
-            ALIAS,
-            "spec.region",
-            &["not an AWS region"],
-            "us-east-1",
-        );
+        assert_issue(&issues, ALIAS, "spec.region", &["\"eu-west-1\"", "\"us-east-1\""], "spec.region: us-east-1");
+        let issues = validate_alias(&alias("{name: alias/x, keyRef: {name: k}, region: 'us_east_1'}"));
+        assert_issue(&issues, ALIAS, "spec.region", &["not an AWS region"], "us-east-1");
     }
 }

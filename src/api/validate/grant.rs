@@ -34,19 +34,13 @@ pub fn validate_grant(grant: &KmsGrant) -> Vec<Issue> {
     if let Some(bad) = first_bad_grant_name_char(&spec.name) {
         issues.add(
             "spec.name",
-            format!(
-                "{} contains {bad:?}, which KMS does not allow in grant names",
-                quote(&spec.name)
-            ),
+            format!("{} contains {bad:?}, which KMS does not allow in grant names", quote(&spec.name)),
             "use only letters, digits, ':', '/', '_' and '-'",
         );
     }
 
     let principals = [
-        (
-            "spec.granteePrincipal",
-            Some(spec.grantee_principal.as_str()),
-        ),
+        ("spec.granteePrincipal", Some(spec.grantee_principal.as_str())),
         ("spec.retiringPrincipal", spec.retiring_principal.as_deref()),
     ];
     for (field, principal) in principals {
@@ -80,10 +74,7 @@ pub fn validate_grant(grant: &KmsGrant) -> Vec<Issue> {
         } else if let Some(first) = seen.insert(operation, i) {
             issues.add(
                 &at,
-                format!(
-                    "{} is already listed at spec.operations[{first}]",
-                    quote(operation)
-                ),
+                format!("{} is already listed at spec.operations[{first}]", quote(operation)),
                 "list each operation once",
             );
         }
@@ -91,9 +82,7 @@ pub fn validate_grant(grant: &KmsGrant) -> Vec<Issue> {
 
     if let Some(constraints) = &spec.constraints {
         let set = |c: &Option<BTreeMap<String, String>>| c.as_ref().is_some_and(|m| !m.is_empty());
-        if set(&constraints.encryption_context_equals)
-            && set(&constraints.encryption_context_subset)
-        {
+        if set(&constraints.encryption_context_equals) && set(&constraints.encryption_context_subset) {
             issues.add(
                 "spec.constraints",
                 "sets both encryptionContextEquals and encryptionContextSubset",
@@ -130,13 +119,7 @@ mod tests {
         let issues = validate_grant(&grant(&format!(
             "{{keyRef: {{name: logs}}, name: g, granteePrincipal: '{GRANTEE}', operations: []}}"
         )));
-        assert_issue(
-            &issues,
-            GRANT,
-            "spec.operations",
-            &["empty"],
-            "Encrypt, Decrypt",
-        );
+        assert_issue(&issues, GRANT, "spec.operations", &["empty"], "Encrypt, Decrypt");
 
         let issues = validate_grant(&grant(&format!(
             "{{keyRef: {{name: logs}}, name: g, granteePrincipal: '{GRANTEE}', operations: [decrypt, Decrypt, Encrypt, Encrypt, Teleport]}}"
@@ -155,13 +138,7 @@ mod tests {
             &["\"Encrypt\" is already listed at spec.operations[2]"],
             "once",
         );
-        let unknown = assert_issue(
-            &issues,
-            GRANT,
-            "spec.operations[4]",
-            &["\"Teleport\""],
-            "use one of CreateGrant",
-        );
+        let unknown = assert_issue(&issues, GRANT, "spec.operations[4]", &["\"Teleport\""], "use one of CreateGrant");
         assert!(!unknown.fix.contains("did you mean"), "{unknown}");
     }
 
@@ -175,23 +152,11 @@ mod tests {
         let issues = validate_grant(&grant(&format!(
             "{{keyRef: {{name: logs}}, name: {long}, granteePrincipal: '{GRANTEE}', operations: [Encrypt]}}"
         )));
-        assert_issue(
-            &issues,
-            GRANT,
-            "spec.name",
-            &["257 characters"],
-            "at most 256",
-        );
+        assert_issue(&issues, GRANT, "spec.name", &["257 characters"], "at most 256");
         let issues = validate_grant(&grant(&format!(
             "{{keyRef: {{name: logs}}, name: 's3 replication', granteePrincipal: '{GRANTEE}', operations: [Encrypt]}}"
         )));
-        assert_issue(
-            &issues,
-            GRANT,
-            "spec.name",
-            &["contains ' '"],
-            "':', '/', '_' and '-'",
-        );
+        assert_issue(&issues, GRANT, "spec.name", &["contains ' '"], "':', '/', '_' and '-'");
     }
 
     #[test]
@@ -206,20 +171,12 @@ mod tests {
             &["\"s3.amazonaws.com\" is not an IAM principal ARN"],
             "arn:aws:iam::",
         );
-        assert_issue(
-            &issues,
-            GRANT,
-            "spec.retiringPrincipal",
-            &["\"admin\""],
-            "arn:aws:iam::",
-        );
+        assert_issue(&issues, GRANT, "spec.retiringPrincipal", &["\"admin\""], "arn:aws:iam::");
     }
 
     #[test]
     fn both_constraints() {
-        let issues = with(
-            ", constraints: {encryptionContextEquals: {a: b}, encryptionContextSubset: {c: d}}",
-        );
+        let issues = with(", constraints: {encryptionContextEquals: {a: b}, encryptionContextSubset: {c: d}}");
         assert_issue(
             &issues,
             GRANT,

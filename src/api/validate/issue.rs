@@ -26,14 +26,7 @@ impl Issue {
         problem: impl Into<String>,
         fix: impl Into<String>,
     ) -> Self {
-        Issue {
-            object,
-            file: None,
-            line: None,
-            field: field.into(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
+        Issue { object, file: None, line: None, field: field.into(), problem: problem.into(), fix: fix.into() }
     }
 
     /// Places the issue in a file, for objects loaded from manifests.
@@ -79,20 +72,11 @@ pub(crate) struct Issues {
 
 impl Issues {
     pub(crate) fn new(object: ObjectName) -> Self {
-        Issues {
-            object,
-            list: Vec::new(),
-        }
+        Issues { object, list: Vec::new() }
     }
 
-    pub(crate) fn add(
-        &mut self,
-        field: impl Into<String>,
-        problem: impl Into<String>,
-        fix: impl Into<String>,
-    ) {
-        self.list
-            .push(Issue::new(Some(self.object.clone()), field, problem, fix));
+    pub(crate) fn add(&mut self, field: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
+        self.list.push(Issue::new(Some(self.object.clone()), field, problem, fix));
     }
 
     pub(crate) fn object(&self) -> &ObjectName {
@@ -155,9 +139,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[i - 2][j - 2] + 1);
             }

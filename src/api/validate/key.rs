@@ -11,8 +11,7 @@ use super::policy::{check_policy_document, check_policy_spec};
 use super::replicas::check_replicas;
 use super::tags::{Ownership, check_tags};
 use crate::api::catalog::{
-    self, KEY_USAGES, MAX_DESCRIPTION_CHARS, PENDING_WINDOW_DAYS, ROTATABLE_KEY_SPEC,
-    ROTATION_PERIOD_DAYS,
+    self, KEY_USAGES, MAX_DESCRIPTION_CHARS, PENDING_WINDOW_DAYS, ROTATABLE_KEY_SPEC, ROTATION_PERIOD_DAYS,
 };
 use crate::api::{AwsAccountSpec, Kind, KmsKey, KmsKeySpec};
 
@@ -23,11 +22,7 @@ pub fn validate_key(key: &KmsKey, account: Option<&AwsAccountSpec>) -> Vec<Issue
     let spec = &key.spec;
 
     if spec.account_ref.is_empty() {
-        issues.add(
-            "spec.accountRef",
-            "is empty",
-            "name the AwsAccount the key lives in",
-        );
+        issues.add("spec.accountRef", "is empty", "name the AwsAccount the key lives in");
     }
     if let Some(region) = &spec.region {
         check_region(&mut issues, "spec.region", region);
@@ -39,11 +34,7 @@ pub fn validate_key(key: &KmsKey, account: Option<&AwsAccountSpec>) -> Vec<Issue
     check_rotation(&mut issues, spec);
     check_deletion(&mut issues, spec);
 
-    let ownership = if spec.import_key_id().is_some() {
-        Ownership::Imported
-    } else {
-        Ownership::Created
-    };
+    let ownership = if spec.import_key_id().is_some() { Ownership::Imported } else { Ownership::Created };
     check_tags(&mut issues, "spec.tags", &spec.tags, ownership);
 
     if spec.policy.is_some() && spec.policy_document.is_some() {
@@ -60,10 +51,7 @@ pub fn validate_key(key: &KmsKey, account: Option<&AwsAccountSpec>) -> Vec<Issue
         check_policy_document(&mut issues, document);
     }
 
-    let primary_region = spec
-        .region
-        .as_deref()
-        .or(account.map(|a| a.region.as_str()));
+    let primary_region = spec.region.as_deref().or(account.map(|a| a.region.as_str()));
     check_replicas(&mut issues, spec, primary_region, ownership);
     check_import(&mut issues, spec, primary_region, account);
     issues.into_vec()
@@ -101,16 +89,8 @@ fn check_spec_and_usage(issues: &mut Issues, spec: &KmsKeySpec) {
     {
         issues.add(
             "spec.keyUsage",
-            format!(
-                "{} is not a usage KMS allows for keySpec {}",
-                quote(&spec.key_usage),
-                quote(&spec.key_spec)
-            ),
-            format!(
-                "use {} with {}, or choose another keySpec",
-                usages.join(" or "),
-                spec.key_spec
-            ),
+            format!("{} is not a usage KMS allows for keySpec {}", quote(&spec.key_usage), quote(&spec.key_spec)),
+            format!("use {} with {}, or choose another keySpec", usages.join(" or "), spec.key_spec),
         );
     }
 }
@@ -127,10 +107,7 @@ fn check_rotation(issues: &mut Issues, spec: &KmsKeySpec) {
                 "is true, but KMS rotates only {ROTATABLE_KEY_SPEC} keys and this key's keySpec is {}",
                 quote(&spec.key_spec)
             ),
-            format!(
-                "set rotation.enabled: false or remove it (it defaults to false for {})",
-                spec.key_spec
-            ),
+            format!("set rotation.enabled: false or remove it (it defaults to false for {})", spec.key_spec),
         );
     }
     if let Some(days) = rotation.period_days {
@@ -156,13 +133,7 @@ fn check_deletion(issues: &mut Issues, spec: &KmsKeySpec) {
     }
 }
 
-fn check_days(
-    issues: &mut Issues,
-    field: &str,
-    days: i32,
-    range: &RangeInclusive<i32>,
-    default: i32,
-) {
+fn check_days(issues: &mut Issues, field: &str, days: i32, range: &RangeInclusive<i32>, default: i32) {
     if !range.contains(&days) {
         let (min, max) = (range.start(), range.end());
         issues.add(
@@ -197,14 +168,8 @@ fn check_import(
         {
             issues.add(
                 field,
-                format!(
-                    "is a key in {}, but this KmsKey's region is {primary:?}",
-                    quote(arn.region)
-                ),
-                format!(
-                    "set spec.region: {}, or import the key that lives in {primary}",
-                    arn.region
-                ),
+                format!("is a key in {}, but this KmsKey's region is {primary:?}", quote(arn.region)),
+                format!("set spec.region: {}, or import the key that lives in {primary}", arn.region),
             );
         }
         if let Some(account) = account
@@ -225,10 +190,7 @@ fn check_import(
     if target.is_multi_region() && !spec.multi_region {
         issues.add(
             "spec.multiRegion",
-            format!(
-                "is false, but import.keyId {} is a multi-Region key",
-                quote(key_id)
-            ),
+            format!("is false, but import.keyId {} is a multi-Region key", quote(key_id)),
             "set spec.multiRegion: true to match the imported key",
         );
     }
@@ -236,9 +198,7 @@ fn check_import(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{
-        ACCOUNT_ID, account_spec, assert_clean, assert_issue, assert_no_issue_on, key,
-    };
+    use super::super::testing::{ACCOUNT_ID, account_spec, assert_clean, assert_issue, assert_no_issue_on, key};
     use super::*;
 
     const KEY: &str = "KmsKey platform-kms/datamesh";
@@ -283,31 +243,15 @@ managementPolicy: Manage
         let mut k = key("{accountRef: ''}");
         k.metadata.name = Some("Data_Mesh".into());
         let issues = validate_key(&k, None);
-        assert_issue(
-            &issues,
-            "KmsKey platform-kms/Data_Mesh",
-            "spec.accountRef",
-            &["empty"],
-            "AwsAccount",
-        );
-        assert_issue(
-            &issues,
-            "KmsKey platform-kms/Data_Mesh",
-            "metadata.name",
-            &["\"Data_Mesh\""],
-            "lowercase",
-        );
+        assert_issue(&issues, "KmsKey platform-kms/Data_Mesh", "spec.accountRef", &["empty"], "AwsAccount");
+        assert_issue(&issues, "KmsKey platform-kms/Data_Mesh", "metadata.name", &["\"Data_Mesh\""], "lowercase");
     }
 
     #[test]
     fn pending_window_outside_7_to_30() {
         for days in [6, 31] {
-            let issues = validate_key(
-                &key(&format!(
-                    "{{accountRef: core, deletion: {{pendingWindowDays: {days}}}}}"
-                )),
-                None,
-            );
+            let issues =
+                validate_key(&key(&format!("{{accountRef: core, deletion: {{pendingWindowDays: {days}}}}}")), None);
             assert_issue(
                 &issues,
                 KEY,
@@ -316,31 +260,20 @@ managementPolicy: Manage
                 "from 7 to 30",
             );
         }
-        assert_clean(&validate_key(
-            &key("{accountRef: core, deletion: {pendingWindowDays: 7}}"),
-            None,
-        ));
+        assert_clean(&validate_key(&key("{accountRef: core, deletion: {pendingWindowDays: 7}}"), None));
     }
 
     #[test]
     fn rotation_period_outside_90_to_2560() {
         let issues = validate_key(&key("{accountRef: core, rotation: {periodDays: 30}}"), None);
-        let issue = assert_issue(
-            &issues,
-            KEY,
-            "spec.rotation.periodDays",
-            &["30 is outside 90..2560"],
-            "from 90 to 2560",
-        );
+        let issue =
+            assert_issue(&issues, KEY, "spec.rotation.periodDays", &["30 is outside 90..2560"], "from 90 to 2560");
         assert_eq!(
             issue.to_string(),
             "KmsKey platform-kms/datamesh: spec.rotation.periodDays: 30 is outside 90..2560. Fix: set a value from 90 to 2560 days (default 365)."
         );
         assert_issue(
-            &validate_key(
-                &key("{accountRef: core, rotation: {periodDays: 2561}}"),
-                None,
-            ),
+            &validate_key(&key("{accountRef: core, rotation: {periodDays: 2561}}"), None),
             KEY,
             "spec.rotation.periodDays",
             &["2561"],
@@ -351,9 +284,7 @@ managementPolicy: Manage
     #[test]
     fn rotation_enabled_on_an_asymmetric_key() {
         let issues = validate_key(
-            &key(
-                "{accountRef: core, keySpec: RSA_2048, keyUsage: SIGN_VERIFY, rotation: {enabled: true}}",
-            ),
+            &key("{accountRef: core, keySpec: RSA_2048, keyUsage: SIGN_VERIFY, rotation: {enabled: true}}"),
             None,
         );
         assert_issue(
@@ -367,14 +298,9 @@ managementPolicy: Manage
 
     #[test]
     fn rotation_period_with_rotation_disabled_is_fine() {
+        assert_clean(&validate_key(&key("{accountRef: core, rotation: {enabled: false, periodDays: 180}}"), None));
         assert_clean(&validate_key(
-            &key("{accountRef: core, rotation: {enabled: false, periodDays: 180}}"),
-            None,
-        ));
-        assert_clean(&validate_key(
-            &key(
-                "{accountRef: core, keySpec: HMAC_256, keyUsage: GENERATE_VERIFY_MAC, rotation: {enabled: false}}",
-            ),
+            &key("{accountRef: core, keySpec: HMAC_256, keyUsage: GENERATE_VERIFY_MAC, rotation: {enabled: false}}"),
             None,
         ));
     }
@@ -406,10 +332,7 @@ managementPolicy: Manage
 
     #[test]
     fn spec_and_usage_combination_kms_rejects() {
-        let issues = validate_key(
-            &key("{accountRef: core, keySpec: ECC_NIST_P256, keyUsage: ENCRYPT_DECRYPT}"),
-            None,
-        );
+        let issues = validate_key(&key("{accountRef: core, keySpec: ECC_NIST_P256, keyUsage: ENCRYPT_DECRYPT}"), None);
         assert_issue(
             &issues,
             KEY,
@@ -417,35 +340,20 @@ managementPolicy: Manage
             &["\"ENCRYPT_DECRYPT\"", "\"ECC_NIST_P256\""],
             "use SIGN_VERIFY or KEY_AGREEMENT with ECC_NIST_P256",
         );
-        assert_clean(&validate_key(
-            &key("{accountRef: core, keySpec: RSA_4096, keyUsage: SIGN_VERIFY}"),
-            None,
-        ));
+        assert_clean(&validate_key(&key("{accountRef: core, keySpec: RSA_4096, keyUsage: SIGN_VERIFY}"), None));
     }
 
     #[test]
     fn description_over_8192_characters() {
         let spec = format!("{{accountRef: core, description: '{}'}}", "d".repeat(8193));
         let issues = validate_key(&key(&spec), None);
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.description",
-            &["8193 characters"],
-            "at most 8192",
-        );
+        assert_issue(&issues, KEY, "spec.description", &["8193 characters"], "at most 8192");
     }
 
     #[test]
     fn key_region_must_look_like_a_region() {
         let issues = validate_key(&key("{accountRef: core, region: sydney}"), None);
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.region",
-            &["\"sydney\" is not an AWS region"],
-            "ap-southeast-2",
-        );
+        assert_issue(&issues, KEY, "spec.region", &["\"sydney\" is not an AWS region"], "ap-southeast-2");
     }
 
     #[test]
@@ -458,48 +366,26 @@ managementPolicy: Manage
             &["\"alias/foo\" is neither a key id nor a key ARN"],
             "arn:aws:kms:",
         );
-        assert_clean(&validate_key(
-            &key(&format!("{{accountRef: core, import: {{keyId: {UUID}}}}}")),
-            None,
-        ));
+        assert_clean(&validate_key(&key(&format!("{{accountRef: core, import: {{keyId: {UUID}}}}}")), None));
     }
 
     #[test]
     fn imported_arn_must_match_region_and_account() {
         let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{UUID}");
-        let issues = validate_key(
-            &key(&format!("{{accountRef: core, import: {{keyId: '{arn}'}}}}")),
-            Some(&account_spec()),
-        );
-        let region = issues
-            .iter()
-            .find(|i| i.problem.contains("region is"))
-            .expect("region mismatch");
+        let issues =
+            validate_key(&key(&format!("{{accountRef: core, import: {{keyId: '{arn}'}}}}")), Some(&account_spec()));
+        let region = issues.iter().find(|i| i.problem.contains("region is")).expect("region mismatch");
         assert!(region.to_string().contains("\"us-east-1\""), "{region}");
         assert!(region.fix.contains("spec.region: us-east-1"), "{region}");
-        let account = issues
-            .iter()
-            .find(|i| i.problem.contains("account"))
-            .expect("account mismatch");
-        assert!(
-            account.problem.contains(ACCOUNT_ID) && account.problem.contains("111122223333"),
-            "{account}"
-        );
+        let account = issues.iter().find(|i| i.problem.contains("account")).expect("account mismatch");
+        assert!(account.problem.contains(ACCOUNT_ID) && account.problem.contains("111122223333"), "{account}");
         assert_eq!(account.field, "spec.import.keyId");
     }
 
     #[test]
     fn imported_multi_region_key_needs_multi_region() {
-        let issues = validate_key(
-            &key("{accountRef: core, import: {keyId: mrk-1234abcd12ab34cd56ef1234567890ab}}"),
-            None,
-        );
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.multiRegion",
-            &["multi-Region key"],
-            "multiRegion: true",
-        );
+        let issues =
+            validate_key(&key("{accountRef: core, import: {keyId: mrk-1234abcd12ab34cd56ef1234567890ab}}"), None);
+        assert_issue(&issues, KEY, "spec.multiRegion", &["multi-Region key"], "multiRegion: true");
     }
 }

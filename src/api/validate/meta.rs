@@ -16,10 +16,7 @@ pub(crate) fn issues_for(kind: Kind, meta: &ObjectMeta) -> Issues {
         issues.add(
             "metadata.name",
             "is missing",
-            format!(
-                "give the {kind} a name, e.g. metadata: {{name: my-{}}}",
-                kind.as_str().to_lowercase()
-            ),
+            format!("give the {kind} a name, e.g. metadata: {{name: my-{}}}", kind.as_str().to_lowercase()),
         );
     } else if !is_dns_subdomain(name) {
         issues.add(

@@ -47,16 +47,9 @@ pub fn parse_arn(value: &str) -> Option<Arn<'_>> {
         resource: parts.next()?,
     };
     let partition_ok = arn.partition == "aws"
-        || (arn.partition.starts_with("aws-")
-            && arn
-                .partition
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'-'));
+        || (arn.partition.starts_with("aws-") && arn.partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
     let service_ok = !arn.service.is_empty()
-        && arn
-            .service
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && arn.service.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     let no_space = !value.chars().any(char::is_whitespace);
     (partition_ok && service_ok && !arn.resource.is_empty() && no_space).then_some(arn)
 }
@@ -70,15 +63,9 @@ pub fn is_principal_arn(value: &str) -> bool {
             && match arn.service {
                 "iam" => {
                     arn.resource == "root"
-                        || [
-                            "user/",
-                            "role/",
-                            "group/",
-                            "oidc-provider/",
-                            "saml-provider/",
-                        ]
-                        .iter()
-                        .any(|p| arn.resource.len() > p.len() && arn.resource.starts_with(p))
+                        || ["user/", "role/", "group/", "oidc-provider/", "saml-provider/"]
+                            .iter()
+                            .any(|p| arn.resource.len() > p.len() && arn.resource.starts_with(p))
                 }
                 "sts" => ["assumed-role/", "federated-user/"]
                     .iter()
@@ -128,33 +115,22 @@ impl KeyTarget<'_> {
 /// A key id or `arn:<partition>:kms:<region>:<account>:key/<key id>`.
 pub fn parse_key_target(value: &str) -> Option<KeyTarget<'_>> {
     if is_key_id(value) {
-        return Some(KeyTarget {
-            key_id: value,
-            arn: None,
-        });
+        return Some(KeyTarget { key_id: value, arn: None });
     }
     let arn = parse_arn(value)?;
     let key_id = arn.resource.strip_prefix("key/")?;
-    (arn.service == "kms"
-        && is_region(arn.region)
-        && is_account_id(arn.account)
-        && is_key_id(key_id))
-    .then_some(KeyTarget {
-        key_id,
-        arn: Some(arn),
-    })
+    (arn.service == "kms" && is_region(arn.region) && is_account_id(arn.account) && is_key_id(key_id))
+        .then_some(KeyTarget { key_id, arn: Some(arn) })
 }
 
 /// The first character KMS does not allow in an alias name (`[A-Za-z0-9/_-]`).
 pub fn first_bad_alias_char(name: &str) -> Option<char> {
-    name.chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-')))
+    name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-')))
 }
 
 /// The first character KMS does not allow in a grant name (`[a-zA-Z0-9:/_-]`).
 pub fn first_bad_grant_name_char(name: &str) -> Option<char> {
-    name.chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-')))
+    name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-')))
 }
 
 /// A DNS-1123 subdomain, the rule Kubernetes applies to custom resource names.
@@ -171,9 +147,7 @@ fn is_label_body(value: &str) -> bool {
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     let bytes = value.as_bytes();
     match (bytes.first(), bytes.last()) {
-        (Some(&first), Some(&last)) => {
-            alnum(first) && alnum(last) && bytes.iter().all(|&b| alnum(b) || b == b'-')
-        }
+        (Some(&first), Some(&last)) => alnum(first) && alnum(last) && bytes.iter().all(|&b| alnum(b) || b == b'-'),
         _ => false,
     }
 }
@@ -203,45 +177,24 @@ mod tests {
 
     #[test]
     fn regions_follow_the_aws_pattern() {
-        for ok in [
-            "ap-southeast-2",
-            "us-east-1",
-            "us-gov-west-1",
-            "eu-central-2",
-        ] {
+        for ok in ["ap-southeast-2", "us-east-1", "us-gov-west-1", "eu-central-2"] {
             assert!(is_region(ok), "{ok}");
         }
-        for bad in [
-            "us-east",
-            "US-east-1",
-            "useast1",
-            "us--1",
-            "u-east-1",
-            "us-east-1a",
-            "",
-        ] {
+        for bad in ["us-east", "US-east-1", "useast1", "us--1", "u-east-1", "us-east-1a", ""] {
             assert!(!is_region(bad), "{bad}");
         }
     }
 
     #[test]
     fn principal_arns_are_iam_or_sts_in_an_account() {
-        assert!(is_principal_arn(
-            "arn:aws:iam::484357440923:role/PlatformKmsAdmin"
-        ));
+        assert!(is_principal_arn("arn:aws:iam::484357440923:role/PlatformKmsAdmin"));
         assert!(is_principal_arn("arn:aws:iam::484357440923:root"));
-        assert!(is_principal_arn(
-            "arn:aws-cn:iam::484357440923:user/ops/alice"
-        ));
-        assert!(is_principal_arn(
-            "arn:aws:sts::484357440923:assumed-role/Admin/session"
-        ));
+        assert!(is_principal_arn("arn:aws-cn:iam::484357440923:user/ops/alice"));
+        assert!(is_principal_arn("arn:aws:sts::484357440923:assumed-role/Admin/session"));
         assert!(!is_principal_arn("*"));
         assert!(!is_principal_arn("PlatformKmsAdmin"));
         assert!(!is_principal_arn("arn:aws:iam::48435744092:role/x"));
-        assert!(!is_principal_arn(
-            "arn:aws:kms:us-east-1:484357440923:key/x"
-        ));
+        assert!(!is_principal_arn("arn:aws:kms:us-east-1:484357440923:key/x"));
         assert!(!is_principal_arn("arn:aws:iam::484357440923:role/"));
     }
 

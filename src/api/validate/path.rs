@@ -3,13 +3,8 @@
 
 /// The path of `key` inside the mapping at `parent`.
 pub fn child(parent: &str, key: &str) -> String {
-    let plain = key
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let plain = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     // Tag keys such as `kmsoperator.dev/owner` would read as nested fields with a dot.
     match (plain, parent.is_empty()) {
         (true, true) => key.to_owned(),
@@ -45,10 +40,7 @@ mod tests {
         assert_eq!(child("", "spec"), "spec");
         assert_eq!(child("spec", "rotation"), "spec.rotation");
         assert_eq!(child("spec.tags", "aws:x"), "spec.tags[\"aws:x\"]");
-        assert_eq!(
-            child("spec.tags", "kmsoperator.dev/owner"),
-            "spec.tags[\"kmsoperator.dev/owner\"]"
-        );
+        assert_eq!(child("spec.tags", "kmsoperator.dev/owner"), "spec.tags[\"kmsoperator.dev/owner\"]");
         assert_eq!(item("spec.replicas", 2), "spec.replicas[2]");
     }
 

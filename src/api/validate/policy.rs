@@ -21,10 +21,7 @@ pub(crate) fn check_policy_spec(issues: &mut Issues, field: &str, policy: &Polic
             ),
         );
     }
-    for (list, principals) in [
-        ("administrators", &policy.administrators),
-        ("users", &policy.users),
-    ] {
+    for (list, principals) in [("administrators", &policy.administrators), ("users", &policy.users)] {
         let list = path::child(field, list);
         for (i, principal) in principals.iter().enumerate() {
             if !is_principal_arn(principal) {
@@ -36,22 +33,13 @@ pub(crate) fn check_policy_spec(issues: &mut Issues, field: &str, policy: &Polic
             }
         }
     }
-    check_account_ids(
-        issues,
-        &path::child(field, "trustedAccounts"),
-        &policy.trusted_accounts,
-    );
+    check_account_ids(issues, &path::child(field, "trustedAccounts"), &policy.trusted_accounts);
 
     let services = path::child(field, "services");
     for (i, service) in policy.services.iter().enumerate() {
         let at = path::item(&services, i);
-        let name_ok = service
-            .name
-            .starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && service
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let name_ok = service.name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && service.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !name_ok {
             issues.add(
                 path::child(&at, "name"),
@@ -155,23 +143,15 @@ fn check_statement(issues: &mut Issues, field: &str, label: &str, statement: &Va
         Some("Allow" | "Deny") => {}
         Some(other) => issues.add(
             field,
-            format!(
-                "{named} has Effect {}, which is neither Allow nor Deny",
-                quote(other)
-            ),
+            format!("{named} has Effect {}, which is neither Allow nor Deny", quote(other)),
             "set \"Effect\": \"Allow\" or \"Effect\": \"Deny\" (case matters)",
         ),
-        None => issues.add(
-            field,
-            format!("{named} has no Effect"),
-            "add \"Effect\": \"Allow\" or \"Effect\": \"Deny\"",
-        ),
+        None => {
+            issues.add(field, format!("{named} has no Effect"), "add \"Effect\": \"Allow\" or \"Effect\": \"Deny\"")
+        }
     }
-    for (element, alternative) in [
-        ("Principal", "NotPrincipal"),
-        ("Action", "NotAction"),
-        ("Resource", "NotResource"),
-    ] {
+    for (element, alternative) in [("Principal", "NotPrincipal"), ("Action", "NotAction"), ("Resource", "NotResource")]
+    {
         if !body.contains_key(element) && !body.contains_key(alternative) {
             let example = match element {
                 "Principal" => "\"Principal\": {\"AWS\": \"arn:aws:iam::111122223333:role/Name\"}",
@@ -187,10 +167,7 @@ fn check_statement(issues: &mut Issues, field: &str, label: &str, statement: &Va
     }
 
     let allows = effect.and_then(Value::as_str) == Some("Allow");
-    if allows
-        && body.get("Principal").is_some_and(is_everyone)
-        && !has_condition(body.get("Condition"))
-    {
+    if allows && body.get("Principal").is_some_and(is_everyone) && !has_condition(body.get("Condition")) {
         issues.add(
             field,
             format!("{named} allows Principal \"*\" (every AWS principal) without a Condition"),
@@ -214,10 +191,9 @@ fn is_everyone(principal: &Value) -> bool {
 
 /// A condition counts only if at least one operator carries at least one key.
 fn has_condition(condition: Option<&Value>) -> bool {
-    condition.and_then(Value::as_object).is_some_and(|ops| {
-        ops.values()
-            .any(|keys| keys.as_object().is_some_and(|k| !k.is_empty()))
-    })
+    condition
+        .and_then(Value::as_object)
+        .is_some_and(|ops| ops.values().any(|keys| keys.as_object().is_some_and(|k| !k.is_empty())))
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -254,33 +230,18 @@ mod tests {
 
     #[test]
     fn a_sound_document_passes() {
-        assert_clean(&with_document(&format!(
-            r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
-            good_statement()
-        )));
+        assert_clean(&with_document(&format!(r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#, good_statement())));
     }
 
     #[test]
     fn document_that_is_not_json_gives_line_and_column() {
         let issues = with_document("{\n  \"Statement\": [\n    {\"Effect\": \"Allow\",}\n  ]\n}");
-        assert_issue(
-            &issues,
-            KEY,
-            DOCUMENT,
-            &["not valid JSON", "line 3 column"],
-            "correct the JSON",
-        );
+        assert_issue(&issues, KEY, DOCUMENT, &["not valid JSON", "line 3 column"], "correct the JSON");
     }
 
     #[test]
     fn document_must_be_an_object_with_statements() {
-        assert_issue(
-            &with_document("[1]"),
-            KEY,
-            DOCUMENT,
-            &["JSON array, not a policy object"],
-            "write a JSON object",
-        );
+        assert_issue(&with_document("[1]"), KEY, DOCUMENT, &["JSON array, not a policy object"], "write a JSON object");
         assert_issue(
             &with_document(r#"{"Version": "2012-10-17"}"#),
             KEY,
@@ -293,26 +254,13 @@ mod tests {
     #[test]
     fn document_over_32_kib_is_rejected() {
         let padding = " ".repeat(MAX_POLICY_BYTES);
-        let issues = with_document(&format!(
-            r#"{{"Statement": [{}]}}{padding}"#,
-            good_statement()
-        ));
-        assert_issue(
-            &issues,
-            KEY,
-            DOCUMENT,
-            &["bytes, over the KMS limit of 32768"],
-            "shorten the policy",
-        );
+        let issues = with_document(&format!(r#"{{"Statement": [{}]}}{padding}"#, good_statement()));
+        assert_issue(&issues, KEY, DOCUMENT, &["bytes, over the KMS limit of 32768"], "shorten the policy");
     }
 
     #[test]
     fn public_allow_without_condition_names_index_and_sid() {
-        for principal in [
-            r#""*""#,
-            r#"{"AWS": "*"}"#,
-            &format!(r#"{{"AWS": ["{ADMIN}", "*"]}}"#),
-        ] {
+        for principal in [r#""*""#, r#"{"AWS": "*"}"#, &format!(r#"{{"AWS": ["{ADMIN}", "*"]}}"#)] {
             let doc = format!(
                 r#"{{"Statement": [{}, {{"Sid": "Open", "Effect": "Allow", "Principal": {principal}, "Action": "kms:Decrypt", "Resource": "*"}}]}}"#,
                 good_statement()
@@ -332,19 +280,10 @@ mod tests {
     fn public_allow_with_a_condition_or_a_deny_is_fine() {
         let conditioned = r#"{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {"kms:CallerAccount": "484357440923"}}}"#;
         let deny = r#"{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"}"#;
-        assert_clean(&with_document(&format!(
-            r#"{{"Statement": [{}, {conditioned}, {deny}]}}"#,
-            good_statement()
-        )));
+        assert_clean(&with_document(&format!(r#"{{"Statement": [{}, {conditioned}, {deny}]}}"#, good_statement())));
         let empty_condition = r#"{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {}}}"#;
         let issues = with_document(&format!(r#"{{"Statement": [{empty_condition}]}}"#));
-        assert_issue(
-            &issues,
-            KEY,
-            DOCUMENT,
-            &["Statement[0] (no Sid)", "without a Condition"],
-            "add a Condition",
-        );
+        assert_issue(&issues, KEY, DOCUMENT, &["Statement[0] (no Sid)", "without a Condition"], "add a Condition");
     }
 
     #[test]
@@ -359,14 +298,8 @@ mod tests {
             &["Statement[0] is a JSON string, not an object"],
             "Effect, Principal, Action and Resource",
         );
-        let effect = issues
-            .iter()
-            .find(|i| i.problem.contains("has no Effect"))
-            .expect("missing Effect reported");
-        assert!(
-            effect.problem.contains("Statement[1] (Sid \"X\")"),
-            "{effect}"
-        );
+        let effect = issues.iter().find(|i| i.problem.contains("has no Effect")).expect("missing Effect reported");
+        assert!(effect.problem.contains("Statement[1] (Sid \"X\")"), "{effect}");
     }
 
     #[test]
@@ -380,21 +313,12 @@ mod tests {
             &["Sid \"Open\"", "without a Condition"],
             "add a Condition",
         );
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.policy.statements[1]",
-            &["has no Effect"],
-            "\"Effect\": \"Allow\"",
-        );
+        assert_issue(&issues, KEY, "spec.policy.statements[1]", &["has no Effect"], "\"Effect\": \"Allow\"");
     }
 
     #[test]
     fn builder_without_any_administrator() {
-        let issues = validate_key(
-            &key("{accountRef: core, policy: {accountRoot: false}}"),
-            None,
-        );
+        let issues = validate_key(&key("{accountRef: core, policy: {accountRoot: false}}"), None);
         assert_issue(
             &issues,
             KEY,
@@ -402,9 +326,7 @@ mod tests {
             &["nobody could administer"],
             "spec.policy.administrators",
         );
-        let fine = format!(
-            "{{accountRef: core, policy: {{accountRoot: false, administrators: ['{ADMIN}']}}}}"
-        );
+        let fine = format!("{{accountRef: core, policy: {{accountRoot: false, administrators: ['{ADMIN}']}}}}");
         assert_clean(&validate_key(&key(&fine), None));
     }
 
@@ -421,34 +343,10 @@ mod tests {
             &["\"PlatformKmsAdmin\" is not an IAM principal ARN"],
             "arn:aws:iam::",
         );
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.policy.users[0]",
-            &["\"*\""],
-            "arn:aws:iam::",
-        );
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.policy.trustedAccounts[0]",
-            &["\"33971283651\"", "12-digit"],
-            "12 digits",
-        );
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.policy.services[0].callerAccounts[0]",
-            &["\"12\""],
-            "12 digits",
-        );
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.policy.services[1].name",
-            &["\"RDS\""],
-            "endpoint prefix",
-        );
+        assert_issue(&issues, KEY, "spec.policy.users[0]", &["\"*\""], "arn:aws:iam::");
+        assert_issue(&issues, KEY, "spec.policy.trustedAccounts[0]", &["\"33971283651\"", "12-digit"], "12 digits");
+        assert_issue(&issues, KEY, "spec.policy.services[0].callerAccounts[0]", &["\"12\""], "12 digits");
+        assert_issue(&issues, KEY, "spec.policy.services[1].name", &["\"RDS\""], "endpoint prefix");
         assert_eq!(issues.len(), 5, "{issues:?}");
     }
 
@@ -457,12 +355,6 @@ mod tests {
         let mut k = key("{accountRef: core, policy: {}}");
         k.spec.policy_document = Some(format!(r#"{{"Statement": [{}]}}"#, good_statement()));
         let issues = validate_key(&k, None);
-        assert_issue(
-            &issues,
-            KEY,
-            DOCUMENT,
-            &["together with spec.policy"],
-            "keep one",
-        );
+        assert_issue(&issues, KEY, DOCUMENT, &["together with spec.policy"], "keep one");
     }
 }

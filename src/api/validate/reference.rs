@@ -33,11 +33,7 @@ impl<'a> KeyPointer<'a> {
 }
 
 pub(crate) fn check_key_pointer(issues: &mut Issues, pointer: &KeyPointer<'_>) {
-    let namespace = issues
-        .object()
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".to_owned());
+    let namespace = issues.object().namespace.clone().unwrap_or_else(|| "default".to_owned());
     match (pointer.key_ref, pointer.target_key_id) {
         (Some(_), Some(_)) => issues.add(
             "spec.targetKeyId",
@@ -54,11 +50,7 @@ pub(crate) fn check_key_pointer(issues: &mut Issues, pointer: &KeyPointer<'_>) {
     if let Some(key_ref) = pointer.key_ref
         && key_ref.name.is_empty()
     {
-        issues.add(
-            "spec.keyRef.name",
-            "is empty",
-            format!("name a KmsKey in namespace {namespace}"),
-        );
+        issues.add("spec.keyRef.name", "is empty", format!("name a KmsKey in namespace {namespace}"));
     }
     match (pointer.target_key_id, pointer.account_ref) {
         (Some(_), None) => issues.add(
@@ -68,10 +60,7 @@ pub(crate) fn check_key_pointer(issues: &mut Issues, pointer: &KeyPointer<'_>) {
         ),
         (None, Some(account)) => issues.add(
             "spec.accountRef",
-            format!(
-                "{} is set, but accountRef is only used with spec.targetKeyId",
-                quote(account)
-            ),
+            format!("{} is set, but accountRef is only used with spec.targetKeyId", quote(account)),
             "remove accountRef: a keyRef uses the KmsKey's account",
         ),
         _ => {}

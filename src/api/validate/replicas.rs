@@ -33,10 +33,7 @@ pub(crate) fn check_replicas(
         if let Some(first) = seen.insert(&replica.region, i) {
             issues.add(
                 &region_field,
-                format!(
-                    "{} is already listed at spec.replicas[{first}]",
-                    quote(&replica.region)
-                ),
+                format!("{} is already listed at spec.replicas[{first}]", quote(&replica.region)),
                 "list each replica region once",
             );
         }
@@ -65,17 +62,8 @@ mod tests {
 
     #[test]
     fn replicas_need_multi_region() {
-        let issues = validate_key(
-            &key("{accountRef: core, replicas: [{region: us-west-2}]}"),
-            None,
-        );
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.replicas",
-            &["multiRegion is not true"],
-            "spec.multiRegion: true",
-        );
+        let issues = validate_key(&key("{accountRef: core, replicas: [{region: us-west-2}]}"), None);
+        assert_issue(&issues, KEY, "spec.replicas", &["multiRegion is not true"], "spec.multiRegion: true");
     }
 
     #[test]
@@ -95,13 +83,7 @@ mod tests {
     fn replica_in_the_primary_region_from_the_key_or_the_account() {
         let spec = "{accountRef: core, region: us-west-2, multiRegion: true, replicas: [{region: us-west-2}]}";
         let issues = validate_key(&key(spec), None);
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.replicas[0].region",
-            &["primary region"],
-            "remove this replica",
-        );
+        assert_issue(&issues, KEY, "spec.replicas[0].region", &["primary region"], "remove this replica");
 
         // No spec.region: the account's region (ap-southeast-2) is the primary.
         let spec = "{accountRef: core, multiRegion: true, replicas: [{region: ap-southeast-2}]}";
@@ -123,19 +105,7 @@ mod tests {
             "d".repeat(8193)
         );
         let issues = validate_key(&key(&spec), None);
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.replicas[0].region",
-            &["\"oregon\" is not an AWS region"],
-            "us-east-1",
-        );
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.replicas[0].description",
-            &["8193"],
-            "8192",
-        );
+        assert_issue(&issues, KEY, "spec.replicas[0].region", &["\"oregon\" is not an AWS region"], "us-east-1");
+        assert_issue(&issues, KEY, "spec.replicas[0].description", &["8193"], "8192");
     }
 }

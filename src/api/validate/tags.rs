@@ -20,12 +20,7 @@ pub(crate) enum Ownership {
     Imported,
 }
 
-pub(crate) fn check_tags(
-    issues: &mut Issues,
-    field: &str,
-    tags: &BTreeMap<String, String>,
-    ownership: Ownership,
-) {
+pub(crate) fn check_tags(issues: &mut Issues, field: &str, tags: &BTreeMap<String, String>, ownership: Ownership) {
     let limit = match ownership {
         Ownership::Created => MAX_TAGS - 1,
         Ownership::Imported => MAX_TAGS,
@@ -41,34 +36,20 @@ pub(crate) fn check_tags(
                 format!("remove {extra} {noun}: KMS allows {MAX_TAGS} tags per key")
             }
         };
-        issues.add(
-            field,
-            format!(
-                "has {} tags, more than the {limit} this key can carry",
-                tags.len()
-            ),
-            fix,
-        );
+        issues.add(field, format!("has {} tags, more than the {limit} this key can carry", tags.len()), fix);
     }
 
     for (key, value) in tags {
         let at = path::child(field, key);
         let lower = key.to_lowercase();
         if key.is_empty() {
-            issues.add(
-                at,
-                "tag key is empty",
-                "give the tag a key of 1 to 128 characters",
-            );
+            issues.add(at, "tag key is empty", "give the tag a key of 1 to 128 characters");
             continue;
         }
         if lower.starts_with(AWS_PREFIX) {
             issues.add(
                 &at,
-                format!(
-                    "tag key {} uses the prefix aws:, which AWS reserves for its own tags",
-                    quote(key)
-                ),
+                format!("tag key {} uses the prefix aws:, which AWS reserves for its own tags", quote(key)),
                 "rename the tag key without the aws: prefix",
             );
         } else if lower.starts_with(OPERATOR_PREFIX) {
@@ -78,16 +59,16 @@ pub(crate) fn check_tags(
                     "tag key {} uses the prefix {OPERATOR_PREFIX}, which the operator reserves for its ownership tags",
                     quote(key)
                 ),
-                format!("rename the tag key without the {OPERATOR_PREFIX} prefix; the operator sets {OWNER_TAG} itself"),
+                format!(
+                    "rename the tag key without the {OPERATOR_PREFIX} prefix; the operator sets {OWNER_TAG} itself"
+                ),
             );
         }
         let key_chars = key.chars().count();
         if key_chars > MAX_TAG_KEY_CHARS {
             issues.add(
                 &at,
-                format!(
-                    "tag key is {key_chars} characters, over the KMS limit of {MAX_TAG_KEY_CHARS}"
-                ),
+                format!("tag key is {key_chars} characters, over the KMS limit of {MAX_TAG_KEY_CHARS}"),
                 format!("shorten the tag key to at most {MAX_TAG_KEY_CHARS} characters"),
             );
         }
@@ -111,41 +92,22 @@ mod tests {
 
     fn spec_with_tags(count: usize, import: bool) -> String {
         let tags: Vec<String> = (0..count).map(|i| format!("t{i}: v")).collect();
-        let import = if import {
-            ", import: {keyId: 1234abcd-12ab-34cd-56ef-1234567890ab}"
-        } else {
-            ""
-        };
-        format!(
-            "{{accountRef: core, tags: {{{}}}{import}}}",
-            tags.join(", ")
-        )
+        let import = if import { ", import: {keyId: 1234abcd-12ab-34cd-56ef-1234567890ab}" } else { "" };
+        format!("{{accountRef: core, tags: {{{}}}{import}}}", tags.join(", "))
     }
 
     #[test]
     fn created_key_has_room_for_49_user_tags() {
         assert_clean(&validate_key(&key(&spec_with_tags(49, false)), None));
         let issues = validate_key(&key(&spec_with_tags(50, false)), None);
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.tags",
-            &["has 50 tags", "49"],
-            "ownership tag kmsoperator.dev/owner",
-        );
+        assert_issue(&issues, KEY, "spec.tags", &["has 50 tags", "49"], "ownership tag kmsoperator.dev/owner");
     }
 
     #[test]
     fn imported_key_may_use_all_50_tags() {
         assert_clean(&validate_key(&key(&spec_with_tags(50, true)), None));
         let issues = validate_key(&key(&spec_with_tags(51, true)), None);
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.tags",
-            &["has 51 tags", "50"],
-            "remove 1 tag:",
-        );
+        assert_issue(&issues, KEY, "spec.tags", &["has 51 tags", "50"], "remove 1 tag:");
     }
 
     #[test]
@@ -158,10 +120,7 @@ mod tests {
             &["\"AWS:createdBy\"", "aws:"],
             "without the aws: prefix",
         );
-        let issues = validate_key(
-            &key("{accountRef: core, tags: {kmsoperator.dev/owner: me}}"),
-            None,
-        );
+        let issues = validate_key(&key("{accountRef: core, tags: {kmsoperator.dev/owner: me}}"), None);
         assert_issue(
             &issues,
             KEY,
@@ -175,23 +134,10 @@ mod tests {
     fn lengths_and_empty_keys() {
         let long_key = "k".repeat(129);
         let long_value = "v".repeat(257);
-        let spec =
-            format!("{{accountRef: core, tags: {{{long_key}: x, ok: {long_value}, '': y}}}}");
+        let spec = format!("{{accountRef: core, tags: {{{long_key}: x, ok: {long_value}, '': y}}}}");
         let issues = validate_key(&key(&spec), None);
-        assert_issue(
-            &issues,
-            KEY,
-            &format!("spec.tags.{long_key}"),
-            &["129 characters"],
-            "at most 128",
-        );
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.tags.ok",
-            &["257 characters"],
-            "at most 256",
-        );
+        assert_issue(&issues, KEY, &format!("spec.tags.{long_key}"), &["129 characters"], "at most 128");
+        assert_issue(&issues, KEY, "spec.tags.ok", &["257 characters"], "at most 256");
         assert_issue(&issues, KEY, "spec.tags[\"\"]", &["empty"], "1 to 128");
     }
 
@@ -199,12 +145,6 @@ mod tests {
     fn replica_tags_get_the_same_checks() {
         let spec = "{accountRef: core, multiRegion: true, replicas: [{region: us-west-2, tags: {'aws:x': y}}]}";
         let issues = validate_key(&key(spec), None);
-        assert_issue(
-            &issues,
-            KEY,
-            "spec.replicas[0].tags[\"aws:x\"]",
-            &["aws:"],
-            "without the aws: prefix",
-        );
+        assert_issue(&issues, KEY, "spec.replicas[0].tags[\"aws:x\"]", &["aws:"], "without the aws: prefix");
     }
 }

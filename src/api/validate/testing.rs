@@ -15,9 +15,7 @@ fn parse<T: DeserializeOwned>(yaml: &str) -> T {
 pub(crate) const ACCOUNT_ID: &str = "484357440923";
 
 pub(crate) fn account_spec() -> AwsAccountSpec {
-    parse(&format!(
-        "{{accountId: '{ACCOUNT_ID}', region: ap-southeast-2}}"
-    ))
+    parse(&format!("{{accountId: '{ACCOUNT_ID}', region: ap-southeast-2}}"))
 }
 
 pub(crate) fn account(spec: &str) -> AwsAccount {
@@ -57,10 +55,7 @@ pub(crate) fn assert_issue<'a>(
     let text = issue.to_string();
     assert!(text.starts_with(&format!("{object}: {field}: ")), "{text}");
     for part in problem {
-        assert!(
-            issue.problem.contains(part),
-            "problem lacks {part:?}: {text}"
-        );
+        assert!(issue.problem.contains(part), "problem lacks {part:?}: {text}");
     }
     assert!(text.contains(". Fix: "), "{text}");
     assert!(issue.fix.contains(fix), "fix lacks {fix:?}: {text}");
@@ -68,19 +63,11 @@ pub(crate) fn assert_issue<'a>(
 }
 
 pub(crate) fn assert_clean(issues: &[Issue]) {
-    assert!(
-        issues.is_empty(),
-        "expected no issues, got:\n{}",
-        render(issues)
-    );
+    assert!(issues.is_empty(), "expected no issues, got:\n{}", render(issues));
 }
 
 pub(crate) fn assert_no_issue_on(issues: &[Issue], field: &str) {
-    assert!(
-        issues.iter().all(|i| i.field != field),
-        "expected no issue on {field}, got:\n{}",
-        render(issues)
-    );
+    assert!(issues.iter().all(|i| i.field != field), "expected no issue on {field}, got:\n{}", render(issues));
 }
 
 fn render(issues: &[Issue]) -> String {

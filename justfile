@@ -1,0 +1,30 @@
+# kms-operator tasks. `just` lists them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Start a local KMS server, apply deploy/examples/, show the result, then show a plan in sync.
+demo:
+    bash scripts/demo.sh
+
+# Format check, clippy with warnings as errors, and every test (unit, CRD, integration).
+test: venv
+    cargo fmt --all -- --check
+    cargo clippy --all-targets -- -D warnings
+    cargo test --all-targets
+
+# Format and lint without testing.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --all-targets -- -D warnings
+
+# Regenerate crds/ from the Rust types.
+crds:
+    cargo run --quiet -- crds --output-dir crds
+
+# Install the pinned Python tools (local KMS server, chart checkers) into .venv.
+venv:
+    bash scripts/venv.sh

@@ -1,0 +1,80 @@
+//! Running the `kms-operator` binary the way users do.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// The call summary `--output json` prints on stderr.
+    pub fn summary(&self) -> Value {
+        let line = self
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("{\"summary\""))
+            .unwrap_or_else(|| panic!("no summary on stderr:\n{}", self.stderr));
+        serde_json::from_str::<Value>(line).expect("summary is JSON")["summary"].clone()
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.summary()["calls"]["writes"].as_u64().expect("writes")
+    }
+
+    pub fn calls(&self, operation: &str) -> u64 {
+        self.summary()["calls"]["byOperation"][operation].as_u64().unwrap_or(0)
+    }
+
+    /// The result object of one resource in `--output json`.
+    pub fn resource(&self, kind: &str, name: &str) -> Value {
+        self.json()
+            .as_array()
+            .expect("a JSON array")
+            .iter()
+            .find(|r| r["kind"] == kind && r["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} {name} in output:\n{}", self.stdout))
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// Runs `kms-operator ARGS` with test credentials and no ambient AWS configuration.
+pub fn kms_operator(args: &[&str], dir: &Path) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_kms-operator"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run kms-operator");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `kms-operator <command> -f <dir> -o json`.
+pub fn run_json(command: &str, dir: &Path) -> Output {
+    kms_operator(&[command, "-f", ".", "-o", "json"], dir)
+}

@@ -1,0 +1,51 @@
+//! Manifests written into a temporary directory, pointing at the test's KMS server.
+
+use std::path::Path;
+
+use tempfile::TempDir;
+
+/// moto's default account, reached with plain test credentials.
+pub const ACCOUNT_ID: &str = "123456789012";
+pub const REGION: &str = "eu-west-1";
+
+pub struct Workspace {
+    pub dir: TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, yaml: &str) {
+        std::fs::write(self.dir.path().join(name), yaml).expect("write manifest");
+    }
+
+    pub fn remove(&self, name: &str) {
+        std::fs::remove_file(self.dir.path().join(name)).expect("remove manifest");
+    }
+}
+
+/// An AwsAccount named `test` for the server at `endpoint`.
+pub fn account(endpoint: &str) -> String {
+    format!(
+        "apiVersion: kmsoperator.dev/v1alpha1\nkind: AwsAccount\nmetadata:\n  name: test\nspec:\n  accountId: \"{ACCOUNT_ID}\"\n  region: {REGION}\n  endpointUrl: {endpoint}\n"
+    )
+}
+
+/// A KmsKey named `name` in namespace `apps` with `spec` lines appended (indented 2 spaces).
+pub fn key(name: &str, spec: &str) -> String {
+    let mut yaml = format!(
+        "apiVersion: kmsoperator.dev/v1alpha1\nkind: KmsKey\nmetadata:\n  name: {name}\n  namespace: apps\nspec:\n  accountRef: test\n"
+    );
+    for line in spec.lines().filter(|l| !l.trim().is_empty()) {
+        yaml.push_str("  ");
+        yaml.push_str(line);
+        yaml.push('\n');
+    }
+    yaml
+}

@@ -1,0 +1,10 @@
+//! Test harness: a real KMS-compatible server (moto) per test, the CLI binary, and an SDK
+//! client to look at (and tamper with) KMS behind the operator's back.
+
+// Each test binary uses a different part of the harness.
+#![allow(dead_code)]
+
+pub mod cli;
+pub mod kms;
+pub mod manifests;
+pub mod moto;
