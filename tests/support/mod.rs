@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod engine;
 pub mod kms;
 pub mod manifests;
 pub mod moto;
+pub mod proxy;

@@ -4,6 +4,8 @@ mod execute;
 mod observe;
 pub mod observed;
 pub mod plan;
+#[cfg(test)]
+mod plan_tests;
 mod run;
 pub mod status;
 

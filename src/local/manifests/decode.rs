@@ -47,7 +47,14 @@ const METADATA: &[&str] = &[
 
 /// Every object in `text`, in order. Empty documents are skipped; a YAML error ends the file,
 /// since the parser cannot resynchronise after it.
-pub(super) fn decode_file(file: &Path, text: &str, issues: &mut Vec<Issue>) -> Vec<(Object, Source)> {
+/// Objects that are declared but did not decode go to `broken`, so that references to them are
+/// not reported a second time as missing.
+pub(super) fn decode_file(
+    file: &Path,
+    text: &str,
+    issues: &mut Vec<Issue>,
+    broken: &mut Vec<ObjectName>,
+) -> Vec<(Object, Source)> {
     let marked = lines::index(text);
     let values = serde_yaml_ng::Deserializer::from_str(text);
     let starts = serde_yaml_ng::Deserializer::from_str(text);
@@ -83,8 +90,10 @@ pub(super) fn decode_file(file: &Path, text: &str, issues: &mut Vec<Issue>) -> V
         let fields =
             marked.iter().find(|doc| Some(doc.start) == line).map(|doc| doc.fields.clone()).unwrap_or_default();
         let source = Source { file: file.to_path_buf(), line, field_lines: fields };
-        if let Some(object) = decode_document(value, &source, issues) {
-            objects.push((object, source));
+        match decode_document(value, &source, issues) {
+            Ok(object) => objects.push((object, source)),
+            Err(Some(name)) => broken.push(name),
+            Err(None) => {}
         }
     }
     objects
@@ -109,7 +118,8 @@ fn start_line(document: serde_yaml_ng::Deserializer<'_>) -> Option<usize> {
     Probe::deserialize(document).err().and_then(|err| err.location()).map(|location| location.line())
 }
 
-fn decode_document(value: Value, source: &Source, issues: &mut Vec<Issue>) -> Option<Object> {
+/// The object, or (when it has problems) the name it was declared under, if it has one.
+fn decode_document(value: Value, source: &Source, issues: &mut Vec<Issue>) -> Result<Object, Option<ObjectName>> {
     let Value::Mapping(map) = &value else {
         issues.push(file_issue(
             source,
@@ -118,10 +128,10 @@ fn decode_document(value: Value, source: &Source, issues: &mut Vec<Issue>) -> Op
             format!("the document is a YAML {}, not a mapping", yaml_type(&value)),
             "write each document as one object with apiVersion, kind, metadata and spec",
         ));
-        return None;
+        return Err(None);
     };
     let before = issues.len();
-    let kind = check_kind(map, source, issues)?;
+    let kind = check_kind(map, source, issues).ok_or(None)?;
     let object = Some(object_name(kind, map));
     check_api_version(map, source, object.as_ref(), issues);
     check_fields(map, source, object.as_ref(), issues);
@@ -143,7 +153,7 @@ fn decode_document(value: Value, source: &Source, issues: &mut Vec<Issue>) -> Op
     };
     // An object with any envelope problem is not loaded, but its spec was still read so the
     // user sees every problem in one run.
-    decoded.filter(|_| issues.len() == before)
+    decoded.filter(|_| issues.len() == before).ok_or(object)
 }
 
 fn default_namespace(namespace: &mut Option<String>) {

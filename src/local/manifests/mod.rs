@@ -76,7 +76,7 @@ pub fn load(paths: &[PathBuf]) -> (ManifestSet, Vec<Issue>) {
                 continue;
             }
         };
-        for (object, source) in decode::decode_file(&file, &text, &mut issues) {
+        for (object, source) in decode::decode_file(&file, &text, &mut issues, &mut set.broken) {
             let name = object.name();
             match first_seen.entry(name.clone()) {
                 Entry::Occupied(first) => {

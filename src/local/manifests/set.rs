@@ -11,6 +11,8 @@ pub struct ManifestSet {
     pub keys: Vec<Loaded<KmsKey>>,
     pub aliases: Vec<Loaded<KmsAlias>>,
     pub grants: Vec<Loaded<KmsGrant>>,
+    /// Objects declared in the files that did not load (their issues are already reported).
+    pub broken: Vec<ObjectName>,
 }
 
 /// Namespaced objects without one live in `default`, as kubectl would place them.
@@ -31,6 +33,11 @@ impl ManifestSet {
 
     pub fn is_empty(&self) -> bool {
         self.accounts.is_empty() && self.keys.is_empty() && self.aliases.is_empty() && self.grants.is_empty()
+    }
+
+    /// Declared in the files, but not loadable.
+    fn is_broken(&self, kind: Kind, namespace: Option<&str>, name: &str) -> bool {
+        self.broken.contains(&ObjectName::new(kind, namespace, name))
     }
 
     pub(super) fn push(&mut self, object: Object, source: Source) {
@@ -54,7 +61,10 @@ impl ManifestSet {
             let spec = &key.object.spec;
             let account = self.account(&spec.account_ref);
             let mut found = validate::validate_key(&key.object, account.map(|a| &a.object.spec));
-            if account.is_none() && !spec.account_ref.is_empty() {
+            if account.is_none()
+                && !spec.account_ref.is_empty()
+                && !self.is_broken(Kind::AwsAccount, None, &spec.account_ref)
+            {
                 found.push(self.missing_account(name_of(Kind::KmsKey, &key.object.metadata), &spec.account_ref));
             }
             issues.extend(found.into_iter().map(|i| key.source.locate(i)));
@@ -99,6 +109,7 @@ impl ManifestSet {
         if pointer.target_key_id.is_some()
             && let Some(account_ref) = pointer.account_ref
             && self.account(account_ref).is_none()
+            && !self.is_broken(Kind::AwsAccount, None, account_ref)
         {
             found.push(self.missing_account(object.clone(), account_ref));
         }
@@ -106,6 +117,9 @@ impl ManifestSet {
             return found;
         };
         let namespace = object.namespace.as_deref().unwrap_or("default");
+        if self.is_broken(Kind::KmsKey, Some(namespace), &key_ref.name) {
+            return found;
+        }
         let Some(key) = self.key(namespace, &key_ref.name) else {
             let here: Vec<&str> = self
                 .keys

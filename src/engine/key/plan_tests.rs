@@ -1,0 +1,360 @@
+//! The key planner, case by case.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::observed::{KeyObservation, ObservedKey, ObservedReplica};
+use super::plan::{plan_key, plan_key_deletion};
+use crate::api::{DeletionPolicy, Kind, ObjectName};
+use crate::aws::AccountConfig;
+use crate::aws::model::{KeyDescription, RegionalArn, RotationState};
+use crate::engine::change::{Action, KeyHandle};
+use crate::engine::desired::{DesiredKey, DesiredReplica, DesiredRotation, Origin};
+use crate::engine::ownership::OWNER_TAG;
+use crate::engine::plan::Plan;
+
+const OWNER: &str = "c/apps/logs";
+
+fn desired() -> DesiredKey {
+    DesiredKey {
+        object: ObjectName::new(Kind::KmsKey, Some("apps"), "logs"),
+        account: AccountConfig {
+            name: "sec".into(),
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            assume_role_arn: None,
+            external_id: None,
+            endpoint_url: None,
+        },
+        region: "eu-west-1".into(),
+        origin: Origin::Create,
+        description: Some("logs".into()),
+        key_spec: "SYMMETRIC_DEFAULT".into(),
+        key_usage: "ENCRYPT_DECRYPT".into(),
+        multi_region: false,
+        enabled: true,
+        rotation: Some(DesiredRotation { enabled: true, period_days: 365 }),
+        policy: Some(
+            json!({"Version": "2012-10-17", "Statement": [{"Sid": "A", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]}),
+        ),
+        bypass_lockout_check: false,
+        tags: BTreeMap::from([("Env".into(), "prod".into())]),
+        owner: (OWNER_TAG.into(), OWNER.into()),
+        replicas: Vec::new(),
+        observe_only: false,
+        deletion: DeletionPolicy::Retain,
+        pending_window_days: 30,
+    }
+}
+
+/// The live key exactly as `desired` wants it.
+fn live(desired: &DesiredKey) -> ObservedKey {
+    ObservedKey {
+        key: KeyDescription {
+            key_id: "k1".into(),
+            arn: "arn:aws:kms:eu-west-1:111122223333:key/k1".into(),
+            account_id: "111122223333".into(),
+            state: "Enabled".into(),
+            enabled: true,
+            description: "logs".into(),
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            key_manager: "CUSTOMER".into(),
+            multi_region: desired.multi_region,
+            ..KeyDescription::default()
+        },
+        policy: desired.policy.clone(),
+        rotation: Some(RotationState { enabled: true, period_days: Some(365), next_rotation_date: None }),
+        tags: desired.full_tags(&desired.tags),
+        replicas: Vec::new(),
+    }
+}
+
+fn found(observed: ObservedKey) -> KeyObservation {
+    KeyObservation::Found(Box::new(observed))
+}
+
+fn operations(plan: &Plan) -> Vec<String> {
+    plan.changes.iter().map(|c| format!("{}@{}", c.operation(), c.region)).collect()
+}
+
+fn reasons(findings: &[crate::engine::Finding]) -> Vec<&str> {
+    findings.iter().map(|f| f.reason).collect()
+}
+
+#[test]
+fn a_converged_key_plans_nothing() {
+    let desired = desired();
+    assert_eq!(plan_key(&desired, &found(live(&desired))), Plan::default());
+}
+
+#[test]
+fn a_missing_key_is_created_with_everything_in_one_call_then_rotation() {
+    let desired = desired();
+    let plan = plan_key(&desired, &KeyObservation::Missing);
+    assert_eq!(operations(&plan), vec!["CreateKey@eu-west-1", "EnableKeyRotation@eu-west-1"]);
+    let Action::CreateKey(new) = &plan.changes[0].action else { panic!("create first") };
+    assert_eq!(new.tags.get(OWNER_TAG).map(String::as_str), Some(OWNER), "created keys carry the ownership tag");
+    assert_eq!(new.tags.get("Env").map(String::as_str), Some("prod"));
+    assert_eq!(Some(&new.policy), desired.policy.as_ref());
+    assert!(plan.changes.iter().all(|c| c.key == KeyHandle::New));
+}
+
+#[test]
+fn a_disabled_new_key_with_replicas_is_replicated_then_disabled_last() {
+    let mut desired = desired();
+    desired.multi_region = true;
+    desired.enabled = false;
+    desired.replicas = vec![DesiredReplica {
+        region: "us-west-2".into(),
+        description: Some("r".into()),
+        tags: BTreeMap::new(),
+        policy: desired.policy.clone(),
+    }];
+    let plan = plan_key(&desired, &KeyObservation::Missing);
+    assert_eq!(
+        operations(&plan),
+        vec![
+            "CreateKey@eu-west-1",
+            "EnableKeyRotation@eu-west-1",
+            "ReplicateKey@eu-west-1",
+            "DisableKey@us-west-2",
+            "DisableKey@eu-west-1"
+        ]
+    );
+}
+
+#[test]
+fn observe_only_never_creates() {
+    let mut desired = desired();
+    desired.observe_only = true;
+    let plan = plan_key(&desired, &KeyObservation::Missing);
+    assert!(plan.changes.is_empty());
+    assert_eq!(reasons(&plan.blockers), vec!["KeyNotFound"]);
+}
+
+#[test]
+fn each_kind_of_drift_plans_one_change() {
+    let desired = desired();
+    let cases: Vec<(&str, Box<dyn Fn(&mut ObservedKey)>)> = vec![
+        ("UpdateKeyDescription", Box::new(|o| o.key.description = "edited".into())),
+        ("PutKeyPolicy", Box::new(|o| o.policy = Some(json!({"Version": "2012-10-17", "Statement": []})))),
+        ("EnableKeyRotation", Box::new(|o| o.rotation = Some(RotationState::default()))),
+        ("EnableKeyRotation", Box::new(|o| o.rotation.as_mut().unwrap().period_days = Some(90))),
+        ("TagResource", Box::new(|o| drop(o.tags.insert("Env".into(), "dev".into())))),
+        ("UntagResource", Box::new(|o| drop(o.tags.insert("Extra".into(), "x".into())))),
+        (
+            "EnableKey",
+            Box::new(|o| {
+                o.key.enabled = false;
+                o.key.state = "Disabled".into();
+            }),
+        ),
+    ];
+    for (operation, drift) in cases {
+        let mut observed = live(&desired);
+        drift(&mut observed);
+        let plan = plan_key(&desired, &found(observed));
+        assert_eq!(operations(&plan), vec![format!("{operation}@eu-west-1")], "drift repaired by {operation}");
+        assert!(plan.blockers.is_empty());
+    }
+}
+
+#[test]
+fn a_semantically_equal_policy_is_not_drift() {
+    let desired = desired();
+    let mut observed = live(&desired);
+    observed.policy = Some(
+        json!({"Statement": {"Resource": ["*"], "Action": ["kms:*"], "Principal": {"AWS": ["111122223333"]}, "Effect": "Allow", "Sid": "A"}, "Version": "2012-10-17"}),
+    );
+    assert_eq!(plan_key(&desired, &found(observed)), Plan::default());
+}
+
+#[test]
+fn an_unreported_rotation_period_is_not_drift() {
+    let desired = desired();
+    let mut observed = live(&desired);
+    observed.rotation = Some(RotationState { enabled: true, period_days: None, next_rotation_date: None });
+    assert_eq!(plan_key(&desired, &found(observed)), Plan::default());
+}
+
+#[test]
+fn enabling_comes_first_and_disabling_last() {
+    let mut desired = desired();
+    let mut observed = live(&desired);
+    observed.key.enabled = false;
+    observed.rotation = Some(RotationState::default());
+    observed.key.description = "old".into();
+    let plan = plan_key(&desired, &found(observed.clone()));
+    assert_eq!(
+        operations(&plan),
+        vec!["EnableKey@eu-west-1", "UpdateKeyDescription@eu-west-1", "EnableKeyRotation@eu-west-1"]
+    );
+
+    desired.enabled = false;
+    desired.rotation = Some(DesiredRotation { enabled: false, period_days: 365 });
+    let plan = plan_key(&desired, &found(live(&DesiredKey { enabled: true, ..desired.clone() })));
+    assert_eq!(operations(&plan), vec!["DisableKeyRotation@eu-west-1", "DisableKey@eu-west-1"]);
+}
+
+#[test]
+fn rotation_cannot_change_on_a_key_that_stays_disabled() {
+    let mut desired = desired();
+    desired.enabled = false;
+    let mut observed = live(&desired);
+    observed.key.enabled = false;
+    observed.key.state = "Disabled".into();
+    observed.rotation = Some(RotationState::default());
+    let plan = plan_key(&desired, &found(observed));
+    assert!(plan.changes.is_empty());
+    assert_eq!(reasons(&plan.blockers), vec!["RotationBlockedByDisabledKey"]);
+}
+
+#[test]
+fn imported_keys_keep_their_undeclared_tags_and_unmanaged_policy() {
+    let mut desired = desired();
+    desired.origin = Origin::Import("k1".into());
+    desired.policy = None;
+    let mut observed = live(&desired);
+    observed.tags.insert("Owner".into(), "someone".into());
+    observed.policy = Some(json!({"Statement": []}));
+    assert_eq!(plan_key(&desired, &found(observed)), Plan::default());
+}
+
+#[test]
+fn keys_the_operator_cannot_touch_are_blocked_with_a_reason() {
+    let desired = desired();
+    let key = KeyDescription { key_id: "k9".into(), ..KeyDescription::default() };
+    let cases = vec![
+        (KeyObservation::NotOwned { key: Box::new(key), owner: Some("other/ns/x".into()) }, "NotOwned"),
+        (KeyObservation::Conflict { key_ids: vec!["a".into(), "b".into()] }, "OwnershipConflict"),
+        (KeyObservation::ImportNotFound { key_id: "k9".into() }, "ImportNotFound"),
+        (KeyObservation::Gone { key_id: "k9".into() }, "KeyDeleted"),
+    ];
+    for (observation, reason) in cases {
+        let plan = plan_key(&desired, &observation);
+        assert!(plan.changes.is_empty(), "{reason}");
+        assert_eq!(reasons(&plan.blockers), vec![reason]);
+        assert!(plan.blockers[0].message.contains(':'), "every blocker says what to do: {}", plan.blockers[0].message);
+    }
+}
+
+#[test]
+fn a_key_pending_deletion_is_reported_not_replaced() {
+    let desired = desired();
+    let mut observed = live(&desired);
+    observed.key.state = "PendingDeletion".into();
+    observed.key.deletion_date = Some("2026-12-30T00:00:00Z".into());
+    let plan = plan_key(&desired, &found(observed));
+    assert!(plan.changes.is_empty());
+    assert_eq!(reasons(&plan.blockers), vec!["KeyPendingDeletion"]);
+    assert!(plan.blockers[0].message.contains("cancel-key-deletion"));
+}
+
+#[test]
+fn an_immutable_mismatch_blocks() {
+    let mut desired = desired();
+    desired.origin = Origin::Import("k1".into());
+    let mut observed = live(&desired);
+    observed.key.key_spec = "RSA_2048".into();
+    let plan = plan_key(&desired, &found(observed));
+    assert_eq!(reasons(&plan.blockers), vec!["ImmutableFieldMismatch"]);
+}
+
+fn with_replica(desired: &DesiredKey, region: &str) -> ObservedReplica {
+    let primary = live(desired);
+    ObservedReplica {
+        region: region.into(),
+        key: KeyDescription { state: "Enabled".into(), ..primary.key.clone() },
+        policy: desired.replica(region).and_then(|r| r.policy.clone()),
+        tags: desired.full_tags(&desired.replica(region).map(|r| r.tags.clone()).unwrap_or_default()),
+    }
+}
+
+fn multi_region(regions: &[&str]) -> DesiredKey {
+    let mut desired = desired();
+    desired.multi_region = true;
+    desired.replicas = regions
+        .iter()
+        .map(|r| DesiredReplica {
+            region: (*r).into(),
+            description: Some("logs".into()),
+            tags: desired.tags.clone(),
+            policy: desired.policy.clone(),
+        })
+        .collect();
+    desired
+}
+
+fn observed_with_replicas(desired: &DesiredKey, regions: &[&str]) -> ObservedKey {
+    let mut observed = live(desired);
+    for region in regions {
+        observed
+            .key
+            .replicas
+            .push(RegionalArn { region: (*region).into(), arn: format!("arn:aws:kms:{region}:111122223333:key/k1") });
+        observed.replicas.push(with_replica(desired, region));
+    }
+    observed
+}
+
+#[test]
+fn a_declared_replica_is_created_and_converged_like_a_key() {
+    let desired = multi_region(&["us-west-2", "eu-central-1"]);
+    let observed = observed_with_replicas(&desired, &["us-west-2"]);
+    assert_eq!(operations(&plan_key(&desired, &found(observed.clone()))), vec!["ReplicateKey@eu-west-1"]);
+
+    let mut drifted = observed_with_replicas(&desired, &["us-west-2", "eu-central-1"]);
+    drifted.replicas[1].key.description = "edited".into();
+    drifted.replicas[1].tags.remove("Env");
+    assert_eq!(
+        operations(&plan_key(&desired, &found(drifted))),
+        vec!["UpdateKeyDescription@eu-central-1", "TagResource@eu-central-1"]
+    );
+}
+
+#[test]
+fn a_removed_replica_is_deleted_only_under_the_delete_policy() {
+    let mut desired = multi_region(&[]);
+    let observed = observed_with_replicas(&multi_region(&["us-west-2"]), &["us-west-2"]);
+    let plan = plan_key(&desired, &found(observed.clone()));
+    assert!(plan.changes.is_empty());
+    assert_eq!(reasons(&plan.notices), vec!["UndeclaredReplica"]);
+
+    desired.deletion = DeletionPolicy::Delete;
+    desired.pending_window_days = 7;
+    let plan = plan_key(&desired, &found(observed));
+    assert_eq!(operations(&plan), vec!["ScheduleKeyDeletion@us-west-2"]);
+    assert_eq!(plan.changes[0].action, Action::ScheduleDeletion { pending_window_days: 7 });
+}
+
+#[test]
+fn deletion_follows_the_policy() {
+    let mut desired = multi_region(&["us-west-2"]);
+    let observed = observed_with_replicas(&desired, &["us-west-2"]);
+    let retain = plan_key_deletion(&desired, &found(observed.clone()));
+    assert_eq!(operations(&retain), vec!["UntagResource@us-west-2", "UntagResource@eu-west-1"]);
+    assert!(retain.changes.iter().all(|c| c.action == Action::Untag(vec![(OWNER_TAG.into(), OWNER.into())])));
+
+    desired.deletion = DeletionPolicy::Delete;
+    let delete = plan_key_deletion(&desired, &found(observed));
+    assert_eq!(
+        operations(&delete),
+        vec!["ScheduleKeyDeletion@us-west-2", "ScheduleKeyDeletion@eu-west-1"],
+        "replicas first"
+    );
+
+    desired.observe_only = true;
+    assert!(plan_key_deletion(&desired, &found(live(&desired))).changes.is_empty());
+    assert!(plan_key_deletion(&desired, &KeyObservation::Missing).changes.is_empty());
+}
+
+#[test]
+fn an_imported_key_is_retained_as_it_is() {
+    let mut desired = desired();
+    desired.origin = Origin::Import("k1".into());
+    let plan = plan_key_deletion(&desired, &found(live(&desired)));
+    assert!(plan.changes.is_empty());
+    assert_eq!(reasons(&plan.notices), vec!["Retained"]);
+}

@@ -1,0 +1,59 @@
+//! The engine in-process, for tests that need settings the command line does not expose
+//! (short waits) or that look at the reports directly.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use kms_operator::aws::{CallContext, ClientPool, RateLimits, RetryPolicy, Timeouts};
+use kms_operator::engine::{Engine, EngineSettings};
+use kms_operator::local::manifests::{self, ManifestSet};
+use kms_operator::local::runner::{Command, RunOutput, Runner};
+
+/// Waits short enough for tests, long enough for a local server.
+pub fn fast_settings() -> EngineSettings {
+    EngineSettings {
+        consistency_poll: Duration::from_millis(50),
+        policy_propagation_timeout: Duration::from_secs(2),
+        new_key_visibility_timeout: Duration::from_secs(5),
+        ..EngineSettings::default()
+    }
+}
+
+pub async fn engine_with(settings: EngineSettings, limits: RateLimits) -> Engine {
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .region(Region::new("us-east-1"))
+        .load()
+        .await;
+    let ctx = CallContext::new(&limits, RetryPolicy::fast());
+    let timeouts = Timeouts { connect: Duration::from_secs(2), attempt: Duration::from_secs(5) };
+    Engine::new(ClientPool::with_base_config(base, ctx, timeouts), settings)
+}
+
+pub async fn engine() -> Engine {
+    engine_with(fast_settings(), RateLimits::unlimited()).await
+}
+
+pub fn load(dir: &Path) -> ManifestSet {
+    let (set, mut issues) = manifests::load(&[dir.to_path_buf()]);
+    issues.extend(set.validate());
+    assert!(issues.is_empty(), "invalid test manifests: {issues:?}");
+    set
+}
+
+pub async fn run(engine: &Engine, dir: &Path, command: Command) -> RunOutput {
+    let set = load(dir);
+    Runner::new(engine, &set, 8).run(command).await
+}
+
+/// Panics with every failure's reason unless nothing failed.
+pub fn assert_ok(output: &RunOutput) {
+    let failures: Vec<String> = output
+        .results
+        .iter()
+        .filter(|r| r.failed())
+        .map(|r| format!("{}: {:?} {:?}", r.object, r.outcome, r.blockers))
+        .collect();
+    assert!(failures.is_empty(), "failures: {failures:#?}");
+}

@@ -1,0 +1,270 @@
+//! A small HTTP proxy in front of the local KMS server that injects the failures real KMS and
+//! real networks produce: throttling, server errors, refused policies, dropped connections
+//! (before or after the request reached KMS), and delays. It can also enforce request quotas.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// An AWS JSON error response (the request does not reach KMS).
+    Error { status: u16, code: &'static str, message: &'static str },
+    /// The connection closes before the request reaches KMS.
+    DropBeforeForward,
+    /// The request reaches KMS, then the connection closes before the answer: the write
+    /// happened but the client cannot know.
+    DropAfterForward,
+    /// The answer comes late (still forwarded).
+    Delay(Duration),
+}
+
+impl Fault {
+    pub fn throttle() -> Fault {
+        Fault::Error { status: 400, code: "ThrottlingException", message: "Rate exceeded" }
+    }
+
+    pub fn server_error() -> Fault {
+        Fault::Error { status: 500, code: "KMSInternalException", message: "We encountered an internal error" }
+    }
+
+    pub fn unavailable() -> Fault {
+        Fault::Error { status: 503, code: "ServiceUnavailable", message: "Service Unavailable" }
+    }
+
+    pub fn not_found() -> Fault {
+        Fault::Error { status: 400, code: "NotFoundException", message: "Key does not exist (yet)" }
+    }
+
+    pub fn invalid_principal() -> Fault {
+        Fault::Error {
+            status: 400,
+            code: "MalformedPolicyDocumentException",
+            message: "Policy contains a statement with one or more invalid principals.",
+        }
+    }
+}
+
+struct Rule {
+    /// KMS operation (`CreateKey`), or `*` for every KMS operation.
+    operation: String,
+    fault: Fault,
+    /// Requests to skip before the fault applies.
+    skip: usize,
+    remaining: usize,
+}
+
+#[derive(Default)]
+struct Bucket {
+    tokens: f64,
+    refilled: Option<Instant>,
+}
+
+#[derive(Default)]
+struct State {
+    rules: Vec<Rule>,
+    forwarded: BTreeMap<String, usize>,
+    injected: BTreeMap<String, usize>,
+    throttled: BTreeMap<String, usize>,
+    quotas: HashMap<String, f64>,
+    buckets: HashMap<String, Bucket>,
+}
+
+impl State {
+    fn take_fault(&mut self, operation: &str) -> Option<Fault> {
+        let rule =
+            self.rules.iter_mut().find(|r| (r.operation == operation || r.operation == "*") && r.remaining > 0)?;
+        if rule.skip > 0 {
+            rule.skip -= 1;
+            return None;
+        }
+        rule.remaining -= 1;
+        Some(rule.fault.clone())
+    }
+
+    /// A token bucket per operation holding one second of quota, as KMS allows bursts.
+    fn over_quota(&mut self, operation: &str) -> bool {
+        let Some(rate) = self.quotas.get(operation).copied() else {
+            return false;
+        };
+        let bucket = self.buckets.entry(operation.to_owned()).or_default();
+        let now = Instant::now();
+        match bucket.refilled {
+            None => bucket.tokens = rate,
+            Some(at) => bucket.tokens = (bucket.tokens + rate * now.duration_since(at).as_secs_f64()).min(rate),
+        }
+        bucket.refilled = Some(now);
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            false
+        } else {
+            true
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct FaultProxy {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+fn operation_of(request: &Request<Incoming>) -> String {
+    request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split('.').nth(1))
+        .unwrap_or("other")
+        .to_owned()
+}
+
+fn error_response(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = format!(r#"{{"__type":"{code}","message":"{message}"}}"#);
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amzn-errortype", code)
+        .body(Full::new(Bytes::from(body)))
+        .expect("error response")
+}
+
+async fn forward(upstream: SocketAddr, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, String> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let stream = TcpStream::connect(upstream).await.map_err(|e| e.to_string())?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let response = sender.send_request(Request::from_parts(parts, Full::new(body))).await.map_err(|e| e.to_string())?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok(Response::from_parts(parts, Full::new(body)))
+}
+
+/// `Err(())` closes the connection without an answer.
+async fn handle(
+    upstream: SocketAddr,
+    state: Arc<Mutex<State>>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, ()> {
+    let operation = operation_of(&request);
+    let (fault, throttled) = {
+        let mut state = state.lock().expect("proxy state");
+        let fault = state.take_fault(&operation);
+        let throttled = fault.is_none() && state.over_quota(&operation);
+        if fault.is_some() {
+            *state.injected.entry(operation.clone()).or_default() += 1;
+        }
+        if throttled {
+            *state.throttled.entry(operation.clone()).or_default() += 1;
+        }
+        (fault, throttled)
+    };
+    if throttled {
+        return Ok(error_response(400, "ThrottlingException", "Rate exceeded"));
+    }
+    match fault {
+        Some(Fault::Error { status, code, message }) => return Ok(error_response(status, code, message)),
+        Some(Fault::DropBeforeForward) => return Err(()),
+        _ => {}
+    }
+    let response = forward(upstream, request).await.map_err(|_| ())?;
+    *state.lock().expect("proxy state").forwarded.entry(operation).or_default() += 1;
+    match fault {
+        Some(Fault::DropAfterForward) => Err(()),
+        Some(Fault::Delay(delay)) => {
+            tokio::time::sleep(delay).await;
+            Ok(response)
+        }
+        _ => Ok(response),
+    }
+}
+
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by the fault proxy")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+impl FaultProxy {
+    /// Listens on a free loopback port and forwards to `upstream` (e.g. the moto server).
+    pub async fn start(upstream_port: u16) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let upstream = SocketAddr::from(([127, 0, 0, 1], upstream_port));
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let state = state.clone();
+                        async move {
+                            match handle(upstream, state, request).await {
+                                Ok(response) => Ok::<_, Dropped>(response),
+                                Err(()) => Err(Dropped),
+                            }
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FaultProxy { addr, state }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Applies `fault` to the next `times` requests of `operation` (or `*`).
+    pub fn inject(&self, operation: &str, fault: Fault, times: usize) {
+        self.inject_after(operation, 0, fault, times);
+    }
+
+    /// Like `inject`, but lets the first `skip` matching requests through.
+    pub fn inject_after(&self, operation: &str, skip: usize, fault: Fault, times: usize) {
+        let rule = Rule { operation: operation.to_owned(), fault, skip, remaining: times };
+        self.state.lock().expect("proxy state").rules.push(rule);
+    }
+
+    /// Throttles each operation beyond `per_second` requests per second, as KMS does.
+    pub fn enforce_quota(&self, operation: &str, per_second: f64) {
+        self.state.lock().expect("proxy state").quotas.insert(operation.to_owned(), per_second);
+    }
+
+    pub fn forwarded(&self, operation: &str) -> usize {
+        self.state.lock().expect("proxy state").forwarded.get(operation).copied().unwrap_or(0)
+    }
+
+    pub fn injected(&self, operation: &str) -> usize {
+        self.state.lock().expect("proxy state").injected.get(operation).copied().unwrap_or(0)
+    }
+
+    pub fn throttled(&self) -> BTreeMap<String, usize> {
+        self.state.lock().expect("proxy state").throttled.clone()
+    }
+
+    /// Faults still waiting to be injected.
+    pub fn pending_faults(&self) -> usize {
+        self.state.lock().expect("proxy state").rules.iter().map(|r| r.remaining).sum()
+    }
+}
