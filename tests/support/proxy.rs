@@ -3,7 +3,6 @@
 //! (before or after the request reached KMS), and delays. It can also enforce request quotas.
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

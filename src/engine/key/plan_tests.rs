@@ -137,7 +137,8 @@ fn observe_only_never_creates() {
 #[test]
 fn each_kind_of_drift_plans_one_change() {
     let desired = desired();
-    let cases: Vec<(&str, Box<dyn Fn(&mut ObservedKey)>)> = vec![
+    type Drift = Box<dyn Fn(&mut ObservedKey)>;
+    let cases: Vec<(&str, Drift)> = vec![
         ("UpdateKeyDescription", Box::new(|o| o.key.description = "edited".into())),
         ("PutKeyPolicy", Box::new(|o| o.policy = Some(json!({"Version": "2012-10-17", "Statement": []})))),
         ("EnableKeyRotation", Box::new(|o| o.rotation = Some(RotationState::default()))),
