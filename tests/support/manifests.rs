@@ -49,3 +49,25 @@ pub fn key(name: &str, spec: &str) -> String {
     }
     yaml
 }
+
+fn object(kind: &str, name: &str, spec: &str) -> String {
+    let mut yaml = format!(
+        "apiVersion: kmsoperator.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: apps\nspec:\n"
+    );
+    for line in spec.lines().filter(|l| !l.trim().is_empty()) {
+        yaml.push_str("  ");
+        yaml.push_str(line);
+        yaml.push('\n');
+    }
+    yaml
+}
+
+/// A KmsAlias named `name` in namespace `apps`.
+pub fn alias(name: &str, spec: &str) -> String {
+    object("KmsAlias", name, spec)
+}
+
+/// A KmsGrant named `name` in namespace `apps`.
+pub fn grant(name: &str, spec: &str) -> String {
+    object("KmsGrant", name, spec)
+}

@@ -1,0 +1,140 @@
+//! KmsAlias end to end: create, repoint, drift, conflicts, deletion.
+
+mod support;
+
+use support::cli::{Output, kms_operator, run_json};
+use support::kms;
+use support::manifests::{ACCOUNT_ID, REGION, Workspace, account, alias, key};
+use support::moto::Moto;
+
+struct Setup {
+    _moto: Moto,
+    ws: Workspace,
+    kms: aws_sdk_kms::Client,
+}
+
+async fn setup() -> Setup {
+    let moto = Moto::start();
+    let ws = Workspace::new();
+    ws.write("account.yaml", &account(&moto.endpoint()));
+    ws.write("keys.yaml", &format!("{}---\n{}", key("blue", "description: blue"), key("green", "description: green")));
+    ws.write("alias.yaml", &alias("app", "name: alias/app\nkeyRef: {name: blue}"));
+    let kms = kms::client(&moto.endpoint(), REGION).await;
+    Setup { _moto: moto, ws, kms }
+}
+
+fn key_id(output: &Output, name: &str) -> String {
+    output.resource("KmsKey", name)["status"]["keyId"].as_str().expect("keyId").to_owned()
+}
+
+async fn alias_target(client: &aws_sdk_kms::Client, name: &str) -> Option<String> {
+    let out = client.list_aliases().send().await.expect("ListAliases");
+    out.aliases().iter().find(|a| a.alias_name() == Some(name)).and_then(|a| a.target_key_id().map(str::to_owned))
+}
+
+fn operations(output: &Output, kind: &str, name: &str) -> Vec<String> {
+    output.resource(kind, name)["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| a["operation"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_alias_to_a_key_of_the_same_run_is_created_then_left_alone() {
+    let s = setup().await;
+    let first = run_json("apply", s.ws.path());
+    first.assert_code(0);
+    let blue = key_id(&first, "blue");
+    assert_eq!(alias_target(&s.kms, "alias/app").await, Some(blue.clone()));
+    let status = &first.resource("KmsAlias", "app")["status"];
+    assert_eq!(status["targetKeyId"], blue.as_str());
+    assert_eq!(status["region"], REGION);
+
+    let second = run_json("apply", s.ws.path());
+    assert_eq!(second.writes(), 0, "{}", second.stderr);
+    assert_eq!(second.calls("ListAliases"), 1, "one listing per region and pass");
+}
+
+#[tokio::test]
+async fn changing_the_key_reference_repoints_the_alias() {
+    let s = setup().await;
+    let first = run_json("apply", s.ws.path());
+    let green = key_id(&first, "green");
+    s.ws.write("alias.yaml", &alias("app", "name: alias/app\nkeyRef: {name: green}"));
+    let plan = run_json("plan", s.ws.path());
+    plan.assert_code(2);
+    assert_eq!(operations(&plan, "KmsAlias", "app"), vec!["UpdateAlias"]);
+    run_json("apply", s.ws.path()).assert_code(0);
+    assert_eq!(alias_target(&s.kms, "alias/app").await, Some(green));
+}
+
+#[tokio::test]
+async fn an_alias_deleted_or_repointed_by_hand_is_repaired() {
+    let s = setup().await;
+    let first = run_json("apply", s.ws.path());
+    let (blue, green) = (key_id(&first, "blue"), key_id(&first, "green"));
+
+    s.kms.delete_alias().alias_name("alias/app").send().await.unwrap();
+    let plan = run_json("plan", s.ws.path());
+    plan.assert_code(2);
+    assert_eq!(operations(&plan, "KmsAlias", "app"), vec!["CreateAlias"]);
+    run_json("apply", s.ws.path()).assert_code(0);
+    assert_eq!(alias_target(&s.kms, "alias/app").await, Some(blue.clone()));
+
+    s.kms.update_alias().alias_name("alias/app").target_key_id(&green).send().await.unwrap();
+    let plan = run_json("plan", s.ws.path());
+    plan.assert_code(2);
+    assert_eq!(operations(&plan, "KmsAlias", "app"), vec!["UpdateAlias"]);
+    run_json("apply", s.ws.path()).assert_code(0);
+    assert_eq!(alias_target(&s.kms, "alias/app").await, Some(blue));
+}
+
+#[tokio::test]
+async fn an_alias_held_by_a_key_the_operator_does_not_own_is_never_taken() {
+    let s = setup().await;
+    let foreign = s.kms.create_key().description("someone else's").send().await.unwrap();
+    let foreign_id = foreign.key_metadata().unwrap().key_id().to_owned();
+    s.kms.create_alias().alias_name("alias/app").target_key_id(&foreign_id).send().await.unwrap();
+
+    let plan = kms_operator(&["plan", "-f", "."], s.ws.path());
+    plan.assert_code(1);
+    assert!(plan.stdout.contains("AliasConflict"), "{}", plan.stdout);
+    assert!(plan.stdout.contains(&foreign_id), "{}", plan.stdout);
+
+    let apply = run_json("apply", s.ws.path());
+    apply.assert_code(1);
+    assert_eq!(apply.calls("UpdateAlias") + apply.calls("CreateAlias") + apply.calls("DeleteAlias"), 0);
+    let ready = &apply.resource("KmsAlias", "app")["status"]["conditions"];
+    assert!(ready.to_string().contains("AliasConflict"), "{ready}");
+    assert_eq!(alias_target(&s.kms, "alias/app").await, Some(foreign_id.clone()), "still theirs");
+
+    // Deleting the KmsAlias leaves their alias alone too.
+    run_json("delete", s.ws.path()).assert_code(0);
+    assert_eq!(alias_target(&s.kms, "alias/app").await, Some(foreign_id));
+}
+
+#[tokio::test]
+async fn an_alias_to_an_existing_key_by_id_or_arn() {
+    let s = setup().await;
+    let existing = s.kms.create_key().send().await.unwrap();
+    let arn = existing.key_metadata().unwrap().arn().unwrap().to_owned();
+    let id = existing.key_metadata().unwrap().key_id().to_owned();
+    s.ws.write("alias.yaml", &alias("app", &format!("name: alias/legacy\ntargetKeyId: {arn}\naccountRef: test")));
+    let apply = run_json("apply", s.ws.path());
+    apply.assert_code(0);
+    assert_eq!(alias_target(&s.kms, "alias/legacy").await, Some(id));
+    assert!(arn.contains(ACCOUNT_ID));
+    assert_eq!(run_json("apply", s.ws.path()).writes(), 0);
+}
+
+#[tokio::test]
+async fn delete_removes_the_alias() {
+    let s = setup().await;
+    run_json("apply", s.ws.path()).assert_code(0);
+    let delete = run_json("delete", s.ws.path());
+    delete.assert_code(0);
+    assert_eq!(delete.calls("DeleteAlias"), 1);
+    assert_eq!(alias_target(&s.kms, "alias/app").await, None);
+}
