@@ -87,7 +87,13 @@ impl DesiredKey {
 /// The policy a key in `region` gets: the builder's, the raw document, or the AWS default for
 /// keys the operator creates. `None` when an imported key declares no policy.
 fn policy_for(key: &KmsKey, account: &AccountConfig, region: &str, creates: bool) -> Option<Value> {
-    let ctx = BuildContext { account_id: &account.account_id, region, partition: partition_of(region) };
+    let ctx = BuildContext {
+        account_id: &account.account_id,
+        region,
+        partition: partition_of(region),
+        key_spec: &key.spec.key_spec,
+        key_usage: &key.spec.key_usage,
+    };
     if let Some(spec) = &key.spec.policy {
         return Some(policy::build(spec, &ctx));
     }

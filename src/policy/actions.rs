@@ -38,10 +38,26 @@ pub const ADMINISTRATION_ACTIONS: &[&str] = &[
 pub const USE_ACTIONS: &[&str] =
     &["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"];
 
-/// What an AWS service needs on the caller's behalf: use, plus `kms:CreateGrant` because
-/// services such as EBS and RDS hold on to a key through grants, not through the caller.
-pub const SERVICE_USE_ACTIONS: &[&str] =
-    &["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"];
+/// Encryption with an asymmetric key: no data keys, and the public key is part of use.
+const ASYMMETRIC_ENCRYPTION_ACTIONS: &[&str] =
+    &["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GetPublicKey", "kms:DescribeKey"];
+const SIGNING_ACTIONS: &[&str] = &["kms:Sign", "kms:Verify", "kms:GetPublicKey", "kms:DescribeKey"];
+const MAC_ACTIONS: &[&str] = &["kms:GenerateMac", "kms:VerifyMac", "kms:DescribeKey"];
+const KEY_AGREEMENT_ACTIONS: &[&str] = &["kms:DeriveSharedSecret", "kms:GetPublicKey", "kms:DescribeKey"];
+const ENCAPSULATION_ACTIONS: &[&str] = &["kms:Decapsulate", "kms:GetPublicKey", "kms:DescribeKey"];
+
+/// What "use" means for a key of this spec and usage: a signing key cannot encrypt, an HMAC
+/// key only makes and checks MACs.
+pub fn use_actions(key_spec: &str, key_usage: &str) -> &'static [&'static str] {
+    match key_usage {
+        "SIGN_VERIFY" => SIGNING_ACTIONS,
+        "GENERATE_VERIFY_MAC" => MAC_ACTIONS,
+        "KEY_AGREEMENT" => KEY_AGREEMENT_ACTIONS,
+        "ENCAPSULATE_DECAPSULATE" => ENCAPSULATION_ACTIONS,
+        _ if key_spec != "SYMMETRIC_DEFAULT" => ASYMMETRIC_ENCRYPTION_ACTIONS,
+        _ => USE_ACTIONS,
+    }
+}
 
 /// Grant management for trusted accounts, only ever granted together with the
 /// `kms:GrantIsForAWSResource` condition so the grants can only serve AWS services.
@@ -55,6 +71,18 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    #[test]
+    fn use_follows_the_key_usage() {
+        assert_eq!(use_actions("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"), USE_ACTIONS);
+        assert!(use_actions("RSA_2048", "ENCRYPT_DECRYPT").contains(&"kms:GetPublicKey"));
+        assert!(!use_actions("RSA_2048", "ENCRYPT_DECRYPT").contains(&"kms:GenerateDataKey*"));
+        assert!(use_actions("ECC_NIST_P256", "SIGN_VERIFY").contains(&"kms:Sign"));
+        assert!(!use_actions("ECC_NIST_P256", "SIGN_VERIFY").contains(&"kms:Decrypt"));
+        assert_eq!(use_actions("HMAC_256", "GENERATE_VERIFY_MAC"), MAC_ACTIONS);
+        assert!(use_actions("ECC_NIST_P384", "KEY_AGREEMENT").contains(&"kms:DeriveSharedSecret"));
+        assert!(use_actions("ML_KEM_768", "ENCAPSULATE_DECAPSULATE").contains(&"kms:Decapsulate"));
+    }
 
     fn is_sorted_and_unique(list: &[&str]) -> bool {
         list.windows(2).all(|w| w[0] < w[1])
@@ -92,12 +120,6 @@ mod tests {
         let admin_only: BTreeSet<_> = ADMINISTRATION_ACTIONS.iter().filter(|a| **a != "kms:DescribeKey").collect();
         assert!(USE_ACTIONS.iter().all(|a| !admin_only.contains(a)));
         assert!(!USE_ACTIONS.contains(&"kms:CreateGrant"));
-    }
-
-    #[test]
-    fn service_use_is_use_plus_create_grant() {
-        let expected: Vec<&str> = USE_ACTIONS.iter().copied().chain(["kms:CreateGrant"]).collect();
-        assert_eq!(SERVICE_USE_ACTIONS, expected.as_slice());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::actions::{ADMINISTRATION_ACTIONS, ALL_ACTIONS, GRANT_ACTIONS, SERVICE_USE_ACTIONS, USE_ACTIONS};
+use super::actions::{ADMINISTRATION_ACTIONS, ALL_ACTIONS, GRANT_ACTIONS, use_actions};
 use crate::api::PolicySpec;
 
 /// The current IAM policy language. Without `Version`, IAM assumes 2008-10-17, which lacks
@@ -24,9 +24,24 @@ pub struct BuildContext<'a> {
     pub region: &'a str,
     /// `aws`, `aws-cn`, `aws-us-gov`, ...
     pub partition: &'a str,
+    /// The key's spec and usage decide which cryptographic actions "use" means.
+    pub key_spec: &'a str,
+    pub key_usage: &'a str,
 }
 
 impl BuildContext<'_> {
+    fn use_actions(&self) -> &'static [&'static str] {
+        use_actions(self.key_spec, self.key_usage)
+    }
+
+    /// Services also get `kms:CreateGrant`: EBS, RDS and others hold on to a key through
+    /// grants, not through the caller.
+    fn service_use_actions(&self) -> Vec<&'static str> {
+        let mut actions = self.use_actions().to_vec();
+        actions.push("kms:CreateGrant");
+        actions
+    }
+
     fn root_arn(&self, account_id: &str) -> String {
         format!("arn:{}:iam::{account_id}:root", self.partition)
     }
@@ -109,12 +124,12 @@ pub fn build(spec: &PolicySpec, ctx: &BuildContext) -> Value {
 
     let users = dedup(spec.users.iter().cloned());
     if !users.is_empty() {
-        statements.push(allow(sid::KEY_USE, aws_principal(&users), USE_ACTIONS));
+        statements.push(allow(sid::KEY_USE, aws_principal(&users), ctx.use_actions()));
     }
 
     let trusted_roots = dedup(spec.trusted_accounts.iter().map(|id| ctx.root_arn(id)));
     if !trusted_roots.is_empty() {
-        statements.push(allow(sid::TRUSTED_ACCOUNT_USE, aws_principal(&trusted_roots), USE_ACTIONS));
+        statements.push(allow(sid::TRUSTED_ACCOUNT_USE, aws_principal(&trusted_roots), ctx.use_actions()));
         let mut grants = allow(sid::TRUSTED_ACCOUNT_GRANTS, aws_principal(&trusted_roots), GRANT_ACTIONS);
         // Grants only for AWS resources: the trusted account can let its EBS volumes or RDS
         // instances use the key, but cannot grant use to arbitrary principals.
@@ -123,7 +138,7 @@ pub fn build(spec: &PolicySpec, ctx: &BuildContext) -> Value {
     }
 
     for (service, callers) in services(spec, ctx) {
-        let mut via = allow(&service_sid(&service), json!({"AWS": "*"}), SERVICE_USE_ACTIONS);
+        let mut via = allow(&service_sid(&service), json!({"AWS": "*"}), &ctx.service_use_actions());
         // Principal "*" is safe only because both conditions hold: the request must come
         // through this service's regional endpoint and from one of these accounts.
         via["Condition"] = json!({
@@ -212,6 +227,7 @@ mod tests {
 
     use super::*;
     use crate::api::ServiceAccess;
+    use crate::policy::actions::USE_ACTIONS;
     use crate::policy::to_pretty_json;
 
     const OWNER: &str = "484357440923";
@@ -220,7 +236,13 @@ mod tests {
     const USER: &str = "arn:aws:iam::339712836516:role/datamesh-ecs-task";
 
     fn ctx() -> BuildContext<'static> {
-        BuildContext { account_id: OWNER, region: "ap-southeast-2", partition: "aws" }
+        BuildContext {
+            account_id: OWNER,
+            region: "ap-southeast-2",
+            partition: "aws",
+            key_spec: "SYMMETRIC_DEFAULT",
+            key_usage: "ENCRYPT_DECRYPT",
+        }
     }
 
     fn spec() -> PolicySpec {
@@ -285,7 +307,13 @@ mod tests {
 
     #[test]
     fn default_policy_uses_the_partition() {
-        let cn = BuildContext { account_id: OWNER, region: "cn-north-1", partition: "aws-cn" };
+        let cn = BuildContext {
+            account_id: OWNER,
+            region: "cn-north-1",
+            partition: "aws-cn",
+            key_spec: "SYMMETRIC_DEFAULT",
+            key_usage: "ENCRYPT_DECRYPT",
+        };
         let doc = default_policy(&cn);
         assert_eq!(doc["Statement"][0]["Principal"]["AWS"], "arn:aws-cn:iam::484357440923:root");
     }
@@ -326,6 +354,15 @@ mod tests {
         let spec = PolicySpec { administrators: vec![second.into(), ADMIN.into()], ..spec() };
         let doc = build(&spec, &ctx());
         assert_eq!(statement(&doc, "AllowKeyAdministration")["Principal"], json!({"AWS": [second, ADMIN]}));
+    }
+
+    #[test]
+    fn use_follows_the_key_usage() {
+        let spec = PolicySpec { users: vec!["arn:aws:iam::339712836516:role/signer".into()], ..PolicySpec::default() };
+        let signing = BuildContext { key_spec: "ECC_NIST_P256", key_usage: "SIGN_VERIFY", ..ctx() };
+        let doc = build(&spec, &signing);
+        let usage = statement(&doc, sid::KEY_USE);
+        assert_eq!(usage["Action"], json!(["kms:Sign", "kms:Verify", "kms:GetPublicKey", "kms:DescribeKey"]));
     }
 
     #[test]
@@ -475,7 +512,13 @@ mod tests {
     fn partition_drives_arns_and_service_endpoints() {
         let spec =
             PolicySpec { trusted_accounts: vec![TRUSTED.into()], services: vec![service("rds", None)], ..spec() };
-        let cn = BuildContext { account_id: OWNER, region: "cn-north-1", partition: "aws-cn" };
+        let cn = BuildContext {
+            account_id: OWNER,
+            region: "cn-north-1",
+            partition: "aws-cn",
+            key_spec: "SYMMETRIC_DEFAULT",
+            key_usage: "ENCRYPT_DECRYPT",
+        };
         let doc = build(&spec, &cn);
         assert_eq!(statement(&doc, "EnableRootAccess")["Principal"]["AWS"], "arn:aws-cn:iam::484357440923:root");
         assert_eq!(statement(&doc, "AllowTrustedAccountUse")["Principal"]["AWS"], "arn:aws-cn:iam::339712836516:root");
@@ -483,7 +526,13 @@ mod tests {
             statement(&doc, "AllowUseViaRds")["Condition"]["StringEquals"]["kms:ViaService"],
             "rds.cn-north-1.amazonaws.com.cn"
         );
-        let gov = BuildContext { account_id: OWNER, region: "us-gov-west-1", partition: "aws-us-gov" };
+        let gov = BuildContext {
+            account_id: OWNER,
+            region: "us-gov-west-1",
+            partition: "aws-us-gov",
+            key_spec: "SYMMETRIC_DEFAULT",
+            key_usage: "ENCRYPT_DECRYPT",
+        };
         let doc = build(&spec, &gov);
         assert_eq!(
             statement(&doc, "AllowUseViaRds")["Condition"]["StringEquals"]["kms:ViaService"],

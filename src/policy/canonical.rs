@@ -262,7 +262,13 @@ mod tests {
     }
 
     fn ctx() -> BuildContext<'static> {
-        BuildContext { account_id: "484357440923", region: "ap-southeast-2", partition: "aws" }
+        BuildContext {
+            account_id: "484357440923",
+            region: "ap-southeast-2",
+            partition: "aws",
+            key_spec: "SYMMETRIC_DEFAULT",
+            key_usage: "ENCRYPT_DECRYPT",
+        }
     }
 
     fn full_spec() -> PolicySpec {

@@ -67,7 +67,13 @@ mod tests {
     use crate::policy::{BuildContext, build, default_policy, equivalent};
 
     fn ctx() -> BuildContext<'static> {
-        BuildContext { account_id: "484357440923", region: "ap-southeast-2", partition: "aws" }
+        BuildContext {
+            account_id: "484357440923",
+            region: "ap-southeast-2",
+            partition: "aws",
+            key_spec: "SYMMETRIC_DEFAULT",
+            key_usage: "ENCRYPT_DECRYPT",
+        }
     }
 
     fn with_users(users: &[&str]) -> Value {

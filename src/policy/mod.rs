@@ -16,7 +16,7 @@ mod canonical;
 mod diff;
 mod render;
 
-pub use actions::{ADMINISTRATION_ACTIONS, ALL_ACTIONS, GRANT_ACTIONS, SERVICE_USE_ACTIONS, USE_ACTIONS};
+pub use actions::{ADMINISTRATION_ACTIONS, ALL_ACTIONS, GRANT_ACTIONS, USE_ACTIONS, use_actions};
 pub use builder::{BuildContext, POLICY_VERSION, build, default_policy, dns_suffix, service_sid, sid};
 pub use canonical::{canonical, equivalent};
 pub use diff::diff;
