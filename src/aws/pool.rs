@@ -79,6 +79,14 @@ impl ClientPool {
         ClientPool { base, ctx, timeouts, accounts: Mutex::new(HashMap::new()) }
     }
 
+    /// Whether `account` is reached through an endpoint other than AWS's own: its
+    /// `endpointUrl`, or `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_KMS` in the environment.
+    pub fn uses_custom_endpoint(&self, account: &AccountConfig) -> bool {
+        account.endpoint_url.is_some()
+            || self.base.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_KMS").is_some_and(|v| !v.is_empty())
+    }
+
     pub fn context(&self) -> &CallContext {
         &self.ctx
     }

@@ -14,7 +14,7 @@ impl Engine {
         let object = ObjectName::new(Kind::AwsAccount, None, &account.name);
         let plan = Plan::default();
         match self.verify_account(account).await {
-            Ok(caller) => AccountReport {
+            Ok(identity) => AccountReport {
                 object,
                 changes: plan.changes,
                 blockers: plan.blockers,
@@ -23,10 +23,12 @@ impl Engine {
                 ready: ready(
                     true,
                     "CredentialsValid",
-                    format!("credentials resolve to {caller} in account {}", account.account_id),
+                    identity.warning.clone().unwrap_or_else(|| {
+                        format!("credentials resolve to {} in account {}", identity.caller, account.account_id)
+                    }),
                 ),
                 synced: ConditionUpdate::new(SYNCED, true, "InSync", "the account is reachable"),
-                status: AwsAccountStatus { caller_arn: Some(caller), ..AwsAccountStatus::default() },
+                status: AwsAccountStatus { caller_arn: Some(identity.caller), ..AwsAccountStatus::default() },
             },
             Err(error) => AccountReport {
                 object,

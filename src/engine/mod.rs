@@ -9,6 +9,7 @@ mod converge;
 pub mod desired;
 mod error;
 pub mod grant;
+pub mod identity;
 pub mod key;
 mod listings;
 pub mod ownership;
@@ -28,6 +29,7 @@ pub use settings::{DEFAULT_CLUSTER_NAME, EngineSettings, partition_of};
 
 use crate::aws::{AccountConfig, AwsError, CallContext, ClientPool, ErrorKind, KmsClient};
 use cache::lock;
+use identity::{Identity, check_identity};
 use listings::Listings;
 
 /// Whether a pass may write to KMS.
@@ -65,23 +67,15 @@ impl Engine {
         self.pool.kms(account, region).await
     }
 
-    /// Fails unless the account's credentials really are the declared account: writing keys
-    /// into the wrong account is the worst thing the operator could do.
-    pub async fn verify_account(&self, account: &AccountConfig) -> Result<String, EngineError> {
-        let identity = self
-            .listings
-            .identity(&self.pool, account)
-            .await
-            .map_err(|source| EngineError::Credentials { account: account.name.clone(), source })?;
-        if identity.account_id != account.account_id {
-            return Err(EngineError::WrongAccount {
-                account: account.name.clone(),
-                expected: account.account_id.clone(),
-                actual: identity.account_id,
-                caller: identity.arn,
-            });
+    /// Fails unless the account's credentials really are the declared account (see
+    /// [`identity::check_identity`] for custom endpoints).
+    pub async fn verify_account(&self, account: &AccountConfig) -> Result<Identity, EngineError> {
+        let answer = self.listings.identity(&self.pool, account).await;
+        let identity = check_identity(account, answer, self.pool.uses_custom_endpoint(account))?;
+        if let Some(warning) = &identity.warning {
+            tracing::warn!(account = %account.name, "{warning}");
         }
-        Ok(identity.arn)
+        Ok(identity)
     }
 
     fn remember_created(&self, key_id: &str) {

@@ -51,7 +51,7 @@ impl Engine {
     pub async fn reconcile_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
         let desired = desired_key(request.key, request.account, &self.settings);
         let caller = match self.verify_account(&desired.account).await {
-            Ok(caller) => caller,
+            Ok(identity) => identity.caller,
             Err(error) => return failed(&desired, error),
         };
         let known_key_id = Mutex::new(request.known_key_id.map(str::to_owned));
@@ -80,7 +80,7 @@ impl Engine {
     pub async fn delete_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
         let desired = desired_key(request.key, request.account, &self.settings);
         let caller = match self.verify_account(&desired.account).await {
-            Ok(caller) => caller,
+            Ok(identity) => identity.caller,
             Err(error) => return failed(&desired, error),
         };
         let observation = match self.observe_key(&desired, request.known_key_id).await {
