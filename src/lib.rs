@@ -5,6 +5,7 @@
 pub mod api;
 pub mod aws;
 pub mod cli;
+pub mod controller;
 pub mod engine;
 pub mod local;
 pub mod policy;

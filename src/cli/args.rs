@@ -22,6 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the controller, in or against a cluster (KUBECONFIG or the in-cluster service account).
+    Run(Box<crate::controller::RunArgs>),
     /// Print the CustomResourceDefinitions as YAML.
     Crds(CrdsArgs),
     /// Check manifests offline, without any AWS call. Exit 0 valid, 1 invalid.

@@ -1,12 +1,9 @@
 //! `crds`, `validate`, `plan`, `apply`, `delete`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use super::args::{CrdsArgs, EngineArgs, LocalArgs, OutputFormat};
+use super::args::{CrdsArgs, LocalArgs, OutputFormat};
 use crate::api::crds;
-use crate::aws::{CallContext, ClientPool, RateLimits, RetryPolicy, Timeouts};
-use crate::engine::{Engine, EngineSettings};
 use crate::local::manifests::{self, ManifestSet};
 use crate::local::output;
 use crate::local::runner::{Command, Runner};
@@ -66,25 +63,11 @@ pub fn validate(paths: &[PathBuf]) -> u8 {
     }
 }
 
-pub async fn engine(args: &EngineArgs) -> Result<Engine, String> {
-    let limits = RateLimits::default()
-        .parse_overrides(args.rate_limits.iter().map(String::as_str))
-        .map_err(|e| e.to_string())?;
-    let ctx = CallContext::new(&limits, RetryPolicy::default());
-    let pool = ClientPool::from_environment(ctx, Timeouts::default()).await;
-    let settings = EngineSettings {
-        cluster_name: args.cluster_name.clone(),
-        policy_propagation_timeout: Duration::from_secs(args.policy_propagation_timeout),
-        ..EngineSettings::default()
-    };
-    Ok(Engine::new(pool, settings))
-}
-
 pub async fn run(command: Command, args: &LocalArgs) -> u8 {
     let Some(set) = load_valid(&args.files.filename) else {
         return 1;
     };
-    let engine = match engine(&args.engine).await {
+    let engine = match super::engine_with(&args.engine, super::engine_settings(&args.engine)).await {
         Ok(engine) => engine,
         Err(error) => {
             eprintln!("error: {error}");

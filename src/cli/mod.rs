@@ -4,12 +4,33 @@ mod args;
 mod local;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 
 pub use args::{Cli, Command, EngineArgs, OutputFormat};
 
+use crate::aws::{CallContext, ClientPool, RateLimits, RetryPolicy, Timeouts};
+use crate::engine::{Engine, EngineSettings};
 use crate::telemetry;
+
+pub fn engine_settings(args: &EngineArgs) -> EngineSettings {
+    EngineSettings {
+        cluster_name: args.cluster_name.clone(),
+        policy_propagation_timeout: Duration::from_secs(args.policy_propagation_timeout),
+        ..EngineSettings::default()
+    }
+}
+
+/// An engine with credentials from the standard AWS environment.
+pub async fn engine_with(args: &EngineArgs, settings: EngineSettings) -> Result<Engine, String> {
+    let limits = RateLimits::default()
+        .parse_overrides(args.rate_limits.iter().map(String::as_str))
+        .map_err(|e| e.to_string())?;
+    let ctx = CallContext::new(&limits, RetryPolicy::default());
+    let pool = ClientPool::from_environment(ctx, Timeouts::default()).await;
+    Ok(Engine::new(pool, settings))
+}
 
 /// Parses arguments and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {
@@ -21,7 +42,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { 1 } else { 0 });
         }
     };
-    telemetry::init_logging(cli.log_format, "warn");
+    let level = if matches!(cli.command, Command::Run(_)) { "info" } else { "warn" };
+    telemetry::init_logging(cli.log_format, level);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -35,6 +57,14 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command) -> u8 {
     match command {
+        Command::Run(args) => match crate::controller::run(*args).await {
+            Ok(()) => 0,
+            Err(error) => {
+                tracing::error!(%error, "kms-operator stopped");
+                eprintln!("error: {error}");
+                1
+            }
+        },
         Command::Crds(args) => local::crds(&args),
         Command::Validate(args) => local::validate(&args.files.filename),
         Command::Plan(args) => local::run(crate::local::runner::Command::Plan, &args).await,

@@ -1,6 +1,8 @@
 //! The loop every kind shares: observe, plan, and (when allowed) execute and look again, until
 //! the plan is empty or a bounded number of rounds has passed.
 
+use futures::future::BoxFuture;
+
 use super::change::Change;
 use super::plan::Plan;
 use super::report::Outcome;
@@ -14,14 +16,19 @@ pub struct Converged<O> {
     pub outcome: Outcome,
 }
 
+/// Executes a plan's changes; returns the changes it made (also when it failed part-way).
+pub(crate) type Execution<'a> = BoxFuture<'a, (Vec<Change>, Result<(), EngineError>)>;
+
 impl Engine {
-    pub(crate) async fn converge<O>(
+    /// The steps are boxed `Send` futures rather than async closures so that the whole pass
+    /// stays `Send` for the controller's spawned reconciles.
+    pub(crate) async fn converge<'a, O>(
         &self,
         mode: Mode,
         observe_only: bool,
-        mut observe: impl AsyncFnMut() -> Result<O, EngineError>,
+        mut observe: impl FnMut() -> BoxFuture<'a, Result<O, EngineError>>,
         plan_for: impl Fn(&O) -> Plan,
-        mut execute: impl AsyncFnMut(&[Change], &mut Vec<Change>) -> Result<(), EngineError>,
+        mut execute: impl FnMut(Vec<Change>) -> Execution<'a>,
     ) -> Converged<O> {
         let mut made = Vec::new();
         let mut round = 0;
@@ -60,7 +67,9 @@ impl Engine {
                 let error = EngineError::NotConverged { rounds: self.settings.max_rounds, remaining };
                 return done(made, plan, Outcome::Failed(error));
             }
-            match execute(&plan.changes, &mut made).await {
+            let (executed, result) = execute(plan.changes.clone()).await;
+            made.extend(executed);
+            match result {
                 Ok(()) => {}
                 // A throttle that outlasted its retries, or a write whose outcome is unknown:
                 // look again before deciding anything.

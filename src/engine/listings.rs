@@ -61,8 +61,7 @@ impl Listings {
             keys: SharedCache::new(ttl),
             aliases: SharedCache::new(ttl),
             grants: SharedCache::new(ttl),
-            // Credentials do not change account under us; one check per process is enough.
-            identities: SharedCache::new(None),
+            identities: SharedCache::new(ttl),
         }
     }
 

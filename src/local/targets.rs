@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use crate::api::{Kind, KmsKey, ObjectName};
 use crate::aws::AccountConfig;
 use crate::engine::alias::KeyTarget;
+pub use crate::engine::alias::explicit_target;
 use crate::engine::key::KeyReport;
 use crate::engine::{KeyHandle, Outcome};
 
@@ -53,24 +54,6 @@ impl KeyDirectory {
             .cloned()
             .unwrap_or_else(|| Err(format!("KmsKey {namespace}/{name} is not among the manifests")))
     }
-}
-
-/// `targetKeyId` (a key id or key ARN) in `account`.
-pub fn explicit_target(target_key_id: &str, account: &AccountConfig, region: Option<&str>) -> KeyTarget {
-    let (key_id, arn_region) = match target_key_id.strip_prefix("arn:") {
-        Some(rest) => {
-            let parts: Vec<&str> = rest.splitn(5, ':').collect();
-            let region = parts.get(2).copied().filter(|r| !r.is_empty());
-            let id = parts.get(4).and_then(|r| r.strip_prefix("key/")).unwrap_or(target_key_id);
-            (id.to_owned(), region.map(str::to_owned))
-        }
-        None => (target_key_id.to_owned(), None),
-    };
-    let primary_region =
-        arn_region.clone().or_else(|| region.map(str::to_owned)).unwrap_or_else(|| account.region.clone());
-    // A multi-Region key shares its id with its replicas; the declared region selects one.
-    let replica_regions = region.filter(|r| *r != primary_region).map(|r| vec![r.to_owned()]).unwrap_or_default();
-    KeyTarget { account: account.clone(), key: KeyHandle::Existing(key_id), primary_region, replica_regions }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! A pass over one `KmsAlias`.
 
 use super::KeyTarget;
+use futures::FutureExt;
+
 use super::plan::{AliasObservation, plan_alias, plan_alias_deletion};
 use crate::api::conditions::ConditionUpdate;
 use crate::api::{Kind, KmsAlias, KmsAliasStatus, ObjectName};
@@ -170,9 +172,17 @@ impl Engine {
             .converge(
                 mode,
                 false,
-                async || self.observe_alias(&client, name, Some(&target.key)).await,
+                || self.observe_alias(&client, name, Some(&target.key)).boxed(),
                 |observed| plan_alias(name, &region, &target.key, observed),
-                async |changes, made| self.execute_alias_changes(&client, changes, made).await,
+                |changes| {
+                    let client = &client;
+                    async move {
+                        let mut made = Vec::new();
+                        let result = self.execute_alias_changes(client, &changes, &mut made).await;
+                        (made, result)
+                    }
+                    .boxed()
+                },
             )
             .await;
         report(alias, Some(&region), Some(&target.key), pass)

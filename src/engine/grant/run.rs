@@ -1,5 +1,7 @@
 //! A pass over one `KmsGrant`.
 
+use futures::FutureExt;
+
 use super::plan::{desired_grant, matches, plan_grant, plan_grant_deletion};
 use crate::api::{Kind, KmsGrant, KmsGrantStatus, ObjectName};
 use crate::aws::model::{GrantEntry, NewGrant};
@@ -158,9 +160,17 @@ impl Engine {
             .converge(
                 mode,
                 false,
-                async || self.observe_grants(&client, &target.key).await,
+                || self.observe_grants(&client, &target.key).boxed(),
                 |grants| plan_grant(&want, &region, &target.key, &named(grants, &want.name)),
-                async |changes, made| self.execute_grant_changes(&client, changes, made).await,
+                |changes| {
+                    let client = &client;
+                    async move {
+                        let mut made = Vec::new();
+                        let result = self.execute_grant_changes(client, &changes, &mut made).await;
+                        (made, result)
+                    }
+                    .boxed()
+                },
             )
             .await;
         report(grant, Some(&region), Some(&target.key), &want, pass)

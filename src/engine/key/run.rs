@@ -2,6 +2,8 @@
 
 use std::sync::Mutex;
 
+use futures::FutureExt;
+
 use super::observed::KeyObservation;
 use super::plan::{plan_key, plan_key_deletion};
 use super::status::{key_ready, key_status};
@@ -59,17 +61,23 @@ impl Engine {
             .converge(
                 mode,
                 desired.observe_only,
-                async || {
+                || {
                     let known = lock(&known_key_id).clone();
-                    self.observe_key(&desired, known.as_deref()).await.map_err(EngineError::aws)
+                    let desired = &desired;
+                    async move { self.observe_key(desired, known.as_deref()).await.map_err(EngineError::aws) }.boxed()
                 },
                 |observation| plan_key(&desired, observation),
-                async |changes, made| {
-                    let created = self.execute_key_changes(&desired, changes, made).await?;
-                    if let Some(created) = created {
-                        *lock(&known_key_id) = Some(created);
+                |changes| {
+                    let (desired, known_key_id) = (&desired, &known_key_id);
+                    async move {
+                        let mut made = Vec::new();
+                        let result = self.execute_key_changes(desired, &changes, &mut made).await;
+                        if let Ok(Some(created)) = &result {
+                            *lock(known_key_id) = Some(created.clone());
+                        }
+                        (made, result.map(|_| ()))
                     }
-                    Ok(())
+                    .boxed()
                 },
             )
             .await;

@@ -1,0 +1,44 @@
+use std::net::SocketAddr;
+
+use clap::Args;
+
+use crate::cli::EngineArgs;
+
+/// `kms-operator run`: flags, each with an environment variable for the Helm chart.
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    /// Watch KmsKeys, KmsAliases and KmsGrants in this namespace only (default: all namespaces).
+    #[arg(long, env = "KMS_OPERATOR_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
+
+    /// How often every resource is verified against KMS when nothing changes (seconds; jittered by up to 10%).
+    #[arg(long, env = "KMS_OPERATOR_RESYNC_SECONDS", default_value_t = 600)]
+    pub resync_seconds: u64,
+
+    /// Address of the HTTP server for /metrics, /healthz and /readyz.
+    #[arg(long, env = "KMS_OPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+
+    /// Elect a leader through a coordination.k8s.io Lease, so several replicas can run and only one writes.
+    #[arg(long, env = "KMS_OPERATOR_LEADER_ELECTION", default_value_t = false)]
+    pub leader_election: bool,
+
+    /// Name of the Lease used for leader election.
+    #[arg(long, env = "KMS_OPERATOR_LEASE_NAME", default_value = "kms-operator-leader")]
+    pub lease_name: String,
+
+    /// Namespace of the Lease (default: the pod's namespace from POD_NAMESPACE, else `default`).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// This replica's identity in the Lease and in Events (default: POD_NAME, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+
+    /// Longest wait between retries of a failing resource (seconds).
+    #[arg(long, env = "KMS_OPERATOR_MAX_BACKOFF_SECONDS", default_value_t = 300)]
+    pub max_backoff_seconds: u64,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}

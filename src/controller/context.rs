@@ -1,0 +1,205 @@
+//! What every reconcile shares, and the steps every kind takes alike.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::Recorder;
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use super::backoff::Requeue;
+use super::events;
+use super::metrics::Metrics;
+use super::status::{next_status, patch_status};
+use super::tenancy;
+use crate::api::conditions::{ConditionUpdate, READY, SYNCED, is_true};
+use crate::api::status::CommonStatus;
+use crate::api::{AwsAccount, ObjectName};
+use crate::aws::AccountConfig;
+use crate::engine::{Engine, Outcome, Report};
+
+/// Failures of the controller itself (the Kubernetes API), not of the resource.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+pub struct Context {
+    pub client: Client,
+    pub engine: Engine,
+    pub recorder: Recorder,
+    pub metrics: Metrics,
+    pub requeue: Requeue,
+    /// Transient failures (throttling that outlasted its retries, a lost connection) are
+    /// retried quietly this many times before they show in status.
+    pub quiet_retries: u32,
+}
+
+/// Why a resource cannot be reconciled before any call to AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: &'static str,
+    pub message: String,
+    /// Whether waiting can help (a referenced object may appear); else only a spec change can.
+    pub retry: bool,
+}
+
+impl Refusal {
+    pub fn new(reason: &'static str, message: impl Into<String>, retry: bool) -> Self {
+        Refusal { reason, message: message.into(), retry }
+    }
+
+    pub fn conditions(&self) -> Vec<ConditionUpdate> {
+        vec![
+            ConditionUpdate::new(READY, false, self.reason, self.message.clone()),
+            ConditionUpdate::new(SYNCED, false, self.reason, self.message.clone()),
+        ]
+    }
+}
+
+pub fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+pub fn object_name<K: Resource<DynamicType = ()>>(kind: crate::api::Kind, object: &K) -> ObjectName {
+    ObjectName::new(kind, object.meta().namespace.as_deref(), &object.name_any())
+}
+
+impl Context {
+    /// The `AwsAccount` named `name`, with whether `namespace` may use it.
+    pub async fn account_for(
+        &self,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Result<Result<AccountConfig, Refusal>, ControllerError> {
+        let accounts: Api<AwsAccount> = Api::all(self.client.clone());
+        let Some(account) = accounts.get_opt(name).await? else {
+            return Ok(Err(Refusal::new(
+                "AccountNotFound",
+                format!("AwsAccount {name} does not exist: create it, or fix spec.accountRef"),
+                true,
+            )));
+        };
+        if let (Some(namespace), Some(selector)) = (namespace, account.spec.allowed_namespaces.as_ref()) {
+            let labels = self.namespace_labels(namespace).await?;
+            if let Err(message) = tenancy::admitted(name, Some(selector), namespace, &labels) {
+                return Ok(Err(Refusal::new("NamespaceNotAllowed", message, false)));
+            }
+        }
+        Ok(Ok(AccountConfig::from_spec(name, &account.spec)))
+    }
+
+    async fn namespace_labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, ControllerError> {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        Ok(namespaces.get_opt(namespace).await?.map(|ns| ns.labels().clone()).unwrap_or_default())
+    }
+
+    /// Writes the outcome of a pass: status (only if changed), Events, metrics; returns when to
+    /// come back.
+    pub async fn finish<K, S>(
+        &self,
+        api: &Api<K>,
+        object: &K,
+        name: &ObjectName,
+        previous: Option<&S>,
+        report: Report<S>,
+        started: Instant,
+    ) -> Result<Action, ControllerError>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+        S: CommonStatus,
+    {
+        let generation = object.meta().generation;
+        let transient = matches!(&report.outcome, Outcome::Failed(e) if e.is_transient());
+        if transient && self.requeue.failures(name) < self.quiet_retries {
+            let delay = self.requeue.failure(name);
+            if let Outcome::Failed(error) = &report.outcome {
+                tracing::info!(object = %name, %error, ?delay, "transient failure; retrying without reporting it yet");
+                self.metrics.error(name, error.reason());
+            }
+            self.metrics.reconciled(name, "retrying", started.elapsed());
+            return Ok(Action::requeue(delay));
+        }
+        // Drift: live state moved while the spec stayed what was last synced.
+        let was_synced = previous
+            .is_some_and(|p| is_true(p.conditions(), SYNCED) == Some(true) && p.observed_generation() == generation);
+        let drift = was_synced && !report.changes.is_empty();
+        if drift {
+            self.metrics.drift(name);
+        }
+        let updates = report.conditions();
+        if let Some(status) = next_status(previous, report.status.clone(), &updates, generation, &now()) {
+            patch_status(api, object, &status).await?;
+        }
+        events::publish(&self.recorder, object, events::events_for(&report, drift)).await;
+        self.metrics.conditions(name, report.ready.status, report.synced.status);
+        let (result, delay) = match &report.outcome {
+            Outcome::InSync => ("in_sync", self.requeue.success(name)),
+            Outcome::Changed => ("changed", self.requeue.success(name)),
+            Outcome::Pending => ("drift", self.requeue.success(name)),
+            Outcome::Blocked => ("blocked", self.requeue.failure(name)),
+            Outcome::Failed(error) => {
+                self.metrics.error(name, error.reason());
+                ("failed", self.requeue.failure(name))
+            }
+        };
+        self.metrics.reconciled(name, result, started.elapsed());
+        Ok(Action::requeue(delay))
+    }
+
+    /// Records a refusal in status (keeping the rest of it) and decides when to look again.
+    pub async fn refuse<K, S>(
+        &self,
+        api: &Api<K>,
+        object: &K,
+        name: &ObjectName,
+        previous: Option<&S>,
+        refusal: Refusal,
+        started: Instant,
+    ) -> Result<Action, ControllerError>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+        S: CommonStatus,
+    {
+        let fresh = previous.cloned().unwrap_or_default();
+        if let Some(status) = next_status(previous, fresh, &refusal.conditions(), object.meta().generation, &now()) {
+            patch_status(api, object, &status).await?;
+            let event = events::event(
+                kube::runtime::events::EventType::Warning,
+                refusal.reason,
+                "Reconcile",
+                refusal.message.clone(),
+            );
+            events::publish(&self.recorder, object, vec![event]).await;
+        }
+        self.metrics.error(name, refusal.reason);
+        self.metrics.conditions(name, false, false);
+        self.metrics.reconciled(name, "refused", started.elapsed());
+        Ok(if refusal.retry { Action::requeue(self.requeue.failure(name)) } else { Action::await_change() })
+    }
+
+    /// After the finalizer ran: forget the object in metrics and backoff.
+    pub fn forget(&self, name: &ObjectName) {
+        self.metrics.forget(name);
+        self.requeue.forget(name);
+    }
+
+    pub fn error_policy(&self, name: &ObjectName, error: &ControllerError) -> Action {
+        tracing::warn!(object = %name, %error, "reconcile failed");
+        self.metrics.error(name, "KubernetesApi");
+        Action::requeue(self.requeue.failure(name))
+    }
+}
+
+/// Seconds as a Duration, for flags.
+pub fn seconds(value: u64) -> Duration {
+    Duration::from_secs(value)
+}

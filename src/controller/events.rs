@@ -1,0 +1,58 @@
+//! Kubernetes Events: one for every change made in KMS, one for drift found, one for failures.
+//! The recorder folds repeats into a series, so a failure retried all night is one Event.
+
+use kube::Resource;
+use kube::runtime::events::{Event, EventType, Recorder};
+
+use crate::engine::{Change, Outcome, Report};
+
+/// Events worth publishing for one pass.
+pub fn events_for<S>(report: &Report<S>, drift: bool) -> Vec<Event> {
+    let mut events = Vec::new();
+    if drift && !report.changes.is_empty() {
+        let summary: Vec<String> = report.changes.iter().map(Change::summary).collect();
+        let note = if report.outcome == Outcome::Pending {
+            format!("live state differs from the spec (not changed: managementPolicy Observe): {}", summary.join("; "))
+        } else {
+            format!("live state differed from the spec and was repaired: {}", summary.join("; "))
+        };
+        events.push(event(EventType::Warning, "DriftDetected", "Observe", note));
+    }
+    if report.outcome != Outcome::Pending {
+        for change in &report.changes {
+            let operation = change.operation().name();
+            events.push(event(EventType::Normal, operation, operation, change.summary()));
+        }
+    }
+    for blocker in &report.blockers {
+        events.push(event(EventType::Warning, blocker.reason, "Reconcile", blocker.message.clone()));
+    }
+    if let Outcome::Failed(error) = &report.outcome {
+        events.push(event(EventType::Warning, error.reason(), "Reconcile", error.to_string()));
+    }
+    events
+}
+
+pub fn event(type_: EventType, reason: &str, action: &str, note: impl Into<String>) -> Event {
+    let mut note: String = note.into();
+    // The API rejects notes over 1 kB.
+    if note.len() > 1000 {
+        let mut cut = 997;
+        while !note.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        note.truncate(cut);
+        note.push_str("...");
+    }
+    Event { type_, reason: reason.to_owned(), note: Some(note), action: action.to_owned(), secondary: None }
+}
+
+/// Publishes `events` about `object`; a failure to record is logged, never fatal.
+pub async fn publish<K: Resource<DynamicType = ()>>(recorder: &Recorder, object: &K, events: Vec<Event>) {
+    let reference = object.object_ref(&());
+    for event in events {
+        if let Err(error) = recorder.publish(&event, &reference).await {
+            tracing::warn!(reason = %event.reason, %error, "could not record an Event");
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Writing status only when it changed: a resync that finds nothing new writes nothing.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::NamespaceResourceScope;
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::api::conditions::{self, ConditionUpdate};
+use crate::api::status::CommonStatus;
+
+pub const FIELD_MANAGER: &str = "kms-operator";
+
+/// How old `lastSyncTime` may grow on a resource whose status does not otherwise change.
+pub const SYNC_TIME_REFRESH: Duration = Duration::from_secs(3600);
+
+/// The status to write: `fresh` (from the engine) with conditions merged into `previous`
+/// (keeping transition times), or `None` when nothing worth a write changed.
+pub fn next_status<S: CommonStatus>(
+    previous: Option<&S>,
+    mut fresh: S,
+    updates: &[ConditionUpdate],
+    generation: Option<i64>,
+    now: &Time,
+) -> Option<S> {
+    let old_conditions = previous.map(CommonStatus::conditions).unwrap_or_default();
+    fresh.set_conditions(conditions::merge(old_conditions, updates, generation, now));
+    fresh.set_observed_generation(generation);
+    let Some(previous) = previous else {
+        fresh.set_last_sync_time(Some(now.clone()));
+        return Some(fresh);
+    };
+    fresh.set_last_sync_time(previous.last_sync_time().cloned());
+    let stale = previous.last_sync_time().is_none_or(|t| now.0.duration_since(t.0).unsigned_abs() >= SYNC_TIME_REFRESH);
+    if &fresh == previous && !stale {
+        return None;
+    }
+    fresh.set_last_sync_time(Some(now.clone()));
+    Some(fresh)
+}
+
+/// Merge-patches `.status` of a namespaced or cluster-scoped object.
+pub async fn patch_status<K, S>(api: &Api<K>, object: &K, status: &S) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Serialize,
+{
+    // Named, not temporaries: a temporary borrowed across the await makes the future's Send
+    // bound depend on a higher-ranked lifetime the compiler cannot prove.
+    let name = object.name_any();
+    let params = PatchParams::apply(FIELD_MANAGER);
+    let patch: Patch<serde_json::Value> = Patch::Merge(json!({ "status": status }));
+    api.patch_status(&name, &params, &patch).await?;
+    Ok(())
+}
+
+/// Namespaced API for an object's own namespace.
+pub fn api_for<K>(client: &kube::Client, object: &K) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    Api::namespaced(client.clone(), &object.namespace().unwrap_or_else(|| "default".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::KmsKeyStatus;
+    use crate::api::conditions::{READY, SYNCED};
+
+    fn at(seconds: i64) -> Time {
+        Time(jiff::Timestamp::from_second(1_800_000_000 + seconds).unwrap())
+    }
+
+    fn updates(ready: bool) -> Vec<ConditionUpdate> {
+        vec![ConditionUpdate::new(READY, ready, "Available", "ok"), ConditionUpdate::new(SYNCED, true, "InSync", "ok")]
+    }
+
+    fn status() -> KmsKeyStatus {
+        KmsKeyStatus { key_id: Some("k1".into()), key_state: Some("Enabled".into()), ..KmsKeyStatus::default() }
+    }
+
+    #[test]
+    fn an_unchanged_status_is_not_written_again() {
+        let first = next_status(None, status(), &updates(true), Some(1), &at(0)).expect("first write");
+        assert_eq!(first.last_sync_time, Some(at(0)));
+        assert_eq!(next_status(Some(&first), status(), &updates(true), Some(1), &at(600)), None);
+    }
+
+    #[test]
+    fn a_change_is_written_and_keeps_unchanged_transition_times() {
+        let first = next_status(None, status(), &updates(true), Some(1), &at(0)).unwrap();
+        let changed = KmsKeyStatus { key_state: Some("Disabled".into()), ..status() };
+        let second = next_status(Some(&first), changed, &updates(false), Some(2), &at(60)).expect("changed");
+        let ready = second.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        let synced = second.conditions.iter().find(|c| c.type_ == SYNCED).unwrap();
+        assert_eq!(ready.last_transition_time, at(60));
+        assert_eq!(synced.last_transition_time, at(0), "Synced did not change status");
+        assert_eq!(second.observed_generation, Some(2));
+        assert_eq!(second.last_sync_time, Some(at(60)));
+    }
+
+    #[test]
+    fn the_sync_time_is_refreshed_hourly_even_without_changes() {
+        let first = next_status(None, status(), &updates(true), Some(1), &at(0)).unwrap();
+        let later = next_status(Some(&first), status(), &updates(true), Some(1), &at(3600)).expect("refresh");
+        assert_eq!(later.last_sync_time, Some(at(3600)));
+    }
+}
