@@ -28,3 +28,7 @@ crds:
 # Install the pinned Python tools (local KMS server, chart checkers) into .venv.
 venv:
     bash scripts/venv.sh
+
+# Opt-in end-to-end run against the cluster in KUBECONFIG (kind, k3d); never run by CI.
+e2e:
+    bash scripts/e2e.sh

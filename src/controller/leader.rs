@@ -7,8 +7,24 @@ use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::watch;
 
 /// Seconds a lease stays valid without renewal, and how long before expiry it is renewed.
-const LEASE_SECONDS: u64 = 15;
-const RENEW_GRACE_SECONDS: u64 = 5;
+#[derive(Clone, Copy, Debug)]
+pub struct LeaseTiming {
+    pub duration_seconds: u64,
+    pub renew_grace_seconds: u64,
+}
+
+impl Default for LeaseTiming {
+    fn default() -> Self {
+        LeaseTiming { duration_seconds: 15, renew_grace_seconds: 5 }
+    }
+}
+
+/// Where the lease lives and who competes for it.
+pub struct LeaseName<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub identity: &'a str,
+}
 
 pub struct Leadership {
     changes: watch::Receiver<bool>,
@@ -21,24 +37,25 @@ impl Leadership {
     /// Once leading, losing the lease turns `shutdown` on.
     pub async fn acquire(
         client: Client,
-        lease_name: &str,
-        namespace: &str,
-        identity: &str,
+        lease: LeaseName<'_>,
+        timing: LeaseTiming,
         shutdown_tx: watch::Sender<bool>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<Option<Leadership>, String> {
+        let LeaseName { name: lease_name, namespace, identity } = lease;
         let manager = LeaseManagerBuilder::new(client, lease_name)
             .with_namespace(namespace)
             .with_identity(identity)
-            .with_duration(LEASE_SECONDS)
-            .with_grace(RENEW_GRACE_SECONDS)
+            .with_duration(timing.duration_seconds)
+            .with_grace(timing.renew_grace_seconds)
             .build()
             .await
             .map_err(|e| e.to_string())?;
         let (mut changes, task) = manager.watch().await;
         tracing::info!(lease = lease_name, namespace, identity, "waiting to become the leader");
         loop {
-            if *changes.borrow_and_update() {
+            let leading = *changes.borrow_and_update();
+            if leading {
                 break;
             }
             tokio::select! {
@@ -47,7 +64,8 @@ impl Leadership {
                         return Err("the lease manager stopped".to_owned());
                     }
                 }
-                _ = shutdown.wait_for(|stop| *stop) => {
+                // The guard `wait_for` returns is not Send; only the fact counts.
+                _ = async { shutdown.wait_for(|stop| *stop).await.is_ok() } => {
                     drop(changes);
                     let _ = task.await;
                     return Ok(None);
@@ -58,7 +76,8 @@ impl Leadership {
         let mut watch_loss = changes.clone();
         let loss_watcher = tokio::spawn(async move {
             while watch_loss.changed().await.is_ok() {
-                if !*watch_loss.borrow_and_update() {
+                let leading = *watch_loss.borrow_and_update();
+                if !leading {
                     tracing::error!("lost the leader lease; stopping the controllers");
                     let _ = shutdown_tx.send(true);
                     return;

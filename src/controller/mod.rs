@@ -1,15 +1,15 @@
 //! The controller (`kms-operator run`): one kube-runtime Controller per kind, all calling the
 //! same engine as local mode; status, Events, metrics, leader election, graceful shutdown.
 
-mod account;
-mod alias;
+pub mod account;
+pub mod alias;
 pub mod args;
 pub mod backoff;
 pub mod context;
 pub mod events;
-mod grant;
-mod key;
-mod leader;
+pub mod grant;
+pub mod key;
+pub mod leader;
 pub mod metrics;
 mod references;
 pub mod server;
@@ -186,16 +186,11 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let lease = if args.leader_election {
         let namespace = args.lease_namespace.clone().unwrap_or_else(|| "default".to_owned());
         health.set_ready(true);
-        let lease = leader::Leadership::acquire(
-            client.clone(),
-            &args.lease_name,
-            &namespace,
-            &identity,
-            shutdown_tx.clone(),
-            shutdown.clone(),
-        )
-        .await
-        .map_err(RunError::Leader)?;
+        let name = leader::LeaseName { name: &args.lease_name, namespace: &namespace, identity: &identity };
+        let timing = leader::LeaseTiming::default();
+        let lease = leader::Leadership::acquire(client.clone(), name, timing, shutdown_tx.clone(), shutdown.clone())
+            .await
+            .map_err(RunError::Leader)?;
         match lease {
             Some(lease) => Some(lease),
             // Shut down before ever leading.

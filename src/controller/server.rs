@@ -59,3 +59,35 @@ pub async fn serve(
     tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
     axum::serve(listener, router(health)).with_graceful_shutdown(shutdown).await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::aws::CallStats;
+
+    async fn get(router: Router, path: &str) -> (StatusCode, String) {
+        let response = router.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn health_readiness_and_metrics() {
+        let health = Health::new(Metrics::new(Arc::new(CallStats::default())));
+        assert_eq!(get(router(health.clone()), "/healthz").await.0, StatusCode::OK);
+        assert_eq!(get(router(health.clone()), "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+        health.set_ready(true);
+        assert_eq!(get(router(health.clone()), "/readyz").await.0, StatusCode::OK);
+        let (status, text) = get(router(health), "/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(text.contains("kms_operator_aws_calls_total"), "{text}");
+        assert!(text.contains("kms_operator_resources"), "{text}");
+    }
+}

@@ -62,13 +62,11 @@ pub fn synced_condition(
 ) -> ConditionUpdate {
     let list = |changes: &[Change]| changes.iter().map(Change::summary).collect::<Vec<_>>().join("; ");
     match outcome {
-        Outcome::InSync => ConditionUpdate::new(SYNCED, true, "InSync", "live state matches the spec"),
-        Outcome::Changed => ConditionUpdate::new(
-            SYNCED,
-            true,
-            "Reconciled",
-            format!("made {} change(s): {}", changes.len(), list(changes)),
-        ),
+        // The same words whether or not this pass made changes (Events record those), so the
+        // next pass that finds nothing to do has nothing to write either.
+        Outcome::InSync | Outcome::Changed => {
+            ConditionUpdate::new(SYNCED, true, "InSync", "live state matches the spec")
+        }
         Outcome::Pending if observe_only => ConditionUpdate::new(
             SYNCED,
             false,

@@ -5,7 +5,9 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod cluster;
 pub mod engine;
+pub mod fake_kube;
 pub mod kms;
 pub mod manifests;
 pub mod moto;

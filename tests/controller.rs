@@ -1,0 +1,299 @@
+//! The controller's reconcile paths against an in-memory Kubernetes API and a real local KMS
+//! server: create, update, resync, drift, deletion both ways, finalizers that cannot stick,
+//! tenancy, crash recovery, throttling, references between kinds, and the full controllers
+//! running with watches.
+
+mod support;
+
+use std::time::Duration;
+
+use kms_operator::api::{AwsAccount, KmsAlias, KmsKey};
+use kms_operator::controller::{ControllerOptions, FINALIZER, run_controllers};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::json;
+use support::cluster::{Cluster, condition, key_object};
+use support::kms;
+use support::manifests::REGION;
+use support::moto::Moto;
+use support::proxy::{Fault, FaultProxy};
+
+async fn setup() -> (Moto, Cluster, aws_sdk_kms::Client) {
+    let moto = Moto::start();
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&moto.endpoint(), json!({})).await;
+    let kms = kms::client(&moto.endpoint(), REGION).await;
+    (moto, cluster, kms)
+}
+
+async fn key_status(cluster: &Cluster, name: &str) -> kms_operator::api::KmsKeyStatus {
+    cluster.get::<KmsKey>("apps", name).await.expect("key").status.expect("status written")
+}
+
+/// First reconcile adds the finalizer; the second does the work.
+async fn reconcile_twice(cluster: &Cluster, name: &str) {
+    cluster.reconcile_key(name).await.expect("finalizer added");
+    let key: KmsKey = cluster.get("apps", name).await.unwrap();
+    assert!(
+        key.metadata.finalizers.unwrap_or_default().contains(&FINALIZER.to_owned()),
+        "finalizer first, before anything is created"
+    );
+    cluster.reconcile_key(name).await.expect("reconciled");
+}
+
+#[tokio::test]
+async fn create_then_resync_costs_no_writes_then_update_and_drift_are_reported() {
+    let (_moto, cluster, client) = setup().await;
+    cluster.create::<KmsKey>("apps", key_object("logs", json!({"description": "v1", "tags": {"Team": "data"}}))).await;
+    reconcile_twice(&cluster, "logs").await;
+    let status = key_status(&cluster, "logs").await;
+    let key_id = status.key_id.clone().expect("keyId recorded");
+    assert_eq!(status.key_state.as_deref(), Some("Enabled"));
+    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(condition(&status.conditions, "Ready").status, "True");
+    assert_eq!(condition(&status.conditions, "Synced").status, "True");
+    assert!(status.last_sync_time.is_some());
+    assert!(cluster.event_reasons("logs").contains(&"CreateKey".to_owned()), "{:?}", cluster.event_reasons("logs"));
+
+    // A resync of a converged key: no write to KMS, no write to status.
+    let (writes, status_writes) = (cluster.writes(), cluster.fake.writes_to("/kmskeys/logs/status"));
+    cluster.reconcile_key("logs").await.unwrap();
+    assert_eq!(cluster.writes(), writes, "zero KMS writes per resync");
+    assert_eq!(cluster.fake.writes_to("/kmskeys/logs/status"), status_writes, "zero status writes per resync");
+
+    // A spec change.
+    Api::<KmsKey>::namespaced(cluster.client(), "apps")
+        .patch("logs", &PatchParams::default(), &Patch::Merge(json!({"spec": {"description": "v2"}})))
+        .await
+        .unwrap();
+    cluster.reconcile_key("logs").await.unwrap();
+    assert_eq!(kms::describe(&client, &key_id).await.description(), Some("v2"));
+    assert_eq!(key_status(&cluster, "logs").await.observed_generation, Some(2));
+    assert!(!cluster.event_reasons("logs").contains(&"DriftDetected".to_owned()), "a spec change is not drift");
+
+    // Drift made by hand.
+    client.update_key_description().key_id(&key_id).description("console edit").send().await.unwrap();
+    cluster.reconcile_key("logs").await.unwrap();
+    assert_eq!(kms::describe(&client, &key_id).await.description(), Some("v2"));
+    assert!(cluster.event_reasons("logs").contains(&"DriftDetected".to_owned()));
+    assert!(cluster.ctx.metrics.render().contains(r#"kms_operator_drift_detected_total{kind="KmsKey"} 1"#));
+}
+
+#[tokio::test]
+async fn deleting_honours_the_policy_and_releases_the_finalizer() {
+    let (_moto, cluster, client) = setup().await;
+    cluster.create::<KmsKey>("apps", key_object("kept", json!({}))).await;
+    cluster
+        .create::<KmsKey>("apps", key_object("gone", json!({"deletion": {"policy": "Delete", "pendingWindowDays": 7}})))
+        .await;
+    for name in ["kept", "gone"] {
+        reconcile_twice(&cluster, name).await;
+    }
+    let kept_id = key_status(&cluster, "kept").await.key_id.unwrap();
+    let gone_id = key_status(&cluster, "gone").await.key_id.unwrap();
+    let keys = Api::<KmsKey>::namespaced(cluster.client(), "apps");
+    for name in ["kept", "gone"] {
+        keys.delete(name, &DeleteParams::default()).await.unwrap();
+        cluster.reconcile_key(name).await.unwrap();
+        assert!(cluster.get::<KmsKey>("apps", name).await.is_none(), "{name}: finalizer released, object gone");
+    }
+    assert_eq!(kms::describe(&client, &kept_id).await.key_state().map(|s| s.as_str()), Some("Enabled"));
+    assert!(!kms::tags(&client, &kept_id).await.contains_key("kmsoperator.dev/owner"));
+    assert_eq!(kms::describe(&client, &gone_id).await.key_state().map(|s| s.as_str()), Some("PendingDeletion"));
+    assert!(cluster.event_reasons("gone").contains(&"ScheduleKeyDeletion".to_owned()));
+}
+
+#[tokio::test]
+async fn a_key_whose_account_or_key_is_gone_can_still_be_deleted() {
+    let (_moto, cluster, client) = setup().await;
+    cluster.create::<KmsKey>("apps", key_object("orphan", json!({}))).await;
+    cluster.create::<KmsKey>("apps", key_object("vanished", json!({"deletion": {"policy": "Delete"}}))).await;
+    reconcile_twice(&cluster, "orphan").await;
+    reconcile_twice(&cluster, "vanished").await;
+    // The key disappears behind the operator's back (deleted after its window).
+    let vanished_id = key_status(&cluster, "vanished").await.key_id.unwrap();
+    client.schedule_key_deletion().key_id(&vanished_id).pending_window_in_days(7).send().await.unwrap();
+    let keys = Api::<KmsKey>::namespaced(cluster.client(), "apps");
+    keys.delete("vanished", &DeleteParams::default()).await.unwrap();
+    cluster.reconcile_key("vanished").await.unwrap();
+    assert!(cluster.get::<KmsKey>("apps", "vanished").await.is_none());
+
+    // The account object is deleted first.
+    Api::<AwsAccount>::all(cluster.client()).delete("test", &DeleteParams::default()).await.unwrap();
+    let calls = cluster.aws_calls();
+    keys.delete("orphan", &DeleteParams::default()).await.unwrap();
+    cluster.reconcile_key("orphan").await.unwrap();
+    assert!(cluster.get::<KmsKey>("apps", "orphan").await.is_none(), "no stuck finalizer");
+    assert_eq!(cluster.aws_calls(), calls, "nothing to call without an account");
+    assert!(cluster.event_reasons("orphan").contains(&"AccountGone".to_owned()));
+}
+
+#[tokio::test]
+async fn a_namespace_the_account_does_not_allow_gets_no_aws_call() {
+    let moto = Moto::start();
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({"team": "apps"})).await;
+    cluster
+        .account(
+            &moto.endpoint(),
+            json!({"allowedNamespaces": {"matchLabels": {"kmsoperator.dev/tenant": "platform"}}}),
+        )
+        .await;
+    cluster.create::<KmsKey>("apps", key_object("denied", json!({}))).await;
+    reconcile_twice(&cluster, "denied").await;
+    let status = key_status(&cluster, "denied").await;
+    let ready = condition(&status.conditions, "Ready");
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason, "NamespaceNotAllowed");
+    assert!(ready.message.contains("namespace apps may not use AwsAccount test"), "{}", ready.message);
+    assert_eq!(cluster.aws_calls(), 0, "refused before any call to AWS");
+    assert!(status.key_id.is_none());
+}
+
+#[tokio::test]
+async fn a_crash_between_create_key_and_status_finds_the_key_again() {
+    let (_moto, cluster, client) = setup().await;
+    cluster.create::<KmsKey>("apps", key_object("fragile", json!({}))).await;
+    cluster.reconcile_key("fragile").await.unwrap();
+    // The status write after CreateKey fails, as if the process died right after CreateKey.
+    cluster.fake.fail_next("PATCH", "/kmskeys/fragile/status", 500, 1);
+    assert!(cluster.reconcile_key("fragile").await.is_err());
+    assert!(key_status_opt(&cluster, "fragile").await.is_none(), "the key id never reached status");
+    assert_eq!(kms::key_ids(&client).await.len(), 1);
+
+    // A new process: a fresh engine with no memory of the first.
+    let restarted = Cluster::on(cluster.fake.clone()).await;
+    restarted.reconcile_key("fragile").await.unwrap();
+    let status = key_status(&restarted, "fragile").await;
+    assert_eq!(
+        kms::key_ids(&client).await,
+        vec![status.key_id.unwrap()],
+        "found by its ownership tag, not created twice"
+    );
+    assert_eq!(restarted.ctx.engine.calls().stats.snapshot().count(kms_operator::aws::Op::CreateKey), 0);
+}
+
+async fn key_status_opt(cluster: &Cluster, name: &str) -> Option<kms_operator::api::KmsKeyStatus> {
+    cluster.get::<KmsKey>("apps", name).await.and_then(|k| k.status)
+}
+
+#[tokio::test]
+async fn throttling_is_retried_and_never_marks_the_resource_failed() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(moto.port).await;
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&proxy.endpoint(), json!({})).await;
+    cluster.create::<KmsKey>("apps", key_object("busy", json!({}))).await;
+    cluster.reconcile_key("busy").await.unwrap();
+    // More throttles than one pass retries: the pass gives up quietly and the next succeeds.
+    proxy.inject("CreateKey", Fault::throttle(), 14);
+    cluster.reconcile_key("busy").await.unwrap();
+    if let Some(status) = key_status_opt(&cluster, "busy").await {
+        assert!(
+            status.conditions.iter().all(|c| c.reason != "Throttled"),
+            "throttling surfaced: {:?}",
+            status.conditions
+        );
+    }
+    cluster.reconcile_key("busy").await.unwrap();
+    let status = key_status(&cluster, "busy").await;
+    assert_eq!(condition(&status.conditions, "Ready").status, "True");
+    assert!(status.conditions.iter().all(|c| c.reason != "Throttled"));
+    assert_eq!(proxy.forwarded("CreateKey"), 1, "exactly one key");
+}
+
+#[tokio::test]
+async fn an_invalid_spec_is_reported_without_calling_aws() {
+    let (_moto, cluster, _client) = setup().await;
+    cluster.create::<KmsKey>("apps", key_object("bad", json!({"rotation": {"periodDays": 30}}))).await;
+    reconcile_twice(&cluster, "bad").await;
+    let status = key_status(&cluster, "bad").await;
+    let synced = condition(&status.conditions, "Synced");
+    assert_eq!(synced.reason, "InvalidSpec");
+    assert!(synced.message.contains("spec.rotation.periodDays"), "{}", synced.message);
+    assert_eq!(cluster.aws_calls(), 0);
+}
+
+#[tokio::test]
+async fn the_controllers_converge_keys_and_aliases_through_watches() {
+    let (_moto, cluster, client) = setup().await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let options = ControllerOptions { watch_namespace: None, concurrency: 4 };
+    let running = tokio::spawn({
+        let ctx = cluster.ctx.clone();
+        async move { run_controllers(ctx, &options, shutdown).await }
+    });
+    // The alias comes first: it waits for its key, and the key's change wakes it.
+    cluster
+        .create::<KmsAlias>("apps", json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsAlias", "metadata": {"name": "app", "namespace": "apps"}, "spec": {"name": "alias/app", "keyRef": {"name": "app"}}}))
+        .await;
+    cluster.create::<KmsKey>("apps", key_object("app", json!({"description": "through the controllers"}))).await;
+    let alias_ready = wait_for(|| async {
+        let alias: KmsAlias = cluster.get("apps", "app").await?;
+        let status = alias.status?;
+        (condition(&status.conditions, "Ready").status == "True").then_some(status.target_key_id?)
+    })
+    .await;
+    let key_id = key_status(&cluster, "app").await.key_id.unwrap();
+    assert_eq!(alias_ready, key_id);
+    assert_eq!(kms::describe(&client, &key_id).await.description(), Some("through the controllers"));
+    let accounts = wait_for(|| async { Api::<AwsAccount>::all(cluster.client()).get("test").await.ok()?.status }).await;
+    assert_eq!(condition(&accounts.conditions, "Ready").status, "True");
+
+    // Deleting the alias through the API removes it from KMS and releases the finalizer.
+    Api::<KmsAlias>::namespaced(cluster.client(), "apps").delete("app", &DeleteParams::default()).await.unwrap();
+    wait_for(|| async { cluster.get::<KmsAlias>("apps", "app").await.is_none().then_some(()) }).await;
+    let aliases = client.list_aliases().send().await.unwrap();
+    assert!(aliases.aliases().iter().all(|a| a.alias_name() != Some("alias/app")));
+
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
+}
+
+/// Polls `probe` until it returns a value, for at most 30 s.
+async fn wait_for<T, F, Fut>(probe: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "condition not reached within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn only_one_replica_leads_and_a_standby_takes_over_when_it_leaves() {
+    use kms_operator::controller::leader::{Leadership, LeaseName, LeaseTiming};
+    let cluster = Cluster::new().await;
+    let timing = LeaseTiming { duration_seconds: 3, renew_grace_seconds: 1 };
+    let (stop_a, shutdown_a) = tokio::sync::watch::channel(false);
+    let name = |identity| LeaseName { name: "kms-operator-leader", namespace: "apps", identity };
+    let leader_a =
+        Leadership::acquire(cluster.client(), name("a"), timing, stop_a, shutdown_a).await.unwrap().expect("a leads");
+
+    let (stop_b, shutdown_b) = tokio::sync::watch::channel(false);
+    let client = cluster.client();
+    let standby = tokio::spawn(async move { Leadership::acquire(client, name("b"), timing, stop_b, shutdown_b).await });
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(cluster.client(), "apps");
+    let holder = || async { leases.get("kms-operator-leader").await.ok()?.spec?.holder_identity };
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(holder().await.as_deref(), Some("a"), "the standby never takes a held lease");
+        assert!(!standby.is_finished());
+    }
+    leader_a.release().await;
+    let leader_b = tokio::time::timeout(Duration::from_secs(30), standby)
+        .await
+        .expect("b takes over")
+        .unwrap()
+        .unwrap()
+        .expect("b leads");
+    assert_eq!(holder().await.as_deref(), Some("b"));
+    leader_b.release().await;
+}

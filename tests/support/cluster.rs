@@ -1,0 +1,128 @@
+//! A controller context on the in-memory Kubernetes API and a real local KMS server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kms_operator::api::{AwsAccount, KmsKey};
+use kms_operator::controller::backoff::Requeue;
+use kms_operator::controller::metrics::Metrics;
+use kms_operator::controller::{Context, ControllerError};
+use kube::api::{Api, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use serde_json::{Value, json};
+
+use super::engine::engine;
+use super::fake_kube::FakeKube;
+use super::manifests::{ACCOUNT_ID, REGION};
+
+pub struct Cluster {
+    pub fake: FakeKube,
+    pub ctx: Arc<Context>,
+}
+
+impl Cluster {
+    pub async fn new() -> Cluster {
+        Cluster::on(FakeKube::new()).await
+    }
+
+    /// A controller process of its own (new engine, empty caches) on the same API server, as
+    /// after a restart.
+    pub async fn on(fake: FakeKube) -> Cluster {
+        let client = fake.client();
+        let engine = engine().await;
+        let metrics = Metrics::new(engine.calls().stats.clone());
+        let ctx = Context {
+            recorder: Recorder::new(
+                client.clone(),
+                Reporter { controller: "kms-operator".into(), instance: Some("test".into()) },
+            ),
+            client,
+            engine,
+            metrics,
+            requeue: Requeue::new(Duration::from_secs(600), Duration::from_millis(50), Duration::from_secs(1)),
+            quiet_retries: 3,
+        };
+        Cluster { fake, ctx: Arc::new(ctx) }
+    }
+
+    pub fn client(&self) -> kube::Client {
+        self.ctx.client.clone()
+    }
+
+    pub async fn namespace(&self, name: &str, labels: Value) {
+        let ns: Namespace = serde_json::from_value(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}),
+        )
+        .unwrap();
+        Api::<Namespace>::all(self.client()).create(&PostParams::default(), &ns).await.expect("create namespace");
+    }
+
+    pub async fn account(&self, endpoint: &str, extra: Value) {
+        let mut spec = json!({"accountId": ACCOUNT_ID, "region": REGION, "endpointUrl": endpoint});
+        json_patch::merge(&mut spec, &extra);
+        let account: AwsAccount = serde_json::from_value(json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "AwsAccount", "metadata": {"name": "test"}, "spec": spec})).unwrap();
+        Api::<AwsAccount>::all(self.client()).create(&PostParams::default(), &account).await.expect("create account");
+    }
+
+    pub async fn create<K>(&self, namespace: &str, object: Value) -> K
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + std::fmt::Debug,
+    {
+        let object: K = serde_json::from_value(object).expect("valid object");
+        Api::<K>::namespaced(self.client(), namespace).create(&PostParams::default(), &object).await.expect("create")
+    }
+
+    pub async fn get<K>(&self, namespace: &str, name: &str) -> Option<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::<K>::namespaced(self.client(), namespace).get_opt(name).await.expect("get")
+    }
+
+    /// Runs the KmsKey reconcile on the object as stored now.
+    pub async fn reconcile_key(&self, name: &str) -> Result<Action, ControllerError> {
+        let key: KmsKey = self.get("apps", name).await.expect("the KmsKey exists");
+        kms_operator::controller::key::reconcile(Arc::new(key), self.ctx.clone()).await
+    }
+
+    /// Reasons of the Events recorded about `name`.
+    pub fn event_reasons(&self, name: &str) -> Vec<String> {
+        self.fake
+            .objects("events.k8s.io/v1", "events")
+            .iter()
+            .filter(|e| e["regarding"]["name"] == name)
+            .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.ctx.engine.calls().stats.snapshot().writes
+    }
+
+    pub fn aws_calls(&self) -> u64 {
+        let summary = self.ctx.engine.calls().stats.snapshot();
+        summary.reads + summary.writes
+    }
+}
+
+pub fn key_object(name: &str, spec: Value) -> Value {
+    let mut full = json!({"accountRef": "test"});
+    json_patch::merge(&mut full, &spec);
+    json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsKey", "metadata": {"name": name, "namespace": "apps"}, "spec": full})
+}
+
+pub fn condition<'a>(
+    conditions: &'a [k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    type_: &str,
+) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    conditions.iter().find(|c| c.type_ == type_).unwrap_or_else(|| panic!("no {type_} condition in {conditions:?}"))
+}
