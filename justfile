@@ -10,20 +10,26 @@ default:
 demo:
     bash scripts/demo.sh
 
-# Format check, clippy with warnings as errors, and every test (unit, CRD, integration).
+# Format check, clippy with warnings as errors, and every test (unit, CRD, integration, chart).
 test: venv
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
     cargo test --all-targets
+    just chart-test
+
+# Lint and render the Helm chart with Helm's own SDK and validate what it renders.
+chart-test: venv
+    cd tests/chart && ../../.venv/bin/python -m unittest -v test_chart
 
 # Format and lint without testing.
 lint:
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
 
-# Regenerate crds/ from the Rust types.
+# Regenerate crds/ (and the chart's copy) from the Rust types.
 crds:
     cargo run --quiet -- crds --output-dir crds
+    cargo run --quiet -- crds --output-dir charts/kms-operator/crds
 
 # Install the pinned Python tools (local KMS server, chart checkers) into .venv.
 venv:

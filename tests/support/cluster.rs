@@ -30,7 +30,7 @@ impl Cluster {
     /// A controller process of its own (new engine, empty caches) on the same API server, as
     /// after a restart.
     pub async fn on(fake: FakeKube) -> Cluster {
-        let client = fake.client();
+        let client = fake.client_named("controller");
         let engine = engine().await;
         let metrics = Metrics::new(engine.calls().stats.clone());
         let ctx = Context {
@@ -47,8 +47,9 @@ impl Cluster {
         Cluster { fake, ctx: Arc::new(ctx) }
     }
 
+    /// The test's own client (requests recorded apart from the controller's).
     pub fn client(&self) -> kube::Client {
-        self.ctx.client.clone()
+        self.fake.client_named("test")
     }
 
     pub async fn namespace(&self, name: &str, labels: Value) {

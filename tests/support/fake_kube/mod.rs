@@ -16,13 +16,16 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
 
-use store::{Path, Store};
+pub use store::Path;
+use store::Store;
 
 type Body = BoxBody<Bytes, Infallible>;
 
 /// A request as the server saw it.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    /// Which client sent it (see [`FakeKube::client_named`]).
+    pub client: String,
     pub method: String,
     pub path: String,
     pub query: String,
@@ -69,10 +72,17 @@ impl FakeKube {
 
     /// A client whose every request this server answers.
     pub fn client(&self) -> kube::Client {
+        self.client_named("default")
+    }
+
+    /// A client whose requests are recorded under `name`, to tell the code under test from
+    /// the test driving it.
+    pub fn client_named(&self, name: &str) -> kube::Client {
         let server = self.clone();
+        let name = name.to_owned();
         let service = tower::service_fn(move |request: Request<kube::client::Body>| {
-            let server = server.clone();
-            async move { Ok::<_, Infallible>(server.handle(request).await) }
+            let (server, name) = (server.clone(), name.clone());
+            async move { Ok::<_, Infallible>(server.handle(&name, request).await) }
         });
         kube::Client::new(service, "default")
     }
@@ -108,11 +118,11 @@ impl FakeKube {
         Some(failure.status)
     }
 
-    async fn handle(&self, request: Request<kube::client::Body>) -> Response<Body> {
+    async fn handle(&self, client: &str, request: Request<kube::client::Body>) -> Response<Body> {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or_default().to_owned();
-        let seen = Seen { method: parts.method.to_string(), path: path.clone(), query: query.clone() };
+        let seen = Seen { client: client.to_owned(), method: parts.method.to_string(), path: path.clone(), query: query.clone() };
         self.recorder.lock().unwrap().requests.push(seen);
         if let Some(code) = self.injected_failure(&parts.method, &path) {
             return status(code, "InternalError", "failure injected by the test");

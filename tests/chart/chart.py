@@ -1,0 +1,56 @@
+"""Rendering the chart with Helm's own SDK (helm-python-sdk), shared by the chart tests and by
+the Rust test that checks RBAC against what the controller calls."""
+
+import json
+import pathlib
+import sys
+
+import helm_python as helm
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "kms-operator"
+RELEASE = "kms-operator"
+NAMESPACE = "kms-system"
+
+# Every option on: the second values file every test renders.
+ALL_ON = {
+    "replicaCount": 2,
+    "watchNamespace": "platform-kms",
+    "rateLimits": ["CreateKey=4", "PutKeyPolicy=10"],
+    "leaderElection": {"enabled": True, "leaseName": "kms-leader"},
+    "aws": {"region": "ap-southeast-2", "endpointUrl": "https://kms.ap-southeast-2.amazonaws.com"},
+    "extraEnv": [{"name": "EXTRA", "value": "1"}],
+    "serviceAccount": {"create": True, "name": "kms", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/kms-operator"}},
+    "imagePullSecrets": [{"name": "registry"}],
+    "podAnnotations": {"a": "b"},
+    "podLabels": {"team": "platform"},
+    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "platform", "effect": "NoSchedule"}],
+    "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "kms-operator"}}}}]}},
+    "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "kms-operator"}}}],
+    "priorityClassName": "system-cluster-critical",
+    "metrics": {"port": 9090, "service": {"enabled": True, "type": "ClusterIP", "port": 9090, "annotations": {"x": "y"}}, "serviceMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "5s", "labels": {"release": "prometheus"}}},
+    "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+}
+
+
+def chart():
+    return helm.Chart.load(str(CHART))
+
+
+def render(values):
+    """The objects the chart renders for `values`, templates only (Helm installs crds/ itself)."""
+    manifests = chart().render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    objects = []
+    for path, text in sorted(manifests.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        objects.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return objects
+
+
+if __name__ == "__main__":
+    # `python chart.py '{"watchNamespace": "x"}'` prints the rendered objects as JSON.
+    values = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    json.dump(render(values), sys.stdout)

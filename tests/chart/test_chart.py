@@ -1,0 +1,148 @@
+"""The Helm chart: linted (strict) and rendered by Helm's own SDK, every rendered object and CRD
+validated against the Kubernetes OpenAPI schemas, and the properties the chart promises."""
+
+import pathlib
+import re
+import tomllib
+import unittest
+
+import helm_python as helm
+import kubernetes_validate
+import yaml
+
+from chart import ALL_ON, CHART, ROOT, chart, render
+
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas known.
+KUBERNETES_VERSIONS = ["1.29.0", kubernetes_validate.utils.latest_version()]
+# Kinds whose schemas ship with a CRD of their own, not with Kubernetes.
+NOT_BUILT_IN = {"ServiceMonitor"}
+VALUE_SETS = {"default": {}, "all-on": ALL_ON}
+
+
+def by_kind(objects, kind):
+    return [o for o in objects if o["kind"] == kind]
+
+
+class Lint(unittest.TestCase):
+    def test_lint_is_clean_in_strict_mode(self):
+        for label, values in VALUE_SETS.items():
+            report = helm.lint(str(CHART), values, strict=True, kube_version="v1.29.0")
+            problems = [m for m in report["messages"] if m["severity"] >= 2]
+            self.assertEqual(report["errors"], [], label)
+            self.assertEqual(problems, [], label)
+
+    def test_a_typo_in_values_fails_at_install(self):
+        with self.assertRaises(helm.HelmValuesError) as raised:
+            chart().validate_schema({"replicaCont": 2})
+        self.assertIn("replicaCont", str(raised.exception))
+        with self.assertRaises(helm.HelmError):
+            render({"metrics": {"serviceMonitor": {"enabld": True}}})
+        with self.assertRaises(helm.HelmError):
+            render({"logFormat": "xml"})
+
+
+class Schemas(unittest.TestCase):
+    def test_every_rendered_object_is_valid_kubernetes(self):
+        for label, values in VALUE_SETS.items():
+            objects = render(values)
+            self.assertTrue(objects, label)
+            for obj in objects:
+                if obj["kind"] in NOT_BUILT_IN:
+                    continue
+                for version in KUBERNETES_VERSIONS:
+                    with self.subTest(values=label, kind=obj["kind"], name=obj["metadata"]["name"], version=version):
+                        kubernetes_validate.validate(obj, version, strict=True)
+
+    def test_crds_match_the_generated_ones_and_the_apiextensions_schema(self):
+        generated = sorted((ROOT / "crds").glob("*.yaml"))
+        packaged = sorted((CHART / "crds").glob("*.yaml"))
+        self.assertEqual([p.name for p in generated], [p.name for p in packaged], "run `just crds`")
+        for source, copy in zip(generated, packaged):
+            self.assertEqual(source.read_text(), copy.read_text(), f"{copy} differs from {source}: run `just crds`")
+            for crd in yaml.safe_load_all(copy.read_text()):
+                for version in KUBERNETES_VERSIONS:
+                    kubernetes_validate.validate(crd, version, strict=True)
+
+
+class Promises(unittest.TestCase):
+    def test_the_pod_is_hardened(self):
+        for label, values in VALUE_SETS.items():
+            (deployment,) = by_kind(render(values), "Deployment")
+            pod = deployment["spec"]["template"]["spec"]
+            self.assertTrue(pod["securityContext"]["runAsNonRoot"], label)
+            self.assertEqual(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault")
+            (container,) = pod["containers"]
+            security = container["securityContext"]
+            self.assertIs(security["readOnlyRootFilesystem"], True)
+            self.assertIs(security["allowPrivilegeEscalation"], False)
+            self.assertEqual(security["capabilities"]["drop"], ["ALL"])
+            for bound in ("requests", "limits"):
+                self.assertEqual(set(container["resources"][bound]), {"cpu", "memory"}, bound)
+            self.assertEqual(container["livenessProbe"]["httpGet"]["path"], "/healthz")
+            self.assertEqual(container["readinessProbe"]["httpGet"]["path"], "/readyz")
+            self.assertEqual(container["args"], ["run"])
+
+    def test_the_image_is_the_dockerfiles_and_tracks_the_app_version(self):
+        crate = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
+        metadata = yaml.safe_load((CHART / "Chart.yaml").read_text())
+        self.assertEqual(metadata["appVersion"], crate, "Chart.yaml appVersion must track Cargo.toml")
+        (deployment,) = by_kind(render({}), "Deployment")
+        image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+        self.assertEqual(image, f"ghcr.io/kms-operator/kms-operator:{crate}")
+        self.assertIn("kms-operator", (ROOT / "Dockerfile").read_text())
+
+    def test_rbac_is_namespaced_when_a_namespace_is_watched(self):
+        default = render({})
+        self.assertEqual(by_kind(default, "Role"), [], "no Role without leader election or a watched namespace")
+        cluster_rules = by_kind(default, "ClusterRole")[0]["rules"]
+        self.assertTrue(any("kmskeys" in r["resources"] for r in cluster_rules))
+
+        scoped = render({"watchNamespace": "platform-kms"})
+        cluster_rules = by_kind(scoped, "ClusterRole")[0]["rules"]
+        self.assertFalse(any("kmskeys" in r["resources"] for r in cluster_rules), "keys are not cluster-wide")
+        (role,) = [r for r in by_kind(scoped, "Role") if r["metadata"]["namespace"] == "platform-kms"]
+        self.assertTrue(any("kmskeys" in r["resources"] for r in role["rules"]))
+        verbs = {v for rule in cluster_rules + role["rules"] for v in rule["verbs"]}
+        self.assertFalse(verbs & {"*", "delete", "deletecollection", "update", "escalate", "bind"}, verbs)
+
+    def test_leader_election_is_on_with_more_than_one_replica(self):
+        def election(values):
+            (deployment,) = by_kind(render(values), "Deployment")
+            env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+            leases = [r for r in by_kind(render(values), "Role") if any("leases" in x["resources"] for x in r["rules"])]
+            return env["KMS_OPERATOR_LEADER_ELECTION"], len(leases)
+
+        self.assertEqual(election({}), ("false", 0))
+        self.assertEqual(election({"replicaCount": 2}), ("true", 1))
+        self.assertEqual(election({"leaderElection": {"enabled": True}}), ("true", 1))
+
+    def test_optional_objects_follow_their_switches(self):
+        self.assertEqual(by_kind(render({}), "ServiceMonitor"), [])
+        self.assertEqual(by_kind(render({}), "PodDisruptionBudget"), [])
+        objects = render(ALL_ON)
+        (monitor,) = by_kind(objects, "ServiceMonitor")
+        self.assertEqual(monitor["spec"]["endpoints"][0]["port"], "metrics")
+        self.assertEqual(len(by_kind(objects, "PodDisruptionBudget")), 1)
+        (service,) = by_kind(objects, "Service")
+        self.assertEqual(service["spec"]["ports"][0]["port"], 9090)
+        (account,) = by_kind(objects, "ServiceAccount")
+        self.assertIn("eks.amazonaws.com/role-arn", account["metadata"]["annotations"])
+
+    def test_the_readme_lists_every_value(self):
+        def keys(values, prefix=""):
+            for key, value in values.items():
+                path = f"{prefix}{key}"
+                if isinstance(value, dict) and value and path not in {"podSecurityContext", "securityContext", "resources"}:
+                    yield from keys(value, f"{path}.")
+                else:
+                    yield path
+
+        readme = (CHART / "README.md").read_text()
+        documented = set(re.findall(r"^\| `([^`]+)` \|", readme, re.MULTILINE))
+        values = yaml.safe_load((CHART / "values.yaml").read_text())
+        self.assertEqual(sorted(set(keys(values)) - documented), [], "values missing from charts/kms-operator/README.md")
+        self.assertEqual(sorted(documented - set(keys(values))), [], "README.md documents values that do not exist")
+
+
+if __name__ == "__main__":
+    unittest.main()

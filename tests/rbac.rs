@@ -1,0 +1,158 @@
+//! The chart's RBAC grants exactly what the controller calls: the controllers run through a
+//! whole life cycle (every kind created, converged, refused, conflicting, deleted; leader
+//! election on) against the in-memory API, every request they make is turned into the
+//! permission it needs, and that set must equal the rules the chart renders.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+use kms_operator::api::{KmsAlias, KmsGrant, KmsKey};
+use kms_operator::controller::leader::{LeaseName, LeaseTiming, Leadership};
+use kms_operator::controller::{ControllerOptions, run_controllers};
+use kube::api::{Api, DeleteParams};
+use serde_json::{Value, json};
+use support::cluster::{Cluster, key_object};
+use support::fake_kube::{Path, Seen};
+use support::kms;
+use support::manifests::REGION;
+use support::moto::{Moto, ensure_venv, project_root};
+
+type Permission = (String, String, String);
+
+/// The RBAC permission a request needs: (API group, resource[/subresource], verb).
+fn permission(request: &Seen) -> Permission {
+    let path = Path::parse(&request.path).expect("a Kubernetes API path");
+    let group = path.group_version.rsplit_once('/').map(|(group, _)| group.to_owned()).unwrap_or_default();
+    let resource = match &path.subresource {
+        Some(sub) => format!("{}/{sub}", path.plural),
+        None => path.plural.clone(),
+    };
+    let verb = match (request.method.as_str(), &path.name) {
+        ("GET", Some(_)) => "get",
+        ("GET", None) if request.query.contains("watch=true") || request.query.contains("watch=1") => "watch",
+        ("GET", None) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", _) => "delete",
+        (other, _) => panic!("unexpected method {other}"),
+    };
+    (group, resource, verb.to_owned())
+}
+
+/// Every permission the chart's Roles and ClusterRoles grant for `values`.
+fn granted(values: &Value) -> BTreeSet<Permission> {
+    let venv = ensure_venv();
+    let output = Command::new(venv.join("bin/python"))
+        .arg(project_root().join("tests/chart/chart.py"))
+        .arg(values.to_string())
+        .output()
+        .expect("render the chart");
+    assert!(output.status.success(), "chart.py failed: {}", String::from_utf8_lossy(&output.stderr));
+    let objects: Vec<Value> = serde_json::from_slice(&output.stdout).expect("rendered JSON");
+    let mut permissions = BTreeSet::new();
+    for object in objects.iter().filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "Role") {
+        for rule in object["rules"].as_array().expect("rules") {
+            for group in rule["apiGroups"].as_array().expect("apiGroups") {
+                for resource in rule["resources"].as_array().expect("resources") {
+                    for verb in rule["verbs"].as_array().expect("verbs") {
+                        let text = |v: &Value| v.as_str().expect("string").to_owned();
+                        permissions.insert((text(group), text(resource), text(verb)));
+                    }
+                }
+            }
+        }
+    }
+    permissions
+}
+
+async fn wait_for<F, Fut>(what: &str, probe: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !probe().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn ready<K>(cluster: &Cluster, name: &str) -> bool
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let Some(object) = cluster.get::<K>("apps", name).await else { return false };
+    let value = serde_json::to_value(object).unwrap_or_default();
+    value["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+async fn delete<K>(cluster: &Cluster, name: &str)
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    Api::<K>::namespaced(cluster.client(), "apps").delete(name, &DeleteParams::default()).await.unwrap();
+    wait_for(name, || async { cluster.get::<K>("apps", name).await.is_none() }).await;
+}
+
+#[tokio::test]
+async fn the_chart_grants_exactly_what_the_controller_calls() {
+    let moto = Moto::start();
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({"kmsoperator.dev/tenant": "platform"})).await;
+    cluster.account(&moto.endpoint(), json!({"allowedNamespaces": {"matchLabels": {"kmsoperator.dev/tenant": "platform"}}})).await;
+    let client = kms::client(&moto.endpoint(), REGION).await;
+    // An alias name held by a key the operator does not own: a conflict reported over and over.
+    let foreign = client.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
+    client.create_alias().alias_name("alias/taken").target_key_id(&foreign).send().await.unwrap();
+
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let lease = Leadership::acquire(
+        cluster.ctx.client.clone(),
+        LeaseName { name: "kms-operator-leader", namespace: "kms-system", identity: "controller" },
+        LeaseTiming { duration_seconds: 3, renew_grace_seconds: 1 },
+        stop.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap()
+    .expect("leading");
+    let running = tokio::spawn({
+        let ctx = cluster.ctx.clone();
+        let options = ControllerOptions { watch_namespace: None, concurrency: 4 };
+        async move { run_controllers(ctx, &options, shutdown).await }
+    });
+
+    cluster.create::<KmsKey>("apps", key_object("app", json!({"deletion": {"policy": "Delete"}}))).await;
+    let alias = |name: &str, alias: &str| json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsAlias", "metadata": {"name": name, "namespace": "apps"}, "spec": {"name": alias, "keyRef": {"name": "app"}}});
+    cluster.create::<KmsAlias>("apps", alias("app", "alias/app")).await;
+    cluster.create::<KmsAlias>("apps", alias("taken", "alias/taken")).await;
+    cluster
+        .create::<KmsGrant>("apps", json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsGrant", "metadata": {"name": "reader", "namespace": "apps"}, "spec": {"keyRef": {"name": "app"}, "name": "reader", "granteePrincipal": "arn:aws:iam::123456789012:role/reader", "operations": ["Decrypt"]}}))
+        .await;
+    wait_for("the key", || ready::<KmsKey>(&cluster, "app")).await;
+    wait_for("the alias", || ready::<KmsAlias>(&cluster, "app")).await;
+    wait_for("the grant", || ready::<KmsGrant>(&cluster, "reader")).await;
+    let repeated = || async {
+        cluster.fake.requests().iter().any(|r| r.client == "controller" && r.method == "PATCH" && r.path.contains("/events/"))
+    };
+    wait_for("a repeated Event", repeated).await;
+
+    delete::<KmsGrant>(&cluster, "reader").await;
+    delete::<KmsAlias>(&cluster, "app").await;
+    delete::<KmsAlias>(&cluster, "taken").await;
+    delete::<KmsKey>(&cluster, "app").await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    lease.release().await;
+
+    let needed: BTreeSet<Permission> = cluster.fake.requests().iter().filter(|r| r.client == "controller").map(permission).collect();
+    let chart = granted(&json!({"leaderElection": {"enabled": true}}));
+    let missing: Vec<_> = needed.difference(&chart).collect();
+    let unused: Vec<_> = chart.difference(&needed).collect();
+    assert!(missing.is_empty(), "the controller calls what the chart does not grant: {missing:?}");
+    assert!(unused.is_empty(), "the chart grants what the controller never calls: {unused:?}");
+}
