@@ -17,9 +17,9 @@ test: venv
     cargo test --all-targets
     just chart-test
 
-# Lint and render the Helm chart with Helm's own SDK and validate what it renders.
+# Lint and render the Helm chart with Helm's own SDK, validate what it renders, and run the Argo CD health check.
 chart-test: venv
-    cd tests/chart && ../../.venv/bin/python -m unittest -v test_chart
+    cd tests/chart && ../../.venv/bin/python -m unittest -v test_chart test_argocd
 
 # Format and lint without testing.
 lint:

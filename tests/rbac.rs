@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use kms_operator::api::{KmsAlias, KmsGrant, KmsKey};
-use kms_operator::controller::leader::{LeaseName, LeaseTiming, Leadership};
+use kms_operator::controller::leader::{Leadership, LeaseName, LeaseTiming};
 use kms_operator::controller::{ControllerOptions, run_controllers};
 use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
@@ -83,16 +83,26 @@ where
 
 async fn ready<K>(cluster: &Cluster, name: &str) -> bool
 where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
 {
     let Some(object) = cluster.get::<K>("apps", name).await else { return false };
     let value = serde_json::to_value(object).unwrap_or_default();
-    value["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    value["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
 
 async fn delete<K>(cluster: &Cluster, name: &str)
 where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
 {
     Api::<K>::namespaced(cluster.client(), "apps").delete(name, &DeleteParams::default()).await.unwrap();
     wait_for(name, || async { cluster.get::<K>("apps", name).await.is_none() }).await;
@@ -103,7 +113,12 @@ async fn the_chart_grants_exactly_what_the_controller_calls() {
     let moto = Moto::start();
     let cluster = Cluster::new().await;
     cluster.namespace("apps", json!({"kmsoperator.dev/tenant": "platform"})).await;
-    cluster.account(&moto.endpoint(), json!({"allowedNamespaces": {"matchLabels": {"kmsoperator.dev/tenant": "platform"}}})).await;
+    cluster
+        .account(
+            &moto.endpoint(),
+            json!({"allowedNamespaces": {"matchLabels": {"kmsoperator.dev/tenant": "platform"}}}),
+        )
+        .await;
     let client = kms::client(&moto.endpoint(), REGION).await;
     // An alias name held by a key the operator does not own: a conflict reported over and over.
     let foreign = client.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
@@ -137,7 +152,11 @@ async fn the_chart_grants_exactly_what_the_controller_calls() {
     wait_for("the alias", || ready::<KmsAlias>(&cluster, "app")).await;
     wait_for("the grant", || ready::<KmsGrant>(&cluster, "reader")).await;
     let repeated = || async {
-        cluster.fake.requests().iter().any(|r| r.client == "controller" && r.method == "PATCH" && r.path.contains("/events/"))
+        cluster
+            .fake
+            .requests()
+            .iter()
+            .any(|r| r.client == "controller" && r.method == "PATCH" && r.path.contains("/events/"))
     };
     wait_for("a repeated Event", repeated).await;
 
@@ -149,7 +168,8 @@ async fn the_chart_grants_exactly_what_the_controller_calls() {
     running.await.unwrap();
     lease.release().await;
 
-    let needed: BTreeSet<Permission> = cluster.fake.requests().iter().filter(|r| r.client == "controller").map(permission).collect();
+    let needed: BTreeSet<Permission> =
+        cluster.fake.requests().iter().filter(|r| r.client == "controller").map(permission).collect();
     let chart = granted(&json!({"leaderElection": {"enabled": true}}));
     let missing: Vec<_> = needed.difference(&chart).collect();
     let unused: Vec<_> = chart.difference(&needed).collect();

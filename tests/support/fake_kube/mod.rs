@@ -122,7 +122,12 @@ impl FakeKube {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or_default().to_owned();
-        let seen = Seen { client: client.to_owned(), method: parts.method.to_string(), path: path.clone(), query: query.clone() };
+        let seen = Seen {
+            client: client.to_owned(),
+            method: parts.method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+        };
         self.recorder.lock().unwrap().requests.push(seen);
         if let Some(code) = self.injected_failure(&parts.method, &path) {
             return status(code, "InternalError", "failure injected by the test");
