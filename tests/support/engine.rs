@@ -21,13 +21,21 @@ pub fn fast_settings() -> EngineSettings {
 }
 
 pub async fn engine_with(settings: EngineSettings, limits: RateLimits) -> Engine {
+    engine_with_timeouts(
+        settings,
+        limits,
+        Timeouts { connect: Duration::from_secs(2), attempt: Duration::from_secs(5) },
+    )
+    .await
+}
+
+pub async fn engine_with_timeouts(settings: EngineSettings, limits: RateLimits, timeouts: Timeouts) -> Engine {
     let base = aws_config::defaults(BehaviorVersion::latest())
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
         .region(Region::new("us-east-1"))
         .load()
         .await;
     let ctx = CallContext::new(&limits, RetryPolicy::fast());
-    let timeouts = Timeouts { connect: Duration::from_secs(2), attempt: Duration::from_secs(5) };
     Engine::new(ClientPool::with_base_config(base, ctx, timeouts), settings)
 }
 
