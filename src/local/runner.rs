@@ -1,5 +1,5 @@
-//! A local-mode run: every manifest through the engine in dependency order (accounts, keys and
-//! their replicas, then the aliases and grants that point at them), independent resources
+//! A local-mode run: every manifest through the engine in dependency order (an alias or grant
+//! after its key, a key after its aliases and grants when deleting), independent resources
 //! concurrently.
 
 use std::collections::BTreeMap;
@@ -125,23 +125,25 @@ impl<'a> Runner<'a> {
         .await;
 
         let keys: Vec<&KmsKey> = self.set.keys.iter().map(|k| &k.object).collect();
-        let key_mode = if command == Command::Apply { Mode::Apply } else { Mode::Plan };
-        let key_reports = each(&keys, self.concurrency, |key| self.key(key, key_mode, false)).await;
-        let mut directory = KeyDirectory::default();
-        for (key, report) in keys.iter().zip(&key_reports) {
-            directory.record(key, self.key_account(key), report.as_ref());
-        }
-
-        let others_mode = if command == Command::Plan { Mode::Plan } else { Mode::Apply };
-        let delete = command == Command::Delete;
         let aliases: Vec<&KmsAlias> = self.set.aliases.iter().map(|a| &a.object).collect();
         let grants: Vec<&KmsGrant> = self.set.grants.iter().map(|g| &g.object).collect();
-        let (alias_results, grant_results) = futures::join!(
+        let directory = KeyDirectory::new(keys.iter().copied());
+        // Deleting resolves the keys first (a plan), so aliases and grants go before their keys.
+        let key_mode = if command == Command::Apply { Mode::Apply } else { Mode::Plan };
+        let others_mode = if command == Command::Plan { Mode::Plan } else { Mode::Apply };
+        let delete = command == Command::Delete;
+        let key_pass = each(&keys, self.concurrency, |key| async {
+            let report = self.key(key, key_mode, false).await;
+            directory.record(key, self.key_account(key), report.as_ref());
+            report
+        });
+        // Aliases and grants run beside the keys, each waiting only for its own key, so a fleet
+        // converges at the pace of its slowest quota instead of one phase after another.
+        let (key_reports, alias_results, grant_results) = futures::join!(
+            key_pass,
             each(&aliases, self.concurrency, |alias| self.alias(alias, &directory, others_mode, delete, at)),
             each(&grants, self.concurrency, |grant| self.grant(grant, &directory, others_mode, delete, at)),
         );
-
-        // Keys go last when deleting: their aliases and grants must go first.
         let key_reports = if delete {
             each(&keys, self.concurrency, |key| self.key(key, Mode::Apply, true)).await
         } else {
@@ -170,7 +172,7 @@ impl<'a> Runner<'a> {
         })
     }
 
-    fn target(
+    async fn target(
         &self,
         namespace: &str,
         key_ref: Option<&str>,
@@ -180,7 +182,7 @@ impl<'a> Runner<'a> {
         directory: &KeyDirectory,
     ) -> Result<KeyTarget, String> {
         match (key_ref, target_key_id) {
-            (Some(name), _) => directory.lookup(namespace, name),
+            (Some(name), _) => directory.lookup(namespace, name).await,
             (None, Some(key_id)) => {
                 let account_name = account_ref.ok_or("spec.targetKeyId needs spec.accountRef")?;
                 let account = self
@@ -202,14 +204,16 @@ impl<'a> Runner<'a> {
         at: &Time,
     ) -> ResourceResult {
         let spec = &alias.spec;
-        let target = self.target(
-            &namespace_of(alias),
-            spec.key_ref.as_ref().map(|r| r.name.as_str()),
-            spec.target_key_id.as_deref(),
-            spec.account_ref.as_deref(),
-            spec.region.as_deref(),
-            directory,
-        );
+        let target = self
+            .target(
+                &namespace_of(alias),
+                spec.key_ref.as_ref().map(|r| r.name.as_str()),
+                spec.target_key_id.as_deref(),
+                spec.account_ref.as_deref(),
+                spec.region.as_deref(),
+                directory,
+            )
+            .await;
         let request = AliasRequest { alias, target: target.as_ref().map_err(String::clone) };
         let report = if delete {
             self.engine.delete_alias(request, mode).await
@@ -229,14 +233,16 @@ impl<'a> Runner<'a> {
         at: &Time,
     ) -> ResourceResult {
         let spec = &grant.spec;
-        let target = self.target(
-            &namespace_of(grant),
-            spec.key_ref.as_ref().map(|r| r.name.as_str()),
-            spec.target_key_id.as_deref(),
-            spec.account_ref.as_deref(),
-            spec.region.as_deref(),
-            directory,
-        );
+        let target = self
+            .target(
+                &namespace_of(grant),
+                spec.key_ref.as_ref().map(|r| r.name.as_str()),
+                spec.target_key_id.as_deref(),
+                spec.account_ref.as_deref(),
+                spec.region.as_deref(),
+                directory,
+            )
+            .await;
         let request = GrantRequest { grant, target: target.as_ref().map_err(String::clone) };
         let report = if delete {
             self.engine.delete_grant(request, mode).await

@@ -1,6 +1,9 @@
-//! Resolving what an alias or grant points at, from the keys of the same run.
+//! Resolving what an alias or grant points at, from the keys of the same run. Each key's
+//! entry is published the moment its pass ends, so an alias waits for its own key only.
 
 use std::collections::HashMap;
+
+use tokio::sync::watch;
 
 use crate::api::{Kind, KmsKey, ObjectName};
 use crate::aws::AccountConfig;
@@ -9,14 +12,24 @@ pub use crate::engine::alias::explicit_target;
 use crate::engine::key::KeyReport;
 use crate::engine::{KeyHandle, Outcome};
 
+type Entry = Option<Result<KeyTarget, String>>;
+
 /// Keys of this run, by namespace and name, as aliases and grants see them.
-#[derive(Default)]
 pub struct KeyDirectory {
-    keys: HashMap<(String, String), Result<KeyTarget, String>>,
+    keys: HashMap<(String, String), watch::Sender<Entry>>,
+}
+
+fn key_name(key: &KmsKey) -> (String, String) {
+    (key.metadata.namespace.clone().unwrap_or_default(), key.metadata.name.clone().unwrap_or_default())
 }
 
 impl KeyDirectory {
-    pub fn record(&mut self, key: &KmsKey, account: Option<&AccountConfig>, report: Result<&KeyReport, &String>) {
+    /// An empty slot for every key of the run.
+    pub fn new<'a>(keys: impl IntoIterator<Item = &'a KmsKey>) -> Self {
+        KeyDirectory { keys: keys.into_iter().map(|k| (key_name(k), watch::Sender::new(None))).collect() }
+    }
+
+    pub fn record(&self, key: &KmsKey, account: Option<&AccountConfig>, report: Result<&KeyReport, &String>) {
         let namespace = key.metadata.namespace.clone().unwrap_or_default();
         let name = key.metadata.name.clone().unwrap_or_default();
         let object = ObjectName::new(Kind::KmsKey, Some(&namespace), &name);
@@ -45,14 +58,21 @@ impl KeyDirectory {
                 }
             }
         };
-        self.keys.insert((namespace, name), entry);
+        if let Some(slot) = self.keys.get(&(namespace, name)) {
+            slot.send_replace(Some(entry));
+        }
     }
 
-    pub fn lookup(&self, namespace: &str, name: &str) -> Result<KeyTarget, String> {
-        self.keys
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .cloned()
-            .unwrap_or_else(|| Err(format!("KmsKey {namespace}/{name} is not among the manifests")))
+    /// The key's entry, once its pass has ended.
+    pub async fn lookup(&self, namespace: &str, name: &str) -> Result<KeyTarget, String> {
+        let Some(slot) = self.keys.get(&(namespace.to_owned(), name.to_owned())) else {
+            return Err(format!("KmsKey {namespace}/{name} is not among the manifests"));
+        };
+        let mut entry = slot.subscribe();
+        match entry.wait_for(Option::is_some).await {
+            Ok(entry) => entry.clone().unwrap_or_else(|| Err("unreachable: waited for Some".into())),
+            Err(_) => Err(format!("KmsKey {namespace}/{name} was never reconciled")),
+        }
     }
 }
 

@@ -24,6 +24,8 @@ pub enum Fault {
     DropAfterForward,
     /// The answer comes late (still forwarded).
     Delay(Duration),
+    /// The request waits at the proxy until the gate opens.
+    Hold(Arc<tokio::sync::Notify>),
 }
 
 impl Fault {
@@ -41,6 +43,10 @@ impl Fault {
 
     pub fn not_found() -> Fault {
         Fault::Error { status: 400, code: "NotFoundException", message: "Key does not exist (yet)" }
+    }
+
+    pub fn access_denied() -> Fault {
+        Fault::Error { status: 400, code: "AccessDeniedException", message: "not authorized to perform this operation" }
     }
 
     pub fn invalid_principal() -> Fault {
@@ -171,9 +177,10 @@ async fn handle(
     if throttled {
         return Ok(error_response(400, "ThrottlingException", "Rate exceeded"));
     }
-    match fault {
-        Some(Fault::Error { status, code, message }) => return Ok(error_response(status, code, message)),
+    match &fault {
+        Some(Fault::Error { status, code, message }) => return Ok(error_response(*status, code, message)),
         Some(Fault::DropBeforeForward) => return Err(()),
+        Some(Fault::Hold(gate)) => gate.notified().await,
         _ => {}
     }
     let response = forward(upstream, request).await.map_err(|_| ())?;
