@@ -38,3 +38,10 @@ venv:
 # Opt-in end-to-end run against the cluster in KUBECONFIG (kind, k3d); never run by CI.
 e2e:
     bash scripts/e2e.sh
+
+# Benchmarks (not tests, not in CI): the planner with criterion, then fleets of 100 and 1000
+# keys + aliases converged against a proxy that enforces KMS's request quotas.
+bench: venv
+    cargo bench --bench planner
+    cargo bench --bench fleet -- 100
+    cargo bench --bench fleet -- 1000

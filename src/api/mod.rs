@@ -23,7 +23,7 @@ pub use key::{
     ReplicaSpec, ReplicaStatus, RotationSpec, RotationStatus, ServiceAccess,
 };
 pub use object::{Kind, ObjectName};
-pub use shared::KeyReference;
+pub use shared::{KeyPointer, KeyReference};
 
 /// API group of every kind.
 pub const GROUP: &str = "kmsoperator.dev";

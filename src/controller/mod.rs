@@ -2,15 +2,14 @@
 //! same engine as local mode; status, Events, metrics, leader election, graceful shutdown.
 
 pub mod account;
-pub mod alias;
 pub mod args;
 pub mod backoff;
 pub mod context;
 pub mod events;
-pub mod grant;
 pub mod key;
 pub mod leader;
 pub mod metrics;
+pub mod on_key;
 mod references;
 pub mod server;
 pub mod status;
@@ -94,7 +93,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
             references::aliases_of(&key, &alias_store.state())
         })
         .graceful_shutdown_on(stopped(shutdown.clone()))
-        .run(alias::reconcile, alias::error_policy, ctx.clone())
+        .run(on_key::reconcile::<KmsAlias>, on_key::error_policy::<KmsAlias>, ctx.clone())
         .for_each(|_| futures::future::ready(()));
 
     let grants = Controller::new(scoped::<KmsGrant>(&client, namespace), wc.clone()).with_config(config.clone());
@@ -104,7 +103,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
             references::grants_of(&key, &grant_store.state())
         })
         .graceful_shutdown_on(stopped(shutdown.clone()))
-        .run(grant::reconcile, grant::error_policy, ctx.clone())
+        .run(on_key::reconcile::<KmsGrant>, on_key::error_policy::<KmsGrant>, ctx.clone())
         .for_each(|_| futures::future::ready(()));
 
     let accounts = Controller::new(Api::<AwsAccount>::all(client.clone()), wc)

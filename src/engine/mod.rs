@@ -12,6 +12,7 @@ pub mod grant;
 pub mod identity;
 pub mod key;
 mod listings;
+pub mod on_key;
 pub mod ownership;
 pub mod plan;
 mod report;

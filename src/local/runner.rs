@@ -11,11 +11,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::manifests::ManifestSet;
 use super::result::ResourceResult;
 use super::targets::{KeyDirectory, explicit_target};
-use crate::api::{Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
+use crate::api::{KeyPointer, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
 use crate::aws::{AccountConfig, CallSummary};
-use crate::engine::alias::{AliasRequest, KeyTarget};
-use crate::engine::grant::GrantRequest;
+use crate::engine::alias::KeyTarget;
 use crate::engine::key::{KeyReport, KeyRequest};
+use crate::engine::on_key::OnKey;
 use crate::engine::{Engine, Mode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,8 +141,8 @@ impl<'a> Runner<'a> {
         // converges at the pace of its slowest quota instead of one phase after another.
         let (key_reports, alias_results, grant_results) = futures::join!(
             key_pass,
-            each(&aliases, self.concurrency, |alias| self.alias(alias, &directory, others_mode, delete, at)),
-            each(&grants, self.concurrency, |grant| self.grant(grant, &directory, others_mode, delete, at)),
+            each(&aliases, self.concurrency, |alias| self.on_key(*alias, &directory, others_mode, delete, at)),
+            each(&grants, self.concurrency, |grant| self.on_key(*grant, &directory, others_mode, delete, at)),
         );
         let key_reports = if delete {
             each(&keys, self.concurrency, |key| self.key(key, Mode::Apply, true)).await
@@ -175,81 +175,43 @@ impl<'a> Runner<'a> {
     async fn target(
         &self,
         namespace: &str,
-        key_ref: Option<&str>,
-        target_key_id: Option<&str>,
-        account_ref: Option<&str>,
-        region: Option<&str>,
+        pointer: KeyPointer<'_>,
         directory: &KeyDirectory,
     ) -> Result<KeyTarget, String> {
-        match (key_ref, target_key_id) {
-            (Some(name), _) => directory.lookup(namespace, name).await,
+        match (pointer.key_ref, pointer.target_key_id) {
+            (Some(key_ref), _) => directory.lookup(namespace, &key_ref.name).await,
             (None, Some(key_id)) => {
-                let account_name = account_ref.ok_or("spec.targetKeyId needs spec.accountRef")?;
+                let account_name = pointer.account_ref.ok_or("spec.targetKeyId needs spec.accountRef")?;
                 let account = self
                     .accounts
                     .get(account_name)
                     .ok_or_else(|| format!("AwsAccount {account_name} is not among the manifests"))?;
-                Ok(explicit_target(key_id, account, region))
+                Ok(explicit_target(key_id, account, pointer.region))
             }
             (None, None) => Err("set spec.keyRef or spec.targetKeyId".to_owned()),
         }
     }
 
-    async fn alias(
+    /// An alias or a grant, once its key is known.
+    async fn on_key<T>(
         &self,
-        alias: &KmsAlias,
+        object: &T,
         directory: &KeyDirectory,
         mode: Mode,
         delete: bool,
         at: &Time,
-    ) -> ResourceResult {
-        let spec = &alias.spec;
-        let target = self
-            .target(
-                &namespace_of(alias),
-                spec.key_ref.as_ref().map(|r| r.name.as_str()),
-                spec.target_key_id.as_deref(),
-                spec.account_ref.as_deref(),
-                spec.region.as_deref(),
-                directory,
-            )
-            .await;
-        let request = AliasRequest { alias, target: target.as_ref().map_err(String::clone) };
+    ) -> ResourceResult
+    where
+        T: OnKey + kube::Resource,
+    {
+        let target = self.target(&namespace_of(object), object.pointer(), directory).await;
+        let target = target.as_ref().map_err(String::clone);
         let report = if delete {
-            self.engine.delete_alias(request, mode).await
+            object.remove(self.engine, target, mode).await
         } else {
-            self.engine.reconcile_alias(request, mode).await
+            object.converge(self.engine, target, mode).await
         };
-        let state = report.status.target_key_id.clone().map(|t| format!("-> {t}"));
-        ResourceResult::from_report(report, at, Some(spec.name.clone()), state)
-    }
-
-    async fn grant(
-        &self,
-        grant: &KmsGrant,
-        directory: &KeyDirectory,
-        mode: Mode,
-        delete: bool,
-        at: &Time,
-    ) -> ResourceResult {
-        let spec = &grant.spec;
-        let target = self
-            .target(
-                &namespace_of(grant),
-                spec.key_ref.as_ref().map(|r| r.name.as_str()),
-                spec.target_key_id.as_deref(),
-                spec.account_ref.as_deref(),
-                spec.region.as_deref(),
-                directory,
-            )
-            .await;
-        let request = GrantRequest { grant, target: target.as_ref().map_err(String::clone) };
-        let report = if delete {
-            self.engine.delete_grant(request, mode).await
-        } else {
-            self.engine.reconcile_grant(request, mode).await
-        };
-        let id = report.status.grant_id.clone();
-        ResourceResult::from_report(report, at, id, Some(spec.name.clone()))
+        let (id, state) = object.columns(&report.status);
+        ResourceResult::from_report(report, at, id, state)
     }
 }

@@ -43,17 +43,8 @@ impl KeyDirectory {
                     None if report.outcome == Outcome::Pending => Some(KeyHandle::Pending(object.clone())),
                     None => None,
                 };
-                let mut replica_regions: Vec<String> = key.spec.replicas.iter().map(|r| r.region.clone()).collect();
-                replica_regions.extend(report.status.replicas.iter().map(|r| r.region.clone()));
-                replica_regions.sort();
-                replica_regions.dedup();
                 match handle {
-                    Some(key) => Ok(KeyTarget {
-                        account: account.clone(),
-                        key,
-                        primary_region: report.status.region.clone().unwrap_or_else(|| account.region.clone()),
-                        replica_regions,
-                    }),
+                    Some(handle) => Ok(KeyTarget::of_key(account, handle, &key.spec, &report.status)),
                     None => Err(format!("{object} has no key yet ({})", report.ready.message)),
                 }
             }

@@ -4,7 +4,7 @@ use super::Issue;
 use super::issue::quote;
 use super::meta::issues_for;
 use super::names::first_bad_alias_char;
-use super::reference::{KeyPointer, check_key_pointer};
+use super::reference::check_key_pointer;
 use crate::api::catalog::MAX_ALIAS_NAME_CHARS;
 use crate::api::{Kind, KmsAlias};
 
@@ -46,7 +46,7 @@ pub fn validate_alias(alias: &KmsAlias) -> Vec<Issue> {
         );
     }
 
-    check_key_pointer(&mut issues, &KeyPointer::of_alias(spec));
+    check_key_pointer(&mut issues, &spec.pointer());
     issues.into_vec()
 }
 

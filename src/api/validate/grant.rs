@@ -7,7 +7,7 @@ use super::issue::{quote, suggest};
 use super::meta::issues_for;
 use super::names::{first_bad_grant_name_char, is_principal_arn};
 use super::path;
-use super::reference::{KeyPointer, check_key_pointer};
+use super::reference::check_key_pointer;
 use crate::api::catalog::{GRANT_OPERATIONS, MAX_GRANT_NAME_CHARS};
 use crate::api::{Kind, KmsGrant};
 
@@ -15,7 +15,7 @@ pub fn validate_grant(grant: &KmsGrant) -> Vec<Issue> {
     let mut issues = issues_for(Kind::KmsGrant, &grant.metadata);
     let spec = &grant.spec;
 
-    check_key_pointer(&mut issues, &KeyPointer::of_grant(spec));
+    check_key_pointer(&mut issues, &spec.pointer());
 
     let chars = spec.name.chars().count();
     if spec.name.is_empty() {

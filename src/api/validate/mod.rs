@@ -25,5 +25,4 @@ pub use grant::validate_grant;
 pub use issue::Issue;
 pub(crate) use issue::closest;
 pub use key::validate_key;
-pub(crate) use reference::KeyPointer;
 pub use tags::OWNER_TAG;

@@ -3,34 +3,7 @@
 
 use super::issue::{Issues, quote};
 use super::names::{check_region, parse_key_target};
-use crate::api::{KeyReference, KmsAliasSpec, KmsGrantSpec};
-
-pub(crate) struct KeyPointer<'a> {
-    pub key_ref: Option<&'a KeyReference>,
-    pub target_key_id: Option<&'a str>,
-    pub account_ref: Option<&'a str>,
-    pub region: Option<&'a str>,
-}
-
-impl<'a> KeyPointer<'a> {
-    pub(crate) fn of_alias(spec: &'a KmsAliasSpec) -> Self {
-        KeyPointer {
-            key_ref: spec.key_ref.as_ref(),
-            target_key_id: spec.target_key_id.as_deref(),
-            account_ref: spec.account_ref.as_deref(),
-            region: spec.region.as_deref(),
-        }
-    }
-
-    pub(crate) fn of_grant(spec: &'a KmsGrantSpec) -> Self {
-        KeyPointer {
-            key_ref: spec.key_ref.as_ref(),
-            target_key_id: spec.target_key_id.as_deref(),
-            account_ref: spec.account_ref.as_deref(),
-            region: spec.region.as_deref(),
-        }
-    }
-}
+use crate::api::KeyPointer;
 
 pub(crate) fn check_key_pointer(issues: &mut Issues, pointer: &KeyPointer<'_>) {
     let namespace = issues.object().namespace.clone().unwrap_or_else(|| "default".to_owned());

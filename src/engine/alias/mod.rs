@@ -6,6 +6,7 @@ mod run;
 pub use plan::{AliasObservation, plan_alias, plan_alias_deletion};
 pub use run::{AliasReport, AliasRequest};
 
+use crate::api::{KmsKeySpec, KmsKeyStatus};
 use crate::aws::AccountConfig;
 use crate::engine::change::KeyHandle;
 
@@ -22,6 +23,17 @@ pub struct KeyTarget {
 }
 
 impl KeyTarget {
+    /// The target of a `KmsKey`: its primary region from status (else spec, else the account),
+    /// its replicas declared or live.
+    pub fn of_key(account: &AccountConfig, key: KeyHandle, spec: &KmsKeySpec, status: &KmsKeyStatus) -> Self {
+        let mut replica_regions: Vec<String> = spec.replicas.iter().map(|r| r.region.clone()).collect();
+        replica_regions.extend(status.replicas.iter().map(|r| r.region.clone()));
+        replica_regions.sort();
+        replica_regions.dedup();
+        let primary_region = status.region.clone().or(spec.region.clone()).unwrap_or_else(|| account.region.clone());
+        KeyTarget { account: account.clone(), key, primary_region, replica_regions }
+    }
+
     /// Where the alias or grant lives: `region` when set, else the primary's region; `Err` when
     /// the key has no copy there.
     pub fn region_for(&self, region: Option<&str>) -> Result<String, String> {

@@ -2,7 +2,8 @@
 
 use super::decode::Object;
 use super::{Loaded, Source};
-use crate::api::validate::{self, Issue, KeyPointer};
+use crate::api::KeyPointer;
+use crate::api::validate::{self, Issue};
 use crate::api::{AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -72,13 +73,13 @@ impl ManifestSet {
         for alias in &self.aliases {
             let object = name_of(Kind::KmsAlias, &alias.object.metadata);
             let mut found = validate::validate_alias(&alias.object);
-            found.extend(self.check_pointer(&object, &KeyPointer::of_alias(&alias.object.spec)));
+            found.extend(self.check_pointer(&object, &alias.object.spec.pointer()));
             issues.extend(found.into_iter().map(|i| alias.source.locate(i)));
         }
         for grant in &self.grants {
             let object = name_of(Kind::KmsGrant, &grant.object.metadata);
             let mut found = validate::validate_grant(&grant.object);
-            found.extend(self.check_pointer(&object, &KeyPointer::of_grant(&grant.object.spec)));
+            found.extend(self.check_pointer(&object, &grant.object.spec.pointer()));
             issues.extend(found.into_iter().map(|i| grant.source.locate(i)));
         }
         issues

@@ -1,0 +1,124 @@
+//! KmsAlias and KmsGrant alike: resources that live on a key which the front door resolves
+//! (from a KmsKey of the same run or cluster, or from `targetKeyId`), so both front doors
+//! handle them with one piece of code.
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::alias::{AliasRequest, KeyTarget};
+use super::grant::GrantRequest;
+use super::{Engine, Mode, Report};
+use crate::api::status::CommonStatus;
+use crate::api::validate::{Issue, validate_alias, validate_grant};
+use crate::api::{KeyPointer, Kind, KmsAlias, KmsGrant};
+
+pub trait OnKey: Send + Sync {
+    type Status: CommonStatus;
+    const KIND: Kind;
+
+    fn pointer(&self) -> KeyPointer<'_>;
+    /// The alias's or grant's own name in KMS.
+    fn name_in_kms(&self) -> &str;
+    fn current_status(&self) -> Option<&Self::Status>;
+    fn issues(&self) -> Vec<Issue>;
+    fn converge<'a>(
+        &'a self,
+        engine: &'a Engine,
+        target: Result<&'a KeyTarget, String>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Report<Self::Status>>;
+    fn remove<'a>(
+        &'a self,
+        engine: &'a Engine,
+        target: Result<&'a KeyTarget, String>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Report<Self::Status>>;
+    /// What a status table shows in its ID and STATE columns.
+    fn columns(&self, status: &Self::Status) -> (Option<String>, Option<String>);
+}
+
+impl OnKey for KmsAlias {
+    type Status = crate::api::KmsAliasStatus;
+    const KIND: Kind = Kind::KmsAlias;
+
+    fn pointer(&self) -> KeyPointer<'_> {
+        self.spec.pointer()
+    }
+
+    fn name_in_kms(&self) -> &str {
+        &self.spec.name
+    }
+
+    fn current_status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+
+    fn issues(&self) -> Vec<Issue> {
+        validate_alias(self)
+    }
+
+    fn converge<'a>(
+        &'a self,
+        engine: &'a Engine,
+        target: Result<&'a KeyTarget, String>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Report<Self::Status>> {
+        engine.reconcile_alias(AliasRequest { alias: self, target }, mode).boxed()
+    }
+
+    fn remove<'a>(
+        &'a self,
+        engine: &'a Engine,
+        target: Result<&'a KeyTarget, String>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Report<Self::Status>> {
+        engine.delete_alias(AliasRequest { alias: self, target }, mode).boxed()
+    }
+
+    fn columns(&self, status: &Self::Status) -> (Option<String>, Option<String>) {
+        (Some(self.spec.name.clone()), status.target_key_id.as_ref().map(|t| format!("-> {t}")))
+    }
+}
+
+impl OnKey for KmsGrant {
+    type Status = crate::api::KmsGrantStatus;
+    const KIND: Kind = Kind::KmsGrant;
+
+    fn pointer(&self) -> KeyPointer<'_> {
+        self.spec.pointer()
+    }
+
+    fn name_in_kms(&self) -> &str {
+        &self.spec.name
+    }
+
+    fn current_status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+
+    fn issues(&self) -> Vec<Issue> {
+        validate_grant(self)
+    }
+
+    fn converge<'a>(
+        &'a self,
+        engine: &'a Engine,
+        target: Result<&'a KeyTarget, String>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Report<Self::Status>> {
+        engine.reconcile_grant(GrantRequest { grant: self, target }, mode).boxed()
+    }
+
+    fn remove<'a>(
+        &'a self,
+        engine: &'a Engine,
+        target: Result<&'a KeyTarget, String>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Report<Self::Status>> {
+        engine.delete_grant(GrantRequest { grant: self, target }, mode).boxed()
+    }
+
+    fn columns(&self, status: &Self::Status) -> (Option<String>, Option<String>) {
+        (status.grant_id.clone(), Some(self.spec.name.clone()))
+    }
+}
