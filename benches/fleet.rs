@@ -12,6 +12,7 @@ mod moto;
 #[path = "../tests/support/proxy.rs"]
 mod proxy;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -59,13 +60,17 @@ async fn run(dir: &Path, command: Command) -> (RunOutput, Duration) {
     (output, started.elapsed())
 }
 
-/// The least time KMS's quotas allow for these writes: each operation has its own quota, so
-/// operations proceed side by side and the slowest one bounds the whole.
-fn quota_bound(calls: &CallSummary) -> (Duration, Vec<(String, u64, f64)>) {
-    let mut per_op: Vec<(String, u64, f64)> = Op::ALL
-        .iter()
-        .filter(|op| op.is_write() && calls.count(**op) > 0)
-        .map(|op| (op.name().to_owned(), calls.count(*op), calls.count(*op) as f64 / f64::from(op.default_quota())))
+/// The least time KMS's quotas allow for the writes the run needed (the changes it made,
+/// not its retried attempts): each operation has its own quota, so operations proceed side by
+/// side and the slowest one bounds the whole.
+fn quota_bound(output: &RunOutput) -> (Duration, Vec<(String, u64, f64)>) {
+    let mut needed: BTreeMap<Op, u64> = BTreeMap::new();
+    for change in output.results.iter().flat_map(|r| &r.changes) {
+        *needed.entry(change.operation()).or_default() += 1;
+    }
+    let mut per_op: Vec<(String, u64, f64)> = needed
+        .into_iter()
+        .map(|(op, count)| (op.name().to_owned(), count, count as f64 / f64::from(op.default_quota())))
         .collect();
     per_op.sort_by(|a, b| b.2.total_cmp(&a.2));
     let bound = per_op.first().map(|(_, _, seconds)| *seconds).unwrap_or(0.0);
@@ -104,7 +109,7 @@ async fn bench(n: usize) {
     let (apply, apply_time) = run(dir.path(), Command::Apply).await;
     let failed = apply.results.iter().filter(|r| r.failed()).count();
     let (plan, plan_time) = run(dir.path(), Command::Plan).await;
-    let (bound, per_op) = quota_bound(&apply.calls);
+    let (bound, per_op) = quota_bound(&apply);
     let throttled: usize = proxy.throttled().values().sum();
 
     println!("== fleet of {n} keys + {n} aliases, concurrency {CONCURRENCY}, KMS default quotas enforced by the proxy");
