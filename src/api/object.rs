@@ -1,5 +1,7 @@
 use std::fmt;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
 /// The four kinds of `kmsoperator.dev/v1alpha1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -52,6 +54,11 @@ impl ObjectName {
             namespace: if kind.is_namespaced() { namespace.map(str::to_owned) } else { None },
             name: name.to_owned(),
         }
+    }
+
+    /// The name of an object by its metadata.
+    pub fn of(kind: Kind, meta: &ObjectMeta) -> Self {
+        ObjectName::new(kind, meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default())
     }
 
     /// `namespace/name`, or `name` for cluster-scoped kinds.

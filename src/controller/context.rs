@@ -70,7 +70,7 @@ pub fn now() -> Time {
 }
 
 pub fn object_name<K: Resource<DynamicType = ()>>(kind: crate::api::Kind, object: &K) -> ObjectName {
-    ObjectName::new(kind, object.meta().namespace.as_deref(), &object.name_any())
+    ObjectName::of(kind, object.meta())
 }
 
 impl Context {

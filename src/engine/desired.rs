@@ -107,11 +107,7 @@ fn policy_for(key: &KmsKey, account: &AccountConfig, region: &str, creates: bool
 
 pub fn desired_key(key: &KmsKey, account: &AccountConfig, settings: &EngineSettings) -> DesiredKey {
     let spec = &key.spec;
-    let object = ObjectName::new(
-        crate::api::Kind::KmsKey,
-        key.metadata.namespace.as_deref(),
-        key.metadata.name.as_deref().unwrap_or_default(),
-    );
+    let object = ObjectName::of(crate::api::Kind::KmsKey, &key.metadata);
     let region = spec.region.clone().unwrap_or_else(|| account.region.clone());
     let origin = match spec.import_key_id() {
         Some(id) => Origin::Import(id.to_owned()),

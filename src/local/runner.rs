@@ -79,7 +79,7 @@ fn namespace_of<K: kube::Resource>(object: &K) -> String {
 }
 
 fn object_name(key: &KmsKey) -> ObjectName {
-    ObjectName::new(Kind::KmsKey, key.metadata.namespace.as_deref(), key.metadata.name.as_deref().unwrap_or_default())
+    ObjectName::of(Kind::KmsKey, &key.metadata)
 }
 
 fn key_row(report: KeyReport, at: &Time) -> ResourceResult {

@@ -23,11 +23,7 @@ pub struct AliasRequest<'a> {
 }
 
 fn object(alias: &KmsAlias) -> ObjectName {
-    ObjectName::new(
-        Kind::KmsAlias,
-        alias.metadata.namespace.as_deref(),
-        alias.metadata.name.as_deref().unwrap_or_default(),
-    )
+    ObjectName::of(Kind::KmsAlias, &alias.metadata)
 }
 
 fn alias_ready(

@@ -22,11 +22,7 @@ pub struct GrantRequest<'a> {
 }
 
 fn object(grant: &KmsGrant) -> ObjectName {
-    ObjectName::new(
-        Kind::KmsGrant,
-        grant.metadata.namespace.as_deref(),
-        grant.metadata.name.as_deref().unwrap_or_default(),
-    )
+    ObjectName::of(Kind::KmsGrant, &grant.metadata)
 }
 
 fn named<'a>(grants: &'a [GrantEntry], name: &str) -> Vec<&'a GrantEntry> {

@@ -373,6 +373,6 @@ impl Object {
             Object::Alias(o) => (Kind::KmsAlias, &o.metadata),
             Object::Grant(o) => (Kind::KmsGrant, &o.metadata),
         };
-        ObjectName::new(kind, meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default())
+        ObjectName::of(kind, meta)
     }
 }

@@ -172,5 +172,5 @@ impl ManifestSet {
 }
 
 fn name_of(kind: Kind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> ObjectName {
-    ObjectName::new(kind, meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default())
+    ObjectName::of(kind, meta)
 }
