@@ -41,6 +41,9 @@ pub fn crds(args: &CrdsArgs) -> u8 {
 /// Loads and validates; prints every issue. `None` when anything is wrong.
 fn load_valid(paths: &[PathBuf]) -> Option<ManifestSet> {
     let (set, mut issues) = manifests::load(paths);
+    for note in &set.skipped {
+        eprintln!("note: {note}");
+    }
     issues.extend(set.validate());
     if issues.is_empty() {
         return Some(set);

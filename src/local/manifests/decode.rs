@@ -47,13 +47,21 @@ const METADATA: &[&str] = &[
 
 /// Every object in `text`, in order. Empty documents are skipped; a YAML error ends the file,
 /// since the parser cannot resynchronise after it.
-/// Objects that are declared but did not decode go to `broken`, so that references to them are
-/// not reported a second time as missing.
+/// What a file held besides the objects that decoded.
+#[derive(Default)]
+pub(super) struct Leftovers {
+    /// Objects declared but not decodable, so that references to them are not reported a
+    /// second time as missing.
+    pub broken: Vec<ObjectName>,
+    /// Other kinds' objects (a Namespace kept beside the keys), skipped with a note.
+    pub skipped: Vec<String>,
+}
+
 pub(super) fn decode_file(
     file: &Path,
     text: &str,
     issues: &mut Vec<Issue>,
-    broken: &mut Vec<ObjectName>,
+    leftovers: &mut Leftovers,
 ) -> Vec<(Object, Source)> {
     let marked = lines::index(text);
     let values = serde_yaml_ng::Deserializer::from_str(text);
@@ -90,13 +98,33 @@ pub(super) fn decode_file(
         let fields =
             marked.iter().find(|doc| Some(doc.start) == line).map(|doc| doc.fields.clone()).unwrap_or_default();
         let source = Source { file: file.to_path_buf(), line, field_lines: fields };
+        if let Some(foreign) = foreign_object(&value) {
+            let at = source.line.map(|line| format!(":{line}")).unwrap_or_default();
+            leftovers.skipped.push(format!("{}{at}: skipped {foreign}: not a kind of {API_VERSION}", file.display()));
+            continue;
+        }
         match decode_document(value, &source, issues) {
             Ok(object) => objects.push((object, source)),
-            Err(Some(name)) => broken.push(name),
+            Err(Some(name)) => leftovers.broken.push(name),
             Err(None) => {}
         }
     }
     objects
+}
+
+/// A Kubernetes object of another API group (`apiVersion: v1, kind: Namespace`), described for
+/// the note that says it was skipped. Objects of this group, and kinds that look like a typo of
+/// one of ours, are not foreign: they are checked and reported.
+fn foreign_object(value: &Value) -> Option<String> {
+    let kind = value.get("kind")?.as_str()?;
+    let api_version = value.get("apiVersion")?.as_str()?;
+    let group = api_version.rsplit_once('/').map(|(group, _)| group).unwrap_or("");
+    let ours: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    if group == crate::api::GROUP || Kind::parse(kind).is_some() || closest(kind, &ours).is_some() {
+        return None;
+    }
+    let name = value.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("(unnamed)");
+    Some(format!("{api_version} {kind} {name}"))
 }
 
 /// The line where a document's root node starts. serde_yaml_ng keeps positions only in its

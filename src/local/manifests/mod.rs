@@ -76,7 +76,11 @@ pub fn load(paths: &[PathBuf]) -> (ManifestSet, Vec<Issue>) {
                 continue;
             }
         };
-        for (object, source) in decode::decode_file(&file, &text, &mut issues, &mut set.broken) {
+        let mut leftovers = decode::Leftovers::default();
+        let decoded = decode::decode_file(&file, &text, &mut issues, &mut leftovers);
+        set.broken.extend(leftovers.broken);
+        set.skipped.extend(leftovers.skipped);
+        for (object, source) in decoded {
             let name = object.name();
             match first_seen.entry(name.clone()) {
                 Entry::Occupied(first) => {

@@ -14,6 +14,8 @@ pub struct ManifestSet {
     pub grants: Vec<Loaded<KmsGrant>>,
     /// Objects declared in the files that did not load (their issues are already reported).
     pub broken: Vec<ObjectName>,
+    /// Notes on objects of other API groups that were skipped.
+    pub skipped: Vec<String>,
 }
 
 /// Namespaced objects without one live in `default`, as kubectl would place them.

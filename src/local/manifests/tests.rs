@@ -196,9 +196,18 @@ fn envelope_problems() {
     assert_eq!((issue.field.as_str(), issue.line), ("", Some(1)));
     assert!(issue.problem.contains("neither apiVersion nor kind"), "{issue}");
 
-    let (_dir, _file, _set, issues) = load_one("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n");
+    // Another group's object beside the keys (a Namespace, a ConfigMap) is skipped with a note.
+    let (_dir, _file, set, issues) =
+        load_one(&format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: apps}}\n---\n{KEY}"));
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(set.keys.len(), 1);
+    assert_eq!(set.skipped.len(), 1);
+    assert!(set.skipped[0].contains("skipped v1 Namespace apps"), "{:?}", set.skipped);
+
+    // ... but a kind that looks like one of ours is a typo, whatever its group.
+    let (_dir, _file, _set, issues) = load_one("apiVersion: v1\nkind: KmsKeys\nmetadata: {name: x}\n");
     let issue = only_issue(&issues);
-    assert!(issue.problem.contains("\"ConfigMap\" (apiVersion \"v1\") is not a kind"), "{issue}");
+    assert!(issue.problem.contains("\"KmsKeys\" (apiVersion \"v1\") is not a kind"), "{issue}");
 
     let (_dir, _file, _set, issues) = load_one("---\n- just\n- a list\n");
     let issue = only_issue(&issues);
