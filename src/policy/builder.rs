@@ -235,15 +235,7 @@ mod tests {
     const ADMIN: &str = "arn:aws:iam::484357440923:role/PlatformKmsAdmin";
     const USER: &str = "arn:aws:iam::339712836516:role/datamesh-ecs-task";
 
-    fn ctx() -> BuildContext<'static> {
-        BuildContext {
-            account_id: OWNER,
-            region: "ap-southeast-2",
-            partition: "aws",
-            key_spec: "SYMMETRIC_DEFAULT",
-            key_usage: "ENCRYPT_DECRYPT",
-        }
-    }
+    use crate::policy::test_context as ctx;
 
     fn spec() -> PolicySpec {
         PolicySpec::default()
@@ -307,13 +299,7 @@ mod tests {
 
     #[test]
     fn default_policy_uses_the_partition() {
-        let cn = BuildContext {
-            account_id: OWNER,
-            region: "cn-north-1",
-            partition: "aws-cn",
-            key_spec: "SYMMETRIC_DEFAULT",
-            key_usage: "ENCRYPT_DECRYPT",
-        };
+        let cn = BuildContext { region: "cn-north-1", partition: "aws-cn", ..ctx() };
         let doc = default_policy(&cn);
         assert_eq!(doc["Statement"][0]["Principal"]["AWS"], "arn:aws-cn:iam::484357440923:root");
     }
@@ -512,13 +498,7 @@ mod tests {
     fn partition_drives_arns_and_service_endpoints() {
         let spec =
             PolicySpec { trusted_accounts: vec![TRUSTED.into()], services: vec![service("rds", None)], ..spec() };
-        let cn = BuildContext {
-            account_id: OWNER,
-            region: "cn-north-1",
-            partition: "aws-cn",
-            key_spec: "SYMMETRIC_DEFAULT",
-            key_usage: "ENCRYPT_DECRYPT",
-        };
+        let cn = BuildContext { region: "cn-north-1", partition: "aws-cn", ..ctx() };
         let doc = build(&spec, &cn);
         assert_eq!(statement(&doc, "EnableRootAccess")["Principal"]["AWS"], "arn:aws-cn:iam::484357440923:root");
         assert_eq!(statement(&doc, "AllowTrustedAccountUse")["Principal"]["AWS"], "arn:aws-cn:iam::339712836516:root");
@@ -526,13 +506,7 @@ mod tests {
             statement(&doc, "AllowUseViaRds")["Condition"]["StringEquals"]["kms:ViaService"],
             "rds.cn-north-1.amazonaws.com.cn"
         );
-        let gov = BuildContext {
-            account_id: OWNER,
-            region: "us-gov-west-1",
-            partition: "aws-us-gov",
-            key_spec: "SYMMETRIC_DEFAULT",
-            key_usage: "ENCRYPT_DECRYPT",
-        };
+        let gov = BuildContext { region: "us-gov-west-1", partition: "aws-us-gov", ..ctx() };
         let doc = build(&spec, &gov);
         assert_eq!(
             statement(&doc, "AllowUseViaRds")["Condition"]["StringEquals"]["kms:ViaService"],

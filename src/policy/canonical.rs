@@ -228,7 +228,7 @@ mod tests {
 
     use super::*;
     use crate::api::{PolicySpec, ServiceAccess};
-    use crate::policy::{BuildContext, build, default_policy, to_pretty_json};
+    use crate::policy::{build, default_policy, to_pretty_json};
 
     fn policy(statements: Value) -> Value {
         json!({"Version": "2012-10-17", "Statement": statements})
@@ -261,15 +261,7 @@ mod tests {
         assert_ne!(canonical(a), canonical(b));
     }
 
-    fn ctx() -> BuildContext<'static> {
-        BuildContext {
-            account_id: "484357440923",
-            region: "ap-southeast-2",
-            partition: "aws",
-            key_spec: "SYMMETRIC_DEFAULT",
-            key_usage: "ENCRYPT_DECRYPT",
-        }
-    }
+    use crate::policy::test_context as ctx;
 
     fn full_spec() -> PolicySpec {
         PolicySpec {

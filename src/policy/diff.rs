@@ -64,17 +64,9 @@ mod tests {
 
     use super::*;
     use crate::api::PolicySpec;
-    use crate::policy::{BuildContext, build, default_policy, equivalent};
+    use crate::policy::{build, default_policy, equivalent};
 
-    fn ctx() -> BuildContext<'static> {
-        BuildContext {
-            account_id: "484357440923",
-            region: "ap-southeast-2",
-            partition: "aws",
-            key_spec: "SYMMETRIC_DEFAULT",
-            key_usage: "ENCRYPT_DECRYPT",
-        }
-    }
+    use crate::policy::test_context as ctx;
 
     fn with_users(users: &[&str]) -> Value {
         let spec = PolicySpec {

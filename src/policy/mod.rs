@@ -21,3 +21,15 @@ pub use builder::{BuildContext, POLICY_VERSION, build, default_policy, dns_suffi
 pub use canonical::{canonical, equivalent};
 pub use diff::diff;
 pub use render::to_pretty_json;
+
+/// The owner account and region the documentation's examples use, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_context() -> BuildContext<'static> {
+    BuildContext {
+        account_id: "484357440923",
+        region: "ap-southeast-2",
+        partition: "aws",
+        key_spec: "SYMMETRIC_DEFAULT",
+        key_usage: "ENCRYPT_DECRYPT",
+    }
+}
