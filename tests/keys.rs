@@ -233,10 +233,16 @@ async fn observe_only_reports_drift_and_never_writes() {
         "key.yaml",
         &key("logs", &format!("import: {{keyId: {id}}}\nmanagementPolicy: Observe\ndescription: as declared\n")),
     );
+    // apply would change nothing, so plan has nothing pending; the drift is still reported.
     let plan = run_json("plan", s.ws.path());
-    plan.assert_code(2);
+    plan.assert_code(0);
+    let planned = plan.resource("KmsKey", "logs");
+    assert_eq!(planned["actions"], json!([]), "{planned}");
+    assert_eq!(planned["drift"][0]["operation"], "UpdateKeyDescription", "{planned}");
     let apply = run_json("apply", s.ws.path());
+    apply.assert_code(0);
     assert_eq!(apply.writes(), 0, "Observe never writes: {}", apply.stderr);
+    assert_eq!(apply.resource("KmsKey", "logs")["actions"], json!([]));
     let synced = apply.resource("KmsKey", "logs")["status"]["conditions"]
         .as_array()
         .unwrap()

@@ -144,7 +144,7 @@ impl Context {
         let (result, delay) = match &report.outcome {
             Outcome::InSync => ("in_sync", self.requeue.success(name)),
             Outcome::Changed => ("changed", self.requeue.success(name)),
-            Outcome::Pending => ("drift", self.requeue.success(name)),
+            Outcome::Pending | Outcome::Drifted => ("drift", self.requeue.success(name)),
             Outcome::Blocked => ("blocked", self.requeue.failure(name)),
             Outcome::Failed(error) => {
                 self.metrics.error(name, error.reason());

@@ -11,14 +11,14 @@ pub fn events_for<S>(report: &Report<S>, drift: bool) -> Vec<Event> {
     let mut events = Vec::new();
     if drift && !report.changes.is_empty() {
         let summary: Vec<String> = report.changes.iter().map(Change::summary).collect();
-        let note = if report.outcome == Outcome::Pending {
+        let note = if report.outcome == Outcome::Drifted {
             format!("live state differs from the spec (not changed: managementPolicy Observe): {}", summary.join("; "))
         } else {
             format!("live state differed from the spec and was repaired: {}", summary.join("; "))
         };
         events.push(event(EventType::Warning, "DriftDetected", "Observe", note));
     }
-    if report.outcome != Outcome::Pending {
+    if !matches!(report.outcome, Outcome::Pending | Outcome::Drifted) {
         for change in &report.changes {
             let operation = change.operation().name();
             events.push(event(EventType::Normal, operation, operation, change.summary()));

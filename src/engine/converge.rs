@@ -59,7 +59,10 @@ impl Engine {
                 let outcome = if made.is_empty() { Outcome::InSync } else { Outcome::Changed };
                 return done(made, plan, outcome);
             }
-            if mode == Mode::Plan || observe_only {
+            if observe_only {
+                return done(plan.changes.clone(), plan, Outcome::Drifted);
+            }
+            if mode == Mode::Plan {
                 return done(plan.changes.clone(), plan, Outcome::Pending);
             }
             if round > self.settings.max_rounds {

@@ -11,8 +11,11 @@ pub enum Outcome {
     InSync,
     /// Changes were made and live state now matches the spec.
     Changed,
-    /// Changes are needed and were not made: a plan, or `managementPolicy: Observe`.
+    /// Changes are needed and were not made because this is a plan: `apply` would make them.
     Pending,
+    /// Live state differs from the spec and stays so: `managementPolicy: Observe` never writes,
+    /// so neither `plan` nor `apply` has anything to do about it, but status reports it.
+    Drifted,
     /// Something only a human can resolve stops convergence (see `blockers`).
     Blocked,
     Failed(EngineError),
@@ -21,7 +24,7 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report<S> {
     pub object: ObjectName,
-    /// Planned changes (plan, observe-only) or changes made (apply), in order.
+    /// Planned changes (plan), changes made (apply), or the drift an observe-only key shows.
     pub changes: Vec<Change>,
     pub blockers: Vec<Finding>,
     pub notices: Vec<Finding>,
@@ -54,12 +57,7 @@ impl<S> Report<S> {
 }
 
 /// `Synced` from the outcome: the same wording for every kind.
-pub fn synced_condition(
-    outcome: &Outcome,
-    changes: &[Change],
-    blockers: &[Finding],
-    observe_only: bool,
-) -> ConditionUpdate {
+pub fn synced_condition(outcome: &Outcome, changes: &[Change], blockers: &[Finding]) -> ConditionUpdate {
     let list = |changes: &[Change]| changes.iter().map(Change::summary).collect::<Vec<_>>().join("; ");
     match outcome {
         // The same words whether or not this pass made changes (Events record those), so the
@@ -67,7 +65,7 @@ pub fn synced_condition(
         Outcome::InSync | Outcome::Changed => {
             ConditionUpdate::new(SYNCED, true, "InSync", "live state matches the spec")
         }
-        Outcome::Pending if observe_only => ConditionUpdate::new(
+        Outcome::Drifted => ConditionUpdate::new(
             SYNCED,
             false,
             "DriftDetected",

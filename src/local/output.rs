@@ -35,9 +35,15 @@ fn header(result: &ResourceResult) -> String {
 
 fn describe(result: &ResourceResult, text: &mut String) {
     let _ = writeln!(text, "{}", header(result));
-    for change in &result.changes {
+    for change in result.actions() {
         for line in change.lines() {
             let _ = writeln!(text, "  {line}");
+        }
+    }
+    if !result.drift().is_empty() {
+        let _ = writeln!(text, "  drift, left as it is (managementPolicy: Observe):");
+        for line in result.drift().iter().flat_map(|change| change.lines()) {
+            let _ = writeln!(text, "    {line}");
         }
     }
     for blocker in &result.blockers {
@@ -62,12 +68,18 @@ pub fn plan(output: &RunOutput) -> String {
         describe(result, &mut text);
         text.push('\n');
     }
-    let changes: usize = output.results.iter().map(|r| r.changes.len()).sum();
-    let changing = output.results.iter().filter(|r| !r.changes.is_empty()).count();
+    let changes: usize = output.results.iter().map(|r| r.actions().len()).sum();
+    let changing = output.results.iter().filter(|r| !r.actions().is_empty()).count();
     let in_sync = output.results.iter().filter(|r| r.outcome == Outcome::InSync).count();
+    let drifted = output.results.iter().filter(|r| r.outcome == Outcome::Drifted).count();
     let failed = output.results.iter().filter(|r| r.failed()).count();
-    if changes == 0 && failed == 0 {
+    if changes == 0 && failed == 0 && drifted == 0 {
         let _ = writeln!(text, "No changes. All {} resources are in sync with KMS.", output.results.len());
+    } else if changes == 0 && failed == 0 {
+        let _ = writeln!(
+            text,
+            "No changes. {drifted} observe-only resource(s) differ from their spec and are left as they are."
+        );
     } else {
         let _ = writeln!(
             text,
@@ -85,7 +97,7 @@ pub fn result(output: &RunOutput) -> String {
         text.push('\n');
     }
     text.push_str(&table(&output.results));
-    let made: usize = output.results.iter().map(|r| r.changes.len()).sum();
+    let made: usize = output.results.iter().map(|r| r.actions().len()).sum();
     let failed = output.results.iter().filter(|r| r.failed()).count();
     let verb = if output.command == Command::Delete { "Delete" } else { "Apply" };
     let _ = writeln!(text);
@@ -124,7 +136,7 @@ pub fn table(results: &[ResourceResult]) -> String {
             result.state.clone().unwrap_or_else(|| "-".to_owned()),
             condition_cell(result.ready.status).to_owned(),
             condition_cell(result.synced.status).to_owned(),
-            result.changes.len().to_string(),
+            result.actions().len().to_string(),
         ]);
     }
     let mut text = table.to_string();

@@ -74,18 +74,31 @@ impl ResourceResult {
         self.outcome == Outcome::Pending
     }
 
+    /// The changes planned or made: none for an observe-only key, whose differences are drift.
+    pub fn actions(&self) -> &[Change] {
+        if self.outcome == Outcome::Drifted { &[] } else { &self.changes }
+    }
+
+    /// What an observe-only key differs in; `apply` leaves it so.
+    pub fn drift(&self) -> &[Change] {
+        if self.outcome == Outcome::Drifted { &self.changes } else { &[] }
+    }
+
     pub fn to_json(&self) -> Value {
         let mut value = json!({
             "kind": self.object.kind.as_str(),
             "namespace": self.object.namespace,
             "name": self.object.name,
-            "actions": self.changes.iter().map(Change::to_json).collect::<Vec<_>>(),
+            "actions": self.actions().iter().map(Change::to_json).collect::<Vec<_>>(),
             "status": self.status,
             "result": outcome_name(&self.outcome),
         });
         let findings = |items: &[Finding]| {
             items.iter().map(|f| json!({"reason": f.reason, "message": f.message})).collect::<Vec<_>>()
         };
+        if !self.drift().is_empty() {
+            value["drift"] = json!(self.drift().iter().map(Change::to_json).collect::<Vec<_>>());
+        }
         if !self.blockers.is_empty() {
             value["blockers"] = json!(findings(&self.blockers));
         }
@@ -104,6 +117,7 @@ pub fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::InSync => "InSync",
         Outcome::Changed => "Changed",
         Outcome::Pending => "ChangesPending",
+        Outcome::Drifted => "Drifted",
         Outcome::Blocked => "Blocked",
         Outcome::Failed(_) => "Failed",
     }

@@ -63,7 +63,7 @@ fn report(
         object: object(alias),
         status,
         ready: alias_ready(name, region_text, target, pass.observation.as_ref()),
-        synced: synced_condition(&pass.outcome, &pass.changes, &pass.plan.blockers, false),
+        synced: synced_condition(&pass.outcome, &pass.changes, &pass.plan.blockers),
         changes: pass.changes,
         blockers: pass.plan.blockers,
         notices: pass.plan.notices,

@@ -55,7 +55,7 @@ fn report(
             ..KmsGrantStatus::default()
         },
         ready,
-        synced: synced_condition(&pass.outcome, &pass.changes, &pass.plan.blockers, false),
+        synced: synced_condition(&pass.outcome, &pass.changes, &pass.plan.blockers),
         changes: pass.changes,
         blockers: pass.plan.blockers,
         notices: pass.plan.notices,

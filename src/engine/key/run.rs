@@ -34,7 +34,7 @@ fn report(desired: &DesiredKey, pass: Converged<KeyObservation>, caller: Option<
         object: desired.object.clone(),
         status: key_status(desired, pass.observation.as_ref()),
         ready: key_ready(desired, pass.observation.as_ref(), pending_creation),
-        synced: synced_condition(&outcome, &pass.changes, &pass.plan.blockers, desired.observe_only),
+        synced: synced_condition(&outcome, &pass.changes, &pass.plan.blockers),
         changes: pass.changes,
         blockers: pass.plan.blockers,
         notices: pass.plan.notices,
