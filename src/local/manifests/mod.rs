@@ -2,6 +2,7 @@
 //! paths given to `validate`, `plan`, `apply` and `delete`, each with the file and line it
 //! came from so that every issue can point at it.
 
+mod claims;
 mod decode;
 mod lines;
 mod read;

@@ -19,7 +19,7 @@ pub struct ManifestSet {
 }
 
 /// Namespaced objects without one live in `default`, as kubectl would place them.
-fn namespace_of(namespace: &Option<String>) -> &str {
+pub(super) fn namespace_of(namespace: &Option<String>) -> &str {
     namespace.as_deref().filter(|ns| !ns.is_empty()).unwrap_or("default")
 }
 
@@ -32,6 +32,11 @@ impl ManifestSet {
         self.keys.iter().find(|k| {
             k.object.metadata.name.as_deref() == Some(name) && namespace_of(&k.object.metadata.namespace) == namespace
         })
+    }
+
+    /// A key's primary region: its own, or its account's default.
+    pub fn primary_region(&self, spec: &crate::api::KmsKeySpec) -> Option<String> {
+        spec.region.clone().or_else(|| self.account(&spec.account_ref).map(|a| a.object.spec.region.clone()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -84,6 +89,7 @@ impl ManifestSet {
             found.extend(self.check_pointer(&object, &grant.object.spec.pointer()));
             issues.extend(found.into_iter().map(|i| grant.source.locate(i)));
         }
+        issues.extend(super::claims::conflicting_claims(self));
         issues
     }
 
@@ -148,12 +154,10 @@ impl ManifestSet {
         };
 
         let spec = &key.object.spec;
-        let primary =
-            spec.region.as_deref().or_else(|| self.account(&spec.account_ref).map(|a| a.object.spec.region.as_str()));
-        if let (Some(region), Some(primary)) = (pointer.region, primary) {
+        if let (Some(region), Some(primary)) = (pointer.region, self.primary_region(spec)) {
             let replicas: Vec<&str> = spec.replicas.iter().map(|r| r.region.as_str()).collect();
             if region != primary && !replicas.contains(&region) {
-                let mut regions = vec![primary];
+                let mut regions = vec![primary.as_str()];
                 regions.extend(&replicas);
                 found.push(Issue::new(
                     Some(object.clone()),

@@ -414,3 +414,100 @@ fn duplicate_yaml_keys_are_reported_at_their_line() {
     assert!(issue.problem.contains("duplicate entry with key \"name\""), "{issue}");
     assert!(issue.fix.contains("repeated keys"), "{issue}");
 }
+
+fn alias(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: kmsoperator.dev/v1alpha1\nkind: KmsAlias\nmetadata: {{name: {name}, namespace: platform-kms}}\nspec: {spec}\n"
+    )
+}
+
+fn grant(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: kmsoperator.dev/v1alpha1\nkind: KmsGrant\nmetadata: {{name: {name}, namespace: platform-kms}}\nspec: {spec}\n"
+    )
+}
+
+#[test]
+fn two_objects_managing_one_alias_are_refused_with_both_places() {
+    let text = format!(
+        "{ACCOUNT}---\n{KEY}---\n{}---\n{}",
+        alias("first", "{name: alias/app, keyRef: {name: datamesh}}"),
+        // The same alias, reached through an explicit region equal to the key's primary.
+        alias("second", "{name: alias/app, keyRef: {name: datamesh}, region: ap-southeast-2}"),
+    );
+    let (_dir, file, set, issues) = load_one(&text);
+    assert!(issues.is_empty(), "{}", render(&issues));
+    let found = set.validate();
+    let issue = only_issue(&found);
+    assert_eq!(issue.object.as_ref().map(|o| o.name.as_str()), Some("second"));
+    assert_eq!((issue.field.as_str(), issue.line), ("spec.name", Some(22)));
+    assert!(
+        issue.problem.contains(&format!(
+            "manages alias alias/app in account core-security, ap-southeast-2, which KmsAlias platform-kms/first ({}:17) already manages",
+            file.display()
+        )),
+        "{issue}"
+    );
+    assert!(issue.fix.starts_with("keep one of the two: each alias in KMS"), "{issue}");
+}
+
+#[test]
+fn the_same_alias_name_in_two_regions_is_two_aliases() {
+    let key = KEY.replace(
+        "accountRef: core-security",
+        "accountRef: core-security\n  multiRegion: true\n  replicas: [{region: us-west-2}]",
+    );
+    let text = format!(
+        "{ACCOUNT}---\n{key}---\n{}---\n{}",
+        alias("primary", "{name: alias/app, keyRef: {name: datamesh}}"),
+        alias("replica", "{name: alias/app, keyRef: {name: datamesh}, region: us-west-2}"),
+    );
+    let (_dir, _file, set, issues) = load_one(&text);
+    assert!(issues.is_empty(), "{}", render(&issues));
+    let found = set.validate();
+    assert!(found.is_empty(), "{}", render(&found));
+}
+
+#[test]
+fn two_grants_of_one_name_on_one_key_are_refused() {
+    let spec = |principal: &str| {
+        format!(
+            "{{keyRef: {{name: datamesh}}, name: same, granteePrincipal: \"arn:aws:iam::111122223333:role/{principal}\", operations: [Decrypt]}}"
+        )
+    };
+    let text = format!("{ACCOUNT}---\n{KEY}---\n{}---\n{}", grant("g1", &spec("a")), grant("g2", &spec("b")));
+    let (_dir, _file, set, issues) = load_one(&text);
+    assert!(issues.is_empty(), "{}", render(&issues));
+    let found = set.validate();
+    let issue = only_issue(&found);
+    assert_eq!(issue.object.as_ref().map(|o| o.name.as_str()), Some("g2"));
+    assert!(
+        issue.problem.contains(
+            "manages grant same on KmsKey platform-kms/datamesh in ap-southeast-2, which KmsGrant platform-kms/g1"
+        ),
+        "{issue}"
+    );
+}
+
+#[test]
+fn two_keys_importing_one_key_by_id_and_by_arn_are_refused() {
+    let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let by_id =
+        KEY.replace("accountRef: core-security", &format!("accountRef: core-security\n  import: {{keyId: {id}}}"));
+    let by_arn = KEY.replace("name: datamesh", "name: other").replace(
+        "accountRef: core-security",
+        &format!(
+            "accountRef: core-security\n  import: {{keyId: \"arn:aws:kms:ap-southeast-2:484357440923:key/{id}\"}}"
+        ),
+    );
+    let text = format!("{ACCOUNT}---\n{by_id}---\n{by_arn}");
+    let (_dir, _file, set, issues) = load_one(&text);
+    assert!(issues.is_empty(), "{}", render(&issues));
+    let found = set.validate();
+    let issue = only_issue(&found);
+    assert_eq!(
+        (issue.field.as_str(), issue.object.as_ref().map(|o| o.name.as_str())),
+        ("spec.import.keyId", Some("other"))
+    );
+    assert!(issue.problem.contains(&format!("manages key {id} in account core-security")), "{issue}");
+}
