@@ -251,6 +251,31 @@ async fn the_controllers_converge_keys_and_aliases_through_watches() {
     tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
 }
 
+#[tokio::test]
+async fn an_alias_it_held_is_taken_back_from_a_key_it_does_not_own() {
+    let (_moto, cluster, client) = setup().await;
+    cluster.create::<KmsKey>("apps", key_object("app", json!({}))).await;
+    reconcile_twice(&cluster, "app").await;
+    let key_id = key_status(&cluster, "app").await.key_id.unwrap();
+    cluster
+        .create::<KmsAlias>("apps", json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsAlias", "metadata": {"name": "app", "namespace": "apps"}, "spec": {"name": "alias/app", "keyRef": {"name": "app"}}}))
+        .await;
+    cluster.reconcile_alias("app").await.expect("finalizer added");
+    cluster.reconcile_alias("app").await.expect("alias created");
+
+    // Someone repoints the alias in the console at a key the operator never owned.
+    let foreign = client.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
+    client.update_alias().alias_name("alias/app").target_key_id(&foreign).send().await.unwrap();
+    cluster.reconcile_alias("app").await.expect("repaired");
+
+    let aliases = client.list_aliases().send().await.unwrap();
+    let live = aliases.aliases().iter().find(|a| a.alias_name() == Some("alias/app")).unwrap();
+    assert_eq!(live.target_key_id(), Some(key_id.as_str()), "the status remembers the alias was this object's");
+    let alias: KmsAlias = cluster.get("apps", "app").await.unwrap();
+    assert_eq!(condition(&alias.status.unwrap().conditions, "Ready").status, "True");
+    assert!(cluster.event_reasons("app").contains(&"UpdateAlias".to_owned()), "{:?}", cluster.event_reasons("app"));
+}
+
 /// Polls `probe` until it returns a value, for at most 30 s.
 async fn wait_for<T, F, Fut>(probe: F) -> T
 where

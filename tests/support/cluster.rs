@@ -13,9 +13,11 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use serde_json::{Value, json};
 
-use super::engine::engine;
+use super::engine::{engine_with, fast_settings};
 use super::fake_kube::FakeKube;
 use super::manifests::{ACCOUNT_ID, REGION};
+use kms_operator::aws::RateLimits;
+use kms_operator::engine::EngineSettings;
 
 pub struct Cluster {
     pub fake: FakeKube,
@@ -31,7 +33,10 @@ impl Cluster {
     /// after a restart.
     pub async fn on(fake: FakeKube) -> Cluster {
         let client = fake.client_named("controller");
-        let engine = engine().await;
+        // The controller caches listings for a minute, less than its resync; a test's passes
+        // follow each other within that minute, so here every pass lists afresh instead.
+        let settings = EngineSettings { listing_ttl: Some(Duration::ZERO), ..fast_settings() };
+        let engine = engine_with(settings, RateLimits::unlimited()).await;
         let metrics = Metrics::new(engine.calls().stats.clone());
         let ctx = Context {
             recorder: Recorder::new(
@@ -93,6 +98,11 @@ impl Cluster {
     pub async fn reconcile_key(&self, name: &str) -> Result<Action, ControllerError> {
         let key: KmsKey = self.get("apps", name).await.expect("the KmsKey exists");
         kms_operator::controller::key::reconcile(Arc::new(key), self.ctx.clone()).await
+    }
+
+    pub async fn reconcile_alias(&self, name: &str) -> Result<Action, ControllerError> {
+        let alias: kms_operator::api::KmsAlias = self.get("apps", name).await.expect("the KmsAlias exists");
+        kms_operator::controller::on_key::reconcile(Arc::new(alias), self.ctx.clone()).await
     }
 
     /// Reasons of the Events recorded about `name`.

@@ -10,13 +10,16 @@ pub struct AliasObservation {
     pub entry: Option<AliasEntry>,
     /// Whether the key the alias points at now carries this cluster's ownership tag.
     pub target_owned: bool,
+    /// Whether this `KmsAlias` already held the alias (its status said Ready in this region), so
+    /// that a hand-made repoint to any key is drift to repair rather than someone else's alias.
+    pub held_before: bool,
 }
 
 fn conflict(name: &str, region: &str, current: &str) -> Finding {
     Finding::new(
         "AliasConflict",
         format!(
-            "alias {name} already exists in {region} and points at key {current}, which kms-operator does not own; it never takes over an alias: delete that alias, or choose another name"
+            "alias {name} already exists in {region} and points at key {current}, which kms-operator does not own; it never takes over an alias it did not hold: choose another name, or delete that alias (or point it at the declared key) by hand if it is really this one's"
         ),
     )
 }
@@ -31,7 +34,7 @@ pub fn plan_alias(name: &str, region: &str, target: &KeyHandle, observed: &Alias
     if target.id() == Some(current) {
         return plan;
     }
-    if !observed.target_owned {
+    if !observed.target_owned && !observed.held_before {
         plan.blockers.push(conflict(name, region, current));
         return plan;
     }
@@ -68,6 +71,7 @@ mod tests {
 
     fn seen(target: Option<&str>, owned: bool) -> AliasObservation {
         AliasObservation {
+            held_before: false,
             entry: target.map(|t| AliasEntry { name: "alias/app".into(), arn: None, target_key_id: Some(t.into()) }),
             target_owned: owned,
         }
@@ -94,6 +98,14 @@ mod tests {
         let plan = plan_alias("alias/app", "eu-west-1", &key("k1"), &seen(Some("k2"), true));
         assert_eq!(plan.changes[0].action, Action::UpdateAlias { name: "alias/app".into(), from: "k2".into() });
         assert_eq!(plan.changes[0].key, key("k1"));
+    }
+
+    #[test]
+    fn an_alias_this_object_held_is_repointed_even_from_a_foreign_key() {
+        let observed = AliasObservation { held_before: true, ..seen(Some("foreign"), false) };
+        let plan = plan_alias("alias/app", "eu-west-1", &key("k1"), &observed);
+        assert!(plan.blockers.is_empty(), "{plan:?}");
+        assert_eq!(plan.changes[0].action, Action::UpdateAlias { name: "alias/app".into(), from: "foreign".into() });
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::KeyTarget;
 use futures::FutureExt;
 
 use super::plan::{AliasObservation, plan_alias, plan_alias_deletion};
-use crate::api::conditions::ConditionUpdate;
+use crate::api::conditions::{ConditionUpdate, READY, is_true};
 use crate::api::{Kind, KmsAlias, KmsAliasStatus, ObjectName};
 use crate::aws::{ErrorKind, KmsClient};
 use crate::engine::change::{Action, Change, KeyHandle};
@@ -20,6 +20,16 @@ pub struct AliasRequest<'a> {
     pub alias: &'a KmsAlias,
     /// The key the alias points at, or why it cannot be resolved yet.
     pub target: Result<&'a KeyTarget, String>,
+}
+
+/// The controller's memory: the alias was Ready in this region at the last pass, so this object
+/// created or took it over then. Local mode has no status, so there a foreign target stays a conflict.
+fn held_before(alias: &KmsAlias, region: &str) -> bool {
+    alias.status.as_ref().is_some_and(|status| {
+        status.region.as_deref() == Some(region)
+            && status.target_key_id.is_some()
+            && is_true(&status.conditions, READY) == Some(true)
+    })
 }
 
 fn object(alias: &KmsAlias) -> ObjectName {
@@ -97,6 +107,7 @@ impl Engine {
         client: &KmsClient,
         name: &str,
         target: Option<&KeyHandle>,
+        held_before: bool,
     ) -> Result<AliasObservation, EngineError> {
         let aliases = self.listings.aliases(client).await.map_err(EngineError::aws)?;
         let entry = aliases.into_iter().find(|a| a.name == name);
@@ -108,7 +119,7 @@ impl Engine {
             Some(_) => true,
             None => false,
         };
-        Ok(AliasObservation { entry, target_owned })
+        Ok(AliasObservation { entry, target_owned, held_before })
     }
 
     async fn execute_alias_changes(
@@ -168,7 +179,7 @@ impl Engine {
             .converge(
                 mode,
                 false,
-                || self.observe_alias(&client, name, Some(&target.key)).boxed(),
+                || self.observe_alias(&client, name, Some(&target.key), held_before(alias, &region)).boxed(),
                 |observed| plan_alias(name, &region, &target.key, observed),
                 |changes| {
                     let client = &client;
@@ -197,7 +208,7 @@ impl Engine {
         }
         let client = self.kms(&target.account, &region).await;
         let name = &alias.spec.name;
-        let observed = match self.observe_alias(&client, name, Some(&target.key)).await {
+        let observed = match self.observe_alias(&client, name, Some(&target.key), false).await {
             Ok(observed) => observed,
             Err(error) => return failed(alias, Some(&region), error),
         };
