@@ -1,5 +1,7 @@
 //! Structured logs through tracing-subscriber: human-readable text or JSON lines, on stderr.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -11,7 +13,11 @@ pub enum LogFormat {
 /// `RUST_LOG` wins over `default_level` when set.
 pub fn init_logging(format: LogFormat, default_level: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: log files and CI logs get plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // A second initialisation (tests) keeps the first subscriber; that is fine.
     let _ = match format {
         LogFormat::Text => builder.with_target(false).try_init(),

@@ -51,8 +51,14 @@ async fn an_alias_to_a_key_of_the_same_run_is_created_then_left_alone() {
     let status = &first.resource("KmsAlias", "app")["status"];
     assert_eq!(status["targetKeyId"], blue.as_str());
     assert_eq!(status["region"], REGION);
+    let arn = status["arn"].as_str().unwrap_or_default();
+    assert!(
+        arn.starts_with("arn:aws:kms:") && arn.ends_with(":alias/app"),
+        "the ARN from the first apply on: {status}"
+    );
 
     let second = run_json("apply", s.ws.path());
+    assert_eq!(second.resource("KmsAlias", "app")["status"]["arn"], arn, "the ARN KMS lists");
     assert_eq!(second.writes(), 0, "{}", second.stderr);
     assert_eq!(second.calls("ListAliases"), 1, "one listing per region and pass");
 }

@@ -55,8 +55,8 @@ pub struct AwsError {
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.code {
-            Some(code) => write!(f, "kms:{} failed: {code}: {}", self.op, self.message),
-            None => write!(f, "kms:{} failed: {}", self.op, self.message),
+            Some(code) => write!(f, "{} failed: {code}: {}", self.op.iam_action(), self.message),
+            None => write!(f, "{} failed: {}", self.op.iam_action(), self.message),
         }
     }
 }

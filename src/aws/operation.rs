@@ -71,6 +71,12 @@ impl Op {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// The IAM action this operation needs, as an AccessDenied message names it.
+    pub fn iam_action(self) -> String {
+        let service = if self == Op::GetCallerIdentity { "sts" } else { "kms" };
+        format!("{service}:{}", self.name())
+    }
 }
 
 impl fmt::Display for Op {

@@ -35,8 +35,8 @@ fn hint(error: &AwsError, caller: Option<&str>) -> String {
         ErrorKind::AccessDenied => {
             let who = caller.map(|c| format!(" ({c})")).unwrap_or_default();
             format!(
-                ". The operator's identity{who} needs kms:{} on this key: check its IAM policy and the key policy",
-                error.op
+                ". The operator's identity{who} needs {} on this key: check its IAM policy and the key policy",
+                error.op.iam_action()
             )
         }
         ErrorKind::LimitExceeded => {

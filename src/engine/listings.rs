@@ -103,9 +103,16 @@ impl Listings {
 
     pub fn record_alias(&self, client: &KmsClient, name: &str, target_key_id: Option<&str>) {
         self.aliases.update(&scope(client), |aliases| {
+            // CreateAlias returns nothing; every alias ARN of one account and region shares the
+            // prefix before `:alias/`, and KMS always lists its predefined aws/ aliases.
+            let arn = aliases.iter().find(|a| a.name == name).and_then(|a| a.arn.clone()).or_else(|| {
+                aliases.iter().find_map(|a| {
+                    a.arn.as_deref()?.rsplit_once(":alias/").map(|(prefix, _)| format!("{prefix}:{name}"))
+                })
+            });
             aliases.retain(|a| a.name != name);
             if let Some(target) = target_key_id {
-                aliases.push(AliasEntry { name: name.to_owned(), arn: None, target_key_id: Some(target.to_owned()) });
+                aliases.push(AliasEntry { name: name.to_owned(), arn, target_key_id: Some(target.to_owned()) });
             }
         });
     }
