@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::Issue;
 use super::issue::{quote, suggest};
 use super::meta::issues_for;
-use super::names::{first_bad_grant_name_char, is_principal_arn};
+use super::names::{first_bad_grant_name_char, principal_arn_problem};
 use super::path;
 use super::reference::check_key_pointer;
 use crate::api::catalog::{GRANT_OPERATIONS, MAX_GRANT_NAME_CHARS};
@@ -44,14 +44,8 @@ pub fn validate_grant(grant: &KmsGrant) -> Vec<Issue> {
         ("spec.retiringPrincipal", spec.retiring_principal.as_deref()),
     ];
     for (field, principal) in principals {
-        if let Some(principal) = principal
-            && !is_principal_arn(principal)
-        {
-            issues.add(
-                field,
-                format!("{} is not an IAM principal ARN", quote(principal)),
-                "use a role, user or account root ARN such as arn:aws:iam::111122223333:role/Name",
-            );
+        if let Some((problem, fix)) = principal.and_then(principal_arn_problem) {
+            issues.add(field, problem, fix);
         }
     }
 

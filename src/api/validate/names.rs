@@ -56,14 +56,43 @@ pub fn parse_arn(value: &str) -> Option<Arn<'_>> {
 
 /// An IAM principal a policy or grant can name: a role, user or account root
 /// (`iam`), or an assumed-role or federated session (`sts`), in a 12-digit account.
+/// An ARN a key policy or a grant accepts as an AWS principal: an account root, a user, a
+/// role, an assumed-role session or a federated user. Not an IAM group, which no resource
+/// policy can name, and no wildcard, which KMS rejects in a principal ARN.
 pub fn is_principal_arn(value: &str) -> bool {
+    principal_arn_problem(value).is_none()
+}
+
+/// Why `value` is not a principal ARN, with the fix, for the messages of both kinds.
+pub fn principal_arn_problem(value: &str) -> Option<(String, &'static str)> {
+    if value.contains(['*', '?']) && value.starts_with("arn:") {
+        return Some((
+            format!("{value:?} has a wildcard, which KMS does not allow in a principal ARN"),
+            "name each principal; to match many roles, add a statement with a Condition on aws:PrincipalArn instead",
+        ));
+    }
+    if parse_arn(value).is_some_and(|arn| arn.service == "iam" && arn.resource.starts_with("group/")) {
+        return Some((
+            format!("{value:?} is an IAM group, which a key policy or grant cannot name as a principal"),
+            "name the group's roles or users, or give the group access through an IAM policy allowed by the key policy",
+        ));
+    }
+    (!is_plain_principal_arn(value)).then(|| {
+        (
+            format!("{value:?} is not an IAM principal ARN"),
+            "use a role, user or account root ARN such as arn:aws:iam::111122223333:role/Name (whole accounts of a key policy go in trustedAccounts)",
+        )
+    })
+}
+
+fn is_plain_principal_arn(value: &str) -> bool {
     parse_arn(value).is_some_and(|arn| {
         arn.region.is_empty()
             && is_account_id(arn.account)
             && match arn.service {
                 "iam" => {
                     arn.resource == "root"
-                        || ["user/", "role/", "group/", "oidc-provider/", "saml-provider/"]
+                        || ["user/", "role/"]
                             .iter()
                             .any(|p| arn.resource.len() > p.len() && arn.resource.starts_with(p))
                 }
@@ -196,6 +225,17 @@ mod tests {
         assert!(!is_principal_arn("arn:aws:iam::48435744092:role/x"));
         assert!(!is_principal_arn("arn:aws:kms:us-east-1:484357440923:key/x"));
         assert!(!is_principal_arn("arn:aws:iam::484357440923:role/"));
+    }
+
+    #[test]
+    fn groups_and_wildcards_are_not_principals() {
+        let (problem, fix) = principal_arn_problem("arn:aws:iam::484357440923:group/admins").expect("a group");
+        assert!(problem.contains("is an IAM group"), "{problem}");
+        assert!(fix.contains("IAM policy"), "{fix}");
+        let (problem, fix) = principal_arn_problem("arn:aws:iam::484357440923:role/*").expect("a wildcard");
+        assert!(problem.contains("has a wildcard"), "{problem}");
+        assert!(fix.contains("aws:PrincipalArn"), "{fix}");
+        assert!(!is_principal_arn("arn:aws:iam::484357440923:oidc-provider/example.com"));
     }
 
     #[test]

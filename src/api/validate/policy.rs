@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::issue::{Issues, quote};
-use super::names::{is_account_id, is_principal_arn};
+use super::names::{is_account_id, principal_arn_problem};
 use super::path;
 use crate::api::PolicySpec;
 use crate::api::catalog::MAX_POLICY_BYTES;
@@ -24,12 +24,8 @@ pub(crate) fn check_policy_spec(issues: &mut Issues, field: &str, policy: &Polic
     for (list, principals) in [("administrators", &policy.administrators), ("users", &policy.users)] {
         let list = path::child(field, list);
         for (i, principal) in principals.iter().enumerate() {
-            if !is_principal_arn(principal) {
-                issues.add(
-                    path::item(&list, i),
-                    format!("{} is not an IAM principal ARN", quote(principal)),
-                    "use a role, user or root ARN such as arn:aws:iam::111122223333:role/Name; list whole accounts in trustedAccounts",
-                );
+            if let Some((problem, fix)) = principal_arn_problem(principal) {
+                issues.add(path::item(&list, i), problem, fix);
             }
         }
     }
