@@ -253,7 +253,11 @@ async fn the_controllers_converge_keys_and_aliases_through_watches() {
 
 #[tokio::test]
 async fn an_alias_it_held_is_taken_back_from_a_key_it_does_not_own() {
-    let (_moto, cluster, client) = setup().await;
+    let moto = Moto::start();
+    let cluster = Cluster::listing_every_pass().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&moto.endpoint(), json!({})).await;
+    let client = kms::client(&moto.endpoint(), REGION).await;
     cluster.create::<KmsKey>("apps", key_object("app", json!({}))).await;
     reconcile_twice(&cluster, "app").await;
     let key_id = key_status(&cluster, "app").await.key_id.unwrap();

@@ -29,14 +29,21 @@ impl Cluster {
         Cluster::on(FakeKube::new()).await
     }
 
+    /// The controller caches listings for a minute, less than its resync; a test's passes follow
+    /// each other within that minute, so this one lists aliases and grants afresh every pass.
+    pub async fn listing_every_pass() -> Cluster {
+        let settings = EngineSettings { listing_ttl: Some(Duration::ZERO), ..fast_settings() };
+        Cluster::with_engine(FakeKube::new(), engine_with(settings, RateLimits::unlimited()).await)
+    }
+
     /// A controller process of its own (new engine, empty caches) on the same API server, as
     /// after a restart.
     pub async fn on(fake: FakeKube) -> Cluster {
+        Cluster::with_engine(fake, engine_with(fast_settings(), RateLimits::unlimited()).await)
+    }
+
+    fn with_engine(fake: FakeKube, engine: kms_operator::engine::Engine) -> Cluster {
         let client = fake.client_named("controller");
-        // The controller caches listings for a minute, less than its resync; a test's passes
-        // follow each other within that minute, so here every pass lists afresh instead.
-        let settings = EngineSettings { listing_ttl: Some(Duration::ZERO), ..fast_settings() };
-        let engine = engine_with(settings, RateLimits::unlimited()).await;
         let metrics = Metrics::new(engine.calls().stats.clone());
         let ctx = Context {
             recorder: Recorder::new(
