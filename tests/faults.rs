@@ -88,6 +88,15 @@ async fn assert_converged_once(fleet: &Fleet) {
     assert_eq!(again.calls.writes, 0, "a second apply writes nothing: {:?}", again.calls);
 }
 
+/// An apply that meets every injected fault, creates each object once and converges.
+async fn apply_through_every_fault(fleet: &Fleet) {
+    let output = apply(fleet).await;
+    assert_ok(&output);
+    assert_eq!(fleet.proxy.pending_faults(), 0, "every injected fault was met");
+    assert_created_once(fleet);
+    assert_converged_once(fleet).await;
+}
+
 /// Writes that create must reach KMS exactly once each.
 fn assert_created_once(fleet: &Fleet) {
     for (operation, times) in [("CreateKey", 2), ("ReplicateKey", 1), ("CreateAlias", 2), ("CreateGrant", 2)] {
@@ -131,11 +140,7 @@ async fn server_errors_are_retried_without_double_creation() {
     fleet.proxy.inject("ReplicateKey", Fault::unavailable(), 1);
     fleet.proxy.inject("DescribeKey", Fault::server_error(), 2);
     fleet.proxy.inject("ListAliases", Fault::unavailable(), 1);
-    let output = apply(&fleet).await;
-    assert_ok(&output);
-    assert_eq!(fleet.proxy.pending_faults(), 0, "every injected fault was met");
-    assert_created_once(&fleet);
-    assert_converged_once(&fleet).await;
+    apply_through_every_fault(&fleet).await;
 }
 
 #[tokio::test]
@@ -145,22 +150,14 @@ async fn connections_dropped_after_the_write_reached_kms_create_nothing_twice() 
     for operation in ["CreateKey", "ReplicateKey", "CreateAlias", "CreateGrant", "EnableKeyRotation", "TagResource"] {
         fleet.proxy.inject(operation, Fault::DropAfterForward, 1);
     }
-    let output = apply(&fleet).await;
-    assert_ok(&output);
-    assert_eq!(fleet.proxy.pending_faults(), 0, "every injected fault was met");
-    assert_created_once(&fleet);
-    assert_converged_once(&fleet).await;
+    apply_through_every_fault(&fleet).await;
 }
 
 #[tokio::test]
 async fn connections_dropped_before_the_request_arrived_are_retried() {
     let fleet = fleet().await;
     fleet.proxy.inject("*", Fault::DropBeforeForward, 6);
-    let output = apply(&fleet).await;
-    assert_ok(&output);
-    assert_eq!(fleet.proxy.pending_faults(), 0, "every injected fault was met");
-    assert_created_once(&fleet);
-    assert_converged_once(&fleet).await;
+    apply_through_every_fault(&fleet).await;
 }
 
 #[tokio::test]
@@ -170,11 +167,7 @@ async fn timeouts_mid_apply_end_converged() {
     fleet.proxy.inject("CreateKey", Fault::Delay(Duration::from_secs(3)), 1);
     fleet.proxy.inject("DescribeKey", Fault::Delay(Duration::from_secs(3)), 1);
     fleet.proxy.inject("CreateGrant", Fault::Delay(Duration::from_secs(3)), 1);
-    let output = apply(&fleet).await;
-    assert_ok(&output);
-    assert_eq!(fleet.proxy.pending_faults(), 0, "every injected fault was met");
-    assert_created_once(&fleet);
-    assert_converged_once(&fleet).await;
+    apply_through_every_fault(&fleet).await;
 }
 
 #[tokio::test]

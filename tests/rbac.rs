@@ -14,7 +14,7 @@ use kms_operator::controller::leader::{Leadership, LeaseName, LeaseTiming};
 use kms_operator::controller::{ControllerOptions, run_controllers};
 use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
-use support::cluster::{Cluster, key_object};
+use support::cluster::{Cluster, Namespaced, key_object};
 use support::fake_kube::{Path, Seen};
 use support::kms;
 use support::manifests::REGION;
@@ -83,11 +83,7 @@ where
 
 async fn ready<K>(cluster: &Cluster, name: &str) -> bool
 where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
+    K: Namespaced,
 {
     let Some(object) = cluster.get::<K>("apps", name).await else { return false };
     let value = serde_json::to_value(object).unwrap_or_default();
@@ -98,11 +94,7 @@ where
 
 async fn delete<K>(cluster: &Cluster, name: &str)
 where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
+    K: Namespaced,
 {
     Api::<K>::namespaced(cluster.client(), "apps").delete(name, &DeleteParams::default()).await.unwrap();
     wait_for(name, || async { cluster.get::<K>("apps", name).await.is_none() }).await;

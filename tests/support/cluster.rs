@@ -19,6 +19,25 @@ use super::manifests::{ACCOUNT_ID, REGION};
 use kms_operator::aws::RateLimits;
 use kms_operator::engine::EngineSettings;
 
+/// A namespaced object the tests create, read and delete through the fake API server.
+pub trait Namespaced:
+    kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + serde::Serialize
+    + std::fmt::Debug
+{
+}
+
+impl<T> Namespaced for T where
+    T: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug
+{
+}
+
 pub struct Cluster {
     pub fake: FakeKube,
     pub ctx: Arc<Context>,
@@ -81,11 +100,7 @@ impl Cluster {
 
     pub async fn create<K>(&self, namespace: &str, object: Value) -> K
     where
-        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + serde::Serialize
-            + std::fmt::Debug,
+        K: Namespaced,
     {
         let object: K = serde_json::from_value(object).expect("valid object");
         Api::<K>::namespaced(self.client(), namespace).create(&PostParams::default(), &object).await.expect("create")
@@ -93,10 +108,7 @@ impl Cluster {
 
     pub async fn get<K>(&self, namespace: &str, name: &str) -> Option<K>
     where
-        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug,
+        K: Namespaced,
     {
         Api::<K>::namespaced(self.client(), namespace).get_opt(name).await.expect("get")
     }
