@@ -15,6 +15,8 @@ struct Claim<'a> {
     object: ObjectName,
     source: &'a Source,
     field: &'static str,
+    /// `key`, `alias` or `grant`, for the fix.
+    noun: &'static str,
     what: String,
 }
 
@@ -38,7 +40,7 @@ pub(super) fn conflicting_claims(set: &ManifestSet) -> Vec<Issue> {
                     format!("manages {}, which {} ({at}) already manages", claim.what, earlier.object),
                     format!(
                         "keep one of the two: each {} in KMS is managed by one object, or they undo each other on every run",
-                        claim.what.split_whitespace().next().unwrap_or("object")
+                        claim.noun
                     ),
                 );
                 issues.push(claim.source.locate(issue));
@@ -56,7 +58,7 @@ fn claims(set: &ManifestSet) -> Vec<(String, Claim<'_>)> {
             let what = format!("key {} in account {}", target.key_id, spec.account_ref);
             claims.push((
                 format!("key/{}/{}", spec.account_ref, target.key_id),
-                claim(key, Kind::KmsKey, "spec.import.keyId", what),
+                claim(key, Kind::KmsKey, "spec.import.keyId", "key", what),
             ));
         }
     }
@@ -65,7 +67,10 @@ fn claims(set: &ManifestSet) -> Vec<(String, Claim<'_>)> {
         if let Some((account, region)) = where_pointed(set, &alias.object.metadata.namespace, &pointer) {
             let name = &alias.object.spec.name;
             let what = format!("alias {name} in account {account}, {region}");
-            claims.push((format!("alias/{account}/{region}/{name}"), claim(alias, Kind::KmsAlias, "spec.name", what)));
+            claims.push((
+                format!("alias/{account}/{region}/{name}"),
+                claim(alias, Kind::KmsAlias, "spec.name", "alias", what),
+            ));
         }
     }
     for grant in &set.grants {
@@ -80,13 +85,19 @@ fn claims(set: &ManifestSet) -> Vec<(String, Claim<'_>)> {
         };
         let name = &grant.object.spec.name;
         let what = format!("grant {name} on {key} in {region}");
-        claims.push((format!("grant/{key}/{region}/{name}"), claim(grant, Kind::KmsGrant, "spec.name", what)));
+        claims.push((format!("grant/{key}/{region}/{name}"), claim(grant, Kind::KmsGrant, "spec.name", "grant", what)));
     }
     claims
 }
 
-fn claim<'a, T: kube::Resource>(loaded: &'a Loaded<T>, kind: Kind, field: &'static str, what: String) -> Claim<'a> {
-    Claim { object: ObjectName::of(kind, loaded.object.meta()), source: &loaded.source, field, what }
+fn claim<'a, T: kube::Resource>(
+    loaded: &'a Loaded<T>,
+    kind: Kind,
+    field: &'static str,
+    noun: &'static str,
+    what: String,
+) -> Claim<'a> {
+    Claim { object: ObjectName::of(kind, loaded.object.meta()), source: &loaded.source, field, noun, what }
 }
 
 /// The account (by `AwsAccount` name) and region an alias or grant lands in, when the set
