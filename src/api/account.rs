@@ -3,7 +3,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::serde_helpers::empty_as_none;
+use super::serde_helpers::{empty_as_none, is_false};
 
 /// Where keys live: one AWS account, its default region and how to reach it.
 // kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.
@@ -49,9 +49,52 @@ pub struct AwsAccountSpec {
     #[schemars(regex(pattern = r"^https?://.+$"))]
     pub endpoint_url: Option<String>,
 
-    /// Namespaces whose keys may use this account; absent means every namespace.
+    /// Label selector on Namespaces whose objects may use this account: absent admits no
+    /// namespace, `{}` admits every namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_namespaces: Option<LabelSelector>,
+
+    /// What tenants of this account may declare: which other accounts their policies and
+    /// grants may name, who may adopt keys the operator did not create, and whether keys may
+    /// bypass KMS's policy lockout safety check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<AccountPermissions>,
+}
+
+/// What the platform team lets the tenants of one account do; everything absent is refused.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountPermissions {
+    /// Accounts besides `accountId` that key policies, service callers, grantees and retiring
+    /// principals may name; absent: only `accountId`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = r"^\d{12}$")))]
+    pub principal_accounts: Vec<String>,
+
+    /// Label selector on Namespaces that may adopt (`import.keyId`) or target (`targetKeyId`)
+    /// keys the operator did not create; absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption_namespaces: Option<LabelSelector>,
+
+    /// Whether keys of this account may set `bypassPolicyLockoutSafetyCheck`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bypass_policy_lockout_safety_check: bool,
+}
+
+impl AwsAccountSpec {
+    /// The account's permissions, empty (everything refused) when not declared.
+    pub fn permissions(&self) -> AccountPermissions {
+        self.permissions.clone().unwrap_or_default()
+    }
+
+    /// Accounts whose principals tenants may name: the account itself and `principalAccounts`.
+    pub fn permitted_accounts(&self) -> Vec<&str> {
+        let mut accounts = vec![self.account_id.as_str()];
+        if let Some(permissions) = &self.permissions {
+            accounts.extend(permissions.principal_accounts.iter().map(String::as_str));
+        }
+        accounts
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]

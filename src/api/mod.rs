@@ -13,9 +13,10 @@ mod schema;
 mod serde_helpers;
 mod shared;
 pub mod status;
+pub mod tenancy;
 pub mod validate;
 
-pub use account::{AwsAccount, AwsAccountSpec, AwsAccountStatus};
+pub use account::{AccountPermissions, AwsAccount, AwsAccountSpec, AwsAccountStatus};
 pub use alias::{KmsAlias, KmsAliasSpec, KmsAliasStatus};
 pub use grant::{GrantConstraints, KmsGrant, KmsGrantSpec, KmsGrantStatus};
 pub use key::{

@@ -1,7 +1,9 @@
 //! Rules on an `AwsAccount`: identity, region, role, endpoint and namespace selector.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
 use super::Issue;
-use super::issue::quote;
+use super::issue::{Issues, quote};
 use super::meta::issues_for;
 use super::names::{check_region, is_account_id, parse_role_arn};
 use super::path;
@@ -59,31 +61,51 @@ pub fn validate_account(account: &AwsAccount) -> Vec<Issue> {
     }
 
     if let Some(selector) = &spec.allowed_namespaces {
-        let expressions = selector.match_expressions.as_deref().unwrap_or_default();
-        for (i, expression) in expressions.iter().enumerate() {
-            let at = path::item("spec.allowedNamespaces.matchExpressions", i);
-            let values = expression.values.as_deref().unwrap_or_default();
-            match expression.operator.as_str() {
-                "In" | "NotIn" if values.is_empty() => issues.add(
-                    path::child(&at, "values"),
-                    format!("is empty, but operator {} needs at least one value", expression.operator),
-                    "list the label values to match",
-                ),
-                "Exists" | "DoesNotExist" if !values.is_empty() => issues.add(
-                    path::child(&at, "values"),
-                    format!("is set, but operator {} takes no values", expression.operator),
-                    "remove values",
-                ),
-                "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
-                other => issues.add(
-                    path::child(&at, "operator"),
-                    format!("{} is not a label selector operator", quote(other)),
-                    "use In, NotIn, Exists or DoesNotExist",
-                ),
+        check_selector(&mut issues, "spec.allowedNamespaces", selector);
+    }
+    if let Some(permissions) = &spec.permissions {
+        for (i, id) in permissions.principal_accounts.iter().enumerate() {
+            if !is_account_id(id) {
+                issues.add(
+                    path::item("spec.permissions.principalAccounts", i),
+                    format!("{} is not a 12-digit AWS account id", quote(id)),
+                    "write the account id as 12 digits in quotes, e.g. \"111122223333\"",
+                );
             }
+        }
+        if let Some(selector) = &permissions.adoption_namespaces {
+            check_selector(&mut issues, "spec.permissions.adoptionNamespaces", selector);
         }
     }
     issues.into_vec()
+}
+
+/// A label selector's expressions must use the operators Kubernetes knows, with values exactly
+/// where the operator takes them.
+fn check_selector(issues: &mut Issues, field: &str, selector: &LabelSelector) {
+    let expressions = selector.match_expressions.as_deref().unwrap_or_default();
+    for (i, expression) in expressions.iter().enumerate() {
+        let at = path::item(&path::child(field, "matchExpressions"), i);
+        let values = expression.values.as_deref().unwrap_or_default();
+        match expression.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => issues.add(
+                path::child(&at, "values"),
+                format!("is empty, but operator {} needs at least one value", expression.operator),
+                "list the label values to match",
+            ),
+            "Exists" | "DoesNotExist" if !values.is_empty() => issues.add(
+                path::child(&at, "values"),
+                format!("is set, but operator {} takes no values", expression.operator),
+                "remove values",
+            ),
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => issues.add(
+                path::child(&at, "operator"),
+                format!("{} is not a label selector operator", quote(other)),
+                "use In, NotIn, Exists or DoesNotExist",
+            ),
+        }
+    }
 }
 
 fn is_http_url(url: &str) -> bool {
@@ -113,6 +135,11 @@ endpointUrl: http://127.0.0.1:5000
 allowedNamespaces:
   matchLabels: {kmsoperator.dev/tenant: platform}
   matchExpressions: [{key: team, operator: In, values: [a]}]
+permissions:
+  principalAccounts: ["339712836516"]
+  adoptionNamespaces:
+    matchLabels: {kmsoperator.dev/tenant: platform}
+  bypassPolicyLockoutSafetyCheck: false
 "#,
         )));
     }
@@ -175,6 +202,28 @@ allowedNamespaces:
             &["cluster-scoped", "\"platform-kms\""],
             "remove metadata.namespace",
         );
+    }
+
+    #[test]
+    fn permissions_name_accounts_and_a_valid_selector() {
+        let issues = validate_account(&account(
+            "{accountId: '484357440923', region: us-east-1, permissions: {principalAccounts: ['339712836516', '33971283651'], adoptionNamespaces: {matchExpressions: [{key: a, operator: Exists, values: [x]}]}}}",
+        ));
+        assert_issue(
+            &issues,
+            ACCOUNT,
+            "spec.permissions.principalAccounts[1]",
+            &["\"33971283651\" is not a 12-digit"],
+            "12 digits",
+        );
+        assert_issue(
+            &issues,
+            ACCOUNT,
+            "spec.permissions.adoptionNamespaces.matchExpressions[0].values",
+            &["takes no values"],
+            "remove values",
+        );
+        assert_eq!(issues.len(), 2, "{issues:?}");
     }
 
     #[test]

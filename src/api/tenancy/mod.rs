@@ -1,0 +1,24 @@
+//! Tenancy: namespaces are tenants, and the `AwsAccount` a platform team creates says what its
+//! tenants may do (API.md, "Tenancy"). These are the rules that need no call to AWS: which
+//! namespaces may use an account, which accounts a tenant's policies and grants may name, and
+//! the switches only the platform team can turn on. Both front doors run them through
+//! `engine::admission` before the engine writes anything; `validate` runs them too when the
+//! `AwsAccount` is among the manifests.
+//!
+//! The rules that need KMS's answer (who owns the key an object points at) live with the
+//! engine's plans, which refuse with the same reasons.
+
+mod grants;
+mod namespaces;
+mod principals;
+mod refusal;
+
+use std::collections::BTreeMap;
+
+pub use grants::{check_grant, check_target_account};
+pub use namespaces::{namespace_refusal, selects};
+pub use principals::{Permitted, check_key};
+pub use refusal::{Reason, Refusal};
+
+/// A namespace's labels, as the cluster or the `Namespace` manifests of a local run have them.
+pub type Labels = BTreeMap<String, String>;
