@@ -75,6 +75,7 @@ fn desired(policy: Value) -> DesiredKey {
         observe_only: false,
         deletion: DeletionPolicy::Retain,
         pending_window_days: 30,
+        may_adopt: false,
     }
 }
 

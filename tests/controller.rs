@@ -140,7 +140,11 @@ async fn a_namespace_the_account_does_not_allow_gets_no_aws_call() {
         )
         .await;
     cluster.create::<KmsKey>("apps", key_object("denied", json!({}))).await;
-    reconcile_twice(&cluster, "denied").await;
+    for _ in 0..2 {
+        cluster.reconcile_key("denied").await.expect("refused, not failed");
+    }
+    let key: KmsKey = cluster.get("apps", "denied").await.unwrap();
+    assert!(key.metadata.finalizers.unwrap_or_default().is_empty(), "a refused object never gets the finalizer");
     let status = key_status(&cluster, "denied").await;
     let ready = condition(&status.conditions, "Ready");
     assert_eq!(ready.status, "False");
@@ -207,7 +211,10 @@ async fn throttling_is_retried_and_never_marks_the_resource_failed() {
 async fn an_invalid_spec_is_reported_without_calling_aws() {
     let (_moto, cluster, _client) = setup().await;
     cluster.create::<KmsKey>("apps", key_object("bad", json!({"rotation": {"periodDays": 30}}))).await;
-    reconcile_twice(&cluster, "bad").await;
+    for _ in 0..2 {
+        cluster.reconcile_key("bad").await.expect("refused, not failed");
+    }
+    assert!(!cluster.has_finalizer::<KmsKey>("apps", "bad").await, "an invalid spec is not admitted");
     let status = key_status(&cluster, "bad").await;
     let synced = condition(&status.conditions, "Synced");
     assert_eq!(synced.reason, "InvalidSpec");

@@ -5,7 +5,7 @@ mod support;
 use serde_json::json;
 use support::cli::{kms_operator, run_json};
 use support::kms;
-use support::manifests::{REGION, Workspace, account, key};
+use support::manifests::{REGION, Workspace, account, account_with, key};
 use support::moto::Moto;
 
 const OWNER_TAG: &str = "kmsoperator.dev/owner";
@@ -317,7 +317,10 @@ async fn a_local_server_answering_as_another_account_is_accepted_with_a_warning(
     // Against AWS a different account is refused (unit-tested in engine::identity); a local or
     // emulated server always answers with its own fixed account id.
     let s = setup(FULL_SPEC).await;
-    s.ws.write("account.yaml", &account(&s.moto.endpoint()).replace("123456789012", "210987654321"));
+    // The spec's principals stay in moto's account, which the declared one now permits.
+    let permitting =
+        account_with(&s.moto.endpoint(), "allowedNamespaces: {}\npermissions: {principalAccounts: [\"123456789012\"]}");
+    s.ws.write("account.yaml", &permitting.replace("accountId: \"123456789012\"", "accountId: \"210987654321\""));
     let apply = run_json("apply", s.ws.path());
     apply.assert_code(0);
     let ready = apply.resource("AwsAccount", "test")["status"]["conditions"][0].clone();

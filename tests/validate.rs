@@ -6,7 +6,7 @@ mod support;
 use support::cli::kms_operator;
 use support::manifests::Workspace;
 
-const ACCOUNT: &str = "apiVersion: kmsoperator.dev/v1alpha1\nkind: AwsAccount\nmetadata: {name: sec}\nspec: {accountId: \"111122223333\", region: eu-west-1}\n";
+const ACCOUNT: &str = "apiVersion: kmsoperator.dev/v1alpha1\nkind: AwsAccount\nmetadata: {name: sec}\nspec: {accountId: \"111122223333\", region: eu-west-1, allowedNamespaces: {}}\n";
 
 fn validate(files: &[(&str, &str)]) -> support::cli::Output {
     let ws = Workspace::new();

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::args::{CrdsArgs, LocalArgs, OutputFormat};
 use crate::api::crds;
+use crate::local::admission::Admission;
 use crate::local::manifests::{self, ManifestSet};
 use crate::local::output;
 use crate::local::runner::{Command, Runner};
@@ -55,15 +56,22 @@ fn load_valid(paths: &[PathBuf]) -> Option<ManifestSet> {
     None
 }
 
+/// Spec rules, then the tenancy rules of every object whose account is in the set.
 pub fn validate(paths: &[PathBuf]) -> u8 {
-    match load_valid(paths) {
-        Some(set) => {
-            let count = set.accounts.len() + set.keys.len() + set.aliases.len() + set.grants.len();
-            println!("{count} resource(s) valid.");
-            0
+    let Some(set) = load_valid(paths) else {
+        return 1;
+    };
+    let refusals = Admission::new(&set).refusals();
+    if !refusals.is_empty() {
+        for (reason, issue) in &refusals {
+            eprintln!("error: {reason}: {issue}");
         }
-        None => 1,
+        eprintln!("{} tenancy rule(s) refuse these manifests; nothing was sent to AWS.", refusals.len());
+        return 1;
     }
+    let count = set.accounts.len() + set.keys.len() + set.aliases.len() + set.grants.len();
+    println!("{count} resource(s) valid.");
+    0
 }
 
 pub async fn run(command: Command, args: &LocalArgs) -> u8 {

@@ -16,11 +16,9 @@ use super::backoff::Requeue;
 use super::events;
 use super::metrics::Metrics;
 use super::status::{next_status, patch_status};
-use super::tenancy;
+use crate::api::ObjectName;
 use crate::api::conditions::{ConditionUpdate, READY, SYNCED, is_true};
 use crate::api::status::CommonStatus;
-use crate::api::{AwsAccount, ObjectName};
-use crate::aws::AccountConfig;
 use crate::engine::{Engine, Outcome, Report};
 
 /// Failures of the controller itself (the Kubernetes API), not of the resource.
@@ -74,30 +72,9 @@ pub fn object_name<K: Resource<DynamicType = ()>>(kind: crate::api::Kind, object
 }
 
 impl Context {
-    /// The `AwsAccount` named `name`, with whether `namespace` may use it.
-    pub async fn account_for(
-        &self,
-        name: &str,
-        namespace: Option<&str>,
-    ) -> Result<Result<AccountConfig, Refusal>, ControllerError> {
-        let accounts: Api<AwsAccount> = Api::all(self.client.clone());
-        let Some(account) = accounts.get_opt(name).await? else {
-            return Ok(Err(Refusal::new(
-                "AccountNotFound",
-                format!("AwsAccount {name} does not exist: create it, or fix spec.accountRef"),
-                true,
-            )));
-        };
-        if let (Some(namespace), Some(selector)) = (namespace, account.spec.allowed_namespaces.as_ref()) {
-            let labels = self.namespace_labels(namespace).await?;
-            if let Err(message) = tenancy::admitted(name, Some(selector), namespace, &labels) {
-                return Ok(Err(Refusal::new("NamespaceNotAllowed", message, false)));
-            }
-        }
-        Ok(Ok(AccountConfig::from_spec(name, &account.spec)))
-    }
-
-    async fn namespace_labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, ControllerError> {
+    /// A namespace's labels; a namespace that cannot be found has none, which selects it for
+    /// `{}` only.
+    pub async fn namespace_labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, ControllerError> {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         Ok(namespaces.get_opt(namespace).await?.map(|ns| ns.labels().clone()).unwrap_or_default())
     }
@@ -146,6 +123,10 @@ impl Context {
             Outcome::Changed => ("changed", self.requeue.success(name)),
             Outcome::Pending | Outcome::Drifted => ("drift", self.requeue.success(name)),
             Outcome::Blocked => ("blocked", self.requeue.failure(name)),
+            Outcome::Refused(refusal) => {
+                self.metrics.error(name, refusal.reason);
+                ("refused", self.requeue.failure(name))
+            }
             Outcome::Failed(error) => {
                 self.metrics.error(name, error.reason());
                 ("failed", self.requeue.failure(name))

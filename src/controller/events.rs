@@ -30,6 +30,9 @@ pub fn events_for<S>(report: &Report<S>, drift: bool) -> Vec<Event> {
     if let Outcome::Failed(error) = &report.outcome {
         events.push(event(EventType::Warning, error.reason(), "Reconcile", error.to_string()));
     }
+    if let Outcome::Refused(refusal) = &report.outcome {
+        events.push(event(EventType::Warning, refusal.reason, "Reconcile", refusal.message.clone()));
+    }
     events
 }
 

@@ -1,5 +1,6 @@
-//! The KmsKey controller: validate, resolve the account (tenancy first), converge through the
-//! engine, report; on deletion, honour the deletion policy, then release the finalizer.
+//! The KmsKey controller: admission first (spec, account, tenancy), then the finalizer, then
+//! convergence through the engine; on deletion, admission again, then the deletion policy, and
+//! the finalizer goes only once that is done or nothing may be done.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,19 +11,23 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalized, finalizer};
 
-use super::context::{Context, ControllerError, Refusal, object_name};
-use super::events;
+use super::context::{Context, ControllerError, object_name};
 use super::status::api_for;
-use crate::api::validate::validate_key;
-use crate::api::{AwsAccount, Kind, KmsKey};
+use super::{deletion, events, gate};
+use crate::api::{Kind, KmsKey};
+use crate::engine::Mode;
 use crate::engine::key::KeyRequest;
-use crate::engine::{EngineError, Mode, Outcome};
 
 pub const FINALIZER: &str = "kmsoperator.dev/finalizer";
 
 /// Boxed with an explicit `Send`: kube-runtime spawns reconciles onto the runtime.
 pub fn reconcile(key: Arc<KmsKey>, ctx: Arc<Context>) -> BoxFuture<'static, Result<Action, ControllerError>> {
     async move {
+        if gate::needs_admission(key.as_ref(), FINALIZER)
+            && let Some(refused) = admit_before_finalizer(&key, &ctx).await?
+        {
+            return Ok(refused);
+        }
         let api = api_for(&ctx.client, key.as_ref());
         finalizer(&api, FINALIZER, key, |event| {
             // Owned, not borrowed: the future must be Send for every lifetime.
@@ -44,73 +49,55 @@ pub fn error_policy(key: Arc<KmsKey>, error: &ControllerError, ctx: Arc<Context>
     ctx.error_policy(&object_name(Kind::KmsKey, key.as_ref()), error)
 }
 
-/// The account spec, for validation rules that need it (regions, the policy's owner).
-async fn account_spec(ctx: &Context, name: &str) -> Result<Option<AwsAccount>, ControllerError> {
-    let accounts: kube::Api<AwsAccount> = kube::Api::all(ctx.client.clone());
-    Ok(accounts.get_opt(name).await?)
+/// `Some(action)` when the key is not admitted, checked with reads only: then it gets no
+/// finalizer, and deleting it later needs nothing from the operator.
+async fn admit_before_finalizer(key: &KmsKey, ctx: &Context) -> Result<Option<Action>, ControllerError> {
+    pass(key, ctx, Mode::Plan).await
 }
 
 async fn apply(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError> {
+    Ok(pass(key, ctx, Mode::Apply).await?.unwrap_or_else(Action::await_change))
+}
+
+/// Admission, then the engine in `mode`. `None` only from a read-only pass that admits the
+/// object to its finalizer; every other pass records its outcome and says when to come back.
+async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>, ControllerError> {
     let started = Instant::now();
     let api = api_for(&ctx.client, key);
     let name = object_name(Kind::KmsKey, key);
     let previous = key.status.as_ref();
-    let account_object = account_spec(ctx, &key.spec.account_ref).await?;
-    let issues = validate_key(key, account_object.as_ref().map(|a| &a.spec));
-    if !issues.is_empty() {
-        let message = issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        return ctx.refuse(&api, key, &name, previous, Refusal::new("InvalidSpec", message, false), started).await;
-    }
-    let account = match ctx.account_for(&key.spec.account_ref, key.metadata.namespace.as_deref()).await? {
-        Ok(account) => account,
-        Err(refusal) => return ctx.refuse(&api, key, &name, previous, refusal, started).await,
+    let admitted = match ctx.admit_key(key, true).await? {
+        Ok(admitted) => admitted,
+        Err(refusal) => return ctx.refuse(&api, key, &name, previous, refusal, started).await.map(Some),
     };
     let known_key_id = previous.and_then(|s| s.key_id.as_deref());
-    let request = KeyRequest { key, account: &account, known_key_id };
-    let report = ctx.engine.reconcile_key(request, Mode::Apply).await;
-    ctx.finish(&api, key, &name, previous, report, started).await
-}
-
-/// Errors after which no amount of retrying deletes anything: the finalizer goes, with an Event.
-fn unrecoverable(error: &EngineError) -> bool {
-    matches!(error, EngineError::Credentials { .. } | EngineError::WrongAccount { .. })
+    let request = KeyRequest { key, account: &admitted.account, known_key_id, tenant: &admitted.tenant };
+    let report = ctx.engine.reconcile_key(request, mode).await;
+    if mode == Mode::Plan && gate::admits(&report) {
+        return Ok(None);
+    }
+    ctx.finish(&api, key, &name, previous, report, started).await.map(Some)
 }
 
 async fn cleanup(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError> {
     let name = object_name(Kind::KmsKey, key);
     let key_id = key.status.as_ref().and_then(|s| s.key_id.clone());
-    let account = match ctx.account_for(&key.spec.account_ref, None).await? {
-        Ok(account) => account,
+    let left = key_id
+        .as_deref()
+        .map(|id| format!("key {id} is left in KMS as it is"))
+        .unwrap_or_else(|| "no key was recorded".into());
+    let admitted = match ctx.admit_key(key, false).await? {
+        Ok(admitted) => admitted,
         Err(refusal) => {
-            let left = key_id
-                .map(|id| format!("key {id} is left in KMS as it is"))
-                .unwrap_or_else(|| "no key was recorded".into());
+            let reason = if refusal.reason == "AccountNotFound" { "AccountGone" } else { refusal.reason };
             let note = format!("{}; the finalizer is removed without calling AWS: {left}", refusal.message);
-            events::publish(&ctx.recorder, key, vec![events::event(EventType::Warning, "AccountGone", "Delete", note)])
-                .await;
+            events::publish(&ctx.recorder, key, vec![events::event(EventType::Warning, reason, "Delete", note)]).await;
             ctx.forget(&name);
             return Ok(Action::await_change());
         }
     };
-    let request = KeyRequest { key, account: &account, known_key_id: key_id.as_deref() };
+    let request =
+        KeyRequest { key, account: &admitted.account, known_key_id: key_id.as_deref(), tenant: &admitted.tenant };
     let report = ctx.engine.delete_key(request, Mode::Apply).await;
-    let mut published = events::events_for(&report, false);
-    for notice in &report.notices {
-        published.push(events::event(EventType::Normal, notice.reason, "Delete", notice.message.clone()));
-    }
-    match &report.outcome {
-        Outcome::Failed(error) if unrecoverable(error) => {
-            let note = format!("{error}; the finalizer is removed and nothing in AWS was changed");
-            published.push(events::event(EventType::Warning, "DeletionAbandoned", "Delete", note));
-        }
-        Outcome::Failed(error) => {
-            events::publish(&ctx.recorder, key, published).await;
-            ctx.metrics.error(&name, error.reason());
-            return Err(ControllerError::Finalizer(format!("deleting {name}: {error}")));
-        }
-        _ => {}
-    }
-    events::publish(&ctx.recorder, key, published).await;
-    ctx.forget(&name);
-    Ok(Action::await_change())
+    deletion::finish(ctx, key, &name, &report, FINALIZER).await
 }

@@ -2,10 +2,13 @@
 //! same engine as local mode; status, Events, metrics, leader election, graceful shutdown.
 
 pub mod account;
+mod admission;
 pub mod args;
 pub mod backoff;
 pub mod context;
+mod deletion;
 pub mod events;
+mod gate;
 pub mod key;
 pub mod leader;
 pub mod metrics;
@@ -14,7 +17,6 @@ mod references;
 pub mod server;
 pub mod status;
 mod targets;
-mod tenancy;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -15,13 +15,12 @@ use kube::runtime::finalizer::{Event as Finalized, finalizer};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::context::{Context, ControllerError, Refusal, object_name};
-use super::events;
+use super::context::{Context, ControllerError, object_name};
 use super::key::FINALIZER;
 use super::status::api_for;
-use super::targets::resolve;
+use super::{deletion, events, gate};
+use crate::engine::Mode;
 use crate::engine::on_key::OnKey;
-use crate::engine::{EngineError, Mode, Outcome};
 
 /// What the controller needs of a kind besides `OnKey`.
 pub trait OnKeyResource:
@@ -46,16 +45,17 @@ impl<T> OnKeyResource for T where
 {
 }
 
-fn namespace<T: Resource>(object: &T) -> &str {
-    object.meta().namespace.as_deref().unwrap_or("default")
-}
-
 /// Boxed with an explicit `Send`: kube-runtime spawns reconciles onto the runtime.
 pub fn reconcile<T: OnKeyResource>(
     object: Arc<T>,
     ctx: Arc<Context>,
 ) -> BoxFuture<'static, Result<Action, ControllerError>> {
     async move {
+        if gate::needs_admission(object.as_ref(), FINALIZER)
+            && let Some(refused) = admit_before_finalizer(object.as_ref(), &ctx).await?
+        {
+            return Ok(refused);
+        }
         let api = api_for(&ctx.client, object.as_ref());
         finalizer(&api, FINALIZER, object, |event| {
             // Owned, not borrowed: the future must be Send for every lifetime.
@@ -77,30 +77,42 @@ pub fn error_policy<T: OnKeyResource>(object: Arc<T>, error: &ControllerError, c
     ctx.error_policy(&object_name(T::KIND, object.as_ref()), error)
 }
 
+/// `Some(action)` when the object is not admitted, checked with reads only.
+async fn admit_before_finalizer<T: OnKeyResource>(
+    object: &T,
+    ctx: &Context,
+) -> Result<Option<Action>, ControllerError> {
+    pass(object, ctx, Mode::Plan).await
+}
+
 async fn apply<T: OnKeyResource>(object: &T, ctx: &Context) -> Result<Action, ControllerError> {
+    Ok(pass(object, ctx, Mode::Apply).await?.unwrap_or_else(Action::await_change))
+}
+
+/// Admission, then the engine in `mode`. `None` only from a read-only pass that admits the
+/// object to its finalizer; every other pass records its outcome and says when to come back.
+async fn pass<T: OnKeyResource>(object: &T, ctx: &Context, mode: Mode) -> Result<Option<Action>, ControllerError> {
     let started = Instant::now();
     let api = api_for(&ctx.client, object);
     let name = object_name(T::KIND, object);
     let previous = object.current_status();
-    let issues = object.issues();
-    if !issues.is_empty() {
-        let message = issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        return ctx.refuse(&api, object, &name, previous, Refusal::new("InvalidSpec", message, false), started).await;
-    }
-    let target = match resolve(ctx, namespace(object), object.pointer(), true).await? {
-        Ok(target) => target,
-        Err(refusal) => return ctx.refuse(&api, object, &name, previous, refusal, started).await,
+    let admitted = match ctx.admit_on_key(object, true).await? {
+        Ok(admitted) => admitted,
+        Err(refusal) => return ctx.refuse(&api, object, &name, previous, refusal, started).await.map(Some),
     };
-    let report = object.converge(&ctx.engine, Ok(&target), Mode::Apply).await;
-    ctx.finish(&api, object, &name, previous, report, started).await
+    let report = object.converge(&ctx.engine, Ok(&admitted.target), &admitted.tenant, mode).await;
+    if mode == Mode::Plan && gate::admits(&report) {
+        return Ok(None);
+    }
+    ctx.finish(&api, object, &name, previous, report, started).await.map(Some)
 }
 
 async fn cleanup<T: OnKeyResource>(object: &T, ctx: &Context) -> Result<Action, ControllerError> {
     let name = object_name(T::KIND, object);
-    let target = match resolve(ctx, namespace(object), object.pointer(), false).await? {
-        Ok(target) => target,
+    let admitted = match ctx.admit_on_key(object, false).await? {
+        Ok(admitted) => admitted,
         Err(refusal) => {
-            // Nothing can find the key any more: let the object go, and say what stays in KMS.
+            // Nothing may, or can, find the key any more: let the object go, and say what stays.
             let note =
                 format!("{}; the finalizer is removed and {} is left as it is", refusal.message, object.name_in_kms());
             events::publish(
@@ -113,13 +125,6 @@ async fn cleanup<T: OnKeyResource>(object: &T, ctx: &Context) -> Result<Action, 
             return Ok(Action::await_change());
         }
     };
-    let report = object.remove(&ctx.engine, Ok(&target), Mode::Apply).await;
-    events::publish(&ctx.recorder, object, events::events_for(&report, false)).await;
-    if let Outcome::Failed(error) = &report.outcome
-        && !matches!(error, EngineError::Credentials { .. } | EngineError::WrongAccount { .. })
-    {
-        return Err(ControllerError::Finalizer(format!("deleting {name}: {error}")));
-    }
-    ctx.forget(&name);
-    Ok(Action::await_change())
+    let report = object.remove(&ctx.engine, Ok(&admitted.target), &admitted.tenant, Mode::Apply).await;
+    deletion::finish(ctx, object, &name, &report, FINALIZER).await
 }

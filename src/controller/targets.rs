@@ -4,35 +4,44 @@
 use kube::Api;
 
 use super::context::{Context, ControllerError, Refusal};
-use crate::api::{KeyPointer, KmsKey};
+use crate::api::{AwsAccount, KeyPointer, KmsKey};
+use crate::aws::AccountConfig;
 use crate::engine::KeyHandle;
 use crate::engine::alias::{KeyTarget, explicit_target};
 
-/// The key `pointer` names for an object in `namespace`; with `check_tenancy`, only if the
-/// key's account admits that namespace.
+fn missing_account(name: &str) -> Refusal {
+    Refusal::new(
+        "AccountNotFound",
+        format!("AwsAccount {name} does not exist: create it, or fix spec.accountRef"),
+        true,
+    )
+}
+
+/// The key `pointer` names for an object in `namespace`, and that key's account. Whether the
+/// namespace may use it is admission's to decide; the key id in a KmsKey's status is checked
+/// against the key's ownership tag by the engine, so a status nobody can vouch for opens
+/// nothing.
 pub async fn resolve(
     ctx: &Context,
     namespace: &str,
     pointer: KeyPointer<'_>,
-    check_tenancy: bool,
-) -> Result<Result<KeyTarget, Refusal>, ControllerError> {
-    let admitted = check_tenancy.then_some(namespace);
+) -> Result<Result<(KeyTarget, AwsAccount), Refusal>, ControllerError> {
     if let Some(key_ref) = pointer.key_ref {
         let keys: Api<KmsKey> = Api::namespaced(ctx.client.clone(), namespace);
         let Some(key) = keys.get_opt(&key_ref.name).await? else {
             let message = format!("KmsKey {namespace}/{} does not exist: create it, or fix spec.keyRef", key_ref.name);
             return Ok(Err(Refusal::new("KeyNotFound", message, true)));
         };
-        let account = match ctx.account_for(&key.spec.account_ref, admitted).await? {
-            Ok(account) => account,
-            Err(refusal) => return Ok(Err(refusal)),
+        let Some(account) = ctx.account(&key.spec.account_ref).await? else {
+            return Ok(Err(missing_account(&key.spec.account_ref)));
         };
+        let config = AccountConfig::from_spec(&key.spec.account_ref, &account.spec);
         let status = key.status.clone().unwrap_or_default();
         let Some(key_id) = status.key_id.clone() else {
             let message = format!("KmsKey {namespace}/{} has no key yet; waiting for it", key_ref.name);
             return Ok(Err(Refusal::new("KeyNotReady", message, true)));
         };
-        return Ok(Ok(KeyTarget::of_key(&account, KeyHandle::Existing(key_id), &key.spec, &status)));
+        return Ok(Ok((KeyTarget::of_key(&config, KeyHandle::Existing(key_id), &key.spec, &status), account)));
     }
     let (Some(target_key_id), Some(account_ref)) = (pointer.target_key_id, pointer.account_ref) else {
         return Ok(Err(Refusal::new(
@@ -41,9 +50,9 @@ pub async fn resolve(
             false,
         )));
     };
-    let account = match ctx.account_for(account_ref, admitted).await? {
-        Ok(account) => account,
-        Err(refusal) => return Ok(Err(refusal)),
+    let Some(account) = ctx.account(account_ref).await? else {
+        return Ok(Err(missing_account(account_ref)));
     };
-    Ok(Ok(explicit_target(target_key_id, &account, pointer.region)))
+    let config = AccountConfig::from_spec(account_ref, &account.spec);
+    Ok(Ok((explicit_target(target_key_id, &config, pointer.region), account)))
 }

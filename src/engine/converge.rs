@@ -52,6 +52,9 @@ impl Engine {
                 plan,
                 outcome,
             };
+            if let Some(refusal) = plan.refusal() {
+                return done(made, plan, Outcome::Refused(refusal));
+            }
             if !plan.blockers.is_empty() {
                 return done(made, plan, Outcome::Blocked);
             }

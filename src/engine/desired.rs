@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::ownership::{OWNER_TAG, owner_value};
+use super::admission::Tenant;
+use super::ownership::{KeyOwner, OWNER_TAG, key_owner, owner_value, parse_owner};
 use super::settings::{EngineSettings, partition_of};
 use crate::api::{DeletionPolicy, KmsKey, ObjectName, catalog};
 use crate::aws::AccountConfig;
@@ -59,6 +60,8 @@ pub struct DesiredKey {
     pub observe_only: bool,
     pub deletion: DeletionPolicy,
     pub pending_window_days: i32,
+    /// Whether the namespace may adopt keys the operator did not create (from admission).
+    pub may_adopt: bool,
 }
 
 impl DesiredKey {
@@ -68,6 +71,14 @@ impl DesiredKey {
 
     pub fn owner_value(&self) -> &str {
         &self.owner.1
+    }
+
+    /// Whose a key with `tags` is, as seen from this object's namespace.
+    pub fn owner_of(&self, tags: &BTreeMap<String, String>) -> KeyOwner {
+        match parse_owner(self.owner_value()) {
+            Some((cluster, namespace, _)) => key_owner(tags, cluster, namespace),
+            None => KeyOwner::Foreign(self.owner_value().to_owned()),
+        }
     }
 
     /// Tags the key must carry: declared ones, plus ownership for created keys.
@@ -105,7 +116,7 @@ fn policy_for(key: &KmsKey, account: &AccountConfig, region: &str, creates: bool
     creates.then(|| policy::default_policy(&ctx))
 }
 
-pub fn desired_key(key: &KmsKey, account: &AccountConfig, settings: &EngineSettings) -> DesiredKey {
+pub fn desired_key(key: &KmsKey, account: &AccountConfig, tenant: &Tenant, settings: &EngineSettings) -> DesiredKey {
     let spec = &key.spec;
     let object = ObjectName::of(crate::api::Kind::KmsKey, &key.metadata);
     let region = spec.region.clone().unwrap_or_else(|| account.region.clone());
@@ -151,5 +162,6 @@ pub fn desired_key(key: &KmsKey, account: &AccountConfig, settings: &EngineSetti
         observe_only: spec.is_observe_only(),
         deletion: spec.deletion_policy(),
         pending_window_days: spec.pending_window_days(),
+        may_adopt: tenant.may_adopt,
     }
 }

@@ -2,6 +2,7 @@
 //! Both front doors (local mode and the controller) call it the same way.
 
 pub mod account;
+pub mod admission;
 pub mod alias;
 mod cache;
 pub mod change;

@@ -5,32 +5,39 @@
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
+use super::admission::Tenant;
 use super::alias::{AliasRequest, KeyTarget};
 use super::grant::GrantRequest;
 use super::{Engine, Mode, Report};
 use crate::api::status::CommonStatus;
+use crate::api::tenancy::{self, Permitted, Refusal};
 use crate::api::validate::{Issue, validate_alias, validate_grant};
-use crate::api::{KeyPointer, Kind, KmsAlias, KmsGrant};
+use crate::api::{KeyPointer, Kind, KmsAlias, KmsGrant, ObjectName};
 
 pub trait OnKey: Send + Sync {
     type Status: CommonStatus;
     const KIND: Kind;
 
     fn pointer(&self) -> KeyPointer<'_>;
+    fn object_name(&self) -> ObjectName;
     /// The alias's or grant's own name in KMS.
     fn name_in_kms(&self) -> &str;
     fn current_status(&self) -> Option<&Self::Status>;
     fn issues(&self) -> Vec<Issue>;
+    /// The tenancy rules that need no call to AWS, against the account of the key.
+    fn refusals(&self, object: &ObjectName, permitted: Permitted<'_>) -> Vec<Refusal>;
     fn converge<'a>(
         &'a self,
         engine: &'a Engine,
         target: Result<&'a KeyTarget, String>,
+        tenant: &'a Tenant,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>>;
     fn remove<'a>(
         &'a self,
         engine: &'a Engine,
         target: Result<&'a KeyTarget, String>,
+        tenant: &'a Tenant,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>>;
     /// What a status table shows in its ID and STATE columns.
@@ -45,6 +52,10 @@ impl OnKey for KmsAlias {
         self.spec.pointer()
     }
 
+    fn object_name(&self) -> ObjectName {
+        ObjectName::of(Self::KIND, &self.metadata)
+    }
+
     fn name_in_kms(&self) -> &str {
         &self.spec.name
     }
@@ -57,22 +68,28 @@ impl OnKey for KmsAlias {
         validate_alias(self)
     }
 
+    fn refusals(&self, object: &ObjectName, permitted: Permitted<'_>) -> Vec<Refusal> {
+        tenancy::check_target_account(object, &self.spec.pointer(), permitted)
+    }
+
     fn converge<'a>(
         &'a self,
         engine: &'a Engine,
         target: Result<&'a KeyTarget, String>,
+        tenant: &'a Tenant,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
-        engine.reconcile_alias(AliasRequest { alias: self, target }, mode).boxed()
+        engine.reconcile_alias(AliasRequest { alias: self, target, tenant }, mode).boxed()
     }
 
     fn remove<'a>(
         &'a self,
         engine: &'a Engine,
         target: Result<&'a KeyTarget, String>,
+        tenant: &'a Tenant,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
-        engine.delete_alias(AliasRequest { alias: self, target }, mode).boxed()
+        engine.delete_alias(AliasRequest { alias: self, target, tenant }, mode).boxed()
     }
 
     fn columns(&self, status: &Self::Status) -> (Option<String>, Option<String>) {
@@ -88,6 +105,10 @@ impl OnKey for KmsGrant {
         self.spec.pointer()
     }
 
+    fn object_name(&self) -> ObjectName {
+        ObjectName::of(Self::KIND, &self.metadata)
+    }
+
     fn name_in_kms(&self) -> &str {
         &self.spec.name
     }
@@ -100,22 +121,28 @@ impl OnKey for KmsGrant {
         validate_grant(self)
     }
 
+    fn refusals(&self, object: &ObjectName, permitted: Permitted<'_>) -> Vec<Refusal> {
+        tenancy::check_grant(self, object, permitted)
+    }
+
     fn converge<'a>(
         &'a self,
         engine: &'a Engine,
         target: Result<&'a KeyTarget, String>,
+        tenant: &'a Tenant,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
-        engine.reconcile_grant(GrantRequest { grant: self, target }, mode).boxed()
+        engine.reconcile_grant(GrantRequest { grant: self, target, tenant }, mode).boxed()
     }
 
     fn remove<'a>(
         &'a self,
         engine: &'a Engine,
         target: Result<&'a KeyTarget, String>,
+        tenant: &'a Tenant,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
-        engine.delete_grant(GrantRequest { grant: self, target }, mode).boxed()
+        engine.delete_grant(GrantRequest { grant: self, target, tenant }, mode).boxed()
     }
 
     fn columns(&self, status: &Self::Status) -> (Option<String>, Option<String>) {

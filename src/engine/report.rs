@@ -18,6 +18,8 @@ pub enum Outcome {
     Drifted,
     /// Something only a human can resolve stops convergence (see `blockers`).
     Blocked,
+    /// A tenancy rule refuses the object (API.md, "Tenancy"); nothing was written for it.
+    Refused(Finding),
     Failed(EngineError),
 }
 
@@ -37,7 +39,15 @@ pub struct Report<S> {
 
 impl<S> Report<S> {
     pub fn is_failed(&self) -> bool {
-        matches!(self.outcome, Outcome::Failed(_) | Outcome::Blocked)
+        matches!(self.outcome, Outcome::Failed(_) | Outcome::Blocked | Outcome::Refused(_))
+    }
+
+    /// The tenancy rule that refused the object, if one did.
+    pub fn refusal(&self) -> Option<&Finding> {
+        match &self.outcome {
+            Outcome::Refused(refusal) => Some(refusal),
+            _ => None,
+        }
     }
 
     pub fn has_pending_changes(&self) -> bool {
@@ -81,7 +91,17 @@ pub fn synced_condition(outcome: &Outcome, changes: &[Change], blockers: &[Findi
                 blockers.iter().map(|b| b.message.clone()).collect::<Vec<_>>().join("; "),
             )
         }
+        Outcome::Refused(refusal) => ConditionUpdate::new(SYNCED, false, refusal.reason, refusal.message.clone()),
         Outcome::Failed(error) => ConditionUpdate::new(SYNCED, false, error.reason(), error.to_string()),
+    }
+}
+
+/// `Ready` of a refused object says why it was refused, whatever its key looks like: a refused
+/// object uses nothing.
+pub fn ready_unless_refused(outcome: &Outcome, ready: ConditionUpdate) -> ConditionUpdate {
+    match outcome {
+        Outcome::Refused(refusal) => ConditionUpdate::new(READY, false, refusal.reason, refusal.message.clone()),
+        _ => ready,
     }
 }
 

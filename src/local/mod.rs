@@ -1,5 +1,6 @@
 //! Local mode: manifests from files, validated and converged against KMS without a cluster.
 
+pub mod admission;
 pub mod manifests;
 pub mod output;
 pub mod result;

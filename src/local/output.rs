@@ -52,6 +52,9 @@ fn describe(result: &ResourceResult, text: &mut String) {
     if let Outcome::Failed(error) = &result.outcome {
         let _ = writeln!(text, "  ! {}: {}", error.reason(), error);
     }
+    if let Outcome::Refused(refusal) = &result.outcome {
+        let _ = writeln!(text, "  ! {}: {}", refusal.reason, refusal.message);
+    }
     for notice in &result.notices {
         let _ = writeln!(text, "  note: {}", notice.message);
     }

@@ -49,25 +49,41 @@ impl ResourceResult {
         }
     }
 
-    /// A resource the engine could not even start on.
-    pub fn unresolved(object: ObjectName, reason: String) -> Self {
-        let error = crate::engine::EngineError::Unresolved(reason);
+    /// A resource the engine never saw: its status holds only the two conditions.
+    fn unreached(object: ObjectName, reason: &str, message: String, outcome: Outcome) -> Self {
+        let ready = ConditionUpdate::new(conditions::READY, false, reason, message.clone());
+        let synced = ConditionUpdate::new(conditions::SYNCED, false, reason, message);
+        let now = Time(jiff::Timestamp::now());
+        let merged = conditions::merge(&[], &[ready.clone(), synced.clone()], None, &now);
         ResourceResult {
             object,
             changes: Vec::new(),
             blockers: Vec::new(),
             notices: Vec::new(),
-            ready: ConditionUpdate::new(conditions::READY, false, error.reason(), error.to_string()),
-            synced: ConditionUpdate::new(conditions::SYNCED, false, error.reason(), error.to_string()),
-            outcome: Outcome::Failed(error),
-            status: Value::Object(Default::default()),
+            ready,
+            synced,
+            outcome,
+            status: json!({ "conditions": merged }),
             id: None,
             state: None,
         }
     }
 
+    /// A resource the engine could not even start on.
+    pub fn unresolved(object: ObjectName, reason: String) -> Self {
+        let error = crate::engine::EngineError::Unresolved(reason);
+        let message = error.to_string();
+        ResourceResult::unreached(object, error.reason(), message, Outcome::Failed(error))
+    }
+
+    /// A resource a tenancy rule refused before any call to AWS.
+    pub fn refused(object: ObjectName, reason: &'static str, message: String) -> Self {
+        let outcome = Outcome::Refused(Finding::new(reason, message.clone()));
+        ResourceResult::unreached(object, reason, message, outcome)
+    }
+
     pub fn failed(&self) -> bool {
-        matches!(self.outcome, Outcome::Failed(_) | Outcome::Blocked)
+        matches!(self.outcome, Outcome::Failed(_) | Outcome::Blocked | Outcome::Refused(_))
     }
 
     pub fn pending(&self) -> bool {
@@ -108,6 +124,9 @@ impl ResourceResult {
         if let Outcome::Failed(error) = &self.outcome {
             value["error"] = json!({"reason": error.reason(), "message": error.to_string()});
         }
+        if let Outcome::Refused(refusal) = &self.outcome {
+            value["refused"] = json!({"reason": refusal.reason, "message": refusal.message});
+        }
         value
     }
 }
@@ -119,6 +138,7 @@ pub fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::Pending => "ChangesPending",
         Outcome::Drifted => "Drifted",
         Outcome::Blocked => "Blocked",
+        Outcome::Refused(_) => "Refused",
         Outcome::Failed(_) => "Failed",
     }
 }

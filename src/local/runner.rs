@@ -8,6 +8,7 @@ use std::future::Future;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::admission::{Admission, unadmitted_result};
 use super::manifests::ManifestSet;
 use super::result::ResourceResult;
 use super::targets::{KeyDirectory, explicit_target};
@@ -134,7 +135,8 @@ impl<'a> Runner<'a> {
         let delete = command == Command::Delete;
         let key_pass = each(&keys, self.concurrency, |key| async {
             let report = self.key(key, key_mode, false).await;
-            directory.record(key, self.key_account(key), report.as_ref());
+            let recorded = report.as_ref().map_err(|result| &result.synced.message);
+            directory.record(key, self.key_account(key), recorded);
             report
         });
         // Aliases and grants run beside the keys, each waiting only for its own key, so a fleet
@@ -149,9 +151,9 @@ impl<'a> Runner<'a> {
         } else {
             key_reports
         };
-        let key_results = keys.iter().zip(key_reports).map(|(key, report)| match report {
+        let key_results = key_reports.into_iter().map(|report| match report {
             Ok(report) => key_row(report, at),
-            Err(reason) => ResourceResult::unresolved(object_name(key), reason),
+            Err(result) => *result,
         });
         results.extend(key_results);
         results.extend(alias_results);
@@ -159,12 +161,14 @@ impl<'a> Runner<'a> {
         RunOutput { command, results, calls: self.engine.calls().stats.snapshot().since(&before) }
     }
 
-    /// `Err` when the key's `AwsAccount` is not among the manifests (validation reports that first).
-    async fn key(&self, key: &KmsKey, mode: Mode, delete: bool) -> Result<KeyReport, String> {
-        let account = self
-            .key_account(key)
-            .ok_or_else(|| format!("AwsAccount {} is not among the manifests", key.spec.account_ref))?;
-        let request = KeyRequest { key, account, known_key_id: None };
+    async fn key(&self, key: &KmsKey, mode: Mode, delete: bool) -> Result<KeyReport, Box<ResourceResult>> {
+        let unadmitted = |why| Box::new(unadmitted_result(object_name(key), why));
+        let tenant = Admission::new(self.set).key(key).map_err(unadmitted)?;
+        let account = self.key_account(key).ok_or_else(|| {
+            let reason = format!("AwsAccount {} is not among the manifests", key.spec.account_ref);
+            Box::new(ResourceResult::unresolved(object_name(key), reason))
+        })?;
+        let request = KeyRequest { key, account, known_key_id: None, tenant: &tenant };
         Ok(if delete {
             self.engine.delete_key(request, mode).await
         } else {
@@ -204,12 +208,17 @@ impl<'a> Runner<'a> {
     where
         T: OnKey + kube::Resource,
     {
-        let target = self.target(&namespace_of(object), object.pointer(), directory).await;
+        let namespace = namespace_of(object);
+        let tenant = match Admission::new(self.set).on_key(object) {
+            Ok(tenant) => tenant,
+            Err(why) => return unadmitted_result(object.object_name(), why),
+        };
+        let target = self.target(&namespace, object.pointer(), directory).await;
         let target = target.as_ref().map_err(String::clone);
         let report = if delete {
-            object.remove(self.engine, target, mode).await
+            object.remove(self.engine, target, &tenant, mode).await
         } else {
-            object.converge(self.engine, target, mode).await
+            object.converge(self.engine, target, &tenant, mode).await
         };
         let (id, state) = object.columns(&report.status);
         ResourceResult::from_report(report, at, id, state)

@@ -91,8 +91,10 @@ impl Cluster {
         Api::<Namespace>::all(self.client()).create(&PostParams::default(), &ns).await.expect("create namespace");
     }
 
+    /// The AwsAccount `test`, open to every namespace (and adoption) unless `extra` says
+    /// otherwise (a JSON merge patch: `{"allowedNamespaces": null}` removes the selector).
     pub async fn account(&self, endpoint: &str, extra: Value) {
-        let mut spec = json!({"accountId": ACCOUNT_ID, "region": REGION, "endpointUrl": endpoint});
+        let mut spec = json!({"accountId": ACCOUNT_ID, "region": REGION, "endpointUrl": endpoint, "allowedNamespaces": {}, "permissions": {"adoptionNamespaces": {}}});
         json_patch::merge(&mut spec, &extra);
         let account: AwsAccount = serde_json::from_value(json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "AwsAccount", "metadata": {"name": "test"}, "spec": spec})).unwrap();
         Api::<AwsAccount>::all(self.client()).create(&PostParams::default(), &account).await.expect("create account");
@@ -120,8 +122,32 @@ impl Cluster {
     }
 
     pub async fn reconcile_alias(&self, name: &str) -> Result<Action, ControllerError> {
-        let alias: kms_operator::api::KmsAlias = self.get("apps", name).await.expect("the KmsAlias exists");
-        kms_operator::controller::on_key::reconcile(Arc::new(alias), self.ctx.clone()).await
+        self.reconcile_on_key::<kms_operator::api::KmsAlias>("apps", name).await
+    }
+
+    /// Runs the KmsKey reconcile on the object in `namespace` as stored now.
+    pub async fn reconcile_key_in(&self, namespace: &str, name: &str) -> Result<Action, ControllerError> {
+        let key: KmsKey = self.get(namespace, name).await.expect("the KmsKey exists");
+        kms_operator::controller::key::reconcile(Arc::new(key), self.ctx.clone()).await
+    }
+
+    /// Runs the KmsAlias or KmsGrant reconcile on the object in `namespace` as stored now.
+    pub async fn reconcile_on_key<T>(&self, namespace: &str, name: &str) -> Result<Action, ControllerError>
+    where
+        T: kms_operator::controller::on_key::OnKeyResource,
+    {
+        let object: T = self.get(namespace, name).await.expect("the object exists");
+        kms_operator::controller::on_key::reconcile(Arc::new(object), self.ctx.clone()).await
+    }
+
+    /// Whether the object carries the operator's finalizer.
+    pub async fn has_finalizer<K: Namespaced>(&self, namespace: &str, name: &str) -> bool {
+        let object: K = self.get(namespace, name).await.expect("the object exists");
+        object.meta().finalizers.as_ref().is_some_and(|f| f.iter().any(|x| x == kms_operator::controller::FINALIZER))
+    }
+
+    pub async fn delete<K: Namespaced>(&self, namespace: &str, name: &str) {
+        Api::<K>::namespaced(self.client(), namespace).delete(name, &Default::default()).await.expect("delete");
     }
 
     /// Reasons of the Events recorded about `name`.
@@ -145,9 +171,19 @@ impl Cluster {
 }
 
 pub fn key_object(name: &str, spec: Value) -> Value {
+    key_object_in("apps", name, spec)
+}
+
+/// A KmsKey of account `test` in `namespace`.
+pub fn key_object_in(namespace: &str, name: &str, spec: Value) -> Value {
     let mut full = json!({"accountRef": "test"});
     json_patch::merge(&mut full, &spec);
-    json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsKey", "metadata": {"name": name, "namespace": "apps"}, "spec": full})
+    object_in("KmsKey", namespace, name, full)
+}
+
+/// Any kind of ours, as JSON for the API.
+pub fn object_in(kind: &str, namespace: &str, name: &str, spec: Value) -> Value {
+    json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": spec})
 }
 
 pub fn condition<'a>(

@@ -30,17 +30,16 @@ impl Workspace {
     }
 }
 
-/// An AwsAccount named `test` for the server at `endpoint`.
+/// An AwsAccount named `test` for the server at `endpoint`, open to every namespace, which may
+/// also adopt keys the operator did not create (tests/tenancy.rs narrows both).
 pub fn account(endpoint: &str) -> String {
-    format!(
-        "apiVersion: kmsoperator.dev/v1alpha1\nkind: AwsAccount\nmetadata:\n  name: test\nspec:\n  accountId: \"{ACCOUNT_ID}\"\n  region: {REGION}\n  endpointUrl: {endpoint}\n"
-    )
+    account_with(endpoint, "allowedNamespaces: {}\npermissions: {adoptionNamespaces: {}}")
 }
 
-/// A KmsKey named `name` in namespace `apps` with `spec` lines appended (indented 2 spaces).
-pub fn key(name: &str, spec: &str) -> String {
+/// An AwsAccount named `test` with `spec` lines appended (indented 2 spaces).
+pub fn account_with(endpoint: &str, spec: &str) -> String {
     let mut yaml = format!(
-        "apiVersion: kmsoperator.dev/v1alpha1\nkind: KmsKey\nmetadata:\n  name: {name}\n  namespace: apps\nspec:\n  accountRef: test\n"
+        "apiVersion: kmsoperator.dev/v1alpha1\nkind: AwsAccount\nmetadata:\n  name: test\nspec:\n  accountId: \"{ACCOUNT_ID}\"\n  region: {REGION}\n  endpointUrl: {endpoint}\n"
     );
     for line in spec.lines().filter(|l| !l.trim().is_empty()) {
         yaml.push_str("  ");
@@ -50,9 +49,29 @@ pub fn key(name: &str, spec: &str) -> String {
     yaml
 }
 
+/// A Namespace manifest with `labels` (a YAML flow mapping).
+pub fn namespace(name: &str, labels: &str) -> String {
+    format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels: {labels}\n")
+}
+
+/// A KmsKey named `name` in namespace `apps` with `spec` lines appended (indented 2 spaces).
+pub fn key(name: &str, spec: &str) -> String {
+    key_in("apps", name, spec)
+}
+
+/// A KmsKey of account `test` named `name` in `namespace`.
+pub fn key_in(namespace: &str, name: &str, spec: &str) -> String {
+    object_in("KmsKey", namespace, name, &format!("accountRef: test\n{spec}"))
+}
+
 fn object(kind: &str, name: &str, spec: &str) -> String {
+    object_in(kind, "apps", name, spec)
+}
+
+/// A `kind` object named `name` in `namespace`, with `spec` lines (indented 2 spaces).
+pub fn object_in(kind: &str, namespace: &str, name: &str, spec: &str) -> String {
     let mut yaml = format!(
-        "apiVersion: kmsoperator.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: apps\nspec:\n"
+        "apiVersion: kmsoperator.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n"
     );
     for line in spec.lines().filter(|l| !l.trim().is_empty()) {
         yaml.push_str("  ");

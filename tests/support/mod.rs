@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cluster;
 pub mod engine;
 pub mod fake_kube;
+pub mod iam;
 pub mod kms;
 pub mod manifests;
 pub mod moto;

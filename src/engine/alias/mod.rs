@@ -3,7 +3,7 @@
 mod plan;
 mod run;
 
-pub use plan::{AliasObservation, plan_alias, plan_alias_deletion};
+pub use plan::{AliasObservation, plan_alias, plan_alias_deletion, target_refusal};
 pub use run::{AliasReport, AliasRequest};
 
 use crate::api::{KmsKeySpec, KmsKeyStatus};

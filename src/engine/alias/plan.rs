@@ -1,17 +1,24 @@
 //! Planning an alias. Pure.
 
+use crate::api::tenancy::Reason;
 use crate::aws::model::AliasEntry;
+use crate::engine::admission::Tenant;
 use crate::engine::change::{Action, Change, Finding, KeyHandle};
+use crate::engine::ownership::{KeyOwner, describe_owner};
 use crate::engine::plan::Plan;
 
-/// The alias as KMS lists it, and whether the key it points at belongs to this operator.
+/// The alias as KMS lists it, and who owns the keys involved, as seen from the alias's namespace.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AliasObservation {
     pub entry: Option<AliasEntry>,
-    /// Whether the key the alias points at now carries this cluster's ownership tag.
-    pub target_owned: bool,
+    /// Who owns the key the alias should point at; `None` while that key is yet to be created
+    /// (by a KmsKey of the same namespace).
+    pub target_owner: Option<KeyOwner>,
+    /// Who owns the key the alias points at now, when that is another key.
+    pub current_owner: Option<KeyOwner>,
     /// Whether this `KmsAlias` already held the alias (its status said Ready in this region), so
-    /// that a hand-made repoint to any key is drift to repair rather than someone else's alias.
+    /// that a hand-made repoint to a key nobody owns is drift to repair rather than someone
+    /// else's alias.
     pub held_before: bool,
 }
 
@@ -19,12 +26,64 @@ fn conflict(name: &str, region: &str, current: &str) -> Finding {
     Finding::new(
         "AliasConflict",
         format!(
-            "alias {name} already exists in {region} and points at key {current}, which kms-operator does not own; it never takes over an alias it did not hold: choose another name, or delete that alias (or point it at the declared key) by hand if it is really this one's"
+            "alias {name} already exists in {region} and points at key {current}, which kms-operator did not create; it never takes over an alias it did not hold: choose another name, or delete that alias (or point it at the declared key) by hand if it is really this one's"
         ),
     )
 }
 
-pub fn plan_alias(name: &str, region: &str, target: &KeyHandle, observed: &AliasObservation) -> Plan {
+/// The refusal when the alias or grant of `tenant` may not use the key `key_id` owned so: keys
+/// of other namespaces never, keys nobody owns only from adoption namespaces.
+pub fn target_refusal(owner: Option<&KeyOwner>, key_id: &str, tenant: &Tenant, account: &str) -> Option<Plan> {
+    match owner? {
+        KeyOwner::Namespace => None,
+        KeyOwner::Foreign(value) => Some(Plan::refused(
+            Reason::ForeignKey,
+            format!(
+                "key {key_id} belongs to {}; objects in namespace {} may not alias it, grant on it or adopt it",
+                describe_owner(value),
+                tenant.namespace
+            ),
+        )),
+        KeyOwner::Unowned if tenant.may_adopt => None,
+        KeyOwner::Unowned => Some(Plan::refused(
+            Reason::NotPermitted,
+            format!(
+                "key {key_id} was not created by kms-operator, and AwsAccount {account} lets only the namespaces of its spec.permissions.adoptionNamespaces adopt or target such keys, which do not include {}: use a KmsKey of this namespace, or ask the platform team to add the namespace there",
+                tenant.namespace
+            ),
+        )),
+    }
+}
+
+/// The refusal when the alias points at a key of another namespace now: moving an alias away
+/// from a key would redirect that key's users to another one.
+fn repoint_refusal(name: &str, current: &str, owner: Option<&KeyOwner>, tenant: &Tenant) -> Option<Plan> {
+    let Some(KeyOwner::Foreign(value)) = owner else {
+        return None;
+    };
+    Some(Plan::refused(
+        Reason::ForeignKey,
+        format!(
+            "alias {name} points at key {current}, which belongs to {}; objects in namespace {} may not repoint or delete it: choose another alias name",
+            describe_owner(value),
+            tenant.namespace
+        ),
+    ))
+}
+
+pub fn plan_alias(
+    name: &str,
+    region: &str,
+    target: &KeyHandle,
+    observed: &AliasObservation,
+    tenant: &Tenant,
+    account: &str,
+) -> Plan {
+    if let Some(refused) =
+        target.id().and_then(|id| target_refusal(observed.target_owner.as_ref(), id, tenant, account))
+    {
+        return refused;
+    }
     let change = |action: Action| Change { region: region.to_owned(), key: target.clone(), action };
     let mut plan = Plan::default();
     let Some(current) = observed.entry.as_ref().and_then(|e| e.target_key_id.as_deref()) else {
@@ -34,7 +93,11 @@ pub fn plan_alias(name: &str, region: &str, target: &KeyHandle, observed: &Alias
     if target.id() == Some(current) {
         return plan;
     }
-    if !observed.target_owned && !observed.held_before {
+    if let Some(refused) = repoint_refusal(name, current, observed.current_owner.as_ref(), tenant) {
+        return refused;
+    }
+    let ours = observed.current_owner == Some(KeyOwner::Namespace);
+    if !ours && !observed.held_before {
         plan.blockers.push(conflict(name, region, current));
         return plan;
     }
@@ -42,18 +105,35 @@ pub fn plan_alias(name: &str, region: &str, target: &KeyHandle, observed: &Alias
     plan
 }
 
-/// Deleting a `KmsAlias` deletes the alias, unless it points at a key the operator does not own.
-pub fn plan_alias_deletion(name: &str, region: &str, target: Option<&KeyHandle>, observed: &AliasObservation) -> Plan {
+/// Deleting a `KmsAlias` deletes the alias when it points at the alias's own key or at another
+/// key of its namespace; an alias on any other key is left where it is.
+pub fn plan_alias_deletion(
+    name: &str,
+    region: &str,
+    target: Option<&KeyHandle>,
+    observed: &AliasObservation,
+    tenant: &Tenant,
+    account: &str,
+) -> Plan {
+    if let Some(refused) = target
+        .and_then(KeyHandle::id)
+        .and_then(|id| target_refusal(observed.target_owner.as_ref(), id, tenant, account))
+    {
+        return refused;
+    }
     let mut plan = Plan::default();
     let Some(current) = observed.entry.as_ref().and_then(|e| e.target_key_id.as_deref()) else {
         plan.notices.push(Finding::new("NothingToDelete", format!("alias {name} does not exist in {region}")));
         return plan;
     };
-    let ours = observed.target_owned || target.and_then(KeyHandle::id) == Some(current);
+    let ours = target.and_then(KeyHandle::id) == Some(current) || observed.current_owner == Some(KeyOwner::Namespace);
     if !ours {
         plan.notices.push(Finding::new(
             "NotOwned",
-            format!("alias {name} in {region} points at key {current}, which kms-operator does not own; left in place"),
+            format!(
+                "alias {name} in {region} points at key {current}, which is not a key of namespace {}; left in place",
+                tenant.namespace
+            ),
         ));
         return plan;
     }
@@ -69,68 +149,124 @@ pub fn plan_alias_deletion(name: &str, region: &str, target: Option<&KeyHandle>,
 mod tests {
     use super::*;
 
-    fn seen(target: Option<&str>, owned: bool) -> AliasObservation {
+    const ACCOUNT: &str = "sec";
+
+    fn tenant(may_adopt: bool) -> Tenant {
+        Tenant { namespace: "team-b".into(), may_adopt }
+    }
+
+    fn seen(current: Option<&str>, current_owner: KeyOwner) -> AliasObservation {
         AliasObservation {
             held_before: false,
-            entry: target.map(|t| AliasEntry { name: "alias/app".into(), arn: None, target_key_id: Some(t.into()) }),
-            target_owned: owned,
+            entry: current.map(|t| AliasEntry { name: "alias/app".into(), arn: None, target_key_id: Some(t.into()) }),
+            target_owner: Some(KeyOwner::Namespace),
+            current_owner: current.map(|_| current_owner),
         }
+    }
+
+    fn foreign() -> KeyOwner {
+        KeyOwner::Foreign("prod/team-a/app".into())
     }
 
     fn key(id: &str) -> KeyHandle {
         KeyHandle::Existing(id.into())
     }
 
+    fn plan(observed: &AliasObservation) -> Plan {
+        plan_alias("alias/app", "eu-west-1", &key("k1"), observed, &tenant(false), ACCOUNT)
+    }
+
+    fn refusal(plan: &Plan) -> &Finding {
+        assert!(plan.changes.is_empty(), "{plan:?}");
+        plan.refusals.first().unwrap_or_else(|| panic!("not refused: {plan:?}"))
+    }
+
     #[test]
     fn a_missing_alias_is_created() {
-        let plan = plan_alias("alias/app", "eu-west-1", &key("k1"), &seen(None, false));
+        let plan = plan(&seen(None, KeyOwner::Unowned));
         assert_eq!(plan.changes.len(), 1);
         assert_eq!(plan.changes[0].action, Action::CreateAlias { name: "alias/app".into() });
     }
 
     #[test]
     fn an_alias_on_the_right_key_needs_nothing() {
-        assert_eq!(plan_alias("alias/app", "eu-west-1", &key("k1"), &seen(Some("k1"), true)), Plan::default());
+        assert_eq!(plan(&seen(Some("k1"), KeyOwner::Namespace)), Plan::default());
     }
 
     #[test]
-    fn an_alias_pointed_elsewhere_at_an_owned_key_is_repointed() {
-        let plan = plan_alias("alias/app", "eu-west-1", &key("k1"), &seen(Some("k2"), true));
+    fn an_alias_on_another_key_of_the_namespace_is_repointed() {
+        let plan = plan(&seen(Some("k2"), KeyOwner::Namespace));
         assert_eq!(plan.changes[0].action, Action::UpdateAlias { name: "alias/app".into(), from: "k2".into() });
         assert_eq!(plan.changes[0].key, key("k1"));
     }
 
     #[test]
-    fn an_alias_this_object_held_is_repointed_even_from_a_foreign_key() {
-        let observed = AliasObservation { held_before: true, ..seen(Some("foreign"), false) };
-        let plan = plan_alias("alias/app", "eu-west-1", &key("k1"), &observed);
-        assert!(plan.blockers.is_empty(), "{plan:?}");
-        assert_eq!(plan.changes[0].action, Action::UpdateAlias { name: "alias/app".into(), from: "foreign".into() });
+    fn an_alias_on_a_key_of_another_namespace_is_never_taken_even_if_held_before() {
+        for held_before in [false, true] {
+            let observed = AliasObservation { held_before, ..seen(Some("theirs"), foreign()) };
+            let plan = plan(&observed);
+            let refused = refusal(&plan);
+            assert_eq!(refused.reason, "ForeignKey");
+            assert!(refused.message.contains("belongs to KmsKey team-a/app (cluster prod)"), "{}", refused.message);
+        }
     }
 
     #[test]
-    fn an_alias_on_a_foreign_key_is_a_conflict_never_stolen() {
-        let plan = plan_alias("alias/app", "eu-west-1", &key("k1"), &seen(Some("foreign"), false));
+    fn an_alias_this_object_held_is_repointed_from_a_key_nobody_owns() {
+        let observed = AliasObservation { held_before: true, ..seen(Some("legacy"), KeyOwner::Unowned) };
+        let plan = plan(&observed);
+        assert!(plan.blockers.is_empty() && plan.refusals.is_empty(), "{plan:?}");
+        assert_eq!(plan.changes[0].action, Action::UpdateAlias { name: "alias/app".into(), from: "legacy".into() });
+    }
+
+    #[test]
+    fn an_alias_on_a_key_nobody_owns_is_a_conflict_never_stolen() {
+        let plan = plan(&seen(Some("legacy"), KeyOwner::Unowned));
         assert!(plan.changes.is_empty());
         assert_eq!(plan.blockers[0].reason, "AliasConflict");
-        assert!(plan.blockers[0].message.contains("points at key foreign"));
+        assert!(plan.blockers[0].message.contains("points at key legacy"));
+    }
+
+    #[test]
+    fn the_target_must_be_the_namespace_s_or_adoptable() {
+        let mut observed = seen(None, KeyOwner::Unowned);
+        observed.target_owner = Some(foreign());
+        assert_eq!(refusal(&plan(&observed)).reason, "ForeignKey");
+        observed.target_owner = Some(KeyOwner::Unowned);
+        let refused = plan(&observed);
+        assert_eq!(refusal(&refused).reason, "NotPermitted");
+        assert!(refusal(&refused).message.contains("spec.permissions.adoptionNamespaces"));
+        let adopting = plan_alias("alias/app", "eu-west-1", &key("k1"), &observed, &tenant(true), ACCOUNT);
+        assert_eq!(adopting.changes[0].action, Action::CreateAlias { name: "alias/app".into() });
     }
 
     #[test]
     fn a_pending_key_plans_a_create_without_an_id() {
         let pending = KeyHandle::Pending(crate::api::ObjectName::new(crate::api::Kind::KmsKey, Some("ns"), "k"));
-        let plan = plan_alias("alias/app", "eu-west-1", &pending, &seen(None, false));
+        let mut observed = seen(None, KeyOwner::Unowned);
+        observed.target_owner = None;
+        let plan = plan_alias("alias/app", "eu-west-1", &pending, &observed, &tenant(false), ACCOUNT);
         assert_eq!(plan.changes[0].key, pending);
     }
 
     #[test]
-    fn deletion_removes_only_aliases_on_keys_we_own_or_target() {
-        let plan = plan_alias_deletion("alias/app", "eu-west-1", Some(&key("k1")), &seen(Some("k1"), false));
-        assert_eq!(plan.changes[0].action, Action::DeleteAlias { name: "alias/app".into() });
-        let plan = plan_alias_deletion("alias/app", "eu-west-1", Some(&key("k1")), &seen(Some("other"), false));
-        assert!(plan.changes.is_empty());
-        assert_eq!(plan.notices[0].reason, "NotOwned");
-        let plan = plan_alias_deletion("alias/app", "eu-west-1", None, &seen(None, false));
-        assert!(plan.changes.is_empty());
+    fn deletion_removes_only_aliases_on_the_namespace_s_keys() {
+        let delete = |observed: &AliasObservation| {
+            plan_alias_deletion("alias/app", "eu-west-1", Some(&key("k1")), observed, &tenant(false), ACCOUNT)
+        };
+        assert_eq!(
+            delete(&seen(Some("k1"), KeyOwner::Namespace)).changes[0].action,
+            Action::DeleteAlias { name: "alias/app".into() }
+        );
+        assert_eq!(delete(&seen(Some("k2"), KeyOwner::Namespace)).changes.len(), 1, "another key of the namespace");
+        for other in [foreign(), KeyOwner::Unowned] {
+            let plan = delete(&seen(Some("other"), other));
+            assert!(plan.changes.is_empty());
+            assert_eq!(plan.notices[0].reason, "NotOwned");
+        }
+        assert!(delete(&seen(None, KeyOwner::Unowned)).changes.is_empty());
+        let mut theirs = seen(Some("k1"), KeyOwner::Namespace);
+        theirs.target_owner = Some(foreign());
+        assert_eq!(refusal(&delete(&theirs)).reason, "ForeignKey", "a target of another namespace is refused first");
     }
 }

@@ -7,11 +7,12 @@ use super::plan::{AliasObservation, plan_alias, plan_alias_deletion};
 use crate::api::conditions::{ConditionUpdate, READY, is_true};
 use crate::api::{Kind, KmsAlias, KmsAliasStatus, ObjectName};
 use crate::aws::{ErrorKind, KmsClient};
+use crate::engine::admission::Tenant;
 use crate::engine::change::{Action, Change, KeyHandle};
 use crate::engine::converge::Converged;
-use crate::engine::ownership::{is_this_cluster, owner_of};
+use crate::engine::ownership::{KeyOwner, key_owner};
 use crate::engine::plan::Plan;
-use crate::engine::report::{Outcome, Report, ready, synced_condition};
+use crate::engine::report::{Outcome, Report, ready, ready_unless_refused, synced_condition};
 use crate::engine::{Engine, EngineError, Mode};
 
 pub type AliasReport = Report<KmsAliasStatus>;
@@ -20,6 +21,8 @@ pub struct AliasRequest<'a> {
     pub alias: &'a KmsAlias,
     /// The key the alias points at, or why it cannot be resolved yet.
     pub target: Result<&'a KeyTarget, String>,
+    /// What the alias's namespace may do, from admission.
+    pub tenant: &'a Tenant,
 }
 
 /// The controller's memory: the alias was Ready in this region at the last pass, so this object
@@ -62,7 +65,9 @@ fn report(
 ) -> AliasReport {
     let name = &alias.spec.name;
     let region_text = region.unwrap_or("(unknown region)");
-    let entry = pass.observation.as_ref().and_then(|o| o.entry.as_ref());
+    // A refused alias reports nothing about keys it may not use.
+    let observation = pass.observation.as_ref().filter(|_| !matches!(pass.outcome, Outcome::Refused(_)));
+    let entry = observation.and_then(|o| o.entry.as_ref());
     let status = KmsAliasStatus {
         target_key_id: entry.and_then(|e| e.target_key_id.clone()),
         arn: entry.and_then(|e| e.arn.clone()),
@@ -72,7 +77,7 @@ fn report(
     AliasReport {
         object: object(alias),
         status,
-        ready: alias_ready(name, region_text, target, pass.observation.as_ref()),
+        ready: ready_unless_refused(&pass.outcome, alias_ready(name, region_text, target, observation)),
         synced: synced_condition(&pass.outcome, &pass.changes, &pass.plan.blockers),
         changes: pass.changes,
         blockers: pass.plan.blockers,
@@ -88,18 +93,25 @@ fn failed(alias: &KmsAlias, region: Option<&str>, error: EngineError) -> AliasRe
 }
 
 impl Engine {
-    /// Whether `key_id` carries an ownership tag of this cluster.
-    async fn owned_by_cluster(&self, client: &KmsClient, key_id: &str) -> Result<bool, EngineError> {
+    /// Who owns `key_id`, as seen from `namespace`. A key whose tags cannot be read is treated
+    /// as another's: nothing proves it is the namespace's.
+    pub(crate) async fn key_owner(
+        &self,
+        client: &KmsClient,
+        key_id: &str,
+        namespace: &str,
+    ) -> Result<KeyOwner, EngineError> {
         let tags = match self.listings.indexed_tags(client, key_id) {
             Some(tags) => tags,
             None => match client.list_tags(key_id).await {
                 Ok(tags) => tags,
-                // A key we cannot read is not one we own.
-                Err(e) if matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::NotFound) => return Ok(false),
+                Err(e) if matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::NotFound) => {
+                    return Ok(KeyOwner::Foreign(format!("(unreadable: {})", e.reason())));
+                }
                 Err(e) => return Err(EngineError::aws(e)),
             },
         };
-        Ok(owner_of(&tags).is_some_and(|owner| is_this_cluster(&self.settings.cluster_name, owner)))
+        Ok(key_owner(&tags, &self.settings.cluster_name, namespace))
     }
 
     async fn observe_alias(
@@ -107,19 +119,22 @@ impl Engine {
         client: &KmsClient,
         name: &str,
         target: Option<&KeyHandle>,
+        tenant: &Tenant,
         held_before: bool,
     ) -> Result<AliasObservation, EngineError> {
         let aliases = self.listings.aliases(client).await.map_err(EngineError::aws)?;
         let entry = aliases.into_iter().find(|a| a.name == name);
-        let current = entry.as_ref().and_then(|e| e.target_key_id.clone());
-        let target_owned = match current {
-            Some(current) if target.and_then(KeyHandle::id) != Some(current.as_str()) => {
-                self.owned_by_cluster(client, &current).await?
-            }
-            Some(_) => true,
-            None => false,
+        let wanted = target.and_then(KeyHandle::id);
+        let target_owner = match wanted {
+            Some(key_id) => Some(self.key_owner(client, key_id, &tenant.namespace).await?),
+            None => None,
         };
-        Ok(AliasObservation { entry, target_owned, held_before })
+        let current_owner = match entry.as_ref().and_then(|e| e.target_key_id.as_deref()) {
+            Some(current) if Some(current) == wanted => target_owner.clone(),
+            Some(current) => Some(self.key_owner(client, current, &tenant.namespace).await?),
+            None => None,
+        };
+        Ok(AliasObservation { entry, target_owner, current_owner, held_before })
     }
 
     async fn execute_alias_changes(
@@ -174,13 +189,13 @@ impl Engine {
             return failed(alias, Some(&region), error);
         }
         let client = self.kms(&target.account, &region).await;
-        let name = &alias.spec.name;
+        let (name, tenant, account) = (&alias.spec.name, request.tenant, target.account.name.as_str());
         let pass = self
             .converge(
                 mode,
                 false,
-                || self.observe_alias(&client, name, Some(&target.key), held_before(alias, &region)).boxed(),
-                |observed| plan_alias(name, &region, &target.key, observed),
+                || self.observe_alias(&client, name, Some(&target.key), tenant, held_before(alias, &region)).boxed(),
+                |observed| plan_alias(name, &region, &target.key, observed, tenant, account),
                 |changes| {
                     let client = &client;
                     async move {
@@ -207,14 +222,16 @@ impl Engine {
             return failed(alias, Some(&region), error);
         }
         let client = self.kms(&target.account, &region).await;
-        let name = &alias.spec.name;
-        let observed = match self.observe_alias(&client, name, Some(&target.key), false).await {
+        let (name, tenant) = (&alias.spec.name, request.tenant);
+        let observed = match self.observe_alias(&client, name, Some(&target.key), tenant, false).await {
             Ok(observed) => observed,
             Err(error) => return failed(alias, Some(&region), error),
         };
-        let plan = plan_alias_deletion(name, &region, Some(&target.key), &observed);
+        let plan = plan_alias_deletion(name, &region, Some(&target.key), &observed, tenant, &target.account.name);
         let mut pass = Converged { observation: Some(observed), changes: Vec::new(), plan, outcome: Outcome::InSync };
-        if !pass.plan.changes.is_empty() {
+        if let Some(refusal) = pass.plan.refusal() {
+            pass.outcome = Outcome::Refused(refusal);
+        } else if !pass.plan.changes.is_empty() {
             if mode == Mode::Plan {
                 pass.changes = pass.plan.changes.clone();
                 pass.outcome = Outcome::Pending;

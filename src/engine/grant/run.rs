@@ -6,11 +6,13 @@ use super::plan::{desired_grant, matches, plan_grant, plan_grant_deletion};
 use crate::api::{Kind, KmsGrant, KmsGrantStatus, ObjectName};
 use crate::aws::model::{GrantEntry, NewGrant};
 use crate::aws::{ErrorKind, KmsClient};
-use crate::engine::alias::KeyTarget;
+use crate::engine::admission::Tenant;
+use crate::engine::alias::{KeyTarget, target_refusal};
 use crate::engine::change::{Action, Change, GrantPlan, KeyHandle};
 use crate::engine::converge::Converged;
+use crate::engine::ownership::KeyOwner;
 use crate::engine::plan::Plan;
-use crate::engine::report::{Outcome, Report, ready, synced_condition};
+use crate::engine::report::{Outcome, Report, ready, ready_unless_refused, synced_condition};
 use crate::engine::{Engine, EngineError, Mode};
 
 pub type GrantReport = Report<KmsGrantStatus>;
@@ -19,6 +21,22 @@ pub struct GrantRequest<'a> {
     pub grant: &'a KmsGrant,
     /// The key the grant is on, or why it cannot be resolved yet.
     pub target: Result<&'a KeyTarget, String>,
+    /// What the grant's namespace may do, from admission.
+    pub tenant: &'a Tenant,
+}
+
+/// The grants on the key, and who owns the key as seen from the grant's namespace (`None`
+/// while the key is yet to be created).
+pub struct GrantObservation {
+    grants: Vec<GrantEntry>,
+    owner: Option<KeyOwner>,
+}
+
+/// Refused when the key is not one the namespace may grant on; else `plan`.
+fn guarded(observed: &GrantObservation, target: &KeyTarget, tenant: &Tenant, plan: impl FnOnce() -> Plan) -> Plan {
+    let refused =
+        target.key.id().and_then(|id| target_refusal(observed.owner.as_ref(), id, tenant, &target.account.name));
+    refused.unwrap_or_else(plan)
 }
 
 fn object(grant: &KmsGrant) -> ObjectName {
@@ -34,9 +52,11 @@ fn report(
     region: Option<&str>,
     target: Option<&KeyHandle>,
     want: &GrantPlan,
-    pass: Converged<Vec<GrantEntry>>,
+    pass: Converged<GrantObservation>,
 ) -> GrantReport {
-    let grants = pass.observation.as_deref().unwrap_or_default();
+    let refused = matches!(pass.outcome, Outcome::Refused(_));
+    // A refused grant reports nothing about a key it may not use.
+    let grants = pass.observation.as_ref().filter(|_| !refused).map(|o| o.grants.as_slice()).unwrap_or_default();
     let live = named(grants, &want.name);
     let matching = live.iter().find(|g| matches(g, want));
     let key_id = target.and_then(KeyHandle::id);
@@ -50,11 +70,11 @@ fn report(
         object: object(grant),
         status: KmsGrantStatus {
             grant_id: matching.map(|g| g.grant_id.clone()),
-            key_id: key_id.map(str::to_owned),
+            key_id: key_id.filter(|_| !refused).map(str::to_owned),
             region: region.map(str::to_owned),
             ..KmsGrantStatus::default()
         },
-        ready,
+        ready: ready_unless_refused(&pass.outcome, ready),
         synced: synced_condition(&pass.outcome, &pass.changes, &pass.plan.blockers),
         changes: pass.changes,
         blockers: pass.plan.blockers,
@@ -70,11 +90,25 @@ fn failed(grant: &KmsGrant, want: &GrantPlan, error: EngineError) -> GrantReport
 }
 
 impl Engine {
-    async fn observe_grants(&self, client: &KmsClient, key: &KeyHandle) -> Result<Vec<GrantEntry>, EngineError> {
-        match key.id() {
-            Some(key_id) => self.listings.grants(client, key_id).await.map_err(EngineError::aws),
-            None => Ok(Vec::new()),
-        }
+    async fn observe_grants(
+        &self,
+        client: &KmsClient,
+        key: &KeyHandle,
+        tenant: &Tenant,
+    ) -> Result<GrantObservation, EngineError> {
+        let Some(key_id) = key.id() else {
+            return Ok(GrantObservation { grants: Vec::new(), owner: None });
+        };
+        let owner = self.key_owner(client, key_id, &tenant.namespace).await?;
+        // A key the namespace may not use is not listed: its grants are none of its business.
+        let grants = match &owner {
+            KeyOwner::Namespace => self.listings.grants(client, key_id).await.map_err(EngineError::aws)?,
+            KeyOwner::Unowned if tenant.may_adopt => {
+                self.listings.grants(client, key_id).await.map_err(EngineError::aws)?
+            }
+            _ => Vec::new(),
+        };
+        Ok(GrantObservation { grants, owner: Some(owner) })
     }
 
     async fn execute_grant_changes(
@@ -152,12 +186,17 @@ impl Engine {
             return failed(grant, &want, error);
         }
         let client = self.kms(&target.account, &region).await;
+        let tenant = request.tenant;
         let pass = self
             .converge(
                 mode,
                 false,
-                || self.observe_grants(&client, &target.key).boxed(),
-                |grants| plan_grant(&want, &region, &target.key, &named(grants, &want.name)),
+                || self.observe_grants(&client, &target.key, tenant).boxed(),
+                |observed| {
+                    guarded(observed, target, tenant, || {
+                        plan_grant(&want, &region, &target.key, &named(&observed.grants, &want.name))
+                    })
+                },
                 |changes| {
                     let client = &client;
                     async move {
@@ -185,13 +224,17 @@ impl Engine {
             return failed(grant, &want, error);
         }
         let client = self.kms(&target.account, &region).await;
-        let grants = match self.observe_grants(&client, &target.key).await {
-            Ok(grants) => grants,
+        let observed = match self.observe_grants(&client, &target.key, request.tenant).await {
+            Ok(observed) => observed,
             Err(error) => return failed(grant, &want, error),
         };
-        let plan = plan_grant_deletion(&want.name, &region, &target.key, &named(&grants, &want.name));
+        let plan = guarded(&observed, target, request.tenant, || {
+            plan_grant_deletion(&want.name, &region, &target.key, &named(&observed.grants, &want.name))
+        });
         let mut pass = Converged { observation: None, changes: Vec::new(), plan, outcome: Outcome::InSync };
-        if !pass.plan.changes.is_empty() {
+        if let Some(refusal) = pass.plan.refusal() {
+            pass.outcome = Outcome::Refused(refusal);
+        } else if !pass.plan.changes.is_empty() {
             let changes = pass.plan.changes.clone();
             pass.outcome = if mode == Mode::Plan {
                 pass.changes = changes;
@@ -204,7 +247,7 @@ impl Engine {
             };
         }
         if pass.outcome != Outcome::Changed {
-            pass.observation = Some(grants);
+            pass.observation = Some(observed);
         }
         report(grant, Some(&region), Some(&target.key), &want, pass)
     }

@@ -6,9 +6,11 @@ use serde_json::Value;
 
 use super::observed::{KeyObservation, ObservedKey, ObservedReplica};
 use crate::api::DeletionPolicy;
+use crate::api::tenancy::Reason;
 use crate::aws::model::KeyDescription;
 use crate::engine::change::{Action, Change, Finding, KeyHandle, NewKeyPlan, NewReplicaPlan, TagChange};
-use crate::engine::desired::{DesiredKey, DesiredReplica};
+use crate::engine::desired::{DesiredKey, DesiredReplica, Origin};
+use crate::engine::ownership::{KeyOwner, describe_owner};
 use crate::engine::plan::Plan;
 use crate::policy;
 
@@ -24,7 +26,9 @@ pub fn plan_key(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
             ),
         ),
         KeyObservation::Missing => plan_creation(desired),
-        KeyObservation::Found(observed) => plan_existing(desired, observed),
+        KeyObservation::Found(observed) => {
+            adoption_refusal(desired, observed).unwrap_or_else(|| plan_existing(desired, observed))
+        }
         KeyObservation::NotOwned { key, owner } => Plan::blocked(
             "NotOwned",
             format!(
@@ -55,6 +59,34 @@ pub fn plan_key(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
                 desired.object
             ),
         ),
+    }
+}
+
+/// An imported key must be the namespace's own, or one nobody owns adopted from a namespace
+/// the account lets adopt: a key of another namespace or cluster is never touched.
+fn adoption_refusal(desired: &DesiredKey, observed: &ObservedKey) -> Option<Plan> {
+    if desired.origin == Origin::Create {
+        return None;
+    }
+    let key_id = &observed.key.key_id;
+    let namespace = desired.object.namespace.as_deref().unwrap_or("default");
+    match desired.owner_of(&observed.tags) {
+        KeyOwner::Namespace => None,
+        KeyOwner::Unowned if desired.may_adopt => None,
+        KeyOwner::Foreign(owner) => Some(Plan::refused(
+            Reason::ForeignKey,
+            format!(
+                "spec.import.keyId {key_id} belongs to {}; objects in namespace {namespace} may not adopt, change or delete it",
+                describe_owner(&owner)
+            ),
+        )),
+        KeyOwner::Unowned => Some(Plan::refused(
+            Reason::NotPermitted,
+            format!(
+                "spec.import.keyId {key_id} was not created by kms-operator, and AwsAccount {} lets only the namespaces of its spec.permissions.adoptionNamespaces adopt such keys, which do not include {namespace}: ask the platform team to add the namespace there",
+                desired.account.name
+            ),
+        )),
     }
 }
 
@@ -333,7 +365,12 @@ fn plan_replica(desired: &DesiredKey, replica: &DesiredReplica, live: &ObservedR
 /// the operator does not own.
 pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
     let observed = match observation {
-        KeyObservation::Found(observed) => observed,
+        KeyObservation::Found(observed) => {
+            if let Some(refused) = adoption_refusal(desired, observed) {
+                return refused;
+            }
+            observed
+        }
         KeyObservation::NotOwned { key, .. } => {
             return Plan {
                 notices: vec![Finding::new(

@@ -45,6 +45,7 @@ fn desired() -> DesiredKey {
         observe_only: false,
         deletion: DeletionPolicy::Retain,
         pending_window_days: 30,
+        may_adopt: true,
     }
 }
 
@@ -358,4 +359,38 @@ fn an_imported_key_is_retained_as_it_is() {
     let plan = plan_key_deletion(&desired, &found(live(&desired)));
     assert!(plan.changes.is_empty());
     assert_eq!(reasons(&plan.notices), vec!["Retained"]);
+}
+
+#[test]
+fn an_import_of_a_key_of_another_namespace_or_cluster_is_refused_with_no_change() {
+    let mut desired = desired();
+    desired.origin = Origin::Import("k1".into());
+    for foreign in ["c/team-a/logs", "other-cluster/apps/logs"] {
+        let mut observed = live(&desired);
+        observed.tags.insert(OWNER_TAG.into(), foreign.into());
+        observed.key.description = "changed by hand".into();
+        for plan in [plan_key(&desired, &found(observed.clone())), plan_key_deletion(&desired, &found(observed))] {
+            assert!(plan.changes.is_empty(), "{plan:?}");
+            assert_eq!(plan.refusals[0].reason, "ForeignKey");
+            assert!(plan.refusals[0].message.contains("may not adopt, change or delete it"), "{plan:?}");
+        }
+    }
+}
+
+#[test]
+fn a_key_nobody_owns_is_adopted_only_from_an_adoption_namespace() {
+    let mut desired = desired();
+    desired.origin = Origin::Import("k1".into());
+    desired.deletion = DeletionPolicy::Delete;
+    let mut observed = live(&desired);
+    observed.key.description = "legacy".into();
+    desired.may_adopt = false;
+    for plan in [plan_key(&desired, &found(observed.clone())), plan_key_deletion(&desired, &found(observed.clone()))] {
+        assert!(plan.changes.is_empty(), "{plan:?}");
+        assert_eq!(plan.refusals[0].reason, "NotPermitted");
+        assert!(plan.refusals[0].message.contains("spec.permissions.adoptionNamespaces"), "{plan:?}");
+    }
+    desired.may_adopt = true;
+    assert!(plan_key(&desired, &found(observed.clone())).refusals.is_empty());
+    assert_eq!(plan_key_deletion(&desired, &found(observed)).changes.len(), 1, "adopted, then scheduled for deletion");
 }

@@ -9,10 +9,11 @@ use super::plan::{plan_key, plan_key_deletion};
 use super::status::{key_ready, key_status};
 use crate::api::{KmsKey, KmsKeyStatus};
 use crate::aws::AccountConfig;
+use crate::engine::admission::Tenant;
 use crate::engine::cache::lock;
 use crate::engine::converge::Converged;
 use crate::engine::desired::{DesiredKey, desired_key};
-use crate::engine::report::{Outcome, Report, synced_condition};
+use crate::engine::report::{Outcome, Report, ready_unless_refused, synced_condition};
 use crate::engine::{Engine, EngineError, Mode};
 
 pub type KeyReport = Report<KmsKeyStatus>;
@@ -22,6 +23,8 @@ pub struct KeyRequest<'a> {
     pub account: &'a AccountConfig,
     /// The key id recorded in status, when there is one (the controller).
     pub known_key_id: Option<&'a str>,
+    /// What the key's namespace may do, from admission.
+    pub tenant: &'a Tenant,
 }
 
 fn report(desired: &DesiredKey, pass: Converged<KeyObservation>, caller: Option<&str>) -> KeyReport {
@@ -30,10 +33,12 @@ fn report(desired: &DesiredKey, pass: Converged<KeyObservation>, caller: Option<
         (outcome, _) => outcome,
     };
     let pending_creation = outcome == Outcome::Pending && matches!(pass.observation, Some(KeyObservation::Missing));
+    // A refused key reports nothing about a key it may not use.
+    let observation = pass.observation.as_ref().filter(|_| !matches!(outcome, Outcome::Refused(_)));
     KeyReport {
         object: desired.object.clone(),
-        status: key_status(desired, pass.observation.as_ref()),
-        ready: key_ready(desired, pass.observation.as_ref(), pending_creation),
+        status: key_status(desired, observation),
+        ready: ready_unless_refused(&outcome, key_ready(desired, observation, pending_creation)),
         synced: synced_condition(&outcome, &pass.changes, &pass.plan.blockers),
         changes: pass.changes,
         blockers: pass.plan.blockers,
@@ -51,7 +56,7 @@ fn failed(desired: &DesiredKey, error: EngineError) -> KeyReport {
 impl Engine {
     /// Converges (or, in `Mode::Plan`, only plans) one `KmsKey`.
     pub async fn reconcile_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
-        let desired = desired_key(request.key, request.account, &self.settings);
+        let desired = desired_key(request.key, request.account, request.tenant, &self.settings);
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
             Err(error) => return failed(&desired, error),
@@ -86,7 +91,7 @@ impl Engine {
 
     /// What deleting the `KmsKey` does to its key, by its deletion policy.
     pub async fn delete_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
-        let desired = desired_key(request.key, request.account, &self.settings);
+        let desired = desired_key(request.key, request.account, request.tenant, &self.settings);
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
             Err(error) => return failed(&desired, error),
@@ -102,6 +107,10 @@ impl Engine {
         };
         let mut pass =
             Converged { observation: Some(observation), changes: Vec::new(), plan, outcome: Outcome::InSync };
+        if let Some(refusal) = pass.plan.refusal() {
+            pass.outcome = Outcome::Refused(refusal);
+            return report(&desired, pass, Some(&caller));
+        }
         if pass.plan.changes.is_empty() {
             return report(&desired, pass, Some(&caller));
         }

@@ -11,6 +11,7 @@ use serde_yaml_ng::{Mapping, Value};
 
 use super::Source;
 use super::lines;
+use super::namespaces::{NamespaceManifest, decode_namespace, is_namespace};
 use crate::api::validate::{Issue, closest, path};
 use crate::api::{API_VERSION, AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
 
@@ -53,8 +54,10 @@ pub(super) struct Leftovers {
     /// Objects declared but not decodable, so that references to them are not reported a
     /// second time as missing.
     pub broken: Vec<ObjectName>,
-    /// Other kinds' objects (a Namespace kept beside the keys), skipped with a note.
+    /// Other kinds' objects (a ConfigMap kept beside the keys), skipped with a note.
     pub skipped: Vec<String>,
+    /// `Namespace` manifests, for their labels.
+    pub namespaces: Vec<(NamespaceManifest, Source)>,
 }
 
 pub(super) fn decode_file(
@@ -98,6 +101,12 @@ pub(super) fn decode_file(
         let fields =
             marked.iter().find(|doc| Some(doc.start) == line).map(|doc| doc.fields.clone()).unwrap_or_default();
         let source = Source { file: file.to_path_buf(), line, field_lines: fields };
+        if is_namespace(&value) {
+            if let Some(namespace) = decode_namespace(value, &source, issues) {
+                leftovers.namespaces.push((namespace, source));
+            }
+            continue;
+        }
         if let Some(foreign) = foreign_object(&value) {
             let at = source.line.map(|line| format!(":{line}")).unwrap_or_default();
             leftovers.skipped.push(format!("{}{at}: skipped {foreign}: not a kind of {API_VERSION}", file.display()));
@@ -245,14 +254,25 @@ fn check_api_version(map: &Mapping, source: &Source, object: Option<&ObjectName>
     issues.push(file_issue(source, object, "apiVersion", problem, format!("set apiVersion: {API_VERSION}")));
 }
 
-/// Unknown top-level and metadata fields, and a missing name; the kind's struct rejects
-/// unknown fields under `spec` itself.
+/// Unknown top-level and metadata fields, a `status:` block, and a missing name; the kind's
+/// struct rejects unknown fields under `spec` itself.
 fn check_fields(map: &Mapping, source: &Source, object: Option<&ObjectName>, issues: &mut Vec<Issue>) {
     for key in map.keys() {
         let key = key_text(key);
         if !TOP_LEVEL.contains(&key.as_str()) {
             issues.push(unknown_field(source, object, &path::child("", &key), &key, TOP_LEVEL));
         }
+    }
+    // Status is the operator's record of what it did (which alias it held, which key it
+    // created); read from a file, it would let a manifest claim a past it never had.
+    if map.contains_key("status") {
+        issues.push(file_issue(
+            source,
+            object,
+            "status",
+            "is set, but status is written by the operator and is never read from a manifest",
+            "remove the status: block (kubectl get -o yaml output carries one: keep apiVersion, kind, metadata and spec)",
+        ));
     }
     let Some(Value::Mapping(metadata)) = map.get("metadata") else {
         issues.push(file_issue(

@@ -5,6 +5,7 @@
 mod claims;
 mod decode;
 mod lines;
+mod namespaces;
 mod read;
 mod set;
 #[cfg(test)]
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 use crate::api::validate::{Issue, path};
 
+pub use namespaces::NamespaceManifest;
 pub use set::ManifestSet;
 
 /// Where an object was written.
@@ -60,6 +62,14 @@ pub struct Loaded<T> {
     pub source: Source,
 }
 
+/// `file:line` of a source, for messages that point at an earlier declaration.
+fn at(source: &Source) -> String {
+    match source.line {
+        Some(line) => format!("{}:{line}", source.file.display()),
+        None => source.file.display().to_string(),
+    }
+}
+
 /// Reads every manifest under `paths`: a file, or a directory read recursively for `*.yaml`
 /// and `*.yml` (hidden entries skipped), each file one or more YAML documents. Returns the
 /// objects that decoded cleanly and an issue for everything that did not; it does not apply
@@ -81,19 +91,32 @@ pub fn load(paths: &[PathBuf]) -> (ManifestSet, Vec<Issue>) {
         let decoded = decode::decode_file(&file, &text, &mut issues, &mut leftovers);
         set.broken.extend(leftovers.broken);
         set.skipped.extend(leftovers.skipped);
+        for (namespace, source) in leftovers.namespaces {
+            match set.namespaces.iter().find(|n| n.object.name == namespace.name) {
+                Some(first) => {
+                    let duplicate = Issue::new(
+                        None,
+                        "metadata.name",
+                        format!(
+                            "Namespace {} is declared twice: first in {}, again here",
+                            namespace.name,
+                            at(&first.source)
+                        ),
+                        "keep one of the two; its labels decide which AwsAccounts the namespace may use",
+                    );
+                    issues.push(source.locate(duplicate));
+                }
+                None => set.namespaces.push(Loaded { object: namespace, source }),
+            }
+        }
         for (object, source) in decoded {
             let name = object.name();
             match first_seen.entry(name.clone()) {
                 Entry::Occupied(first) => {
-                    let first = first.get();
-                    let first_at = match first.line {
-                        Some(line) => format!("{}:{line}", first.file.display()),
-                        None => first.file.display().to_string(),
-                    };
                     let duplicate = Issue::new(
                         Some(name),
                         "metadata.name",
-                        format!("is declared twice: first in {first_at}, again here"),
+                        format!("is declared twice: first in {}, again here", at(first.get())),
                         "keep one of the two; kind, namespace and name together must be unique",
                     );
                     issues.push(source.locate(duplicate));

@@ -1,8 +1,10 @@
 //! The objects of one local-mode run, and the rules that need all of them at once.
 
 use super::decode::Object;
+use super::namespaces::NamespaceManifest;
 use super::{Loaded, Source};
 use crate::api::KeyPointer;
+use crate::api::tenancy::Labels;
 use crate::api::validate::{self, Issue};
 use crate::api::{AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
 
@@ -12,6 +14,8 @@ pub struct ManifestSet {
     pub keys: Vec<Loaded<KmsKey>>,
     pub aliases: Vec<Loaded<KmsAlias>>,
     pub grants: Vec<Loaded<KmsGrant>>,
+    /// `Namespace` manifests: their labels select which accounts a namespace may use.
+    pub namespaces: Vec<Loaded<NamespaceManifest>>,
     /// Objects declared in the files that did not load (their issues are already reported).
     pub broken: Vec<ObjectName>,
     /// Notes on objects of other API groups that were skipped.
@@ -26,6 +30,11 @@ pub(super) fn namespace_of(namespace: &Option<String>) -> &str {
 impl ManifestSet {
     pub fn account(&self, name: &str) -> Option<&Loaded<AwsAccount>> {
         self.accounts.iter().find(|a| a.object.metadata.name.as_deref() == Some(name))
+    }
+
+    /// The labels of `namespace` from its `Namespace` manifest; none without one, as API.md says.
+    pub fn labels(&self, namespace: &str) -> Labels {
+        self.namespaces.iter().find(|n| n.object.name == namespace).map(|n| n.object.labels.clone()).unwrap_or_default()
     }
 
     pub fn key(&self, namespace: &str, name: &str) -> Option<&Loaded<KmsKey>> {

@@ -196,13 +196,13 @@ fn envelope_problems() {
     assert_eq!((issue.field.as_str(), issue.line), ("", Some(1)));
     assert!(issue.problem.contains("neither apiVersion nor kind"), "{issue}");
 
-    // Another group's object beside the keys (a Namespace, a ConfigMap) is skipped with a note.
+    // Another group's object beside the keys (a ConfigMap) is skipped with a note.
     let (_dir, _file, set, issues) =
-        load_one(&format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: apps}}\n---\n{KEY}"));
+        load_one(&format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings}}\n---\n{KEY}"));
     assert!(issues.is_empty(), "{issues:?}");
     assert_eq!(set.keys.len(), 1);
     assert_eq!(set.skipped.len(), 1);
-    assert!(set.skipped[0].contains("skipped v1 Namespace apps"), "{:?}", set.skipped);
+    assert!(set.skipped[0].contains("skipped v1 ConfigMap settings"), "{:?}", set.skipped);
 
     // ... but a kind that looks like one of ours is a typo, whatever its group.
     let (_dir, _file, _set, issues) = load_one("apiVersion: v1\nkind: KmsKeys\nmetadata: {name: x}\n");
@@ -510,4 +510,44 @@ fn two_keys_importing_one_key_by_id_and_by_arn_are_refused() {
         ("spec.import.keyId", Some("other"))
     );
     assert!(issue.problem.contains(&format!("manages key {id} in account core-security")), "{issue}");
+}
+
+#[test]
+fn namespace_manifests_bring_their_labels() {
+    let namespaces = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: platform-kms\n  labels: {kmsoperator.dev/tenant: platform}\nstatus: {phase: Active}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: bare}\n";
+    let (_dir, _file, set, issues) = load_one(&format!("{namespaces}---\n{KEY}"));
+    assert!(issues.is_empty(), "{issues:?}");
+    assert!(set.skipped.is_empty(), "{:?}", set.skipped);
+    assert_eq!(set.labels("platform-kms").get("kmsoperator.dev/tenant").map(String::as_str), Some("platform"));
+    assert!(set.labels("bare").is_empty());
+    assert!(set.labels("never-declared").is_empty(), "a namespace without a manifest has no labels");
+}
+
+#[test]
+fn a_namespace_declared_twice_or_badly_named_is_reported() {
+    let twice = "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: apps, labels: {a: b}}\n";
+    let (_dir, _file, _set, issues) = load_one(twice);
+    let issue = only_issue(&issues);
+    assert_eq!((issue.field.as_str(), issue.line), ("metadata.name", Some(7)));
+    assert!(issue.problem.contains("Namespace apps is declared twice: first in"), "{issue}");
+
+    let (_dir, _file, set, issues) = load_one("apiVersion: v1\nkind: Namespace\nmetadata: {name: Apps_1}\n");
+    assert!(set.namespaces.is_empty());
+    assert!(only_issue(&issues).problem.contains("\"Apps_1\" is not a valid namespace name"));
+}
+
+#[test]
+fn a_status_block_is_refused_because_status_is_the_operator_s() {
+    let (_dir, _file, set, issues) =
+        load_one(&format!("{KEY}status:\n  keyId: 1234abcd-12ab-34cd-56ef-1234567890ab\n"));
+    assert!(set.keys.is_empty(), "an object with a status block is not loaded");
+    let issue = only_issue(&issues);
+    assert_eq!((issue.field.as_str(), issue.line), ("status", Some(6)));
+    assert!(
+        issue
+            .to_string()
+            .contains("KmsKey platform-kms/datamesh: status: is set, but status is written by the operator"),
+        "{issue}"
+    );
+    assert!(issue.fix.contains("remove the status: block"), "{issue}");
 }
