@@ -120,9 +120,11 @@ fn the_ownership_tag_goes_on_only_with_create_key() {
             "{resource_owner:?}"
         );
     }
-    // Ordinary tags on a key this cluster owns are fine.
-    let user_tag = on_key("kms:TagResource", Some("prod/team-a/logs")).with("aws:TagKeys", &["Team"]);
-    assert_eq!(evaluate(&policy, &user_tag), Decision::Allowed);
+    // Ordinary tags, and the operator's other bookkeeping tags, on a key this cluster owns are fine.
+    for tag in ["Team", "kmsoperator.dev/rotate-now"] {
+        let tagged = on_key("kms:TagResource", Some("prod/team-a/logs")).with("aws:TagKeys", &[tag]);
+        assert_eq!(evaluate(&policy, &tagged), Decision::Allowed, "{tag}");
+    }
 }
 
 #[test]
