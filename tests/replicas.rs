@@ -169,3 +169,37 @@ async fn keys_replicas_aliases_and_grants_converge_in_one_apply_and_then_cost_no
         "Retain keeps the key"
     );
 }
+
+#[tokio::test]
+async fn replicas_of_an_adopted_key_that_the_operator_did_not_create_are_left_alone() {
+    let moto = Moto::start();
+    let primary = kms::client(&moto.endpoint(), REGION).await;
+    // A multi-Region key and two replicas made outside the operator, with moto's key id form.
+    let created = primary.create_key().multi_region(true).description("legacy").send().await.unwrap();
+    let id = created.key_metadata().unwrap().key_id().to_owned();
+    for region in [REPLICA_REGION, "eu-central-1"] {
+        primary.replicate_key().key_id(&id).replica_region(region).description("theirs").send().await.unwrap();
+    }
+    let mut before = Vec::new();
+    for region in [REPLICA_REGION, "eu-central-1"] {
+        before.push(kms::describe(&kms::client(&moto.endpoint(), region).await, &id).await);
+    }
+    let ws = Workspace::new();
+    ws.write("account.yaml", &account(&moto.endpoint()));
+    let spec = format!(
+        "import: {{keyId: {id}}}\nmultiRegion: true\ndescription: adopted\ndeletion: {{policy: Delete, pendingWindowDays: 7}}"
+    );
+    ws.write("key.yaml", &key("adopted", &spec));
+
+    let applied = run_json("apply", ws.path());
+    applied.assert_code(0);
+    let notices = applied.resource("KmsKey", "adopted")["notices"].to_string();
+    assert!(notices.contains("ForeignReplica"), "{notices}");
+    let deleted = run_json("delete", ws.path());
+    deleted.assert_code(0);
+    assert_eq!(deleted.calls("ScheduleKeyDeletion"), 1, "the adopted primary only: {}", deleted.stdout);
+    for (region, before) in [REPLICA_REGION, "eu-central-1"].into_iter().zip(before) {
+        let replica = kms::describe(&kms::client(&moto.endpoint(), region).await, &id).await;
+        assert_eq!(replica, before, "{region}: untouched");
+    }
+}

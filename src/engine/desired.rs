@@ -83,11 +83,20 @@ impl DesiredKey {
 
     /// Tags the key must carry: declared ones, plus ownership for created keys.
     pub fn full_tags(&self, declared: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        if self.owns_key() { self.with_owner(declared) } else { declared.clone() }
+    }
+
+    /// `declared` plus this object's ownership tag: what a key or replica the operator creates
+    /// carries, so that it can tell later which ones it may remove.
+    pub fn with_owner(&self, declared: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut tags = declared.clone();
-        if self.owns_key() {
-            tags.insert(self.owner.0.clone(), self.owner.1.clone());
-        }
+        tags.insert(self.owner.0.clone(), self.owner.1.clone());
         tags
+    }
+
+    /// Whether a key or replica with `tags` was created by the operator for this object.
+    pub fn created_here(&self, tags: &BTreeMap<String, String>) -> bool {
+        tags.get(&self.owner.0) == Some(&self.owner.1)
     }
 
     pub fn replica(&self, region: &str) -> Option<&DesiredReplica> {

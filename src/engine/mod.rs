@@ -19,7 +19,7 @@ pub mod plan;
 mod report;
 mod settings;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -49,12 +49,15 @@ pub struct Engine {
     listings: Listings,
     /// Keys this process created, and when: KMS may answer NotFound for them for a while.
     created: Mutex<HashMap<String, Instant>>,
+    /// Replicas (key id, region) this process created: theirs even where the server dropped the
+    /// tags of ReplicateKey (moto does), until the next pass tags them.
+    replicated: Mutex<HashSet<(String, String)>>,
 }
 
 impl Engine {
     pub fn new(pool: ClientPool, settings: EngineSettings) -> Self {
         let listings = Listings::new(settings.listing_ttl);
-        Engine { pool, settings, listings, created: Mutex::new(HashMap::new()) }
+        Engine { pool, settings, listings, created: Mutex::new(HashMap::new()), replicated: Mutex::new(HashSet::new()) }
     }
 
     pub fn settings(&self) -> &EngineSettings {
@@ -82,6 +85,14 @@ impl Engine {
 
     fn remember_created(&self, key_id: &str) {
         lock(&self.created).insert(key_id.to_owned(), Instant::now());
+    }
+
+    fn remember_replicated(&self, key_id: &str, region: &str) {
+        lock(&self.replicated).insert((key_id.to_owned(), region.to_owned()));
+    }
+
+    fn replicated_here(&self, key_id: &str, region: &str) -> bool {
+        lock(&self.replicated).contains(&(key_id.to_owned(), region.to_owned()))
     }
 
     fn recently_created(&self, key_id: &str) -> bool {

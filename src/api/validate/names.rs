@@ -115,11 +115,17 @@ pub fn parse_role_arn(value: &str) -> Option<Arn<'_>> {
     })
 }
 
-/// A KMS key id: a UUID, or `mrk-` and 32 hex digits for multi-Region keys.
+/// A KMS key id: a UUID, or `mrk-` and 32 hex digits for multi-Region keys. KMS-compatible
+/// servers (moto) write the multi-Region form as `mrk-` and a dashed UUID, which is accepted too
+/// so that their keys can be adopted.
 pub fn is_key_id(value: &str) -> bool {
-    if let Some(hex) = value.strip_prefix("mrk-") {
-        return hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(rest) = value.strip_prefix("mrk-") {
+        return (rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit())) || is_uuid(rest);
     }
+    is_uuid(value)
+}
+
+fn is_uuid(value: &str) -> bool {
     let groups: Vec<&str> = value.split('-').collect();
     groups.len() == 5
         && groups
@@ -251,6 +257,9 @@ mod tests {
         assert_eq!(parse_key_target(uuid).map(|t| t.key_id), Some(uuid));
         let mrk = "mrk-1234abcd12ab34cd56ef1234567890ab";
         assert!(parse_key_target(mrk).is_some_and(|t| t.is_multi_region()));
+        let dashed = "mrk-427f2aab-d411-4bdb-a884-b8ce5cf3f92f";
+        assert!(parse_key_target(dashed).is_some_and(|t| t.is_multi_region()), "the form moto issues");
+        assert!(parse_key_target("mrk-427f2aab-d411-4bdb-a884").is_none());
         let arn = format!("arn:aws:kms:us-west-2:111122223333:key/{uuid}");
         let target = parse_key_target(&arn).expect("a key ARN");
         assert_eq!(target.arn.map(|a| a.region), Some("us-west-2"));

@@ -86,14 +86,18 @@ impl Engine {
                     bypass_policy_lockout_safety_check: replica.bypass_lockout_check,
                 };
                 self.remember_created(key_id);
-                match self
+                let result = match self
                     .while_iam_propagates(|| self.tolerate_new_key(key_id, || client.replicate_key(key_id, &request)))
                     .await
                 {
                     // An earlier attempt whose answer was lost already made it.
                     Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::AlreadyExists => Ok(()),
                     other => other.map(|_| ()),
+                };
+                if result.is_ok() {
+                    self.remember_replicated(key_id, &replica.region);
                 }
+                result
             }
             Action::EnableKey => self.on_key(key_id, || client.enable_key(key_id)).await,
             Action::DisableKey => self.on_key(key_id, || client.disable_key(key_id)).await,

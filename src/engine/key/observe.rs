@@ -113,6 +113,7 @@ impl Engine {
         } else {
             Some(parse_policy(&self.tolerate_new_key(key_id, || client.get_policy(key_id)).await?))
         };
-        Ok(Some(ObservedReplica { region: region.to_owned(), key, policy, tags }))
+        let created_here = desired.created_here(&tags) || self.replicated_here(key_id, region);
+        Ok(Some(ObservedReplica { region: region.to_owned(), key, policy, tags, created_here }))
     }
 }

@@ -12,6 +12,10 @@ pub struct ObservedReplica {
     pub key: KeyDescription,
     pub policy: Option<Value>,
     pub tags: BTreeMap<String, String>,
+    /// Created by the operator for this object: it carries the object's ownership tag, or this
+    /// process made it moments ago. Only such replicas (and declared ones) may be changed or
+    /// deleted.
+    pub created_here: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

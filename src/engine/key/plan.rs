@@ -131,7 +131,9 @@ fn replica_plan(desired: &DesiredKey, replica: &DesiredReplica, primary: Option<
             .or_else(|| primary.map(|p| p.key.description.clone()))
             .unwrap_or_default(),
         policy: replica.policy.clone().or(observed_policy).unwrap_or(Value::Null),
-        tags: desired.full_tags(&replica.tags),
+        // Even on an adopted key: the tag is how a later pass knows this replica is one the
+        // operator may remove.
+        tags: desired.with_owner(&replica.tags),
         bypass_lockout_check: desired.bypass_lockout_check,
     }
 }
@@ -310,7 +312,9 @@ fn plan_replicas(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan) 
         if desired.replica(&live.region).is_some() || live.key.is_pending_deletion() {
             continue;
         }
-        if desired.deletion == DeletionPolicy::Delete {
+        if !live.created_here {
+            plan.notices.push(foreign_replica(primary_id, live));
+        } else if desired.deletion == DeletionPolicy::Delete {
             plan.changes.push(Change {
                 region: live.region.clone(),
                 key: KeyHandle::Existing(live.key.key_id.clone()),
@@ -326,6 +330,18 @@ fn plan_replicas(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan) 
             ));
         }
     }
+}
+
+/// A replica that exists but that the operator did not create for this object, nor does the
+/// manifest declare: someone else's, left exactly as it is.
+fn foreign_replica(primary_id: &str, live: &ObservedReplica) -> Finding {
+    Finding::new(
+        "ForeignReplica",
+        format!(
+            "replica of {primary_id} in {} was not created by kms-operator for this object and is not in spec.replicas; it is left as it is (declare it in spec.replicas to manage it)",
+            live.region
+        ),
+    )
 }
 
 fn plan_replica(desired: &DesiredKey, replica: &DesiredReplica, live: &ObservedReplica, plan: &mut Plan) {
@@ -347,11 +363,14 @@ fn plan_replica(desired: &DesiredKey, replica: &DesiredReplica, live: &ObservedR
     if desired.enabled && !live.key.enabled {
         plan.changes.push(on_replica(Action::EnableKey));
     }
+    // The ownership tag stays on the replicas that carry it and is never put on one that
+    // does not: it marks what the operator created.
+    let tags = if live.created_here { desired.with_owner(&replica.tags) } else { replica.tags.clone() };
     let shape = Shape {
         enabled: desired.enabled,
         description: replica.description.as_deref(),
         policy: replica.policy.as_ref(),
-        tags: desired.full_tags(&replica.tags),
+        tags,
         exact_tags: desired.owns_key(),
     };
     let view = Live { key: &live.key, policy: live.policy.as_ref(), tags: &live.tags };
@@ -406,8 +425,13 @@ pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> 
     };
     match desired.deletion {
         DeletionPolicy::Delete => {
-            // KMS keeps a primary with live replicas in PendingReplicaDeletion; replicas go first.
+            // KMS keeps a primary with live replicas in PendingReplicaDeletion; replicas go first,
+            // those the operator created for this object or the manifest declares. Others stay.
             for replica in observed.replicas.iter().filter(|r| !r.key.is_pending_deletion()) {
+                if !replica.created_here && desired.replica(&replica.region).is_none() {
+                    plan.notices.push(foreign_replica(key_id, replica));
+                    continue;
+                }
                 plan.changes.push(on(
                     &replica.region,
                     Action::ScheduleDeletion { pending_window_days: desired.pending_window_days },

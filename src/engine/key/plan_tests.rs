@@ -271,6 +271,7 @@ fn with_replica(desired: &DesiredKey, region: &str) -> ObservedReplica {
         key: KeyDescription { state: "Enabled".into(), ..primary.key.clone() },
         policy: desired.replica(region).and_then(|r| r.policy.clone()),
         tags: desired.full_tags(&desired.replica(region).map(|r| r.tags.clone()).unwrap_or_default()),
+        created_here: desired.owns_key(),
     }
 }
 
@@ -329,6 +330,48 @@ fn a_removed_replica_is_deleted_only_under_the_delete_policy() {
     let plan = plan_key(&desired, &found(observed));
     assert_eq!(operations(&plan), vec!["ScheduleKeyDeletion@us-west-2"]);
     assert_eq!(plan.changes[0].action, Action::ScheduleDeletion { pending_window_days: 7 });
+}
+
+#[test]
+fn replicas_the_operator_did_not_create_are_never_changed_or_deleted() {
+    // An adopted multi-Region key with two replicas someone else made.
+    let mut desired = multi_region(&[]);
+    desired.origin = Origin::Import("k1".into());
+    desired.deletion = DeletionPolicy::Delete;
+    let mut observed = observed_with_replicas(&desired, &["us-west-2", "eu-central-1"]);
+    for replica in &mut observed.replicas {
+        replica.tags = BTreeMap::from([("Team".into(), "theirs".into())]);
+        replica.key.description = "theirs".into();
+        replica.created_here = false;
+    }
+    let plan = plan_key(&desired, &found(observed.clone()));
+    assert!(plan.changes.is_empty(), "{plan:?}");
+    assert_eq!(reasons(&plan.notices), vec!["ForeignReplica", "ForeignReplica"]);
+    let delete = plan_key_deletion(&desired, &found(observed.clone()));
+    assert_eq!(operations(&delete), vec!["ScheduleKeyDeletion@eu-west-1"], "the adopted primary only");
+    assert_eq!(reasons(&delete.notices), vec!["ForeignReplica", "ForeignReplica"]);
+
+    // Declaring one makes it the manifest's: converged, and deleted with the key, but its
+    // ownership tag is never added after the fact.
+    let declared = multi_region(&["us-west-2"]);
+    desired.replicas = declared.replicas;
+    let plan = plan_key(&desired, &found(observed.clone()));
+    assert_eq!(operations(&plan), vec!["UpdateKeyDescription@us-west-2", "TagResource@us-west-2"]);
+    let Action::Tag(tags) = &plan.changes[1].action else { panic!("{plan:?}") };
+    assert!(tags.iter().all(|t| t.key != OWNER_TAG), "{tags:?}");
+    assert_eq!(
+        operations(&plan_key_deletion(&desired, &found(observed))),
+        vec!["ScheduleKeyDeletion@us-west-2", "ScheduleKeyDeletion@eu-west-1"]
+    );
+}
+
+#[test]
+fn replicas_the_operator_creates_carry_its_tag_even_on_an_adopted_key() {
+    let mut desired = multi_region(&["us-west-2"]);
+    desired.origin = Origin::Import("k1".into());
+    let plan = plan_key(&desired, &found(observed_with_replicas(&desired, &[])));
+    let Action::ReplicateKey(replica) = &plan.changes[0].action else { panic!("{plan:?}") };
+    assert_eq!(replica.tags.get(OWNER_TAG).map(String::as_str), Some(OWNER));
 }
 
 #[test]
