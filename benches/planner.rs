@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use kms_operator::api::{DeletionPolicy, Kind, ObjectName, PolicySpec, ServiceAccess};
 use kms_operator::aws::AccountConfig;
 use kms_operator::aws::model::{KeyDescription, RotationState};
-use kms_operator::engine::desired::{DesiredKey, DesiredRotation, Origin};
+use kms_operator::engine::desired::{DesiredKey, DesiredRotation, Mandate, Origin};
 use kms_operator::engine::key::observed::{KeyObservation, ObservedKey};
 use kms_operator::engine::key::plan::plan_key;
 use kms_operator::engine::ownership::OWNER_TAG;
@@ -76,6 +76,7 @@ fn desired(policy: Value) -> DesiredKey {
         deletion: DeletionPolicy::Retain,
         pending_window_days: 30,
         may_adopt: false,
+        mandate: Mandate::default(),
     }
 }
 

@@ -267,18 +267,24 @@ async fn delete_with_retain_keeps_the_key_and_drops_ownership() {
 }
 
 #[tokio::test]
-async fn delete_with_delete_schedules_deletion_and_a_later_apply_reports_it() {
+async fn delete_with_delete_schedules_deletion_and_a_later_apply_restores_the_key() {
     let spec = format!("{FULL_SPEC}deletion: {{policy: Delete, pendingWindowDays: 7}}\n");
     let (s, id) = converged(&spec).await;
     run_json("delete", s.ws.path()).assert_code(0);
     let live = kms::describe(&s.kms, &id).await;
     assert_eq!(live.key_state().map(|s| s.as_str()), Some("PendingDeletion"));
 
+    // The manifest applied again (an accidental prune undone): the same key comes back.
+    let plan = run_json("plan", s.ws.path());
+    plan.assert_code(2);
+    let summary = plan.resource("KmsKey", "logs")["actions"][0]["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(summary.contains("restore key") && summary.contains(&id), "{summary}");
     let again = run_json("apply", s.ws.path());
-    again.assert_code(1);
-    assert_eq!(again.calls("CreateKey"), 0, "a key pending deletion is reported, not silently replaced");
-    let blockers = again.resource("KmsKey", "logs")["blockers"].clone();
-    assert_eq!(blockers[0]["reason"], "KeyPendingDeletion", "{blockers}");
+    again.assert_code(0);
+    assert_eq!(again.calls("CreateKey"), 0, "restored, never replaced");
+    assert_eq!(again.calls("CancelKeyDeletion"), 1);
+    assert_eq!(kms::describe(&s.kms, &id).await.key_state().map(|s| s.as_str()), Some("Enabled"));
+    run_json("plan", s.ws.path()).assert_code(0);
 }
 
 #[tokio::test]

@@ -195,6 +195,16 @@ impl KmsClient {
         Ok(convert::date(out.deletion_date()))
     }
 
+    /// Cancels a scheduled deletion; KMS leaves the key disabled.
+    pub async fn cancel_deletion(&self, key_id: &str) -> Result<(), AwsError> {
+        self.ctx
+            .call(&self.account_id, &self.region, Op::CancelKeyDeletion, || {
+                self.inner.cancel_key_deletion().key_id(key_id).send()
+            })
+            .await?;
+        Ok(())
+    }
+
     pub async fn create_key(&self, key: &NewKey) -> Result<KeyDescription, AwsError> {
         let tags = convert::tags_to_sdk(&key.tags);
         let out = self

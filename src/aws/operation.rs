@@ -52,6 +52,7 @@ operations! {
     TagResource => true, true, 10;
     UntagResource => true, true, 5;
     ScheduleKeyDeletion => true, true, 15;
+    CancelKeyDeletion => true, true, 5;
     ListAliases => false, true, 500;
     CreateAlias => true, false, 5;
     UpdateAlias => true, true, 5;

@@ -122,7 +122,13 @@ impl Context {
             Outcome::InSync => ("in_sync", self.requeue.success(name)),
             Outcome::Changed => ("changed", self.requeue.success(name)),
             Outcome::Pending | Outcome::Drifted => ("drift", self.requeue.success(name)),
-            Outcome::Blocked => ("blocked", self.requeue.failure(name)),
+            Outcome::Blocked => {
+                // A key gone or taken out of service outside the operator shows here by reason.
+                if let Some(blocker) = report.blockers.first() {
+                    self.metrics.error(name, blocker.reason);
+                }
+                ("blocked", self.requeue.failure(name))
+            }
             Outcome::Refused(refusal) => {
                 self.metrics.error(name, refusal.reason);
                 ("refused", self.requeue.failure(name))

@@ -21,7 +21,7 @@ pub fn events_for<S>(report: &Report<S>, drift: bool) -> Vec<Event> {
     if !matches!(report.outcome, Outcome::Pending | Outcome::Drifted) {
         for change in &report.changes {
             let operation = change.operation().name();
-            events.push(event(EventType::Normal, operation, operation, change.summary()));
+            events.push(event(EventType::Normal, change.event_reason(), operation, change.summary()));
         }
     }
     for blocker in &report.blockers {

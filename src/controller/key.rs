@@ -16,7 +16,7 @@ use super::status::api_for;
 use super::{deletion, events, gate};
 use crate::api::{Kind, KmsKey};
 use crate::engine::Mode;
-use crate::engine::key::KeyRequest;
+use crate::engine::key::{KeyRequest, Memory, REPLACE_DELETED_KEY};
 
 pub const FINALIZER: &str = "kmsoperator.dev/finalizer";
 
@@ -70,13 +70,22 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
         Ok(admitted) => admitted,
         Err(refusal) => return ctx.refuse(&api, key, &name, previous, refusal, started).await.map(Some),
     };
-    let known_key_id = previous.and_then(|s| s.key_id.as_deref());
-    let request = KeyRequest { key, account: &admitted.account, known_key_id, tenant: &admitted.tenant };
+    let request = KeyRequest { key, account: &admitted.account, tenant: &admitted.tenant, memory: memory(key) };
     let report = ctx.engine.reconcile_key(request, mode).await;
     if mode == Mode::Plan && gate::admits(&report) {
         return Ok(None);
     }
     ctx.finish(&api, key, &name, previous, report, started).await.map(Some)
+}
+
+/// What the object's status and metadata remember of earlier passes.
+fn memory(key: &KmsKey) -> Memory<'_> {
+    let status = key.status.as_ref();
+    Memory {
+        key_id: status.and_then(|s| s.key_id.as_deref()),
+        spec_changed: status.and_then(|s| s.observed_generation) != key.metadata.generation,
+        replace_deleted: key.metadata.annotations.as_ref().and_then(|a| a.get(REPLACE_DELETED_KEY)).map(String::as_str),
+    }
 }
 
 async fn cleanup(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError> {
@@ -96,8 +105,7 @@ async fn cleanup(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError>
             return Ok(Action::await_change());
         }
     };
-    let request =
-        KeyRequest { key, account: &admitted.account, known_key_id: key_id.as_deref(), tenant: &admitted.tenant };
+    let request = KeyRequest { key, account: &admitted.account, tenant: &admitted.tenant, memory: memory(key) };
     let report = ctx.engine.delete_key(request, Mode::Apply).await;
     deletion::finish(ctx, key, &name, &report, FINALIZER).await
 }

@@ -78,18 +78,43 @@ pub enum Action {
     ReplicateKey(NewReplicaPlan),
     EnableKey,
     DisableKey,
-    UpdateDescription { from: String, to: String },
-    PutPolicy { from: Option<Value>, to: Value, bypass_lockout_check: bool },
-    EnableRotation { period_days: i32, was: Option<RotationState> },
+    UpdateDescription {
+        from: String,
+        to: String,
+    },
+    PutPolicy {
+        from: Option<Value>,
+        to: Value,
+        bypass_lockout_check: bool,
+    },
+    EnableRotation {
+        period_days: i32,
+        was: Option<RotationState>,
+    },
     DisableRotation,
     Tag(Vec<TagChange>),
     Untag(Vec<(String, String)>),
-    ScheduleDeletion { pending_window_days: i32 },
-    CreateAlias { name: String },
-    UpdateAlias { name: String, from: String },
-    DeleteAlias { name: String },
+    ScheduleDeletion {
+        pending_window_days: i32,
+    },
+    /// Restores a key of this object that is pending deletion: a re-created KmsKey asks for it.
+    CancelDeletion,
+    CreateAlias {
+        name: String,
+    },
+    UpdateAlias {
+        name: String,
+        from: String,
+    },
+    DeleteAlias {
+        name: String,
+    },
     CreateGrant(GrantPlan),
-    RetireGrant { grant_id: String, name: String, reason: String },
+    RetireGrant {
+        grant_id: String,
+        name: String,
+        reason: String,
+    },
 }
 
 /// An action on the key `key` in `region`. For aliases and grants, `key` is the key the alias
@@ -149,11 +174,21 @@ impl Change {
             Action::Tag(_) => Op::TagResource,
             Action::Untag(_) => Op::UntagResource,
             Action::ScheduleDeletion { .. } => Op::ScheduleKeyDeletion,
+            Action::CancelDeletion => Op::CancelKeyDeletion,
             Action::CreateAlias { .. } => Op::CreateAlias,
             Action::UpdateAlias { .. } => Op::UpdateAlias,
             Action::DeleteAlias { .. } => Op::DeleteAlias,
             Action::CreateGrant(_) => Op::CreateGrant,
             Action::RetireGrant { .. } => Op::RetireGrant,
+        }
+    }
+
+    /// The reason of the Event that records the change: the operation's name, except where a
+    /// word says more.
+    pub fn event_reason(&self) -> &'static str {
+        match &self.action {
+            Action::CancelDeletion => "Restored",
+            _ => self.operation().name(),
         }
     }
 
@@ -210,6 +245,7 @@ impl Change {
             Action::ScheduleDeletion { pending_window_days } => {
                 format!("schedule deletion of key {key} in {} after {pending_window_days} days", self.region)
             }
+            Action::CancelDeletion => format!("restore key {key} in {}: cancel its scheduled deletion", self.region),
             Action::CreateAlias { name } => format!("create alias {name} in {} -> {key}", self.region),
             Action::UpdateAlias { name, from } => format!("repoint alias {name} in {}: {from} -> {key}", self.region),
             Action::DeleteAlias { name } => format!("delete alias {name} in {} (pointing at {key})", self.region),

@@ -62,6 +62,18 @@ pub struct DesiredKey {
     pub pending_window_days: i32,
     /// Whether the namespace may adopt keys the operator did not create (from admission).
     pub may_adopt: bool,
+    /// What this pass may bring back of a key taken out of service outside the operator.
+    pub mandate: Mandate,
+}
+
+/// Whether a pass runs on the user's request and so may undo what someone did to the key
+/// outside the operator: cancel a deletion, or enable a disabled key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mandate {
+    /// Cancel the scheduled deletion of a key of this object's own.
+    pub restore: bool,
+    /// Enable a key found disabled while the spec says enabled.
+    pub reenable: bool,
 }
 
 impl DesiredKey {
@@ -125,7 +137,13 @@ fn policy_for(key: &KmsKey, account: &AccountConfig, region: &str, creates: bool
     creates.then(|| policy::default_policy(&ctx))
 }
 
-pub fn desired_key(key: &KmsKey, account: &AccountConfig, tenant: &Tenant, settings: &EngineSettings) -> DesiredKey {
+pub fn desired_key(
+    key: &KmsKey,
+    account: &AccountConfig,
+    tenant: &Tenant,
+    mandate: Mandate,
+    settings: &EngineSettings,
+) -> DesiredKey {
     let spec = &key.spec;
     let object = ObjectName::of(crate::api::Kind::KmsKey, &key.metadata);
     let region = spec.region.clone().unwrap_or_else(|| account.region.clone());
@@ -172,5 +190,6 @@ pub fn desired_key(key: &KmsKey, account: &AccountConfig, tenant: &Tenant, setti
         deletion: spec.deletion_policy(),
         pending_window_days: spec.pending_window_days(),
         may_adopt: tenant.may_adopt,
+        mandate,
     }
 }

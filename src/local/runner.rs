@@ -15,7 +15,7 @@ use super::targets::{KeyDirectory, explicit_target};
 use crate::api::{KeyPointer, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
 use crate::aws::{AccountConfig, CallSummary};
 use crate::engine::alias::KeyTarget;
-use crate::engine::key::{KeyReport, KeyRequest};
+use crate::engine::key::{KeyReport, KeyRequest, Memory};
 use crate::engine::on_key::OnKey;
 use crate::engine::{Engine, Mode};
 
@@ -168,7 +168,7 @@ impl<'a> Runner<'a> {
             let reason = format!("AwsAccount {} is not among the manifests", key.spec.account_ref);
             Box::new(ResourceResult::unresolved(object_name(key), reason))
         })?;
-        let request = KeyRequest { key, account, known_key_id: None, tenant: &tenant };
+        let request = KeyRequest { key, account, tenant: &tenant, memory: Memory::default() };
         Ok(if delete {
             self.engine.delete_key(request, mode).await
         } else {

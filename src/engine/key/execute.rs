@@ -94,7 +94,14 @@ impl Engine {
                     Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::AlreadyExists => Ok(()),
                     other => other.map(|_| ()),
                 };
-                if result.is_ok() {
+                // A replica this call made, or may have made before its answer was lost, is the
+                // operator's, whatever tags the server kept.
+                let may_exist = match &result {
+                    Ok(()) => true,
+                    Err(EngineError::Aws { source, .. }) => source.kind.outcome_unknown(),
+                    Err(_) => false,
+                };
+                if may_exist {
                     self.remember_replicated(key_id, &replica.region);
                 }
                 result
@@ -130,6 +137,13 @@ impl Engine {
                     // Already pending (an earlier attempt's answer was lost): what we wanted.
                     Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::InvalidState => Ok(()),
                     other => other.map(|_| ()),
+                }
+            }
+            Action::CancelDeletion => {
+                match self.on_key(key_id, || client.cancel_deletion(key_id)).await {
+                    // No longer pending (an earlier attempt's answer was lost): restored already.
+                    Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::InvalidState => Ok(()),
+                    other => other,
                 }
             }
             other => Err(EngineError::Unresolved(format!("{other:?} is not a key change"))),

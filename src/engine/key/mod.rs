@@ -9,4 +9,4 @@ mod plan_tests;
 mod run;
 pub mod status;
 
-pub use run::{KeyReport, KeyRequest};
+pub use run::{KeyReport, KeyRequest, Memory, REPLACE_DELETED_KEY};

@@ -15,13 +15,22 @@ use crate::engine::ownership::owner_of;
 
 impl Engine {
     /// Finds the key of `desired` (by `known_key_id` from status, `import.keyId`, or its
-    /// ownership tag) and reads its state.
+    /// ownership tag) and reads its state. A recorded key that is gone is reported as gone,
+    /// unless `replace_deleted` names it: then the key is looked for as for a new object.
     pub(crate) async fn observe_key(
         &self,
         desired: &DesiredKey,
         known_key_id: Option<&str>,
+        replace_deleted: Option<&str>,
     ) -> Result<KeyObservation, AwsError> {
         let client = self.kms(&desired.account, &desired.region).await;
+        let known_key_id = match known_key_id {
+            Some(key_id) if replace_deleted == Some(key_id) => match self.describe(&client, key_id).await {
+                Err(e) if e.kind == ErrorKind::NotFound => None,
+                _ => Some(key_id),
+            },
+            other => other,
+        };
         let key = match (&desired.origin, known_key_id) {
             (Origin::Import(key_id), _) => match self.describe(&client, key_id).await {
                 Ok(key) => key,

@@ -228,11 +228,23 @@ fn plan_existing(desired: &DesiredKey, observed: &ObservedKey) -> Plan {
         ));
         return plan;
     }
+    let region = desired.region.as_str();
+    let on_primary =
+        |action: Action| Change { region: region.to_owned(), key: KeyHandle::Existing(key.key_id.clone()), action };
     if key.is_pending_deletion() {
+        if desired.mandate.restore && desired.owns_key() {
+            // A re-created KmsKey finds its key pending deletion: an accidental prune must not
+            // cost the data. KMS leaves a restored key disabled.
+            plan.changes.push(on_primary(Action::CancelDeletion));
+            if desired.enabled {
+                plan.changes.push(on_primary(Action::EnableKey));
+            }
+            return plan;
+        }
         plan.blockers.push(Finding::new(
             "KeyPendingDeletion",
             format!(
-                "key {} is scheduled for deletion{} but the spec still wants it; the operator does not cancel deletions or create a replacement: run `aws kms cancel-key-deletion --key-id {} --region {}` and enable the key, or delete this {}",
+                "key {} is scheduled for deletion{} but the spec still wants it; the operator does not cancel a deletion it did not make, nor create a replacement (a new key cannot decrypt the old data): cancel it with `aws kms cancel-key-deletion --key-id {} --region {}` and the operator converges it, or delete and re-create this {} to have the operator restore it",
                 key.key_id,
                 key.deletion_date.as_ref().map(|d| format!(" on {d}")).unwrap_or_default(),
                 key.key_id,
@@ -242,11 +254,17 @@ fn plan_existing(desired: &DesiredKey, observed: &ObservedKey) -> Plan {
         ));
         return plan;
     }
-    let region = desired.region.as_str();
-    let on_primary =
-        |action: Action| Change { region: region.to_owned(), key: KeyHandle::Existing(key.key_id.clone()), action };
-
     if desired.enabled && !key.enabled {
+        if !desired.mandate.reenable {
+            plan.blockers.push(Finding::new(
+                "KeyDisabledOutside",
+                format!(
+                    "key {} was disabled outside kms-operator while spec.enabled is true; it is left disabled and unchanged (someone may have taken it out of service on purpose): enable it with `aws kms enable-key --key-id {} --region {}`, change the {} to have the operator enable it, or set spec.enabled: false",
+                    key.key_id, key.key_id, desired.region, desired.object
+                ),
+            ));
+            return plan;
+        }
         plan.changes.push(on_primary(Action::EnableKey));
     }
     let shape = Shape {
@@ -345,6 +363,18 @@ fn foreign_replica(primary_id: &str, live: &ObservedReplica) -> Finding {
 }
 
 fn plan_replica(desired: &DesiredKey, replica: &DesiredReplica, live: &ObservedReplica, plan: &mut Plan) {
+    if live.key.is_pending_deletion() && desired.mandate.restore && live.created_here {
+        let on_replica = |action: Action| Change {
+            region: live.region.clone(),
+            key: KeyHandle::Existing(live.key.key_id.clone()),
+            action,
+        };
+        plan.changes.push(on_replica(Action::CancelDeletion));
+        if desired.enabled {
+            plan.changes.push(on_replica(Action::EnableKey));
+        }
+        return;
+    }
     if live.key.is_pending_deletion() {
         plan.blockers.push(Finding::new(
             "ReplicaPendingDeletion",
@@ -443,6 +473,14 @@ pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> 
                     Action::ScheduleDeletion { pending_window_days: desired.pending_window_days },
                 ));
             }
+        }
+        // KMS cannot untag a key pending deletion; the tag stays, so re-creating this KmsKey
+        // restores the key.
+        DeletionPolicy::Retain if desired.owns_key() && observed.key.is_pending_deletion() => {
+            plan.notices.push(Finding::new(
+                "Retained",
+                format!("key {key_id} is already scheduled for deletion; it keeps its ownership tag, so re-creating {} restores it", desired.object),
+            ));
         }
         DeletionPolicy::Retain if desired.owns_key() => {
             let owner_key = &desired.owner.0;

@@ -10,7 +10,7 @@ use crate::api::{DeletionPolicy, Kind, ObjectName};
 use crate::aws::AccountConfig;
 use crate::aws::model::{KeyDescription, RegionalArn, RotationState};
 use crate::engine::change::{Action, KeyHandle};
-use crate::engine::desired::{DesiredKey, DesiredReplica, DesiredRotation, Origin};
+use crate::engine::desired::{DesiredKey, DesiredReplica, DesiredRotation, Mandate, Origin};
 use crate::engine::ownership::OWNER_TAG;
 use crate::engine::plan::Plan;
 
@@ -46,6 +46,7 @@ fn desired() -> DesiredKey {
         deletion: DeletionPolicy::Retain,
         pending_window_days: 30,
         may_adopt: true,
+        mandate: Mandate::default(),
     }
 }
 
@@ -146,13 +147,6 @@ fn each_kind_of_drift_plans_one_change() {
         ("EnableKeyRotation", Box::new(|o| o.rotation.as_mut().unwrap().period_days = Some(90))),
         ("TagResource", Box::new(|o| drop(o.tags.insert("Env".into(), "dev".into())))),
         ("UntagResource", Box::new(|o| drop(o.tags.insert("Extra".into(), "x".into())))),
-        (
-            "EnableKey",
-            Box::new(|o| {
-                o.key.enabled = false;
-                o.key.state = "Disabled".into();
-            }),
-        ),
     ];
     for (operation, drift) in cases {
         let mut observed = live(&desired);
@@ -184,6 +178,7 @@ fn an_unreported_rotation_period_is_not_drift() {
 #[test]
 fn enabling_comes_first_and_disabling_last() {
     let mut desired = desired();
+    desired.mandate.reenable = true;
     let mut observed = live(&desired);
     observed.key.enabled = false;
     observed.rotation = Some(RotationState::default());
@@ -240,6 +235,60 @@ fn keys_the_operator_cannot_touch_are_blocked_with_a_reason() {
         assert_eq!(reasons(&plan.blockers), vec![reason]);
         assert!(plan.blockers[0].message.contains(':'), "every blocker says what to do: {}", plan.blockers[0].message);
     }
+}
+
+#[test]
+fn a_key_disabled_outside_is_reported_on_resync_and_enabled_only_when_asked() {
+    let mut desired = desired();
+    let mut observed = live(&desired);
+    observed.key.enabled = false;
+    observed.key.state = "Disabled".into();
+    observed.key.description = "edited too".into();
+    let plan = plan_key(&desired, &found(observed.clone()));
+    assert!(plan.changes.is_empty(), "a key taken out of service is left alone: {plan:?}");
+    assert_eq!(reasons(&plan.blockers), vec!["KeyDisabledOutside"]);
+    assert!(plan.blockers[0].message.contains("aws kms enable-key"), "{}", plan.blockers[0].message);
+
+    desired.mandate.reenable = true;
+    let plan = plan_key(&desired, &found(observed));
+    assert_eq!(operations(&plan), vec!["EnableKey@eu-west-1", "UpdateKeyDescription@eu-west-1"]);
+}
+
+#[test]
+fn a_re_created_key_object_restores_its_key_pending_deletion() {
+    let mut desired = multi_region(&["us-west-2"]);
+    desired.mandate = Mandate { restore: true, reenable: true };
+    let mut observed = live(&desired);
+    observed.key.state = "PendingDeletion".into();
+    observed.key.enabled = false;
+    let plan = plan_key(&desired, &found(observed.clone()));
+    assert_eq!(operations(&plan), vec!["CancelKeyDeletion@eu-west-1", "EnableKey@eu-west-1"]);
+    assert_eq!(plan.changes[0].event_reason(), "Restored");
+
+    let mut replica_pending = observed_with_replicas(&desired, &["us-west-2"]);
+    replica_pending.replicas[0].key.state = "PendingDeletion".into();
+    assert_eq!(
+        operations(&plan_key(&desired, &found(replica_pending.clone()))),
+        vec!["CancelKeyDeletion@us-west-2", "EnableKey@us-west-2"]
+    );
+
+    // Not an adopted key, and not on a resync of a KmsKey that has its key on record.
+    desired.origin = Origin::Import("k1".into());
+    assert_eq!(reasons(&plan_key(&desired, &found(observed.clone())).blockers), vec!["KeyPendingDeletion"]);
+    desired.origin = Origin::Create;
+    desired.mandate.restore = false;
+    assert_eq!(reasons(&plan_key(&desired, &found(observed)).blockers), vec!["KeyPendingDeletion"]);
+    assert_eq!(reasons(&plan_key(&desired, &found(replica_pending)).blockers), vec!["ReplicaPendingDeletion"]);
+}
+
+#[test]
+fn retaining_a_key_pending_deletion_keeps_its_tag_for_a_restore() {
+    let desired = desired();
+    let mut observed = live(&desired);
+    observed.key.state = "PendingDeletion".into();
+    let plan = plan_key_deletion(&desired, &found(observed));
+    assert!(plan.changes.is_empty(), "KMS cannot untag a key pending deletion: {plan:?}");
+    assert!(plan.notices[0].message.contains("restores it"), "{plan:?}");
 }
 
 #[test]

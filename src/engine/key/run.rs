@@ -12,7 +12,7 @@ use crate::aws::AccountConfig;
 use crate::engine::admission::Tenant;
 use crate::engine::cache::lock;
 use crate::engine::converge::Converged;
-use crate::engine::desired::{DesiredKey, desired_key};
+use crate::engine::desired::{DesiredKey, Mandate, desired_key};
 use crate::engine::report::{Outcome, Report, ready_unless_refused, synced_condition};
 use crate::engine::{Engine, EngineError, Mode};
 
@@ -21,10 +21,37 @@ pub type KeyReport = Report<KmsKeyStatus>;
 pub struct KeyRequest<'a> {
     pub key: &'a KmsKey,
     pub account: &'a AccountConfig,
-    /// The key id recorded in status, when there is one (the controller).
-    pub known_key_id: Option<&'a str>,
     /// What the key's namespace may do, from admission.
     pub tenant: &'a Tenant,
+    /// What the controller's status remembers; local mode remembers nothing.
+    pub memory: Memory<'a>,
+}
+
+/// What a front door remembers of earlier passes over one KmsKey.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Memory<'a> {
+    /// The key id recorded in status.
+    pub key_id: Option<&'a str>,
+    /// The spec changed since the last pass (a new generation): the user asked for this pass.
+    pub spec_changed: bool,
+    /// The recorded key id the user allows to be replaced by a new key, because it is deleted
+    /// (the annotation `kmsoperator.dev/replace-deleted-key`).
+    pub replace_deleted: Option<&'a str>,
+}
+
+/// The annotation by which a user allows a KmsKey whose key was deleted outside the operator
+/// to get a new key; its value must be the deleted key's id, so it cannot outlive its purpose.
+pub const REPLACE_DELETED_KEY: &str = "kmsoperator.dev/replace-deleted-key";
+
+impl Memory<'_> {
+    /// A key taken out of service outside the operator is brought back only on the user's
+    /// request: a KmsKey with no key on record (re-created, or a local run) restores a key of
+    /// its own that is pending deletion, and re-enables a disabled one, as does a changed spec.
+    /// A resync of an unchanged KmsKey only reports them.
+    fn mandate(&self) -> Mandate {
+        let fresh = self.key_id.is_none();
+        Mandate { restore: fresh, reenable: fresh || self.spec_changed }
+    }
 }
 
 fn report(desired: &DesiredKey, pass: Converged<KeyObservation>, caller: Option<&str>) -> KeyReport {
@@ -56,12 +83,14 @@ fn failed(desired: &DesiredKey, error: EngineError) -> KeyReport {
 impl Engine {
     /// Converges (or, in `Mode::Plan`, only plans) one `KmsKey`.
     pub async fn reconcile_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
-        let desired = desired_key(request.key, request.account, request.tenant, &self.settings);
+        let desired =
+            desired_key(request.key, request.account, request.tenant, request.memory.mandate(), &self.settings);
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
             Err(error) => return failed(&desired, error),
         };
-        let known_key_id = Mutex::new(request.known_key_id.map(str::to_owned));
+        let known_key_id = Mutex::new(request.memory.key_id.map(str::to_owned));
+        let replace_deleted = request.memory.replace_deleted;
         let pass = self
             .converge(
                 mode,
@@ -69,7 +98,10 @@ impl Engine {
                 || {
                     let known = lock(&known_key_id).clone();
                     let desired = &desired;
-                    async move { self.observe_key(desired, known.as_deref()).await.map_err(EngineError::aws) }.boxed()
+                    async move {
+                        self.observe_key(desired, known.as_deref(), replace_deleted).await.map_err(EngineError::aws)
+                    }
+                    .boxed()
                 },
                 |observation| plan_key(&desired, observation),
                 |changes| {
@@ -91,12 +123,13 @@ impl Engine {
 
     /// What deleting the `KmsKey` does to its key, by its deletion policy.
     pub async fn delete_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
-        let desired = desired_key(request.key, request.account, request.tenant, &self.settings);
+        let desired =
+            desired_key(request.key, request.account, request.tenant, request.memory.mandate(), &self.settings);
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
             Err(error) => return failed(&desired, error),
         };
-        let observation = match self.observe_key(&desired, request.known_key_id).await {
+        let observation = match self.observe_key(&desired, request.memory.key_id, None).await {
             Ok(observation) => observation,
             Err(error) => return failed(&desired, EngineError::aws(error).with_caller(&caller)),
         };
@@ -125,7 +158,7 @@ impl Engine {
             Err(error) => Outcome::Failed(error),
         };
         // Read back so the report shows the key as it is now (pending deletion, or untagged).
-        if let Ok(now) = self.observe_key(&desired, key_id.as_deref()).await {
+        if let Ok(now) = self.observe_key(&desired, key_id.as_deref(), None).await {
             pass.observation = Some(now);
         }
         report(&desired, pass, Some(&caller))

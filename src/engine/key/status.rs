@@ -12,8 +12,19 @@ pub fn key_status(desired: &DesiredKey, observation: Option<&KeyObservation>) ->
         region: Some(desired.region.clone()),
         ..KmsKeyStatus::default()
     };
-    let Some(KeyObservation::Found(observed)) = observation else {
-        return status;
+    let observed = match observation {
+        Some(KeyObservation::Found(observed)) => observed,
+        // The key on record stays on record: forgetting it would make the next pass look the
+        // key up by its tag, find nothing, and create a replacement nobody asked for.
+        Some(KeyObservation::Gone { key_id }) => {
+            status.key_id = Some(key_id.clone());
+            return status;
+        }
+        Some(KeyObservation::NotOwned { key, .. }) => {
+            status.key_id = Some(key.key_id.clone());
+            return status;
+        }
+        _ => return status,
     };
     let key = &observed.key;
     status.key_id = Some(key.key_id.clone());
@@ -56,7 +67,11 @@ pub fn key_ready(
                 "Disabled" if !desired.enabled => {
                     ready(false, "KeyDisabled", format!("key {} is disabled, as spec.enabled: false asks", key.key_id))
                 }
-                "Disabled" => ready(false, "KeyDisabled", format!("key {} is disabled", key.key_id)),
+                "Disabled" => ready(
+                    false,
+                    "KeyDisabledOutside",
+                    format!("key {} was disabled outside kms-operator while spec.enabled is true", key.key_id),
+                ),
                 "PendingDeletion" | "PendingReplicaDeletion" => ready(
                     false,
                     "KeyPendingDeletion",

@@ -1,0 +1,152 @@
+//! Keys deleted, scheduled for deletion or disabled outside the operator (the console, another
+//! tool), in the cluster: each is reported with its reason, an Event and a metric, and nothing
+//! is created in its place or undone on a resync; only the user's explicit signal brings a key
+//! back (a re-created KmsKey restores its key pending deletion, a changed spec re-enables, an
+//! annotation naming a deleted key allows a new one).
+
+mod support;
+
+use kms_operator::api::KmsKey;
+use kms_operator::aws::Op;
+use kms_operator::engine::key::REPLACE_DELETED_KEY;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+use support::cluster::{Cluster, condition, key_object};
+use support::kms;
+use support::manifests::REGION;
+use support::moto::Moto;
+
+async fn setup() -> (Moto, Cluster, aws_sdk_kms::Client) {
+    let moto = Moto::start();
+    // Changes made behind the operator's back must be seen by the next pass.
+    let cluster = Cluster::listing_every_pass().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&moto.endpoint(), json!({})).await;
+    let kms = kms::client(&moto.endpoint(), REGION).await;
+    (moto, cluster, kms)
+}
+
+/// Admission and finalizer, then the pass that creates the key; its id.
+async fn created(cluster: &Cluster, name: &str, spec: serde_json::Value) -> String {
+    cluster.create::<KmsKey>("apps", key_object(name, spec)).await;
+    for _ in 0..2 {
+        cluster.reconcile_key(name).await.expect("reconciled");
+    }
+    status(cluster, name).await.key_id.expect("key id")
+}
+
+async fn status(cluster: &Cluster, name: &str) -> kms_operator::api::KmsKeyStatus {
+    cluster.get::<KmsKey>("apps", name).await.expect("key").status.expect("status")
+}
+
+async fn state(client: &aws_sdk_kms::Client, key_id: &str) -> String {
+    kms::describe(client, key_id).await.key_state().map(|s| s.as_str().to_owned()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_key_scheduled_for_deletion_outside_is_reported_and_restored_when_the_kms_key_is_re_created() {
+    let (_moto, cluster, client) = setup().await;
+    let id = created(&cluster, "logs", json!({"deletion": {"policy": "Delete"}})).await;
+    client.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();
+
+    let writes = cluster.writes();
+    for _ in 0..2 {
+        cluster.reconcile_key("logs").await.unwrap();
+    }
+    let reported = status(&cluster, "logs").await;
+    assert_eq!(condition(&reported.conditions, "Ready").reason, "KeyPendingDeletion");
+    assert_eq!(condition(&reported.conditions, "Synced").reason, "KeyPendingDeletion");
+    assert_eq!(cluster.writes(), writes, "a resync undoes nothing and creates nothing");
+    assert!(cluster.event_reasons("logs").contains(&"KeyPendingDeletion".to_owned()));
+    assert!(cluster.ctx.metrics.render().contains(r#"reason="KeyPendingDeletion""#));
+
+    // An accidental prune and re-sync: the object goes (its key is already pending deletion)
+    // and comes back with no status. It restores the same key instead of creating one.
+    cluster.delete::<KmsKey>("apps", "logs").await;
+    cluster.reconcile_key("logs").await.unwrap();
+    assert!(cluster.get::<KmsKey>("apps", "logs").await.is_none());
+    let again = created(&cluster, "logs", json!({"deletion": {"policy": "Delete"}})).await;
+    assert_eq!(again, id, "the same key, restored");
+    assert_eq!(state(&client, &id).await, "Enabled");
+    assert_eq!(
+        cluster.ctx.engine.calls().stats.snapshot().count(Op::CreateKey),
+        1,
+        "only the first key was ever created"
+    );
+    assert!(cluster.event_reasons("logs").contains(&"Restored".to_owned()), "{:?}", cluster.event_reasons("logs"));
+}
+
+#[tokio::test]
+async fn retaining_a_key_pending_deletion_keeps_it_restorable() {
+    let (_moto, cluster, client) = setup().await;
+    let id = created(&cluster, "kept", json!({})).await;
+    client.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();
+    cluster.delete::<KmsKey>("apps", "kept").await;
+    cluster.reconcile_key("kept").await.expect("released: KMS cannot untag a key pending deletion, and need not");
+    assert!(cluster.get::<KmsKey>("apps", "kept").await.is_none());
+    assert_eq!(created(&cluster, "kept", json!({})).await, id);
+    assert_eq!(state(&client, &id).await, "Enabled");
+}
+
+#[tokio::test]
+async fn a_deleted_key_is_never_replaced_without_the_annotation_naming_it() {
+    let (_moto, cluster, client) = setup().await;
+    let original = created(&cluster, "gone", json!({})).await;
+    // The recorded key no longer exists (moto cannot delete one for real: its id is replaced by
+    // one that never existed, and the original loses its ownership tag, as a deleted key would).
+    client.untag_resource().key_id(&original).tag_keys("kmsoperator.dev/owner").send().await.unwrap();
+    let deleted = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let keys = Api::<KmsKey>::namespaced(cluster.client(), "apps");
+    keys.patch_status("gone", &PatchParams::default(), &Patch::Merge(json!({"status": {"keyId": deleted}})))
+        .await
+        .unwrap();
+    let creates = || cluster.ctx.engine.calls().stats.snapshot().count(Op::CreateKey);
+    for _ in 0..3 {
+        cluster.reconcile_key("gone").await.unwrap();
+    }
+    let reported = status(&cluster, "gone").await;
+    assert_eq!(condition(&reported.conditions, "Ready").reason, "KeyDeleted");
+    assert_eq!(reported.key_id.as_deref(), Some(deleted), "the deleted key stays on record");
+    assert_eq!(creates(), 1, "no replacement on resync");
+
+    // An annotation naming another key id does nothing; naming the deleted one allows a new key.
+    let annotate = |value: &str| json!({"metadata": {"annotations": {REPLACE_DELETED_KEY: value}}});
+    keys.patch("gone", &PatchParams::default(), &Patch::Merge(annotate("abcd1234-12ab-34cd-56ef-1234567890ab")))
+        .await
+        .unwrap();
+    cluster.reconcile_key("gone").await.unwrap();
+    assert_eq!(creates(), 1);
+    keys.patch("gone", &PatchParams::default(), &Patch::Merge(annotate(deleted))).await.unwrap();
+    cluster.reconcile_key("gone").await.unwrap();
+    assert_eq!(creates(), 2);
+    let replaced = status(&cluster, "gone").await;
+    let new_id = replaced.key_id.expect("a new key");
+    assert_ne!(new_id, deleted);
+    assert_eq!(state(&client, &new_id).await, "Enabled");
+    assert_eq!(condition(&replaced.conditions, "Ready").status, "True");
+}
+
+#[tokio::test]
+async fn a_key_disabled_outside_stays_disabled_until_the_kms_key_changes() {
+    let (_moto, cluster, client) = setup().await;
+    let id = created(&cluster, "paused", json!({"description": "v1"})).await;
+    client.disable_key().key_id(&id).send().await.unwrap();
+    let writes = cluster.writes();
+    for _ in 0..2 {
+        cluster.reconcile_key("paused").await.unwrap();
+    }
+    let reported = status(&cluster, "paused").await;
+    assert_eq!(condition(&reported.conditions, "Ready").reason, "KeyDisabledOutside");
+    assert_eq!(cluster.writes(), writes, "not re-enabled on a resync");
+    assert_eq!(state(&client, &id).await, "Disabled");
+    assert!(cluster.event_reasons("paused").contains(&"KeyDisabledOutside".to_owned()));
+
+    // The user changes the KmsKey: that is the request to bring it back.
+    Api::<KmsKey>::namespaced(cluster.client(), "apps")
+        .patch("paused", &PatchParams::default(), &Patch::Merge(json!({"spec": {"description": "v2"}})))
+        .await
+        .unwrap();
+    cluster.reconcile_key("paused").await.unwrap();
+    assert_eq!(state(&client, &id).await, "Enabled");
+    assert_eq!(condition(&status(&cluster, "paused").await.conditions, "Ready").status, "True");
+}
