@@ -159,10 +159,13 @@ async fn a_crash_between_create_key_and_status_finds_the_key_again() {
     let (_moto, cluster, client) = setup().await;
     cluster.create::<KmsKey>("apps", key_object("fragile", json!({}))).await;
     cluster.reconcile_key("fragile").await.unwrap();
-    // The status write after CreateKey fails, as if the process died right after CreateKey.
-    cluster.fake.fail_next("PATCH", "/kmskeys/fragile/status", 500, 1);
+    // The status write after CreateKey fails, as if the process died right after CreateKey (the
+    // write before it records the intent to create).
+    cluster.fake.fail_after("PATCH", "/kmskeys/fragile/status", 1, 500, 1);
     assert!(cluster.reconcile_key("fragile").await.is_err());
-    assert!(key_status_opt(&cluster, "fragile").await.is_none(), "the key id never reached status");
+    let left = key_status_opt(&cluster, "fragile").await.expect("the intent was recorded");
+    assert!(left.key_id.is_none(), "the key id never reached status");
+    assert!(left.creating.is_some(), "but the intent to create did");
     assert_eq!(kms::key_ids(&client).await.len(), 1);
 
     // A new process: a fresh engine with no memory of the first.

@@ -256,12 +256,26 @@ pub struct KmsKeyStatus {
     pub rotation: Option<RotationStatus>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replicas: Vec<ReplicaStatus>,
+    /// A CreateKey that was about to leave when this was written and whose key is not on record
+    /// yet: a pass that finds it waits for that key to appear before creating another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creating: Option<CreateIntent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// The record of a CreateKey about to be sent.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateIntent {
+    /// Identifies the attempt in Events and logs.
+    pub token: String,
+    /// When the attempt was recorded (RFC 3339).
+    pub since: Time,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]

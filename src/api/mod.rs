@@ -20,8 +20,8 @@ pub use account::{AccountPermissions, AwsAccount, AwsAccountSpec, AwsAccountStat
 pub use alias::{KmsAlias, KmsAliasSpec, KmsAliasStatus};
 pub use grant::{GrantConstraints, KmsGrant, KmsGrantSpec, KmsGrantStatus};
 pub use key::{
-    DeletionPolicy, DeletionSpec, ImportSpec, KmsKey, KmsKeySpec, KmsKeyStatus, ManagementPolicy, PolicySpec,
-    ReplicaSpec, ReplicaStatus, RotationSpec, RotationStatus, ServiceAccess,
+    CreateIntent, DeletionPolicy, DeletionSpec, ImportSpec, KmsKey, KmsKeySpec, KmsKeyStatus, ManagementPolicy,
+    PolicySpec, ReplicaSpec, ReplicaStatus, RotationSpec, RotationStatus, ServiceAccess,
 };
 pub use object::{Kind, ObjectName};
 pub use shared::{KeyPointer, KeyReference};

@@ -13,11 +13,34 @@ pub trait CommonStatus: Serialize + DeserializeOwned + Default + Clone + Partial
     fn set_last_sync_time(&mut self, time: Option<Time>);
     fn observed_generation(&self) -> Option<i64>;
     fn set_observed_generation(&mut self, generation: Option<i64>);
+    /// Fields written in the middle of a pass, outside the status the pass reports: a write of
+    /// the status that leaves one out removes it.
+    fn written_mid_pass() -> &'static [&'static str];
+}
+
+impl AwsAccountStatus {
+    const WRITTEN_MID_PASS: &'static [&'static str] = &[];
+}
+
+impl KmsAliasStatus {
+    const WRITTEN_MID_PASS: &'static [&'static str] = &[];
+}
+
+impl KmsGrantStatus {
+    const WRITTEN_MID_PASS: &'static [&'static str] = &[];
+}
+
+impl KmsKeyStatus {
+    /// The intent to create is recorded just before CreateKey leaves.
+    const WRITTEN_MID_PASS: &'static [&'static str] = &["creating"];
 }
 
 macro_rules! common_status {
     ($($kind:ty),*) => {$(
         impl CommonStatus for $kind {
+            fn written_mid_pass() -> &'static [&'static str] {
+                <$kind>::WRITTEN_MID_PASS
+            }
             fn conditions(&self) -> &[Condition] {
                 &self.conditions
             }
@@ -40,4 +63,4 @@ macro_rules! common_status {
     )*};
 }
 
-common_status!(AwsAccountStatus, KmsKeyStatus, KmsAliasStatus, KmsGrantStatus);
+common_status!(AwsAccountStatus, KmsAliasStatus, KmsGrantStatus, KmsKeyStatus);

@@ -36,6 +36,7 @@ pub fn key_description(meta: &KeyMetadata) -> KeyDescription {
         primary_region,
         replicas,
         deletion_date: date(meta.deletion_date()),
+        creation_date: date(meta.creation_date()),
     }
 }
 

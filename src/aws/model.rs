@@ -22,6 +22,8 @@ pub struct KeyDescription {
     /// Replica keys as the primary reports them.
     pub replicas: Vec<RegionalArn>,
     pub deletion_date: Option<String>,
+    /// RFC 3339, so that the oldest of several keys sorts first.
+    pub creation_date: Option<String>,
 }
 
 impl KeyDescription {

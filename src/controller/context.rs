@@ -114,7 +114,7 @@ impl Context {
         }
         let updates = report.conditions();
         if let Some(status) = next_status(previous, report.status.clone(), &updates, generation, &now()) {
-            patch_status(api, object, &status).await?;
+            patch_status(api, object, previous, &status).await?;
         }
         events::publish(&self.recorder, object, events::events_for(&report, drift)).await;
         self.metrics.conditions(name, report.ready.status, report.synced.status);
@@ -158,7 +158,7 @@ impl Context {
     {
         let fresh = previous.cloned().unwrap_or_default();
         if let Some(status) = next_status(previous, fresh, &refusal.conditions(), object.meta().generation, &now()) {
-            patch_status(api, object, &status).await?;
+            patch_status(api, object, previous, &status).await?;
             let event = events::event(
                 kube::runtime::events::EventType::Warning,
                 refusal.reason,

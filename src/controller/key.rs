@@ -12,7 +12,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalized, finalizer};
 
 use super::context::{Context, ControllerError, object_name};
-use super::status::api_for;
+use super::status::{StatusIntent, api_for};
 use super::{deletion, events, gate};
 use crate::api::{Kind, KmsKey};
 use crate::engine::Mode;
@@ -70,7 +70,14 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
         Ok(admitted) => admitted,
         Err(refusal) => return ctx.refuse(&api, key, &name, previous, refusal, started).await.map(Some),
     };
-    let request = KeyRequest { key, account: &admitted.account, tenant: &admitted.tenant, memory: memory(key) };
+    let recorder = StatusIntent { api: &api, name: name.name.clone() };
+    let request = KeyRequest {
+        key,
+        account: &admitted.account,
+        tenant: &admitted.tenant,
+        memory: memory(key),
+        recorder: Some(&recorder),
+    };
     let report = ctx.engine.reconcile_key(request, mode).await;
     if mode == Mode::Plan && gate::admits(&report) {
         return Ok(None);
@@ -85,6 +92,7 @@ fn memory(key: &KmsKey) -> Memory<'_> {
         key_id: status.and_then(|s| s.key_id.as_deref()),
         spec_changed: status.and_then(|s| s.observed_generation) != key.metadata.generation,
         replace_deleted: key.metadata.annotations.as_ref().and_then(|a| a.get(REPLACE_DELETED_KEY)).map(String::as_str),
+        creating: status.and_then(|s| s.creating.as_ref()),
     }
 }
 
@@ -105,7 +113,8 @@ async fn cleanup(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError>
             return Ok(Action::await_change());
         }
     };
-    let request = KeyRequest { key, account: &admitted.account, tenant: &admitted.tenant, memory: memory(key) };
+    let request =
+        KeyRequest { key, account: &admitted.account, tenant: &admitted.tenant, memory: memory(key), recorder: None };
     let report = ctx.engine.delete_key(request, Mode::Apply).await;
     deletion::finish(ctx, key, &name, &report, FINALIZER).await
 }

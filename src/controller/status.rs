@@ -6,12 +6,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
 use kube::{Resource, ResourceExt};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use crate::api::CreateIntent;
 use crate::api::conditions::{self, ConditionUpdate};
 use crate::api::status::CommonStatus;
+use crate::engine::key::IntentRecorder;
 
 pub const FIELD_MANAGER: &str = "kms-operator";
 
@@ -43,19 +47,60 @@ pub fn next_status<S: CommonStatus>(
     Some(fresh)
 }
 
-/// Merge-patches `.status` of a namespaced or cluster-scoped object.
-pub async fn patch_status<K, S>(api: &Api<K>, object: &K, status: &S) -> Result<(), kube::Error>
+/// The merge patch that turns `previous` into `status`. A merge patch leaves alone what it does
+/// not name, so every field `status` no longer has (a deletion date once a key is restored, an
+/// intent once its key is on record) is named as null.
+pub fn status_patch<S: CommonStatus>(previous: Option<&S>, status: &S) -> serde_json::Value {
+    let mut patch = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
+    let old = previous.and_then(|p| serde_json::to_value(p).ok());
+    let old_fields = old.as_ref().and_then(|o| o.as_object()).into_iter().flat_map(|o| o.keys().map(String::as_str));
+    let gone: Vec<String> = old_fields
+        .chain(S::written_mid_pass().iter().copied())
+        .filter(|f| patch.get(*f).is_none())
+        .map(str::to_owned)
+        .collect();
+    if let Some(fields) = patch.as_object_mut() {
+        for field in gone {
+            fields.insert(field, serde_json::Value::Null);
+        }
+    }
+    json!({ "status": patch })
+}
+
+/// Merge-patches `.status` of a namespaced or cluster-scoped object from `previous` to `status`.
+pub async fn patch_status<K, S>(api: &Api<K>, object: &K, previous: Option<&S>, status: &S) -> Result<(), kube::Error>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
-    S: Serialize,
+    S: CommonStatus,
 {
     // Named, not temporaries: a temporary borrowed across the await makes the future's Send
     // bound depend on a higher-ranked lifetime the compiler cannot prove.
     let name = object.name_any();
     let params = PatchParams::apply(FIELD_MANAGER);
-    let patch: Patch<serde_json::Value> = Patch::Merge(json!({ "status": status }));
+    let patch: Patch<serde_json::Value> = Patch::Merge(status_patch(previous, status));
     api.patch_status(&name, &params, &patch).await?;
     Ok(())
+}
+
+/// Records the intent to create a key in the KmsKey's status before CreateKey leaves, so that
+/// a crash between the request and its answer leaves a trace the next process finds.
+pub struct StatusIntent<'a> {
+    pub api: &'a Api<crate::api::KmsKey>,
+    pub name: String,
+}
+
+impl IntentRecorder for StatusIntent<'_> {
+    fn record<'a>(&'a self, intent: &'a CreateIntent) -> BoxFuture<'a, Result<(), String>> {
+        async move {
+            let patch: Patch<serde_json::Value> = Patch::Merge(json!({ "status": { "creating": intent } }));
+            self.api
+                .patch_status(&self.name, &PatchParams::apply(FIELD_MANAGER), &patch)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        .boxed()
+    }
 }
 
 /// Namespaced API for an object's own namespace.

@@ -99,6 +99,11 @@ pub enum Action {
     },
     /// Restores a key of this object that is pending deletion: a re-created KmsKey asks for it.
     CancelDeletion,
+    /// Disables a second key created for the same object, then schedules its deletion.
+    RemoveDuplicate {
+        kept: String,
+        pending_window_days: i32,
+    },
     CreateAlias {
         name: String,
     },
@@ -175,6 +180,7 @@ impl Change {
             Action::Untag(_) => Op::UntagResource,
             Action::ScheduleDeletion { .. } => Op::ScheduleKeyDeletion,
             Action::CancelDeletion => Op::CancelKeyDeletion,
+            Action::RemoveDuplicate { .. } => Op::ScheduleKeyDeletion,
             Action::CreateAlias { .. } => Op::CreateAlias,
             Action::UpdateAlias { .. } => Op::UpdateAlias,
             Action::DeleteAlias { .. } => Op::DeleteAlias,
@@ -188,6 +194,7 @@ impl Change {
     pub fn event_reason(&self) -> &'static str {
         match &self.action {
             Action::CancelDeletion => "Restored",
+            Action::RemoveDuplicate { .. } => "DuplicateRemoved",
             _ => self.operation().name(),
         }
     }
@@ -198,6 +205,7 @@ impl Change {
             Action::CreateKey(_) | Action::ReplicateKey(_) | Action::CreateAlias { .. } | Action::CreateGrant(_) => '+',
             Action::EnableRotation { was: None, .. } => '+',
             Action::ScheduleDeletion { .. }
+            | Action::RemoveDuplicate { .. }
             | Action::DeleteAlias { .. }
             | Action::RetireGrant { .. }
             | Action::Untag(_) => '-',
@@ -246,6 +254,10 @@ impl Change {
                 format!("schedule deletion of key {key} in {} after {pending_window_days} days", self.region)
             }
             Action::CancelDeletion => format!("restore key {key} in {}: cancel its scheduled deletion", self.region),
+            Action::RemoveDuplicate { kept, pending_window_days } => format!(
+                "remove duplicate key {key} in {} (created twice for one object; {kept} is kept): disable it and schedule its deletion after {pending_window_days} days",
+                self.region
+            ),
             Action::CreateAlias { name } => format!("create alias {name} in {} -> {key}", self.region),
             Action::UpdateAlias { name, from } => format!("repoint alias {name} in {}: {from} -> {key}", self.region),
             Action::DeleteAlias { name } => format!("delete alias {name} in {} (pointing at {key})", self.region),

@@ -52,12 +52,22 @@ pub struct Engine {
     /// Replicas (key id, region) this process created: theirs even where the server dropped the
     /// tags of ReplicateKey (moto does), until the next pass tags them.
     replicated: Mutex<HashSet<(String, String)>>,
+    /// Objects (by ownership tag) whose CreateKey this process sent without learning the
+    /// outcome, and when.
+    in_question: Mutex<HashMap<String, Instant>>,
 }
 
 impl Engine {
     pub fn new(pool: ClientPool, settings: EngineSettings) -> Self {
         let listings = Listings::new(settings.listing_ttl);
-        Engine { pool, settings, listings, created: Mutex::new(HashMap::new()), replicated: Mutex::new(HashSet::new()) }
+        Engine {
+            pool,
+            settings,
+            listings,
+            created: Mutex::new(HashMap::new()),
+            replicated: Mutex::new(HashSet::new()),
+            in_question: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn settings(&self) -> &EngineSettings {

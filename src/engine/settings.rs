@@ -10,8 +10,11 @@ pub struct EngineSettings {
     pub policy_propagation_timeout: Duration,
     /// How long a just-created key may answer NotFound before that is believed.
     pub new_key_visibility_timeout: Duration,
-    /// Pause between such retries.
+    /// Pause between such retries (doubled while waiting for a create in question).
     pub consistency_poll: Duration,
+    /// How long a CreateKey whose outcome is unknown may take to show in ListKeys: no second
+    /// key is created for the object before it has passed.
+    pub create_visibility_window: Duration,
     /// How long shared listings (keys by owner, aliases, grants) are reused; `None`: for the
     /// whole pass (local mode builds a new engine per run).
     pub listing_ttl: Option<Duration>,
@@ -28,6 +31,7 @@ impl Default for EngineSettings {
             policy_propagation_timeout: Duration::from_secs(120),
             new_key_visibility_timeout: Duration::from_secs(60),
             consistency_poll: Duration::from_secs(2),
+            create_visibility_window: Duration::from_secs(120),
             listing_ttl: None,
             max_rounds: 4,
         }

@@ -168,7 +168,7 @@ impl<'a> Runner<'a> {
             let reason = format!("AwsAccount {} is not among the manifests", key.spec.account_ref);
             Box::new(ResourceResult::unresolved(object_name(key), reason))
         })?;
-        let request = KeyRequest { key, account, tenant: &tenant, memory: Memory::default() };
+        let request = KeyRequest { key, account, tenant: &tenant, memory: Memory::default(), recorder: None };
         Ok(if delete {
             self.engine.delete_key(request, mode).await
         } else {

@@ -16,6 +16,7 @@ pub fn fast_settings() -> EngineSettings {
         consistency_poll: Duration::from_millis(50),
         policy_propagation_timeout: Duration::from_secs(2),
         new_key_visibility_timeout: Duration::from_secs(5),
+        create_visibility_window: Duration::from_secs(5),
         ..EngineSettings::default()
     }
 }

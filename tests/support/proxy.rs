@@ -75,6 +75,10 @@ struct Bucket {
 
 #[derive(Default)]
 struct State {
+    /// Keys created through the proxy, and when: ListKeys leaves them out for `hide_new_keys`,
+    /// as KMS's eventually consistent listing may.
+    created: Vec<(String, Instant)>,
+    hide_new_keys: Option<Duration>,
     rules: Vec<Rule>,
     forwarded: BTreeMap<String, usize>,
     injected: BTreeMap<String, usize>,
@@ -142,6 +146,31 @@ fn error_response(status: u16, code: &str, message: &str) -> Response<Full<Bytes
         .expect("error response")
 }
 
+/// Notes the key a CreateKey made, and hides keys created moments ago from ListKeys.
+async fn rewrite(state: &Mutex<State>, operation: &str, response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+    let mut state = state.lock().expect("proxy state");
+    let now = Instant::now();
+    if operation == "CreateKey"
+        && let Some(id) = json.as_ref().and_then(|j| j["KeyMetadata"]["KeyId"].as_str())
+    {
+        state.created.push((id.to_owned(), now));
+    }
+    let (Some(hide), true, Some(mut listing)) = (state.hide_new_keys, operation == "ListKeys", json) else {
+        return Response::from_parts(parts, Full::new(bytes));
+    };
+    let hidden: Vec<&str> =
+        state.created.iter().filter(|(_, at)| now.duration_since(*at) < hide).map(|(id, _)| id.as_str()).collect();
+    if let Some(keys) = listing["Keys"].as_array_mut() {
+        keys.retain(|k| k["KeyId"].as_str().is_none_or(|id| !hidden.contains(&id)));
+    }
+    let mut parts = parts;
+    parts.headers.remove(hyper::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Full::new(Bytes::from(listing.to_string())))
+}
+
 async fn forward(upstream: SocketAddr, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, String> {
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
@@ -184,6 +213,7 @@ async fn handle(
         _ => {}
     }
     let response = forward(upstream, request).await.map_err(|_| ())?;
+    let response = rewrite(&state, &operation, response).await;
     *state.lock().expect("proxy state").forwarded.entry(operation).or_default() += 1;
     match fault {
         Some(Fault::DropAfterForward) => Err(()),
@@ -221,10 +251,13 @@ impl FaultProxy {
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
                         let state = state.clone();
+                        // Handled on a task of its own: a request that left its client reaches
+                        // KMS even if the client dies meanwhile, as on a real network.
+                        let handled = tokio::spawn(handle(upstream, state, request));
                         async move {
-                            match handle(upstream, state, request).await {
-                                Ok(response) => Ok::<_, Dropped>(response),
-                                Err(()) => Err(Dropped),
+                            match handled.await {
+                                Ok(Ok(response)) => Ok::<_, Dropped>(response),
+                                _ => Err(Dropped),
                             }
                         }
                     });
@@ -250,6 +283,17 @@ impl FaultProxy {
     pub fn inject_after(&self, operation: &str, skip: usize, fault: Fault, times: usize) {
         let rule = Rule { operation: operation.to_owned(), fault, skip, remaining: times };
         self.state.lock().expect("proxy state").rules.push(rule);
+    }
+
+    /// Leaves keys created through the proxy out of ListKeys for `delay`, as KMS's eventually
+    /// consistent listing may.
+    pub fn hide_new_keys(&self, delay: Duration) {
+        self.state.lock().expect("proxy state").hide_new_keys = Some(delay);
+    }
+
+    /// Keys created through the proxy so far.
+    pub fn created_keys(&self) -> Vec<String> {
+        self.state.lock().expect("proxy state").created.iter().map(|(id, _)| id.clone()).collect()
     }
 
     /// Throttles each operation beyond `per_second` requests per second, as KMS does.

@@ -4,12 +4,52 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Instant;
 
+use std::sync::Mutex;
+
+use super::intent::{IntentRecorder, new_intent};
+use crate::api::CreateIntent;
 use crate::aws::model::{NewKey, NewReplica};
 use crate::aws::{AwsError, ErrorKind, KmsClient};
+use crate::engine::cache::lock;
 use crate::engine::change::{Action, Change, KeyHandle};
 use crate::engine::desired::DesiredKey;
 use crate::engine::{Engine, EngineError};
 use crate::policy;
+
+/// Where the intent to create goes before a CreateKey leaves, and what was recorded last.
+pub(crate) struct Recording<'a> {
+    pub recorder: Option<&'a dyn IntentRecorder>,
+    pub recorded: &'a Mutex<Option<CreateIntent>>,
+}
+
+impl Recording<'_> {
+    /// For passes that never create (deletion).
+    pub fn none() -> Recording<'static> {
+        static NOTHING: Mutex<Option<CreateIntent>> = Mutex::new(None);
+        Recording { recorder: None, recorded: &NOTHING }
+    }
+
+    async fn record(&self) -> Result<(), EngineError> {
+        let Some(recorder) = self.recorder else {
+            return Ok(());
+        };
+        let intent = new_intent();
+        recorder.record(&intent).await.map_err(|e| {
+            EngineError::Unresolved(format!("could not record the intent to create a key, so none was created: {e}"))
+        })?;
+        *lock(self.recorded) = Some(intent);
+        Ok(())
+    }
+}
+
+/// A state change KMS refuses because the key is already in that state: done, by an earlier
+/// attempt whose answer was lost.
+fn already_done<T>(result: Result<T, EngineError>) -> Result<(), EngineError> {
+    match result {
+        Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::InvalidState => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
 
 impl Engine {
     /// Executes `changes`; every change that succeeded is appended to `made` (also on error).
@@ -19,6 +59,7 @@ impl Engine {
         desired: &DesiredKey,
         changes: &[Change],
         made: &mut Vec<Change>,
+        recording: Recording<'_>,
     ) -> Result<Option<String>, EngineError> {
         let mut created: Option<String> = None;
         for change in changes {
@@ -37,6 +78,9 @@ impl Engine {
                     return Err(EngineError::Unresolved(format!("the key of {object} does not exist yet")));
                 }
             };
+            if matches!(change.action, Action::CreateKey(_)) {
+                recording.record().await?;
+            }
             let new_id = self.execute_key_change(desired, &client, &key_id, change).await?;
             let acted_on = new_id.clone().unwrap_or(key_id);
             created = new_id.or(created);
@@ -67,12 +111,15 @@ impl Engine {
                 let key = match self.while_iam_propagates(|| client.create_key(&request)).await {
                     Ok(key) => key,
                     Err(EngineError::Aws { source, .. }) if source.kind.outcome_unknown() => {
-                        // The key may exist now: the next lookup must list the region again.
+                        // The key may exist now, or soon: the next lookup lists the region again
+                        // and waits for it before creating another.
                         self.listings.forget_keys(client);
+                        self.remember_in_question(desired.owner_value());
                         return Err(EngineError::Ambiguous(source));
                     }
                     Err(error) => return Err(error),
                 };
+                self.settle(desired.owner_value());
                 self.remember_created(&key.key_id);
                 self.listings.record_key_tags(client, &key.key_id, &new.tags);
                 return Ok(Some(key.key_id));
@@ -133,19 +180,17 @@ impl Engine {
                 Ok(())
             }
             Action::ScheduleDeletion { pending_window_days } => {
-                match self.on_key(key_id, || client.schedule_deletion(key_id, *pending_window_days)).await {
-                    // Already pending (an earlier attempt's answer was lost): what we wanted.
-                    Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::InvalidState => Ok(()),
-                    other => other.map(|_| ()),
-                }
+                // Already pending (an earlier attempt's answer was lost): what we wanted.
+                already_done(self.on_key(key_id, || client.schedule_deletion(key_id, *pending_window_days)).await)
             }
-            Action::CancelDeletion => {
-                match self.on_key(key_id, || client.cancel_deletion(key_id)).await {
-                    // No longer pending (an earlier attempt's answer was lost): restored already.
-                    Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::InvalidState => Ok(()),
-                    other => other,
-                }
+            Action::RemoveDuplicate { pending_window_days, .. } => {
+                // Disabled first, so it is out of use for the whole pending window. Either step
+                // may have been done by an earlier attempt whose answer was lost.
+                already_done(self.on_key(key_id, || client.disable_key(key_id)).await)?;
+                already_done(self.on_key(key_id, || client.schedule_deletion(key_id, *pending_window_days)).await)
             }
+            // No longer pending (an earlier attempt's answer was lost): restored already.
+            Action::CancelDeletion => already_done(self.on_key(key_id, || client.cancel_deletion(key_id)).await),
             other => Err(EngineError::Unresolved(format!("{other:?} is not a key change"))),
         };
         result.map(|()| None)

@@ -1,6 +1,10 @@
 //! `KmsKey`: its key and the key's replicas.
 
+mod duplicates;
 mod execute;
+#[cfg(test)]
+mod fixtures;
+mod intent;
 mod observe;
 pub mod observed;
 pub mod plan;
@@ -9,4 +13,5 @@ mod plan_tests;
 mod run;
 pub mod status;
 
+pub use intent::{IntentRecorder, new_intent};
 pub use run::{KeyReport, KeyRequest, Memory, REPLACE_DELETED_KEY};

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use futures::future::try_join_all;
 
-use super::observed::{KeyObservation, ObservedKey, ObservedReplica, parse_policy};
+use super::duplicates::keeper;
+use super::observed::{Duplicate, KeyObservation, ObservedKey, ObservedReplica, parse_policy};
+use crate::api::CreateIntent;
 use crate::api::catalog::ROTATABLE_KEY_SPEC;
 use crate::aws::model::KeyDescription;
 use crate::aws::{AwsError, ErrorKind, KmsClient};
@@ -13,22 +15,34 @@ use crate::engine::Engine;
 use crate::engine::desired::{DesiredKey, Origin};
 use crate::engine::ownership::owner_of;
 
+/// How to find an object's key: what the front door has on record.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Lookup {
+    pub key_id: Option<String>,
+    pub replace_deleted: Option<String>,
+    pub creating: Option<CreateIntent>,
+}
+
+/// What several keys carrying one object's tag come to.
+enum Sorted {
+    None,
+    One(Box<KeyDescription>),
+    Many(Vec<Duplicate>),
+}
+
 impl Engine {
-    /// Finds the key of `desired` (by `known_key_id` from status, `import.keyId`, or its
-    /// ownership tag) and reads its state. A recorded key that is gone is reported as gone,
-    /// unless `replace_deleted` names it: then the key is looked for as for a new object.
-    pub(crate) async fn observe_key(
-        &self,
-        desired: &DesiredKey,
-        known_key_id: Option<&str>,
-        replace_deleted: Option<&str>,
-    ) -> Result<KeyObservation, AwsError> {
+    /// Finds the key of `desired` (by the key on record, `import.keyId`, or its ownership tag)
+    /// and reads its state. A recorded key that is gone is reported as gone, unless the lookup's
+    /// `replace_deleted` names it: then the key is looked for as for a new object.
+    pub(crate) async fn observe_key(&self, desired: &DesiredKey, lookup: &Lookup) -> Result<KeyObservation, AwsError> {
         let client = self.kms(&desired.account, &desired.region).await;
-        let known_key_id = match known_key_id {
-            Some(key_id) if replace_deleted == Some(key_id) => match self.describe(&client, key_id).await {
-                Err(e) if e.kind == ErrorKind::NotFound => None,
-                _ => Some(key_id),
-            },
+        let known_key_id = match lookup.key_id.as_deref() {
+            Some(key_id) if lookup.replace_deleted.as_deref() == Some(key_id) => {
+                match self.describe(&client, key_id).await {
+                    Err(e) if e.kind == ErrorKind::NotFound => None,
+                    _ => Some(key_id),
+                }
+            }
             other => other,
         };
         let key = match (&desired.origin, known_key_id) {
@@ -47,11 +61,21 @@ impl Engine {
                 Err(e) => return Err(e),
             },
             (Origin::Create, None) => {
-                let owned = self.listings.keys_owned_by(&client, desired.owner_value()).await?;
+                let owner = desired.owner_value();
+                let mut owned = self.listings.keys_owned_by(&client, owner).await?;
+                if owned.is_empty()
+                    && let Some(left) = self.in_question(owner, lookup.creating.as_ref())
+                {
+                    owned = self.wait_for_created(&client, owner, left).await?;
+                }
                 match owned.as_slice() {
                     [] => return Ok(KeyObservation::Missing),
                     [key_id] => self.describe(&client, key_id).await?,
-                    _ => return Ok(KeyObservation::Conflict { key_ids: owned }),
+                    _ => match self.sort_out(&client, &owned).await? {
+                        Sorted::None => return Ok(KeyObservation::Missing),
+                        Sorted::One(key) => *key,
+                        Sorted::Many(duplicates) => return Ok(KeyObservation::Duplicates(duplicates)),
+                    },
                 }
             }
         };
@@ -76,6 +100,45 @@ impl Engine {
         )?;
         let observed = ObservedKey { policy: Some(parse_policy(&policy)), rotation, tags, replicas, key };
         Ok(KeyObservation::Found(Box::new(observed)))
+    }
+
+    /// Several keys carry one object's tag. One live key among keys pending deletion (removed
+    /// duplicates) is the key; with none live, the one to restore; several live ones are
+    /// duplicates, each with what refers to it.
+    async fn sort_out(&self, client: &KmsClient, key_ids: &[String]) -> Result<Sorted, AwsError> {
+        let mut keys = Vec::new();
+        for key_id in key_ids {
+            match self.describe(client, key_id).await {
+                Ok(key) => keys.push(key),
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let aliases = self.listings.aliases(client).await?;
+        let aliased = |key: &KeyDescription| -> Vec<String> {
+            aliases
+                .iter()
+                .filter(|a| a.target_key_id.as_deref() == Some(key.key_id.as_str()))
+                .map(|a| a.name.clone())
+                .collect()
+        };
+        let (live, pending): (Vec<KeyDescription>, Vec<KeyDescription>) =
+            keys.into_iter().partition(|k| !k.is_pending_deletion());
+        if live.len() <= 1 {
+            let candidates = if live.is_empty() { pending } else { live };
+            let candidates: Vec<Duplicate> =
+                candidates.into_iter().map(|key| Duplicate { aliases: aliased(&key), grants: 0, key }).collect();
+            return Ok(match keeper(&candidates) {
+                Some(i) => Sorted::One(Box::new(candidates[i].key.clone())),
+                None => Sorted::None,
+            });
+        }
+        let mut duplicates = Vec::new();
+        for key in live {
+            let grants = self.listings.grants(client, &key.key_id).await?.len();
+            duplicates.push(Duplicate { aliases: aliased(&key), grants, key });
+        }
+        Ok(Sorted::Many(duplicates))
     }
 
     async fn describe(&self, client: &KmsClient, key_id: &str) -> Result<KeyDescription, AwsError> {

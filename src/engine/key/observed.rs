@@ -46,10 +46,9 @@ pub enum KeyObservation {
         key: Box<KeyDescription>,
         owner: Option<String>,
     },
-    /// Several keys carry this object's ownership tag.
-    Conflict {
-        key_ids: Vec<String>,
-    },
+    /// Several live keys carry this object's ownership tag: a create was repeated (a run
+    /// killed while its CreateKey was in flight, a listing that had not caught up).
+    Duplicates(Vec<Duplicate>),
     /// `import.keyId` names no key.
     ImportNotFound {
         key_id: String,
@@ -58,6 +57,23 @@ pub enum KeyObservation {
     Gone {
         key_id: String,
     },
+}
+
+/// One of several keys carrying the same object's ownership tag, and what refers to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Duplicate {
+    pub key: KeyDescription,
+    /// Aliases of its region that point at it.
+    pub aliases: Vec<String>,
+    /// Grants on it.
+    pub grants: usize,
+}
+
+impl Duplicate {
+    /// Whether anything would break if it went: an alias resolves to it or a grant is on it.
+    pub fn is_referenced(&self) -> bool {
+        !self.aliases.is_empty() || self.grants > 0
+    }
 }
 
 /// KMS returns policies as JSON text; a text that does not parse is kept as a string so that

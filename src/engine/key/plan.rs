@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::duplicates::plan_duplicates;
 use super::observed::{KeyObservation, ObservedKey, ObservedReplica};
 use crate::api::DeletionPolicy;
 use crate::api::tenancy::Reason;
@@ -40,14 +41,7 @@ pub fn plan_key(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
                 }
             ),
         ),
-        KeyObservation::Conflict { key_ids } => Plan::blocked(
-            "OwnershipConflict",
-            format!(
-                "keys {} in {where_} all carry the ownership tag of {}: schedule the extra ones for deletion or remove their kmsoperator.dev/owner tag",
-                key_ids.join(", "),
-                desired.object
-            ),
-        ),
+        KeyObservation::Duplicates(duplicates) => plan_duplicates(desired, duplicates),
         KeyObservation::ImportNotFound { key_id } => Plan::blocked(
             "ImportNotFound",
             format!("spec.import.keyId {key_id} names no key in {where_}: check the id, the account and the region"),

@@ -4,74 +4,15 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use super::fixtures::{OWNER, desired, live};
 use super::observed::{KeyObservation, ObservedKey, ObservedReplica};
 use super::plan::{plan_key, plan_key_deletion};
-use crate::api::{DeletionPolicy, Kind, ObjectName};
-use crate::aws::AccountConfig;
+use crate::api::DeletionPolicy;
 use crate::aws::model::{KeyDescription, RegionalArn, RotationState};
 use crate::engine::change::{Action, KeyHandle};
 use crate::engine::desired::{DesiredKey, DesiredReplica, DesiredRotation, Mandate, Origin};
 use crate::engine::ownership::OWNER_TAG;
 use crate::engine::plan::Plan;
-
-const OWNER: &str = "c/apps/logs";
-
-fn desired() -> DesiredKey {
-    DesiredKey {
-        object: ObjectName::new(Kind::KmsKey, Some("apps"), "logs"),
-        account: AccountConfig {
-            name: "sec".into(),
-            account_id: "111122223333".into(),
-            region: "eu-west-1".into(),
-            assume_role_arn: None,
-            external_id: None,
-            endpoint_url: None,
-        },
-        region: "eu-west-1".into(),
-        origin: Origin::Create,
-        description: Some("logs".into()),
-        key_spec: "SYMMETRIC_DEFAULT".into(),
-        key_usage: "ENCRYPT_DECRYPT".into(),
-        multi_region: false,
-        enabled: true,
-        rotation: Some(DesiredRotation { enabled: true, period_days: 365 }),
-        policy: Some(
-            json!({"Version": "2012-10-17", "Statement": [{"Sid": "A", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]}),
-        ),
-        bypass_lockout_check: false,
-        tags: BTreeMap::from([("Env".into(), "prod".into())]),
-        owner: (OWNER_TAG.into(), OWNER.into()),
-        replicas: Vec::new(),
-        observe_only: false,
-        deletion: DeletionPolicy::Retain,
-        pending_window_days: 30,
-        may_adopt: true,
-        mandate: Mandate::default(),
-    }
-}
-
-/// The live key exactly as `desired` wants it.
-fn live(desired: &DesiredKey) -> ObservedKey {
-    ObservedKey {
-        key: KeyDescription {
-            key_id: "k1".into(),
-            arn: "arn:aws:kms:eu-west-1:111122223333:key/k1".into(),
-            account_id: "111122223333".into(),
-            state: "Enabled".into(),
-            enabled: true,
-            description: "logs".into(),
-            key_spec: "SYMMETRIC_DEFAULT".into(),
-            key_usage: "ENCRYPT_DECRYPT".into(),
-            key_manager: "CUSTOMER".into(),
-            multi_region: desired.multi_region,
-            ..KeyDescription::default()
-        },
-        policy: desired.policy.clone(),
-        rotation: Some(RotationState { enabled: true, period_days: Some(365), next_rotation_date: None }),
-        tags: desired.full_tags(&desired.tags),
-        replicas: Vec::new(),
-    }
-}
 
 fn found(observed: ObservedKey) -> KeyObservation {
     KeyObservation::Found(Box::new(observed))
@@ -225,7 +166,6 @@ fn keys_the_operator_cannot_touch_are_blocked_with_a_reason() {
     let key = KeyDescription { key_id: "k9".into(), ..KeyDescription::default() };
     let cases = vec![
         (KeyObservation::NotOwned { key: Box::new(key), owner: Some("other/ns/x".into()) }, "NotOwned"),
-        (KeyObservation::Conflict { key_ids: vec!["a".into(), "b".into()] }, "OwnershipConflict"),
         (KeyObservation::ImportNotFound { key_id: "k9".into() }, "ImportNotFound"),
         (KeyObservation::Gone { key_id: "k9".into() }, "KeyDeleted"),
     ];

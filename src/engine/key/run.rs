@@ -4,9 +4,13 @@ use std::sync::Mutex;
 
 use futures::FutureExt;
 
+use super::execute::Recording;
+use super::intent::IntentRecorder;
+use super::observe::Lookup;
 use super::observed::KeyObservation;
 use super::plan::{plan_key, plan_key_deletion};
 use super::status::{key_ready, key_status};
+use crate::api::CreateIntent;
 use crate::api::{KmsKey, KmsKeyStatus};
 use crate::aws::AccountConfig;
 use crate::engine::admission::Tenant;
@@ -25,6 +29,9 @@ pub struct KeyRequest<'a> {
     pub tenant: &'a Tenant,
     /// What the controller's status remembers; local mode remembers nothing.
     pub memory: Memory<'a>,
+    /// Where an intent to create is recorded before CreateKey leaves (the controller's status);
+    /// `None` in local mode, which has nowhere to keep one.
+    pub recorder: Option<&'a dyn IntentRecorder>,
 }
 
 /// What a front door remembers of earlier passes over one KmsKey.
@@ -37,6 +44,8 @@ pub struct Memory<'a> {
     /// The recorded key id the user allows to be replaced by a new key, because it is deleted
     /// (the annotation `kmsoperator.dev/replace-deleted-key`).
     pub replace_deleted: Option<&'a str>,
+    /// A CreateKey recorded as about to leave, whose key is not on record yet.
+    pub creating: Option<&'a CreateIntent>,
 }
 
 /// The annotation by which a user allows a KmsKey whose key was deleted outside the operator
@@ -54,7 +63,12 @@ impl Memory<'_> {
     }
 }
 
-fn report(desired: &DesiredKey, pass: Converged<KeyObservation>, caller: Option<&str>) -> KeyReport {
+fn report(
+    desired: &DesiredKey,
+    pass: Converged<KeyObservation>,
+    caller: Option<&str>,
+    creating: Option<CreateIntent>,
+) -> KeyReport {
     let outcome = match (pass.outcome, caller) {
         (Outcome::Failed(error), Some(caller)) => Outcome::Failed(error.with_caller(caller)),
         (outcome, _) => outcome,
@@ -62,9 +76,15 @@ fn report(desired: &DesiredKey, pass: Converged<KeyObservation>, caller: Option<
     let pending_creation = outcome == Outcome::Pending && matches!(pass.observation, Some(KeyObservation::Missing));
     // A refused key reports nothing about a key it may not use.
     let observation = pass.observation.as_ref().filter(|_| !matches!(outcome, Outcome::Refused(_)));
+    let mut status = key_status(desired, observation);
+    // The intent stays on record until the key it announced is: a pass that fails before
+    // finding or creating the key must not forget that one may be on its way.
+    if status.key_id.is_none() && !matches!(observation, Some(KeyObservation::Duplicates(_))) {
+        status.creating = creating;
+    }
     KeyReport {
         object: desired.object.clone(),
-        status: key_status(desired, observation),
+        status,
         ready: ready_unless_refused(&outcome, key_ready(desired, observation, pending_creation)),
         synced: synced_condition(&outcome, &pass.changes, &pass.plan.blockers),
         changes: pass.changes,
@@ -74,10 +94,10 @@ fn report(desired: &DesiredKey, pass: Converged<KeyObservation>, caller: Option<
     }
 }
 
-fn failed(desired: &DesiredKey, error: EngineError) -> KeyReport {
+fn failed(desired: &DesiredKey, error: EngineError, creating: Option<&CreateIntent>) -> KeyReport {
     let pass =
         Converged { observation: None, changes: Vec::new(), plan: Default::default(), outcome: Outcome::Failed(error) };
-    report(desired, pass, None)
+    report(desired, pass, None, creating.cloned())
 }
 
 impl Engine {
@@ -85,30 +105,33 @@ impl Engine {
     pub async fn reconcile_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
         let desired =
             desired_key(request.key, request.account, request.tenant, request.memory.mandate(), &self.settings);
+        let memory = request.memory;
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
-            Err(error) => return failed(&desired, error),
+            Err(error) => return failed(&desired, error, memory.creating),
         };
-        let known_key_id = Mutex::new(request.memory.key_id.map(str::to_owned));
-        let replace_deleted = request.memory.replace_deleted;
+        let known_key_id = Mutex::new(memory.key_id.map(str::to_owned));
+        let creating = Mutex::new(memory.creating.cloned());
         let pass = self
             .converge(
                 mode,
                 desired.observe_only,
                 || {
-                    let known = lock(&known_key_id).clone();
+                    let lookup = Lookup {
+                        key_id: lock(&known_key_id).clone(),
+                        replace_deleted: memory.replace_deleted.map(str::to_owned),
+                        creating: lock(&creating).clone(),
+                    };
                     let desired = &desired;
-                    async move {
-                        self.observe_key(desired, known.as_deref(), replace_deleted).await.map_err(EngineError::aws)
-                    }
-                    .boxed()
+                    async move { self.observe_key(desired, &lookup).await.map_err(EngineError::aws) }.boxed()
                 },
                 |observation| plan_key(&desired, observation),
                 |changes| {
-                    let (desired, known_key_id) = (&desired, &known_key_id);
+                    let (desired, known_key_id, creating) = (&desired, &known_key_id, &creating);
                     async move {
                         let mut made = Vec::new();
-                        let result = self.execute_key_changes(desired, &changes, &mut made).await;
+                        let recording = Recording { recorder: request.recorder, recorded: creating };
+                        let result = self.execute_key_changes(desired, &changes, &mut made, recording).await;
                         if let Ok(Some(created)) = &result {
                             *lock(known_key_id) = Some(created.clone());
                         }
@@ -118,7 +141,8 @@ impl Engine {
                 },
             )
             .await;
-        report(&desired, pass, Some(&caller))
+        let creating = lock(&creating).clone();
+        report(&desired, pass, Some(&caller), creating)
     }
 
     /// What deleting the `KmsKey` does to its key, by its deletion policy.
@@ -127,11 +151,18 @@ impl Engine {
             desired_key(request.key, request.account, request.tenant, request.memory.mandate(), &self.settings);
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
-            Err(error) => return failed(&desired, error),
+            Err(error) => return failed(&desired, error, request.memory.creating),
         };
-        let observation = match self.observe_key(&desired, request.memory.key_id, None).await {
+        let lookup = Lookup {
+            key_id: request.memory.key_id.map(str::to_owned),
+            creating: request.memory.creating.cloned(),
+            ..Lookup::default()
+        };
+        let observation = match self.observe_key(&desired, &lookup).await {
             Ok(observation) => observation,
-            Err(error) => return failed(&desired, EngineError::aws(error).with_caller(&caller)),
+            Err(error) => {
+                return failed(&desired, EngineError::aws(error).with_caller(&caller), request.memory.creating);
+            }
         };
         let plan = plan_key_deletion(&desired, &observation);
         let key_id = match &observation {
@@ -142,25 +173,26 @@ impl Engine {
             Converged { observation: Some(observation), changes: Vec::new(), plan, outcome: Outcome::InSync };
         if let Some(refusal) = pass.plan.refusal() {
             pass.outcome = Outcome::Refused(refusal);
-            return report(&desired, pass, Some(&caller));
+            return report(&desired, pass, Some(&caller), None);
         }
         if pass.plan.changes.is_empty() {
-            return report(&desired, pass, Some(&caller));
+            return report(&desired, pass, Some(&caller), None);
         }
         if mode == Mode::Plan {
             pass.changes = pass.plan.changes.clone();
             pass.outcome = Outcome::Pending;
-            return report(&desired, pass, Some(&caller));
+            return report(&desired, pass, Some(&caller), None);
         }
         let changes = pass.plan.changes.clone();
-        pass.outcome = match self.execute_key_changes(&desired, &changes, &mut pass.changes).await {
+        pass.outcome = match self.execute_key_changes(&desired, &changes, &mut pass.changes, Recording::none()).await {
             Ok(_) => Outcome::Changed,
             Err(error) => Outcome::Failed(error),
         };
         // Read back so the report shows the key as it is now (pending deletion, or untagged).
-        if let Ok(now) = self.observe_key(&desired, key_id.as_deref(), None).await {
+        let lookup = Lookup { key_id, ..Lookup::default() };
+        if let Ok(now) = self.observe_key(&desired, &lookup).await {
             pass.observation = Some(now);
         }
-        report(&desired, pass, Some(&caller))
+        report(&desired, pass, Some(&caller), None)
     }
 }

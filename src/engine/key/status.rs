@@ -91,8 +91,9 @@ pub fn key_ready(
         Some(KeyObservation::NotOwned { key, .. }) => {
             ready(false, "NotOwned", format!("key {} is not owned by this object", key.key_id))
         }
-        Some(KeyObservation::Conflict { key_ids }) => {
-            ready(false, "OwnershipConflict", format!("several keys claim this object: {}", key_ids.join(", ")))
+        Some(KeyObservation::Duplicates(duplicates)) => {
+            let ids: Vec<&str> = duplicates.iter().map(|d| d.key.key_id.as_str()).collect();
+            ready(false, "OwnershipConflict", format!("several keys claim this object: {}", ids.join(", ")))
         }
         Some(KeyObservation::ImportNotFound { key_id }) => {
             ready(false, "ImportNotFound", format!("key {key_id} does not exist"))

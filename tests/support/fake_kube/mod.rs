@@ -35,6 +35,8 @@ struct Failure {
     method: String,
     path_contains: String,
     status: u16,
+    /// Matching requests to let through before failing.
+    skip: usize,
     remaining: usize,
 }
 
@@ -89,8 +91,18 @@ impl FakeKube {
 
     /// Fails the next `times` requests with `method` whose path contains `path_contains`.
     pub fn fail_next(&self, method: &str, path_contains: &str, status: u16, times: usize) {
-        let failure =
-            Failure { method: method.to_owned(), path_contains: path_contains.to_owned(), status, remaining: times };
+        self.fail_after(method, path_contains, 0, status, times);
+    }
+
+    /// Like `fail_next`, but lets the first `skip` matching requests through.
+    pub fn fail_after(&self, method: &str, path_contains: &str, skip: usize, status: u16, times: usize) {
+        let failure = Failure {
+            method: method.to_owned(),
+            path_contains: path_contains.to_owned(),
+            status,
+            skip,
+            remaining: times,
+        };
         self.recorder.lock().unwrap().failures.push(failure);
     }
 
@@ -114,6 +126,10 @@ impl FakeKube {
             .failures
             .iter_mut()
             .find(|f| f.remaining > 0 && f.method == method.as_str() && path.contains(&f.path_contains))?;
+        if failure.skip > 0 {
+            failure.skip -= 1;
+            return None;
+        }
         failure.remaining -= 1;
         Some(failure.status)
     }

@@ -1,0 +1,92 @@
+//! A create whose outcome is unknown (the request left, the answer was lost, or the process
+//! died) must not be repeated before the truth can be seen: ListKeys is eventually consistent,
+//! so a key created moments ago may not be listed yet, and a second CreateKey would make a
+//! duplicate. The engine remembers such creates of its own process; the controller records an
+//! intent in status before every CreateKey, so a restarted process knows too. A pass that finds
+//! no key while a create is in question lists again, backing off, until the key appears or the
+//! window has passed; only then does it create.
+
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::CreateIntent;
+use crate::aws::{AwsError, KmsClient};
+use crate::engine::Engine;
+use crate::engine::cache::lock;
+
+/// Where a front door keeps the record of a CreateKey about to leave.
+pub trait IntentRecorder: Send + Sync {
+    /// Records `intent` where the next pass, in this process or another, finds it. An error
+    /// stops the create: a create nobody could find out about later is not sent.
+    fn record<'a>(&'a self, intent: &'a CreateIntent) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// A new intent, stamped now.
+pub fn new_intent() -> CreateIntent {
+    let token: String = (0..8).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    CreateIntent { token, since: Time(jiff::Timestamp::now()) }
+}
+
+/// How much of `window` is left after `since`.
+fn left_of(window: Duration, since: &Time) -> Option<Duration> {
+    let age = jiff::Timestamp::now().duration_since(since.0).unsigned_abs();
+    window.checked_sub(age).filter(|left| !left.is_zero())
+}
+
+impl Engine {
+    pub(crate) fn remember_in_question(&self, owner: &str) {
+        lock(&self.in_question).insert(owner.to_owned(), Instant::now());
+    }
+
+    pub(crate) fn settle(&self, owner: &str) {
+        lock(&self.in_question).remove(owner);
+    }
+
+    /// How long a create of `owner` may still land: one of this process whose answer was lost,
+    /// or one an earlier process recorded.
+    pub(crate) fn in_question(&self, owner: &str, recorded: Option<&CreateIntent>) -> Option<Duration> {
+        let window = self.settings.create_visibility_window;
+        let here = lock(&self.in_question).get(owner).and_then(|at| window.checked_sub(at.elapsed()));
+        let there = recorded.and_then(|intent| left_of(window, &intent.since));
+        here.into_iter().chain(there).filter(|left| !left.is_zero()).max()
+    }
+
+    /// Lists `owner`'s keys again, backing off, until one appears or `left` has passed.
+    pub(crate) async fn wait_for_created(
+        &self,
+        client: &KmsClient,
+        owner: &str,
+        left: Duration,
+    ) -> Result<Vec<String>, AwsError> {
+        tracing::info!(owner, ?left, "a create may still land; listing again before creating another key");
+        let deadline = Instant::now() + left;
+        let mut pause = self.settings.consistency_poll;
+        loop {
+            tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+            self.listings.forget_keys(client);
+            let owned = self.listings.keys_owned_by(client, owner).await?;
+            if !owned.is_empty() || Instant::now() >= deadline {
+                return Ok(owned);
+            }
+            pause = (pause * 2).min(Duration::from_secs(10));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_intent_counts_for_the_rest_of_its_window() {
+        let window = Duration::from_secs(120);
+        let fresh = new_intent();
+        let left = left_of(window, &fresh.since).expect("fresh");
+        assert!(left <= window && left > Duration::from_secs(100), "{left:?}");
+        let old = CreateIntent { since: Time(jiff::Timestamp::now() - jiff::SignedDuration::from_secs(121)), ..fresh };
+        assert_eq!(left_of(window, &old.since), None);
+        assert_eq!(old.token.len(), 16);
+    }
+}

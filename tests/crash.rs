@@ -1,0 +1,172 @@
+//! Crash safety: a CreateKey whose outcome is unknown is not repeated before the listing can show
+//! its key, in one process and across a restart (the intent recorded in status); and when a
+//! duplicate happens anyway, it heals itself unless something uses it.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kms_operator::api::KmsKey;
+use kms_operator::aws::RateLimits;
+use kms_operator::local::runner::Command;
+use serde_json::json;
+use support::cli::run_json;
+use support::cluster::{Cluster, condition, key_object};
+use support::engine::{assert_ok, engine_with, fast_settings, run};
+use support::kms;
+use support::manifests::{REGION, Workspace, account, alias, key};
+use support::moto::Moto;
+use support::proxy::{Fault, FaultProxy};
+
+/// Live keys carrying `owner` as their ownership tag.
+async fn live_keys_owned_by(client: &aws_sdk_kms::Client, owner: &str) -> Vec<String> {
+    let mut owned = Vec::new();
+    for id in kms::key_ids(client).await {
+        let state = kms::describe(client, &id).await.key_state().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        if state != "PendingDeletion"
+            && kms::tags(client, &id).await.get("kmsoperator.dev/owner").map(String::as_str) == Some(owner)
+        {
+            owned.push(id);
+        }
+    }
+    owned
+}
+
+#[tokio::test]
+async fn an_ambiguous_create_waits_for_the_listing_to_catch_up_instead_of_creating_again() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(moto.port).await;
+    // The answer is lost, and the new key stays out of ListKeys for a while.
+    proxy.inject("CreateKey", Fault::DropAfterForward, 1);
+    proxy.hide_new_keys(Duration::from_secs(2));
+    let ws = Workspace::new();
+    ws.write("account.yaml", &account(&proxy.endpoint()));
+    ws.write("key.yaml", &key("logs", "description: logs"));
+    let engine = engine_with(fast_settings(), RateLimits::unlimited()).await;
+    let output = run(&engine, ws.path(), Command::Apply).await;
+    assert_ok(&output);
+    assert_eq!(proxy.forwarded("CreateKey"), 1, "one create, found once the listing showed it");
+    let client = kms::client(&moto.endpoint(), REGION).await;
+    assert_eq!(live_keys_owned_by(&client, "kms-operator/apps/logs").await.len(), 1);
+}
+
+/// Two keys carrying one object's tag, as a killed run can leave, the newer one with its alias.
+async fn duplicated(client: &aws_sdk_kms::Client) -> (String, String) {
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let created = client
+            .create_key()
+            .tags(
+                aws_sdk_kms::types::Tag::builder()
+                    .tag_key("kmsoperator.dev/owner")
+                    .tag_value("kms-operator/apps/app")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ids.push(created.key_metadata().unwrap().key_id().to_owned());
+        // Creation dates in seconds: the second key must be younger.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    client.create_alias().alias_name("alias/app").target_key_id(&ids[1]).send().await.unwrap();
+    (ids[0].clone(), ids[1].clone())
+}
+
+#[tokio::test]
+async fn a_duplicate_heals_itself_keeping_the_key_the_alias_resolves_to() {
+    let moto = Moto::start();
+    let client = kms::client(&moto.endpoint(), REGION).await;
+    let (older, aliased) = duplicated(&client).await;
+    let ws = Workspace::new();
+    ws.write("account.yaml", &account(&moto.endpoint()));
+    ws.write("key.yaml", &key("app", "description: app"));
+    ws.write("alias.yaml", &alias("app", "name: alias/app\nkeyRef: {name: app}"));
+    let applied = run_json("apply", ws.path());
+    applied.assert_code(0);
+    let key = applied.resource("KmsKey", "app");
+    assert_eq!(key["status"]["keyId"], aliased.as_str(), "the key the alias resolves to is kept, not the oldest");
+    let removal =
+        key["actions"].as_array().unwrap().iter().find(|a| a["keyId"] == older.as_str()).expect("removal").clone();
+    assert!(removal["summary"].as_str().unwrap().contains("remove duplicate key"), "{removal}");
+    let removed = kms::describe(&client, &older).await;
+    assert_eq!(removed.key_state().map(|s| s.as_str()), Some("PendingDeletion"));
+    assert!(!removed.enabled(), "disabled first");
+    let window = removed.deletion_date().unwrap().secs() - removed.creation_date().unwrap().secs();
+    assert!(window >= 29 * 24 * 3600, "the longest window, so it can still be restored: {window}s");
+    assert_eq!(applied.calls("CreateKey"), 0);
+    assert_eq!(applied.calls("UpdateAlias"), 0, "the alias already points at the kept key");
+    let again = run_json("plan", ws.path());
+    again.assert_code(0);
+    assert_eq!(live_keys_owned_by(&client, "kms-operator/apps/app").await, vec![aliased]);
+}
+
+#[tokio::test]
+async fn a_duplicate_in_use_is_reported_and_nothing_is_removed() {
+    let moto = Moto::start();
+    let client = kms::client(&moto.endpoint(), REGION).await;
+    let (older, aliased) = duplicated(&client).await;
+    // Something uses the one that would go.
+    client
+        .create_grant()
+        .key_id(&older)
+        .grantee_principal("arn:aws:iam::123456789012:role/app")
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+    let ws = Workspace::new();
+    ws.write("account.yaml", &account(&moto.endpoint()));
+    ws.write("key.yaml", &key("app", "description: app"));
+    let applied = run_json("apply", ws.path());
+    applied.assert_code(1);
+    let blockers = applied.resource("KmsKey", "app")["blockers"].to_string();
+    assert!(
+        blockers.contains("OwnershipConflict") && blockers.contains(&older) && blockers.contains("1 grant(s)"),
+        "{blockers}"
+    );
+    assert_eq!(applied.writes(), 0);
+    for id in [older, aliased] {
+        assert_eq!(kms::describe(&client, &id).await.key_state().map(|s| s.as_str()), Some("Enabled"));
+    }
+}
+
+#[tokio::test]
+async fn a_create_aborted_before_its_answer_is_not_repeated_after_a_restart() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(moto.port).await;
+    let gate = Arc::new(tokio::sync::Notify::new());
+    proxy.inject("CreateKey", Fault::Hold(gate.clone()), 1);
+    proxy.hide_new_keys(Duration::from_secs(2));
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&proxy.endpoint(), json!({})).await;
+    cluster.create::<KmsKey>("apps", key_object("fragile", json!({}))).await;
+    cluster.reconcile_key("fragile").await.expect("admitted, finalizer added");
+
+    // The pass sends CreateKey and dies before the answer: the request is already on its way.
+    let pass = tokio::spawn({
+        let ctx = cluster.ctx.clone();
+        let key: KmsKey = cluster.get("apps", "fragile").await.unwrap();
+        async move { kms_operator::controller::key::reconcile(Arc::new(key), ctx).await }
+    });
+    while proxy.injected("CreateKey") == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pass.abort();
+    let _ = pass.await;
+    let recorded: KmsKey = cluster.get("apps", "fragile").await.unwrap();
+    let intent = recorded.status.and_then(|s| s.creating).expect("the intent was recorded before CreateKey left");
+    gate.notify_waiters();
+
+    // A new process: it finds the intent, and waits for the key to show instead of creating one.
+    let restarted = Cluster::on(cluster.fake.clone()).await;
+    restarted.reconcile_key("fragile").await.expect("reconciled");
+    let status = restarted.get::<KmsKey>("apps", "fragile").await.unwrap().status.unwrap();
+    assert_eq!(proxy.forwarded("CreateKey"), 1, "one key, created once (intent {})", intent.token);
+    assert_eq!(status.key_id, proxy.created_keys().first().cloned());
+    assert!(status.creating.is_none(), "the intent goes once its key is on record");
+    assert_eq!(condition(&status.conditions, "Ready").status, "True");
+}
