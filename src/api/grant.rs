@@ -87,6 +87,16 @@ pub struct GrantConstraints {
     pub encryption_context_subset: Option<BTreeMap<String, String>>,
 }
 
+/// Where one grant is: enough to retire it later, from any process.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantRecord {
+    pub account_ref: String,
+    pub region: String,
+    pub key_id: String,
+    pub grant_id: String,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KmsGrantStatus {
@@ -97,6 +107,13 @@ pub struct KmsGrantStatus {
     pub key_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The `AwsAccount` of the key the grant is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_ref: Option<String>,
+    /// Grants this object held on other keys (before `keyRef`, `targetKeyId`, `accountRef` or
+    /// `region` changed) that are not retired yet: retired on the next pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<GrantRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

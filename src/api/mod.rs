@@ -18,7 +18,7 @@ pub mod validate;
 
 pub use account::{AccountPermissions, AwsAccount, AwsAccountSpec, AwsAccountStatus};
 pub use alias::{KmsAlias, KmsAliasSpec, KmsAliasStatus};
-pub use grant::{GrantConstraints, KmsGrant, KmsGrantSpec, KmsGrantStatus};
+pub use grant::{GrantConstraints, GrantRecord, KmsGrant, KmsGrantSpec, KmsGrantStatus};
 pub use key::{
     CreateIntent, DeletionPolicy, DeletionSpec, ImportSpec, KmsKey, KmsKeySpec, KmsKeyStatus, ManagementPolicy,
     PolicySpec, ReplicaSpec, ReplicaStatus, RotationSpec, RotationStatus, ServiceAccess,

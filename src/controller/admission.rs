@@ -12,7 +12,7 @@ use crate::api::{AwsAccount, KmsKey};
 use crate::aws::AccountConfig;
 use crate::engine::admission::{self, AccountRef, Tenant};
 use crate::engine::alias::KeyTarget;
-use crate::engine::on_key::OnKey;
+use crate::engine::on_key::{OnKey, OnKeyContext};
 
 /// What an admitted key is reconciled with.
 pub struct AdmittedKey {
@@ -24,6 +24,18 @@ pub struct AdmittedKey {
 pub struct AdmittedOnKey {
     pub target: KeyTarget,
     pub tenant: Tenant,
+    /// The account its status says it was last in, when another than the target's.
+    pub previous_account: Option<AccountConfig>,
+}
+
+impl AdmittedOnKey {
+    pub fn context(&self) -> OnKeyContext<'_> {
+        OnKeyContext {
+            target: Ok(&self.target),
+            tenant: &self.tenant,
+            previous_account: self.previous_account.as_ref(),
+        }
+    }
 }
 
 fn invalid(issues: &[crate::api::validate::Issue]) -> Refusal {
@@ -102,9 +114,14 @@ impl Context {
         };
         let labels = self.namespace_labels(&namespace).await?;
         let account_ref = AccountRef { name: &target.account.name, spec: &account.spec };
-        Ok(match admission::admit_on_key(object, account_ref, &labels) {
-            Ok(tenant) => Ok(AdmittedOnKey { target, tenant }),
-            Err(refusals) => Err(refused(&refusals)),
-        })
+        let tenant = match admission::admit_on_key(object, account_ref, &labels) {
+            Ok(tenant) => tenant,
+            Err(refusals) => return Ok(Err(refused(&refusals))),
+        };
+        let previous_account = match object.recorded_account().filter(|name| *name != target.account.name) {
+            Some(name) => self.account(name).await?.map(|a| AccountConfig::from_spec(name, &a.spec)),
+            None => None,
+        };
+        Ok(Ok(AdmittedOnKey { target, tenant, previous_account }))
     }
 }

@@ -100,7 +100,7 @@ async fn pass<T: OnKeyResource>(object: &T, ctx: &Context, mode: Mode) -> Result
         Ok(admitted) => admitted,
         Err(refusal) => return ctx.refuse(&api, object, &name, previous, refusal, started).await.map(Some),
     };
-    let report = object.converge(&ctx.engine, Ok(&admitted.target), &admitted.tenant, mode).await;
+    let report = object.converge(&ctx.engine, admitted.context(), mode).await;
     if mode == Mode::Plan && gate::admits(&report) {
         return Ok(None);
     }
@@ -125,6 +125,6 @@ async fn cleanup<T: OnKeyResource>(object: &T, ctx: &Context) -> Result<Action, 
             return Ok(Action::await_change());
         }
     };
-    let report = object.remove(&ctx.engine, Ok(&admitted.target), &admitted.tenant, Mode::Apply).await;
+    let report = object.remove(&ctx.engine, admitted.context(), Mode::Apply).await;
     deletion::finish(ctx, object, &name, &report, FINALIZER).await
 }

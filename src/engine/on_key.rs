@@ -13,6 +13,18 @@ use crate::api::status::CommonStatus;
 use crate::api::tenancy::{self, Permitted, Refusal};
 use crate::api::validate::{Issue, validate_alias, validate_grant};
 use crate::api::{KeyPointer, Kind, KmsAlias, KmsGrant, ObjectName};
+use crate::aws::AccountConfig;
+
+/// What a front door hands the engine with an alias or grant.
+pub struct OnKeyContext<'a> {
+    /// The key it points at, or why that cannot be resolved yet.
+    pub target: Result<&'a KeyTarget, String>,
+    /// What its namespace may do, from admission.
+    pub tenant: &'a Tenant,
+    /// The account its status says it was last in, when that is another one than the target's
+    /// (a grant that moved between accounts leaves its old grant there).
+    pub previous_account: Option<&'a AccountConfig>,
+}
 
 pub trait OnKey: Send + Sync {
     type Status: CommonStatus;
@@ -26,18 +38,20 @@ pub trait OnKey: Send + Sync {
     fn issues(&self) -> Vec<Issue>;
     /// The tenancy rules that need no call to AWS, against the account of the key.
     fn refusals(&self, object: &ObjectName, permitted: Permitted<'_>) -> Vec<Refusal>;
+    /// The `AwsAccount` its status says it was last in, if it keeps such a record (grants).
+    fn recorded_account(&self) -> Option<&str> {
+        None
+    }
     fn converge<'a>(
         &'a self,
         engine: &'a Engine,
-        target: Result<&'a KeyTarget, String>,
-        tenant: &'a Tenant,
+        context: OnKeyContext<'a>,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>>;
     fn remove<'a>(
         &'a self,
         engine: &'a Engine,
-        target: Result<&'a KeyTarget, String>,
-        tenant: &'a Tenant,
+        context: OnKeyContext<'a>,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>>;
     /// What a status table shows in its ID and STATE columns.
@@ -75,21 +89,21 @@ impl OnKey for KmsAlias {
     fn converge<'a>(
         &'a self,
         engine: &'a Engine,
-        target: Result<&'a KeyTarget, String>,
-        tenant: &'a Tenant,
+        context: OnKeyContext<'a>,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
-        engine.reconcile_alias(AliasRequest { alias: self, target, tenant }, mode).boxed()
+        engine
+            .reconcile_alias(AliasRequest { alias: self, target: context.target, tenant: context.tenant }, mode)
+            .boxed()
     }
 
     fn remove<'a>(
         &'a self,
         engine: &'a Engine,
-        target: Result<&'a KeyTarget, String>,
-        tenant: &'a Tenant,
+        context: OnKeyContext<'a>,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
-        engine.delete_alias(AliasRequest { alias: self, target, tenant }, mode).boxed()
+        engine.delete_alias(AliasRequest { alias: self, target: context.target, tenant: context.tenant }, mode).boxed()
     }
 
     fn columns(&self, status: &Self::Status) -> (Option<String>, Option<String>) {
@@ -128,24 +142,47 @@ impl OnKey for KmsGrant {
     fn converge<'a>(
         &'a self,
         engine: &'a Engine,
-        target: Result<&'a KeyTarget, String>,
-        tenant: &'a Tenant,
+        context: OnKeyContext<'a>,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
-        engine.reconcile_grant(GrantRequest { grant: self, target, tenant }, mode).boxed()
+        engine
+            .reconcile_grant(
+                GrantRequest {
+                    grant: self,
+                    target: context.target,
+                    tenant: context.tenant,
+                    previous_account: context.previous_account,
+                },
+                mode,
+            )
+            .boxed()
     }
 
     fn remove<'a>(
         &'a self,
         engine: &'a Engine,
-        target: Result<&'a KeyTarget, String>,
-        tenant: &'a Tenant,
+        context: OnKeyContext<'a>,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
-        engine.delete_grant(GrantRequest { grant: self, target, tenant }, mode).boxed()
+        engine
+            .delete_grant(
+                GrantRequest {
+                    grant: self,
+                    target: context.target,
+                    tenant: context.tenant,
+                    previous_account: context.previous_account,
+                },
+                mode,
+            )
+            .boxed()
     }
 
     fn columns(&self, status: &Self::Status) -> (Option<String>, Option<String>) {
         (status.grant_id.clone(), Some(self.spec.name.clone()))
+    }
+
+    fn recorded_account(&self) -> Option<&str> {
+        let status = self.status.as_ref()?;
+        status.superseded.first().map(|s| s.account_ref.as_str()).or(status.account_ref.as_deref())
     }
 }

@@ -16,7 +16,7 @@ use crate::api::{KeyPointer, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
 use crate::aws::{AccountConfig, CallSummary};
 use crate::engine::alias::KeyTarget;
 use crate::engine::key::{KeyReport, KeyRequest, Memory};
-use crate::engine::on_key::OnKey;
+use crate::engine::on_key::{OnKey, OnKeyContext};
 use crate::engine::{Engine, Mode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,10 +215,11 @@ impl<'a> Runner<'a> {
         };
         let target = self.target(&namespace, object.pointer(), directory).await;
         let target = target.as_ref().map_err(String::clone);
+        let context = OnKeyContext { target, tenant: &tenant, previous_account: None };
         let report = if delete {
-            object.remove(self.engine, target, &tenant, mode).await
+            object.remove(self.engine, context, mode).await
         } else {
-            object.converge(self.engine, target, &tenant, mode).await
+            object.converge(self.engine, context, mode).await
         };
         let (id, state) = object.columns(&report.status);
         ResourceResult::from_report(report, at, id, state)

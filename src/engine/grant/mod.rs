@@ -1,5 +1,6 @@
 //! `KmsGrant`: one grant on a key. Grants are immutable in KMS, so a changed spec replaces it.
 
+mod moved;
 mod plan;
 mod run;
 

@@ -2,10 +2,12 @@
 
 use futures::FutureExt;
 
+use super::moved::{Retired, moved_from};
 use super::plan::{desired_grant, matches, plan_grant, plan_grant_deletion};
+use crate::api::GrantRecord;
 use crate::api::{Kind, KmsGrant, KmsGrantStatus, ObjectName};
 use crate::aws::model::{GrantEntry, NewGrant};
-use crate::aws::{ErrorKind, KmsClient};
+use crate::aws::{AccountConfig, ErrorKind, KmsClient};
 use crate::engine::admission::Tenant;
 use crate::engine::alias::{KeyTarget, target_refusal};
 use crate::engine::change::{Action, Change, GrantPlan, KeyHandle};
@@ -23,6 +25,8 @@ pub struct GrantRequest<'a> {
     pub target: Result<&'a KeyTarget, String>,
     /// What the grant's namespace may do, from admission.
     pub tenant: &'a Tenant,
+    /// The account of the key the grant was last on, when it is another than the target's.
+    pub previous_account: Option<&'a AccountConfig>,
 }
 
 /// The grants on the key, and who owns the key as seen from the grant's namespace (`None`
@@ -49,19 +53,28 @@ fn named<'a>(grants: &'a [GrantEntry], name: &str) -> Vec<&'a GrantEntry> {
 
 fn report(
     grant: &KmsGrant,
-    region: Option<&str>,
-    target: Option<&KeyHandle>,
+    place: Place<'_>,
     want: &GrantPlan,
     pass: Converged<GrantObservation>,
+    left: Vec<GrantRecord>,
 ) -> GrantReport {
+    let Place { region, account, target } = place;
     let refused = matches!(pass.outcome, Outcome::Refused(_));
     // A refused grant reports nothing about a key it may not use.
     let grants = pass.observation.as_ref().filter(|_| !refused).map(|o| o.grants.as_slice()).unwrap_or_default();
     let live = named(grants, &want.name);
     let matching = live.iter().find(|g| matches(g, want));
     let key_id = target.and_then(KeyHandle::id);
-    let ready = match (matching, key_id) {
-        (Some(g), Some(key)) => {
+    let ready = match (matching, key_id, left.first()) {
+        (Some(_), Some(_), Some(old)) => ready(
+            false,
+            "PreviousGrantLive",
+            format!(
+                "the grant this KmsGrant had on key {} in {} ({}) is still live; it is retired on the next pass",
+                old.key_id, old.region, old.grant_id
+            ),
+        ),
+        (Some(g), Some(key), None) => {
             ready(true, "Available", format!("grant {} ({}) is on key {key}", want.name, g.grant_id))
         }
         _ => ready(false, "GrantNotFound", format!("no grant {} with the declared permissions exists", want.name)),
@@ -72,6 +85,8 @@ fn report(
             grant_id: matching.map(|g| g.grant_id.clone()),
             key_id: key_id.filter(|_| !refused).map(str::to_owned),
             region: region.map(str::to_owned),
+            account_ref: account.filter(|_| !refused).map(str::to_owned),
+            superseded: left,
             ..KmsGrantStatus::default()
         },
         ready: ready_unless_refused(&pass.outcome, ready),
@@ -83,10 +98,32 @@ fn report(
     }
 }
 
+/// Where the grant is reported to be: its region, the AwsAccount of its key, the key.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    region: Option<&'a str>,
+    account: Option<&'a str>,
+    target: Option<&'a KeyHandle>,
+}
+
 fn failed(grant: &KmsGrant, want: &GrantPlan, error: EngineError) -> GrantReport {
     let pass =
         Converged { observation: None, changes: Vec::new(), plan: Plan::default(), outcome: Outcome::Failed(error) };
-    report(grant, grant.spec.region.as_deref(), None, want, pass)
+    let place = Place { region: grant.spec.region.as_deref(), account: None, target: None };
+    // What is still to retire stays on record.
+    let left = grant.status.as_ref().map(|s| s.superseded.clone()).unwrap_or_default();
+    report(grant, place, want, pass, left)
+}
+
+/// Folds the retirement of a moved grant's old grants into the pass.
+fn settle_move(pass: &mut Converged<GrantObservation>, retired: Retired, mode: Mode) {
+    let settled = matches!(pass.outcome, Outcome::InSync | Outcome::Changed);
+    pass.changes.extend(retired.changes.iter().cloned());
+    if let Some(error) = retired.error {
+        pass.outcome = Outcome::Failed(error);
+    } else if !retired.changes.is_empty() && settled {
+        pass.outcome = if mode == Mode::Plan { Outcome::Pending } else { Outcome::Changed };
+    }
 }
 
 impl Engine {
@@ -111,7 +148,7 @@ impl Engine {
         Ok(GrantObservation { grants, owner: Some(owner) })
     }
 
-    async fn execute_grant_changes(
+    pub(super) async fn execute_grant_changes(
         &self,
         client: &KmsClient,
         changes: &[Change],
@@ -208,7 +245,20 @@ impl Engine {
                 },
             )
             .await;
-        report(grant, Some(&region), Some(&target.key), &want, pass)
+        let mut pass = pass;
+        // The old grants of a moved grant go once the new one is in place, and not before.
+        let moved = moved_from(grant, target, &region);
+        let left = if !moved.is_empty() && matches!(pass.outcome, Outcome::InSync | Outcome::Changed | Outcome::Pending)
+        {
+            let retired = self.retire_moved(&moved, &want.name, target, request.previous_account, tenant, mode).await;
+            let left = retired.left.clone();
+            settle_move(&mut pass, retired, mode);
+            left
+        } else {
+            moved
+        };
+        let place = Place { region: Some(&region), account: Some(&target.account.name), target: Some(&target.key) };
+        report(grant, place, &want, pass, left)
     }
 
     /// Deleting a `KmsGrant` retires its grant (or revokes it where retiring is not allowed).
@@ -249,6 +299,16 @@ impl Engine {
         if pass.outcome != Outcome::Changed {
             pass.observation = Some(observed);
         }
-        report(grant, Some(&region), Some(&target.key), &want, pass)
+        // Grants left on keys it moved away from go with it.
+        let moved = moved_from(grant, target, &region);
+        let mut left = Vec::new();
+        if !moved.is_empty() && !matches!(pass.outcome, Outcome::Refused(_) | Outcome::Failed(_)) {
+            let retired =
+                self.retire_moved(&moved, &want.name, target, request.previous_account, request.tenant, mode).await;
+            left = retired.left.clone();
+            settle_move(&mut pass, retired, mode);
+        }
+        let place = Place { region: Some(&region), account: Some(&target.account.name), target: Some(&target.key) };
+        report(grant, place, &want, pass, left)
     }
 }
