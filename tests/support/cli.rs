@@ -53,9 +53,10 @@ impl Output {
     }
 }
 
-/// Runs `kms-operator ARGS` with test credentials and no ambient AWS configuration.
-pub fn kms_operator(args: &[&str], dir: &Path) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_kms-operator"))
+/// `kms-operator ARGS` with test credentials and no ambient AWS configuration, not started yet.
+pub fn command(args: &[&str], dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kms-operator"));
+    command
         .args(args)
         .current_dir(dir)
         .env_clear()
@@ -64,9 +65,13 @@ pub fn kms_operator(args: &[&str], dir: &Path) -> Output {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run kms-operator");
+        .env("RUST_LOG", "warn");
+    command
+}
+
+/// Runs `kms-operator ARGS` with test credentials and no ambient AWS configuration.
+pub fn kms_operator(args: &[&str], dir: &Path) -> Output {
+    let output = command(args, dir).output().expect("run kms-operator");
     Output {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -24,6 +24,8 @@ pub enum Fault {
     DropAfterForward,
     /// The answer comes late (still forwarded).
     Delay(Duration),
+    /// The request reaches KMS late, whether or not its client is still there to hear back.
+    Late(Duration),
     /// The request waits at the proxy until the gate opens.
     Hold(Arc<tokio::sync::Notify>),
 }
@@ -75,6 +77,8 @@ struct Bucket {
 
 #[derive(Default)]
 struct State {
+    /// Requests received and not yet answered (or dropped).
+    in_flight: usize,
     /// Keys created through the proxy, and when: ListKeys leaves them out for `hide_new_keys`,
     /// as KMS's eventually consistent listing may.
     created: Vec<(String, Instant)>,
@@ -210,6 +214,7 @@ async fn handle(
         Some(Fault::Error { status, code, message }) => return Ok(error_response(*status, code, message)),
         Some(Fault::DropBeforeForward) => return Err(()),
         Some(Fault::Hold(gate)) => gate.notified().await,
+        Some(Fault::Late(delay)) => tokio::time::sleep(*delay).await,
         _ => {}
     }
     let response = forward(upstream, request).await.map_err(|_| ())?;
@@ -253,7 +258,15 @@ impl FaultProxy {
                         let state = state.clone();
                         // Handled on a task of its own: a request that left its client reaches
                         // KMS even if the client dies meanwhile, as on a real network.
-                        let handled = tokio::spawn(handle(upstream, state, request));
+                        state.lock().expect("proxy state").in_flight += 1;
+                        let handled = tokio::spawn({
+                            let state = state.clone();
+                            async move {
+                                let answer = handle(upstream, state.clone(), request).await;
+                                state.lock().expect("proxy state").in_flight -= 1;
+                                answer
+                            }
+                        });
                         async move {
                             match handled.await {
                                 Ok(Ok(response)) => Ok::<_, Dropped>(response),
@@ -311,6 +324,12 @@ impl FaultProxy {
 
     pub fn throttled(&self) -> BTreeMap<String, usize> {
         self.state.lock().expect("proxy state").throttled.clone()
+    }
+
+    /// Requests that reached the proxy and have not been answered: a killed client's requests
+    /// stay in flight until they land.
+    pub fn in_flight(&self) -> usize {
+        self.state.lock().expect("proxy state").in_flight
     }
 
     /// Faults still waiting to be injected.
