@@ -145,17 +145,7 @@ impl OnKey for KmsGrant {
         context: OnKeyContext<'a>,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
-        engine
-            .reconcile_grant(
-                GrantRequest {
-                    grant: self,
-                    target: context.target,
-                    tenant: context.tenant,
-                    previous_account: context.previous_account,
-                },
-                mode,
-            )
-            .boxed()
+        engine.reconcile_grant(GrantRequest::new(self, context), mode).boxed()
     }
 
     fn remove<'a>(
@@ -164,17 +154,7 @@ impl OnKey for KmsGrant {
         context: OnKeyContext<'a>,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
-        engine
-            .delete_grant(
-                GrantRequest {
-                    grant: self,
-                    target: context.target,
-                    tenant: context.tenant,
-                    previous_account: context.previous_account,
-                },
-                mode,
-            )
-            .boxed()
+        engine.delete_grant(GrantRequest::new(self, context), mode).boxed()
     }
 
     fn columns(&self, status: &Self::Status) -> (Option<String>, Option<String>) {

@@ -12,6 +12,7 @@ use crate::engine::admission::Tenant;
 use crate::engine::alias::{KeyTarget, target_refusal};
 use crate::engine::change::{Action, Change, GrantPlan, KeyHandle};
 use crate::engine::converge::Converged;
+use crate::engine::on_key::OnKeyContext;
 use crate::engine::ownership::KeyOwner;
 use crate::engine::plan::Plan;
 use crate::engine::report::{Outcome, Report, ready, ready_unless_refused, synced_condition};
@@ -27,6 +28,17 @@ pub struct GrantRequest<'a> {
     pub tenant: &'a Tenant,
     /// The account of the key the grant was last on, when it is another than the target's.
     pub previous_account: Option<&'a AccountConfig>,
+}
+
+impl<'a> GrantRequest<'a> {
+    pub fn new(grant: &'a KmsGrant, context: OnKeyContext<'a>) -> Self {
+        GrantRequest {
+            grant,
+            target: context.target,
+            tenant: context.tenant,
+            previous_account: context.previous_account,
+        }
+    }
 }
 
 /// The grants on the key, and who owns the key as seen from the grant's namespace (`None`
