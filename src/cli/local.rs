@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::args::{CrdsArgs, LocalArgs, OutputFormat};
+use super::signals::Signals;
 use crate::api::crds;
 use crate::local::admission::Admission;
 use crate::local::manifests::{self, ManifestSet};
@@ -85,7 +86,31 @@ pub async fn run(command: Command, args: &LocalArgs) -> u8 {
             return 1;
         }
     };
-    let result = Runner::new(&engine, &set, args.engine.concurrency).run(command).await;
+    let runner = Runner::new(&engine, &set, args.engine.concurrency);
+    let run = runner.run(command);
+    tokio::pin!(run);
+    let mut signals = Signals::listen();
+    let result = tokio::select! {
+        result = &mut run => result,
+        () = signals.next() => {
+            engine.stop_writes();
+            eprintln!(
+                "interrupted: no new change starts; waiting up to {}s for the writes under way (interrupt again to stop at once)",
+                STOP_GRACE.as_secs()
+            );
+            tokio::select! {
+                result = &mut run => result,
+                () = signals.next() => {
+                    eprintln!("stopped at once; writes under way may still land, and a later run finds them");
+                    return STOPPED_AT_ONCE;
+                }
+                () = tokio::time::sleep(STOP_GRACE) => {
+                    eprintln!("gave up waiting; writes under way may still land, and a later run finds them");
+                    return 1;
+                }
+            }
+        }
+    };
     match args.output {
         OutputFormat::Json => {
             println!("{}", output::json(&result));
@@ -94,5 +119,16 @@ pub async fn run(command: Command, args: &LocalArgs) -> u8 {
         OutputFormat::Text if command == Command::Plan => print!("{}", output::plan(&result)),
         OutputFormat::Text => print!("{}", output::result(&result)),
     }
+    if engine.is_stopping() {
+        let unfinished = result.results.iter().filter(|r| r.failed()).count();
+        eprintln!("interrupted: {unfinished} resource(s) not finished; run the same command again to complete them.");
+        return 1;
+    }
     u8::try_from(result.exit_code()).unwrap_or(1)
 }
+
+/// How long an interrupted run waits for the writes under way: past one request's timeout.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// 128 + SIGINT, as shells report a process stopped by Ctrl-C.
+const STOPPED_AT_ONCE: u8 = 130;

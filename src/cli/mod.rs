@@ -2,6 +2,7 @@
 
 mod args;
 mod local;
+mod signals;
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -77,6 +77,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     let namespace = options.watch_namespace.as_deref();
     let config = ControllerConfig::default().concurrency(options.concurrency);
     let wc = watcher::Config::default();
+    let shutdown_for_writes = shutdown.clone();
 
     let keys = Controller::new(scoped::<KmsKey>(&client, namespace), wc.clone()).with_config(config.clone());
     let key_store = keys.store();
@@ -114,8 +115,15 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         .run(account::reconcile, account::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
 
+    // From the moment shutdown is asked (a signal, a lost lease) no new AWS write starts; the
+    // writes under way are answered and recorded in status by the reconciles still draining.
+    let fence = async {
+        stopped(shutdown_for_writes).await;
+        ctx.engine.stop_writes();
+    };
+
     tracing::info!(namespace = namespace.unwrap_or("(all)"), "controllers started");
-    futures::join!(keys, aliases, grants, accounts);
+    futures::join!(keys, aliases, grants, accounts, fence);
     tracing::info!("controllers stopped");
 }
 

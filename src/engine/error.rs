@@ -28,6 +28,10 @@ pub enum EngineError {
 
     #[error("{0}")]
     Unresolved(String),
+
+    /// The process was asked to stop before this change started.
+    #[error("interrupted before: {0}")]
+    Interrupted(String),
 }
 
 fn hint(error: &AwsError, caller: Option<&str>) -> String {
@@ -61,6 +65,7 @@ impl EngineError {
             EngineError::NotConverged { .. } => "NotConverged",
             EngineError::Ambiguous(source) => source.reason(),
             EngineError::Unresolved(_) => "ReferenceNotReady",
+            EngineError::Interrupted(_) => "Interrupted",
         }
     }
 

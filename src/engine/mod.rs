@@ -22,6 +22,7 @@ mod settings;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub use change::{Action, Change, Finding, KeyHandle};
@@ -55,6 +56,8 @@ pub struct Engine {
     /// Objects (by ownership tag) whose CreateKey this process sent without learning the
     /// outcome, and when.
     in_question: Mutex<HashMap<String, Instant>>,
+    /// Set when the process is asked to stop: no new change starts, the ones under way finish.
+    stopping: AtomicBool,
 }
 
 impl Engine {
@@ -67,6 +70,7 @@ impl Engine {
             created: Mutex::new(HashMap::new()),
             replicated: Mutex::new(HashSet::new()),
             in_question: Mutex::new(HashMap::new()),
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -76,6 +80,24 @@ impl Engine {
 
     pub fn calls(&self) -> &CallContext {
         self.pool.context()
+    }
+
+    /// Stops starting changes (a signal, a shutdown): writes under way are answered and
+    /// recorded; every change not yet started fails with `Interrupted`.
+    pub fn stop_writes(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// `Err(Interrupted)` once asked to stop, before a change starts.
+    pub(crate) fn may_start(&self, change: &Change) -> Result<(), EngineError> {
+        if self.is_stopping() {
+            return Err(EngineError::Interrupted(change.summary()));
+        }
+        Ok(())
     }
 
     async fn kms(&self, account: &AccountConfig, region: &str) -> KmsClient {

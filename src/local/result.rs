@@ -76,6 +76,14 @@ impl ResourceResult {
         ResourceResult::unreached(object, error.reason(), message, Outcome::Failed(error))
     }
 
+    /// A resource the run was interrupted before it started on.
+    pub fn not_started(object: ObjectName) -> Self {
+        let error =
+            crate::engine::EngineError::Interrupted("the run was stopped before this resource started".to_owned());
+        let message = error.to_string();
+        ResourceResult::unreached(object, error.reason(), message, Outcome::Failed(error))
+    }
+
     /// A resource a tenancy rule refused before any call to AWS.
     pub fn refused(object: ObjectName, reason: &'static str, message: String) -> Self {
         let outcome = Outcome::Refused(Finding::new(reason, message.clone()));

@@ -162,6 +162,9 @@ impl<'a> Runner<'a> {
     }
 
     async fn key(&self, key: &KmsKey, mode: Mode, delete: bool) -> Result<KeyReport, Box<ResourceResult>> {
+        if self.engine.is_stopping() {
+            return Err(Box::new(ResourceResult::not_started(object_name(key))));
+        }
         let unadmitted = |why| Box::new(unadmitted_result(object_name(key), why));
         let tenant = Admission::new(self.set).key(key).map_err(unadmitted)?;
         let account = self.key_account(key).ok_or_else(|| {
@@ -208,6 +211,9 @@ impl<'a> Runner<'a> {
     where
         T: OnKey + kube::Resource,
     {
+        if self.engine.is_stopping() {
+            return ResourceResult::not_started(object.object_name());
+        }
         let namespace = namespace_of(object);
         let tenant = match Admission::new(self.set).on_key(object) {
             Ok(tenant) => tenant,

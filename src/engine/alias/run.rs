@@ -144,6 +144,7 @@ impl Engine {
         made: &mut Vec<Change>,
     ) -> Result<(), EngineError> {
         for change in changes {
+            self.may_start(change)?;
             tracing::info!(region = %change.region, change = %change.summary(), "changing KMS");
             let target =
                 change.key.id().ok_or_else(|| EngineError::Unresolved("the alias's key does not exist yet".into()))?;

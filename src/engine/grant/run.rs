@@ -167,6 +167,7 @@ impl Engine {
         made: &mut Vec<Change>,
     ) -> Result<(), EngineError> {
         for change in changes {
+            self.may_start(change)?;
             tracing::info!(region = %change.region, change = %change.summary(), "changing KMS");
             let key_id =
                 change.key.id().ok_or_else(|| EngineError::Unresolved("the grant's key does not exist yet".into()))?;

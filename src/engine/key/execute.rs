@@ -63,6 +63,7 @@ impl Engine {
     ) -> Result<Option<String>, EngineError> {
         let mut created: Option<String> = None;
         for change in changes {
+            self.may_start(change)?;
             let client = self.kms(&desired.account, &change.region).await;
             let key_id = match (&change.key, &created) {
                 (KeyHandle::Existing(id), _) | (KeyHandle::New, Some(id)) => id.clone(),

@@ -15,6 +15,7 @@ use crate::api::{KmsKey, KmsKeyStatus};
 use crate::aws::AccountConfig;
 use crate::engine::admission::Tenant;
 use crate::engine::cache::lock;
+use crate::engine::change::Action;
 use crate::engine::converge::Converged;
 use crate::engine::desired::{DesiredKey, Mandate, desired_key};
 use crate::engine::report::{Outcome, Report, ready_unless_refused, synced_condition};
@@ -68,6 +69,7 @@ fn report(
     pass: Converged<KeyObservation>,
     caller: Option<&str>,
     creating: Option<CreateIntent>,
+    created: Option<String>,
 ) -> KeyReport {
     let outcome = match (pass.outcome, caller) {
         (Outcome::Failed(error), Some(caller)) => Outcome::Failed(error.with_caller(caller)),
@@ -77,6 +79,18 @@ fn report(
     // A refused key reports nothing about a key it may not use.
     let observation = pass.observation.as_ref().filter(|_| !matches!(outcome, Outcome::Refused(_)));
     let mut status = key_status(desired, observation);
+    let mut ready = ready_unless_refused(&outcome, key_ready(desired, observation, pending_creation));
+    // A pass that created the key and then stopped (interrupted, or failing on a later change)
+    // still reports the key: it exists, and the next pass must find it by that id.
+    if let (None, Some(created)) = (&status.key_id, created) {
+        let why = outcome_text(&outcome);
+        ready = crate::engine::report::ready(
+            false,
+            "KeyIncomplete",
+            format!("key {created} was created, but the pass ended before it converged: {why}"),
+        );
+        status.key_id = Some(created);
+    }
     // The intent stays on record until the key it announced is: a pass that fails before
     // finding or creating the key must not forget that one may be on its way.
     if status.key_id.is_none() && !matches!(observation, Some(KeyObservation::Duplicates(_))) {
@@ -85,7 +99,7 @@ fn report(
     KeyReport {
         object: desired.object.clone(),
         status,
-        ready: ready_unless_refused(&outcome, key_ready(desired, observation, pending_creation)),
+        ready,
         synced: synced_condition(&outcome, &pass.changes, &pass.plan.blockers),
         changes: pass.changes,
         blockers: pass.plan.blockers,
@@ -97,7 +111,14 @@ fn report(
 fn failed(desired: &DesiredKey, error: EngineError, creating: Option<&CreateIntent>) -> KeyReport {
     let pass =
         Converged { observation: None, changes: Vec::new(), plan: Default::default(), outcome: Outcome::Failed(error) };
-    report(desired, pass, None, creating.cloned())
+    report(desired, pass, None, creating.cloned(), None)
+}
+
+fn outcome_text(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Failed(error) => error.to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 impl Engine {
@@ -132,8 +153,10 @@ impl Engine {
                         let mut made = Vec::new();
                         let recording = Recording { recorder: request.recorder, recorded: creating };
                         let result = self.execute_key_changes(desired, &changes, &mut made, recording).await;
-                        if let Ok(Some(created)) = &result {
-                            *lock(known_key_id) = Some(created.clone());
+                        // Also when a later change failed: the key exists from here on.
+                        let created = made.iter().find(|c| matches!(c.action, Action::CreateKey(_)));
+                        if let Some(id) = created.and_then(|c| c.key.id()) {
+                            *lock(known_key_id) = Some(id.to_owned());
                         }
                         (made, result.map(|_| ()))
                     }
@@ -142,7 +165,8 @@ impl Engine {
             )
             .await;
         let creating = lock(&creating).clone();
-        report(&desired, pass, Some(&caller), creating)
+        let created = lock(&known_key_id).clone().filter(|id| memory.key_id != Some(id.as_str()));
+        report(&desired, pass, Some(&caller), creating, created)
     }
 
     /// What deleting the `KmsKey` does to its key, by its deletion policy.
@@ -173,15 +197,15 @@ impl Engine {
             Converged { observation: Some(observation), changes: Vec::new(), plan, outcome: Outcome::InSync };
         if let Some(refusal) = pass.plan.refusal() {
             pass.outcome = Outcome::Refused(refusal);
-            return report(&desired, pass, Some(&caller), None);
+            return report(&desired, pass, Some(&caller), None, None);
         }
         if pass.plan.changes.is_empty() {
-            return report(&desired, pass, Some(&caller), None);
+            return report(&desired, pass, Some(&caller), None, None);
         }
         if mode == Mode::Plan {
             pass.changes = pass.plan.changes.clone();
             pass.outcome = Outcome::Pending;
-            return report(&desired, pass, Some(&caller), None);
+            return report(&desired, pass, Some(&caller), None, None);
         }
         let changes = pass.plan.changes.clone();
         pass.outcome = match self.execute_key_changes(&desired, &changes, &mut pass.changes, Recording::none()).await {
@@ -193,6 +217,6 @@ impl Engine {
         if let Ok(now) = self.observe_key(&desired, &lookup).await {
             pass.observation = Some(now);
         }
-        report(&desired, pass, Some(&caller), None)
+        report(&desired, pass, Some(&caller), None, None)
     }
 }
