@@ -336,3 +336,31 @@ async fn only_one_replica_leads_and_a_standby_takes_over_when_it_leaves() {
     assert_eq!(holder().await.as_deref(), Some("b"));
     leader_b.release().await;
 }
+
+/// A deletion whose identity check meets a passing STS failure (5xx, timeout, throttling) keeps
+/// its finalizer and is retried; it never reads that as bad credentials and lets the key go.
+#[tokio::test]
+async fn a_transient_sts_failure_during_deletion_keeps_the_finalizer_until_the_key_is_scheduled() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(moto.port).await;
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&proxy.endpoint(), json!({})).await;
+    cluster.create::<KmsKey>("apps", key_object("gone", json!({"deletion": {"policy": "Delete"}}))).await;
+    reconcile_twice(&cluster, "gone").await;
+    let key_id = key_status(&cluster, "gone").await.key_id.unwrap();
+    cluster.delete::<KmsKey>("apps", "gone").await;
+
+    // A new process, whose identity is not cached yet, meets STS failing for a while.
+    let restarted = Cluster::on(cluster.fake.clone()).await;
+    proxy.inject("GetCallerIdentity", Fault::unavailable(), 100);
+    assert!(restarted.reconcile_key("gone").await.is_err(), "the deletion fails for now");
+    assert!(restarted.has_finalizer::<KmsKey>("apps", "gone").await, "and keeps its finalizer");
+    let client = kms::client(&moto.endpoint(), REGION).await;
+    assert_eq!(kms::describe(&client, &key_id).await.key_state().map(|s| s.as_str()), Some("Enabled"));
+
+    proxy.clear_faults();
+    restarted.reconcile_key("gone").await.expect("deleted once STS answers");
+    assert!(restarted.get::<KmsKey>("apps", "gone").await.is_none(), "finalizer released");
+    assert_eq!(kms::describe(&client, &key_id).await.key_state().map(|s| s.as_str()), Some("PendingDeletion"));
+}

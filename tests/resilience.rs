@@ -4,11 +4,12 @@
 
 mod support;
 
+use kms_operator::aws::{AccountConfig, RetryPolicy};
 use kms_operator::engine::{EngineError, Outcome};
 use kms_operator::local::runner::Command;
 use support::engine::{assert_ok, engine, engine_with, fast_settings, run};
 use support::kms;
-use support::manifests::{REGION, Workspace, account, key};
+use support::manifests::{ACCOUNT_ID, REGION, Workspace, account, key};
 use support::moto::Moto;
 use support::proxy::{Fault, FaultProxy};
 
@@ -86,4 +87,73 @@ async fn a_key_that_is_not_visible_yet_after_creation_is_waited_for() {
     assert_eq!(ids.len(), 1);
     assert!(kms::rotation_enabled(&s.kms, &ids[0]).await);
     assert_eq!(s.proxy.pending_faults(), 0, "every injected NotFound was met and survived");
+}
+
+fn account_behind(proxy: &FaultProxy) -> AccountConfig {
+    AccountConfig {
+        name: "test".into(),
+        account_id: ACCOUNT_ID.into(),
+        region: REGION.into(),
+        assume_role_arn: None,
+        external_id: None,
+        endpoint_url: Some(proxy.endpoint()),
+    }
+}
+
+#[tokio::test]
+async fn a_transient_identity_check_failure_is_transient_and_the_retry_succeeds() {
+    let s = setup(&[]).await;
+    let retries = RetryPolicy::fast();
+    // Each fault outlasts the retries of one call, so the check itself fails.
+    let cases = [
+        ("ServiceUnavailable", Fault::unavailable(), retries.transient_attempts),
+        ("InternalFailure", Fault::server_error(), retries.transient_attempts),
+        ("Throttling", Fault::throttle(), retries.throttle_attempts),
+        ("connection dropped", Fault::DropBeforeForward, retries.transient_attempts),
+    ];
+    for (name, fault, times) in cases {
+        // A fresh engine: a verified identity is remembered for the pass.
+        let engine = engine().await;
+        s.proxy.inject("GetCallerIdentity", fault, times as usize);
+        let error = engine.verify_account(&account_behind(&s.proxy)).await.unwrap_err();
+        assert!(error.is_transient(), "{name}: {error:?}");
+        assert!(matches!(error, EngineError::Unverified { .. }), "{name}: {error:?}");
+        assert!(error.to_string().starts_with("AwsAccount test: could not confirm"), "{error}");
+        assert_eq!(s.proxy.pending_faults(), 0, "{name}: every attempt met its fault");
+        let identity = engine.verify_account(&account_behind(&s.proxy)).await.expect("the retry succeeds");
+        assert!(identity.caller.contains(ACCOUNT_ID), "{name}: {}", identity.caller);
+    }
+}
+
+#[tokio::test]
+async fn refused_credentials_are_a_verdict_and_are_not_retried() {
+    let s = setup(&[]).await;
+    let engine = engine().await;
+    s.proxy.inject("GetCallerIdentity", Fault::invalid_token(), 1);
+    let error = engine.verify_account(&account_behind(&s.proxy)).await.unwrap_err();
+    assert!(matches!(error, EngineError::Credentials { .. }), "{error:?}");
+    assert!(!error.is_transient());
+    assert!(error.to_string().contains("InvalidClientTokenId") && error.to_string().contains("AWS_PROFILE"), "{error}");
+    assert_eq!(s.proxy.injected("GetCallerIdentity"), 1, "asked once");
+    assert_eq!(s.proxy.forwarded("GetCallerIdentity"), 0);
+}
+
+#[tokio::test]
+async fn a_run_whose_identity_check_failed_for_now_succeeds_when_run_again() {
+    let s = setup(&[("app", SPEC)]).await;
+    s.proxy.inject("GetCallerIdentity", Fault::unavailable(), RetryPolicy::fast().transient_attempts as usize);
+    let output = run(&engine().await, s.ws.path(), Command::Apply).await;
+    let account = output.results.iter().find(|r| r.object.name == "test").unwrap();
+    let Outcome::Failed(error) = &account.outcome else {
+        panic!("expected a failed account, got {:?}", account.outcome)
+    };
+    assert!(error.is_transient(), "{error:?}");
+    let app = output.results.iter().find(|r| r.object.name == "app").unwrap();
+    let Outcome::Failed(EngineError::Unresolved(reason)) = &app.outcome else { panic!("{:?}", app.outcome) };
+    assert_eq!(reason, "AwsAccount test could not be verified: see above");
+    assert!(kms::key_ids(&s.kms).await.is_empty(), "nothing written for an unverified account");
+
+    let output = run(&engine().await, s.ws.path(), Command::Apply).await;
+    assert_ok(&output);
+    assert_eq!(kms::key_ids(&s.kms).await.len(), 1);
 }

@@ -4,6 +4,7 @@ use std::fmt;
 
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 
+use super::credentials::credentials_failure;
 use super::operation::Op;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +26,8 @@ pub enum ErrorKind {
     ServerError,
     /// The connection failed or timed out; a write may or may not have happened.
     Network,
-    /// Credentials could not be found or the role could not be assumed.
+    /// Credentials could not be found, were refused (expired, invalid, bad signature) or the role
+    /// could not be assumed.
     Credentials,
     Other,
 }
@@ -89,7 +91,7 @@ impl AwsError {
     }
 }
 
-fn kind_from_code(code: &str) -> Option<ErrorKind> {
+pub(super) fn kind_from_code(code: &str) -> Option<ErrorKind> {
     let kind = match code {
         "NotFoundException" => ErrorKind::NotFound,
         "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" | "NotAuthorizedException" => {
@@ -115,10 +117,10 @@ fn kind_from_code(code: &str) -> Option<ErrorKind> {
         | "ValidationException"
         | "UnsupportedOperationException"
         | "TagException"
-        | "InvalidClientTokenId"
         | "SerializationException" => ErrorKind::Invalid,
         "ExpiredTokenException"
         | "ExpiredToken"
+        | "InvalidClientTokenId"
         | "UnrecognizedClientException"
         | "InvalidSignatureException"
         | "SignatureDoesNotMatch"
@@ -134,33 +136,38 @@ pub fn classify<E>(op: Op, error: SdkError<E>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let SdkError::ServiceError(service) = &error {
+        let status = service.raw().status().as_u16();
+        let code = service.err().code().map(str::to_owned);
+        let message = service.err().message().unwrap_or("no message").to_owned();
+        let kind = code.as_deref().and_then(kind_from_code).unwrap_or(match status {
+            429 => ErrorKind::Throttled,
+            500..=599 => ErrorKind::ServerError,
+            403 => ErrorKind::AccessDenied,
+            404 => ErrorKind::NotFound,
+            _ => ErrorKind::Other,
+        });
+        return AwsError { op, kind, code, message };
+    }
+    // Credentials are resolved before the request is sent: their failures arrive as dispatch
+    // failures, and must not be read as network trouble.
+    if let Some((kind, message)) = credentials_failure(&error) {
+        return AwsError::new(op, kind, message);
+    }
     match &error {
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            let code = service.err().code().map(str::to_owned);
-            let message = service.err().message().unwrap_or("no message").to_owned();
-            let kind = code.as_deref().and_then(kind_from_code).unwrap_or(match status {
-                429 => ErrorKind::Throttled,
-                500..=599 => ErrorKind::ServerError,
-                403 => ErrorKind::AccessDenied,
-                404 => ErrorKind::NotFound,
-                _ => ErrorKind::Other,
-            });
-            AwsError { op, kind, code, message }
-        }
         SdkError::TimeoutError(_) => AwsError::new(op, ErrorKind::Network, "timed out waiting for AWS"),
         SdkError::DispatchFailure(failure) => {
-            let kind = if failure.is_user() { ErrorKind::Credentials } else { ErrorKind::Network };
+            let kind = if failure.is_user() { ErrorKind::Invalid } else { ErrorKind::Network };
             AwsError::new(op, kind, describe_source(&error))
         }
         SdkError::ResponseError(_) => AwsError::new(op, ErrorKind::ServerError, describe_source(&error)),
-        SdkError::ConstructionFailure(_) => AwsError::new(op, ErrorKind::Credentials, describe_source(&error)),
+        SdkError::ConstructionFailure(_) => AwsError::new(op, ErrorKind::Invalid, describe_source(&error)),
         _ => AwsError::new(op, ErrorKind::Other, describe_source(&error)),
     }
 }
 
 /// The whole chain of causes: the SDK's top-level message alone ("dispatch failure") says nothing.
-fn describe_source(error: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn describe_source(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -173,7 +180,74 @@ fn describe_source(error: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_kms::error::{ConnectorError, ErrorMetadata};
+    use aws_sdk_sts::config::http::HttpResponse;
+    use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+
     use super::*;
+
+    type StsError = SdkError<GetCallerIdentityError>;
+
+    fn answered(status: u16, code: Option<&str>) -> StsError {
+        let mut meta = ErrorMetadata::builder().message("from STS");
+        if let Some(code) = code {
+            meta = meta.code(code);
+        }
+        let status = status.try_into().unwrap();
+        SdkError::service_error(GetCallerIdentityError::generic(meta.build()), HttpResponse::new(status, "".into()))
+    }
+
+    fn identity_kind(error: StsError) -> ErrorKind {
+        classify(Op::GetCallerIdentity, error).kind
+    }
+
+    #[test]
+    fn refused_or_missing_credentials_are_credentials_failures() {
+        for code in [
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+            "SignatureDoesNotMatch",
+            "InvalidSignatureException",
+            "MissingAuthenticationToken",
+        ] {
+            assert_eq!(identity_kind(answered(403, Some(code))), ErrorKind::Credentials, "{code}");
+        }
+        let missing = ConnectorError::other(Box::new(CredentialsError::not_loaded("no providers")), None);
+        let error = classify(Op::ListKeys, StsError::dispatch_failure(missing));
+        assert_eq!(error.kind, ErrorKind::Credentials);
+        assert!(!error.kind.is_transient());
+        assert_eq!(error.to_string(), format!("kms:ListKeys failed: {}", crate::aws::NO_CREDENTIALS));
+    }
+
+    #[test]
+    fn timeouts_server_errors_dropped_connections_and_throttling_are_transient() {
+        let transient = [
+            answered(500, Some("InternalFailure")),
+            answered(503, Some("ServiceUnavailable")),
+            answered(502, None),
+            answered(400, Some("Throttling")),
+            answered(429, None),
+            StsError::timeout_error("attempt timed out"),
+            StsError::dispatch_failure(ConnectorError::io("connection reset by peer".into())),
+            StsError::dispatch_failure(ConnectorError::timeout("connect timed out".into())),
+        ];
+        for error in transient {
+            let text = format!("{error:?}");
+            let kind = identity_kind(error);
+            assert!(kind.is_transient(), "{text} is {kind:?}");
+            assert_ne!(kind, ErrorKind::Credentials);
+        }
+    }
+
+    #[test]
+    fn a_request_that_could_not_be_built_is_not_a_credentials_failure() {
+        let bad = StsError::dispatch_failure(ConnectorError::user("invalid header value".into()));
+        assert_eq!(identity_kind(bad), ErrorKind::Invalid);
+        assert_eq!(identity_kind(StsError::construction_failure("no region")), ErrorKind::Invalid);
+    }
 
     #[test]
     fn codes_map_to_kinds() {

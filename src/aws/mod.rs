@@ -4,6 +4,7 @@
 mod caller;
 mod client;
 mod convert;
+mod credentials;
 mod error;
 mod limiter;
 pub mod model;
@@ -14,6 +15,7 @@ mod stats;
 
 pub use caller::CallContext;
 pub use client::KmsClient;
+pub use credentials::NO_CREDENTIALS;
 pub use error::{AwsError, ErrorKind};
 pub use limiter::{Limiter, RateLimitParseError, RateLimits};
 pub use operation::Op;

@@ -122,6 +122,13 @@ impl ClientPool {
         }
     }
 
+    fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.timeouts.connect)
+            .operation_attempt_timeout(self.timeouts.attempt)
+            .build()
+    }
+
     /// The KMS client for `account` in `region`.
     pub async fn kms(&self, account: &AccountConfig, region: &str) -> KmsClient {
         let mut accounts = self.accounts.lock().await;
@@ -129,14 +136,10 @@ impl ClientPool {
         if let Some(client) = clients.kms.get(region) {
             return client.clone();
         }
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(self.timeouts.connect)
-            .operation_attempt_timeout(self.timeouts.attempt)
-            .build();
         let config = aws_sdk_kms::config::Builder::from(&clients.sdk)
             .region(Region::new(region.to_owned()))
             .retry_config(RetryConfig::disabled())
-            .timeout_config(timeouts)
+            .timeout_config(self.timeout_config())
             .build();
         let client =
             KmsClient::new(aws_sdk_kms::Client::from_conf(config), &account.account_id, region, self.ctx.clone());
@@ -150,7 +153,13 @@ impl ClientPool {
             let mut accounts = self.accounts.lock().await;
             self.clients_for(&mut accounts, account).await.sdk.clone()
         };
-        let sts = aws_sdk_sts::Client::new(&sdk);
+        // Like KMS requests: bounded by our timeouts, retried by CallContext only, so that a
+        // transient STS failure is paced and counted like any other call.
+        let config = aws_sdk_sts::config::Builder::from(&sdk)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(self.timeout_config())
+            .build();
+        let sts = aws_sdk_sts::Client::from_conf(config);
         let out = self
             .ctx
             .call(&account.account_id, &account.region, Op::GetCallerIdentity, || sts.get_caller_identity().send())

@@ -16,6 +16,11 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value = "text", env = "KMS_OPERATOR_LOG_FORMAT")]
     pub log_format: LogFormat,
 
+    /// More logs on stderr: -v adds the AWS SDK's warnings and the operator's progress, -vv
+    /// debug logs of everything, -vvv trace. RUST_LOG, when set, decides instead.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -43,8 +43,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { 1 } else { 0 });
         }
     };
-    let level = if matches!(cli.command, Command::Run(_)) { "info" } else { "warn" };
-    telemetry::init_logging(cli.log_format, level);
+    let audience = if matches!(cli.command, Command::Run(_)) {
+        telemetry::Audience::Controller
+    } else {
+        telemetry::Audience::CommandLine
+    };
+    telemetry::init_logging(cli.log_format, telemetry::default_filter(audience, cli.verbose));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

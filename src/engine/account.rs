@@ -3,9 +3,9 @@
 use crate::api::conditions::{ConditionUpdate, SYNCED};
 use crate::api::{AwsAccountStatus, Kind, ObjectName};
 use crate::aws::AccountConfig;
-use crate::engine::Engine;
 use crate::engine::plan::Plan;
 use crate::engine::report::{Outcome, Report, ready};
+use crate::engine::{Engine, Finding};
 
 pub type AccountReport = Report<AwsAccountStatus>;
 
@@ -18,7 +18,9 @@ impl Engine {
                 object,
                 changes: plan.changes,
                 blockers: plan.blockers,
-                notices: plan.notices,
+                // Accepted without proof (a custom endpoint): say so where the run's results are
+                // read, not only in a log line.
+                notices: identity.warning.iter().map(|w| Finding::new("IdentityUnconfirmed", w.clone())).collect(),
                 outcome: Outcome::InSync,
                 ready: ready(
                     true,

@@ -3,8 +3,14 @@ use crate::aws::{AwsError, ErrorKind};
 /// Why a resource could not be reconciled; each variant says what the user can do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EngineError {
-    #[error("AwsAccount {account}: cannot get credentials: {source}")]
+    /// The credentials are missing or were refused: only a person can fix that.
+    #[error("AwsAccount {account}: {source}. {CREDENTIALS_FIX}")]
     Credentials { account: String, source: AwsError },
+
+    /// STS could not say who the credentials are, for a reason that is not the credentials'
+    /// (a timeout, a 5xx, throttling, ...): retried when transient, never taken as a verdict.
+    #[error("AwsAccount {account}: could not confirm which account the credentials belong to: {source}{}", retry_note(.source))]
+    Unverified { account: String, source: AwsError },
 
     #[error(
         "AwsAccount {account}: the credentials are for account {actual} ({caller}), not {expected}: fix spec.accountId or the role/credentials the operator uses"
@@ -34,6 +40,14 @@ pub enum EngineError {
     Interrupted(String),
 }
 
+/// What to do about missing or refused credentials, at the command line and in a cluster.
+pub const CREDENTIALS_FIX: &str = "Fix: provide credentials: AWS_PROFILE (after `aws sso login` for an SSO profile) \
+     or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY at the command line; IRSA or EKS Pod Identity in a cluster";
+
+fn retry_note(error: &AwsError) -> &'static str {
+    if error.kind.is_transient() { "; this is usually temporary and is retried" } else { "" }
+}
+
 fn hint(error: &AwsError, caller: Option<&str>) -> String {
     match error.kind {
         ErrorKind::AccessDenied => {
@@ -47,9 +61,7 @@ fn hint(error: &AwsError, caller: Option<&str>) -> String {
             ". A KMS resource quota is used up: raise it in Service Quotas or remove unused resources".to_owned()
         }
         ErrorKind::Throttled => ". KMS kept throttling; lower the operator's rate limits or raise the quota".to_owned(),
-        ErrorKind::Credentials => {
-            ". Check the credentials the operator runs with (environment, IRSA, assumeRoleArn)".to_owned()
-        }
+        ErrorKind::Credentials => format!(". {CREDENTIALS_FIX}"),
         _ => String::new(),
     }
 }
@@ -59,6 +71,7 @@ impl EngineError {
     pub fn reason(&self) -> &'static str {
         match self {
             EngineError::Credentials { .. } => "CredentialsError",
+            EngineError::Unverified { source, .. } => source.reason(),
             EngineError::WrongAccount { .. } => "WrongAccount",
             EngineError::Aws { source, .. } => source.reason(),
             EngineError::PolicyRefused { .. } => "PolicyRefused",
@@ -72,7 +85,7 @@ impl EngineError {
     /// Whether trying again later can help without a change to the spec.
     pub fn is_transient(&self) -> bool {
         match self {
-            EngineError::Aws { source, .. } => source.kind.is_transient(),
+            EngineError::Aws { source, .. } | EngineError::Unverified { source, .. } => source.kind.is_transient(),
             EngineError::NotConverged { .. } | EngineError::Unresolved(_) | EngineError::Ambiguous(_) => true,
             _ => false,
         }

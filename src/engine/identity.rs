@@ -12,10 +12,17 @@ pub struct Identity {
     pub warning: Option<String>,
 }
 
+/// Whether a failed identity check is a verdict on the credentials themselves.
+fn refuses_credentials(error: &AwsError) -> bool {
+    matches!(error.kind, ErrorKind::AccessDenied | ErrorKind::Credentials)
+}
+
 /// Decides on `sts:GetCallerIdentity`'s answer. Against AWS itself a different account is an
 /// error. A custom endpoint (a local KMS, an emulator) answers with its own fixed account id
-/// and may not serve STS at all; there a mismatch is reported, not fatal. Bad credentials are
-/// fatal everywhere.
+/// and may not serve STS at all; there a mismatch is reported, not fatal. Missing or refused
+/// credentials are fatal everywhere; a timeout, a 5xx, a dropped connection or throttling says
+/// nothing about the credentials and stays transient, so that callers retry instead of acting
+/// on a verdict nobody gave (a controller would drop a finalizer on it).
 pub fn check_identity(
     account: &AccountConfig,
     answer: Result<CallerIdentity, AwsError>,
@@ -23,8 +30,11 @@ pub fn check_identity(
 ) -> Result<Identity, EngineError> {
     let identity = match answer {
         Ok(identity) => identity,
-        Err(source) if !custom_endpoint || matches!(source.kind, ErrorKind::AccessDenied | ErrorKind::Credentials) => {
+        Err(source) if refuses_credentials(&source) => {
             return Err(EngineError::Credentials { account: account.name.clone(), source });
+        }
+        Err(source) if !custom_endpoint || source.kind.is_transient() => {
+            return Err(EngineError::Unverified { account: account.name.clone(), source });
         }
         Err(source) => {
             return Ok(Identity {
@@ -100,13 +110,40 @@ mod tests {
         assert!(identity.warning.unwrap().contains("answers as account 123456789012"));
     }
 
+    fn failure(kind: ErrorKind) -> Result<CallerIdentity, AwsError> {
+        Err(AwsError::new(Op::GetCallerIdentity, kind, "no"))
+    }
+
     #[test]
     fn bad_credentials_are_fatal_everywhere() {
-        let denied = || Err(AwsError::new(Op::GetCallerIdentity, ErrorKind::AccessDenied, "no"));
-        assert!(check_identity(&account(), denied(), true).is_err());
-        assert!(check_identity(&account(), denied(), false).is_err());
-        let unsupported = || Err(AwsError::new(Op::GetCallerIdentity, ErrorKind::NotFound, "no STS here"));
+        for kind in [ErrorKind::AccessDenied, ErrorKind::Credentials] {
+            for custom_endpoint in [true, false] {
+                let error = check_identity(&account(), failure(kind), custom_endpoint).unwrap_err();
+                assert!(matches!(error, EngineError::Credentials { .. }), "{error:?}");
+                assert!(!error.is_transient());
+                assert!(error.to_string().starts_with("AwsAccount sec: "), "{error}");
+            }
+        }
+    }
+
+    #[test]
+    fn transient_failures_are_never_a_credentials_verdict() {
+        for kind in [ErrorKind::Network, ErrorKind::ServerError, ErrorKind::Throttled] {
+            for custom_endpoint in [true, false] {
+                let error = check_identity(&account(), failure(kind), custom_endpoint).unwrap_err();
+                assert!(matches!(error, EngineError::Unverified { .. }), "{kind:?}: {error:?}");
+                assert!(error.is_transient(), "{kind:?}");
+                assert!(error.to_string().contains("retried"), "{error}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_endpoint_without_sts_is_a_warning_only_behind_a_custom_endpoint() {
+        let unsupported = || failure(ErrorKind::NotFound);
         assert!(check_identity(&account(), unsupported(), true).unwrap().warning.is_some());
-        assert!(check_identity(&account(), unsupported(), false).is_err());
+        let error = check_identity(&account(), unsupported(), false).unwrap_err();
+        assert!(matches!(error, EngineError::Unverified { .. }), "{error:?}");
+        assert!(!error.is_transient());
     }
 }

@@ -2,8 +2,9 @@
 //! after its key, a key after its aliases and grants when deleting), independent resources
 //! concurrently.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::{Mutex, PoisonError};
 
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -94,6 +95,9 @@ pub struct Runner<'a> {
     set: &'a ManifestSet,
     concurrency: usize,
     accounts: BTreeMap<String, AccountConfig>,
+    /// Accounts whose identity check failed this run: their resources are not attempted, so the
+    /// account's error is reported once instead of once per resource.
+    unverified: Mutex<BTreeSet<String>>,
 }
 
 impl<'a> Runner<'a> {
@@ -106,11 +110,20 @@ impl<'a> Runner<'a> {
                 Some((name.clone(), AccountConfig::from_spec(&name, &a.object.spec)))
             })
             .collect();
-        Runner { engine, set, concurrency, accounts }
+        Runner { engine, set, concurrency, accounts, unverified: Mutex::new(BTreeSet::new()) }
     }
 
     fn key_account(&self, key: &KmsKey) -> Option<&AccountConfig> {
         self.accounts.get(&key.spec.account_ref)
+    }
+
+    /// The account to act in, or why its resources are not attempted.
+    fn usable_account(&self, name: &str) -> Result<&AccountConfig, String> {
+        let account = self.accounts.get(name).ok_or_else(|| format!("AwsAccount {name} is not among the manifests"))?;
+        if self.unverified.lock().unwrap_or_else(PoisonError::into_inner).contains(name) {
+            return Err(format!("AwsAccount {name} could not be verified: see above"));
+        }
+        Ok(account)
     }
 
     pub async fn run(&self, command: Command) -> RunOutput {
@@ -120,10 +133,16 @@ impl<'a> Runner<'a> {
         let mut results: Vec<ResourceResult> = each(&accounts, self.concurrency, |account| async move {
             let report = self.engine.check_account(account).await;
             let id = Some(account.account_id.clone());
-            let state = Some(if report.is_failed() { "Unverified" } else { "Verified" }.to_owned());
-            ResourceResult::from_report(report, at, id, state)
+            let state = match (report.is_failed(), report.notices.is_empty()) {
+                (true, _) => "Unverified",
+                (false, false) => "Unconfirmed",
+                (false, true) => "Verified",
+            };
+            ResourceResult::from_report(report, at, id, Some(state.to_owned()))
         })
         .await;
+        *self.unverified.lock().unwrap_or_else(PoisonError::into_inner) =
+            results.iter().filter(|r| r.failed()).map(|r| r.object.name.clone()).collect();
 
         let keys: Vec<&KmsKey> = self.set.keys.iter().map(|k| &k.object).collect();
         let aliases: Vec<&KmsAlias> = self.set.aliases.iter().map(|a| &a.object).collect();
@@ -167,10 +186,9 @@ impl<'a> Runner<'a> {
         }
         let unadmitted = |why| Box::new(unadmitted_result(object_name(key), why));
         let tenant = Admission::new(self.set).key(key).map_err(unadmitted)?;
-        let account = self.key_account(key).ok_or_else(|| {
-            let reason = format!("AwsAccount {} is not among the manifests", key.spec.account_ref);
-            Box::new(ResourceResult::unresolved(object_name(key), reason))
-        })?;
+        let account = self
+            .usable_account(&key.spec.account_ref)
+            .map_err(|reason| Box::new(ResourceResult::unresolved(object_name(key), reason)))?;
         let request = KeyRequest { key, account, tenant: &tenant, memory: Memory::default(), recorder: None };
         Ok(if delete {
             self.engine.delete_key(request, mode).await
@@ -189,10 +207,7 @@ impl<'a> Runner<'a> {
             (Some(key_ref), _) => directory.lookup(namespace, &key_ref.name).await,
             (None, Some(key_id)) => {
                 let account_name = pointer.account_ref.ok_or("spec.targetKeyId needs spec.accountRef")?;
-                let account = self
-                    .accounts
-                    .get(account_name)
-                    .ok_or_else(|| format!("AwsAccount {account_name} is not among the manifests"))?;
+                let account = self.usable_account(account_name)?;
                 Ok(explicit_target(key_id, account, pointer.region))
             }
             (None, None) => Err("set spec.keyRef or spec.targetKeyId".to_owned()),

@@ -53,25 +53,44 @@ impl Output {
     }
 }
 
-/// `kms-operator ARGS` with test credentials and no ambient AWS configuration, not started yet.
-pub fn command(args: &[&str], dir: &Path) -> Command {
+/// What the tests give the binary: test credentials and no ambient AWS configuration.
+const TEST_ENV: [(&str, &str); 5] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("RUST_LOG", "warn"),
+];
+
+/// `kms-operator ARGS` with nothing in its environment but `PATH` and `env`, not started yet.
+pub fn command_in(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kms-operator"));
     command
         .args(args)
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "warn");
+        .envs(env.iter().copied());
     command
+}
+
+/// `kms-operator ARGS` with test credentials and no ambient AWS configuration, not started yet.
+pub fn command(args: &[&str], dir: &Path) -> Command {
+    command_in(args, dir, &TEST_ENV)
 }
 
 /// Runs `kms-operator ARGS` with test credentials and no ambient AWS configuration.
 pub fn kms_operator(args: &[&str], dir: &Path) -> Output {
-    let output = command(args, dir).output().expect("run kms-operator");
+    collect(command(args, dir))
+}
+
+/// Runs `kms-operator ARGS` with nothing in its environment but `PATH` and `env`.
+pub fn kms_operator_in(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
+    collect(command_in(args, dir, env))
+}
+
+fn collect(mut command: Command) -> Output {
+    let output = command.output().expect("run kms-operator");
     Output {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

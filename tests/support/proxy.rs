@@ -1,6 +1,8 @@
 //! A small HTTP proxy in front of the local KMS server that injects the failures real KMS and
 //! real networks produce: throttling, server errors, refused policies, dropped connections
 //! (before or after the request reached KMS), and delays. It can also enforce request quotas.
+//! STS requests (`GetCallerIdentity`, the operator's identity check) pass through it too and
+//! can be failed the same way; their errors are written in STS's XML.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -51,6 +53,15 @@ impl Fault {
         Fault::Error { status: 400, code: "AccessDeniedException", message: "not authorized to perform this operation" }
     }
 
+    /// STS's answer to a session token it does not know: a verdict on the credentials.
+    pub fn invalid_token() -> Fault {
+        Fault::Error {
+            status: 403,
+            code: "InvalidClientTokenId",
+            message: "The security token included in the request is invalid.",
+        }
+    }
+
     pub fn invalid_principal() -> Fault {
         Fault::Error {
             status: 400,
@@ -61,7 +72,7 @@ impl Fault {
 }
 
 struct Rule {
-    /// KMS operation (`CreateKey`), or `*` for every KMS operation.
+    /// KMS or STS operation (`CreateKey`, `GetCallerIdentity`), or `*` for every KMS operation.
     operation: String,
     fault: Fault,
     /// Requests to skip before the fault applies.
@@ -92,9 +103,9 @@ struct State {
 }
 
 impl State {
-    fn take_fault(&mut self, operation: &str) -> Option<Fault> {
-        let rule =
-            self.rules.iter_mut().find(|r| (r.operation == operation || r.operation == "*") && r.remaining > 0)?;
+    fn take_fault(&mut self, operation: &str, protocol: Protocol) -> Option<Fault> {
+        let matches = |rule: &str| rule == operation || (rule == "*" && protocol == Protocol::Json);
+        let rule = self.rules.iter_mut().find(|r| matches(&r.operation) && r.remaining > 0)?;
         if rule.skip > 0 {
             rule.skip -= 1;
             return None;
@@ -130,21 +141,40 @@ pub struct FaultProxy {
     state: Arc<Mutex<State>>,
 }
 
-fn operation_of(request: &Request<Incoming>) -> String {
-    request
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split('.').nth(1))
-        .unwrap_or("other")
-        .to_owned()
+/// How the request names its operation, which also decides how errors are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// KMS: `x-amz-target: TrentService.CreateKey`, JSON errors.
+    Json,
+    /// STS: a form body with `Action=GetCallerIdentity`, XML errors.
+    Query,
 }
 
-fn error_response(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
-    let body = format!(r#"{{"__type":"{code}","message":"{message}"}}"#);
+fn operation_of(parts: &hyper::http::request::Parts, body: &[u8]) -> (String, Protocol) {
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).and_then(|v| v.split('.').nth(1));
+    if let Some(operation) = target {
+        return (operation.to_owned(), Protocol::Json);
+    }
+    let action = std::str::from_utf8(body)
+        .ok()
+        .and_then(|form| form.split('&').find_map(|pair| pair.strip_prefix("Action=")))
+        .unwrap_or("other");
+    (action.to_owned(), Protocol::Query)
+}
+
+fn error_response(protocol: Protocol, status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let (content_type, body) = match protocol {
+        Protocol::Json => ("application/x-amz-json-1.1", format!(r#"{{"__type":"{code}","message":"{message}"}}"#)),
+        Protocol::Query => (
+            "text/xml",
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+            ),
+        ),
+    };
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header("content-type", "application/x-amz-json-1.1")
+        .header("content-type", content_type)
         .header("x-amzn-errortype", code)
         .body(Full::new(Bytes::from(body)))
         .expect("error response")
@@ -175,9 +205,11 @@ async fn rewrite(state: &Mutex<State>, operation: &str, response: Response<Full<
     Response::from_parts(parts, Full::new(Bytes::from(listing.to_string())))
 }
 
-async fn forward(upstream: SocketAddr, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, String> {
-    let (parts, body) = request.into_parts();
-    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+async fn forward(
+    upstream: SocketAddr,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Response<Full<Bytes>>, String> {
     let stream = TcpStream::connect(upstream).await.map_err(|e| e.to_string())?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
@@ -194,10 +226,12 @@ async fn handle(
     state: Arc<Mutex<State>>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, ()> {
-    let operation = operation_of(&request);
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map_err(|_| ())?.to_bytes();
+    let (operation, protocol) = operation_of(&parts, &body);
     let (fault, throttled) = {
         let mut state = state.lock().expect("proxy state");
-        let fault = state.take_fault(&operation);
+        let fault = state.take_fault(&operation, protocol);
         let throttled = fault.is_none() && state.over_quota(&operation);
         if fault.is_some() {
             *state.injected.entry(operation.clone()).or_default() += 1;
@@ -208,16 +242,16 @@ async fn handle(
         (fault, throttled)
     };
     if throttled {
-        return Ok(error_response(400, "ThrottlingException", "Rate exceeded"));
+        return Ok(error_response(protocol, 400, "ThrottlingException", "Rate exceeded"));
     }
     match &fault {
-        Some(Fault::Error { status, code, message }) => return Ok(error_response(*status, code, message)),
+        Some(Fault::Error { status, code, message }) => return Ok(error_response(protocol, *status, code, message)),
         Some(Fault::DropBeforeForward) => return Err(()),
         Some(Fault::Hold(gate)) => gate.notified().await,
         Some(Fault::Late(delay)) => tokio::time::sleep(*delay).await,
         _ => {}
     }
-    let response = forward(upstream, request).await.map_err(|_| ())?;
+    let response = forward(upstream, parts, body).await.map_err(|_| ())?;
     let response = rewrite(&state, &operation, response).await;
     *state.lock().expect("proxy state").forwarded.entry(operation).or_default() += 1;
     match fault {
@@ -335,5 +369,10 @@ impl FaultProxy {
     /// Faults still waiting to be injected.
     pub fn pending_faults(&self) -> usize {
         self.state.lock().expect("proxy state").rules.iter().map(|r| r.remaining).sum()
+    }
+
+    /// Drops every fault not injected yet: the outage is over.
+    pub fn clear_faults(&self) {
+        self.state.lock().expect("proxy state").rules.clear();
     }
 }
