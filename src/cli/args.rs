@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::engine::DEFAULT_CLUSTER_NAME;
+use crate::engine::EngineArgs;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -78,24 +78,4 @@ pub struct LocalArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
-}
-
-/// Settings shared by local mode and the controller.
-#[derive(Clone, Debug, Args)]
-pub struct EngineArgs {
-    /// Written into ownership tags; set a different name for each cluster that manages the same account.
-    #[arg(long, env = "KMS_OPERATOR_CLUSTER_NAME", default_value = DEFAULT_CLUSTER_NAME)]
-    pub cluster_name: String,
-
-    /// Resources reconciled at the same time.
-    #[arg(long, env = "KMS_OPERATOR_CONCURRENCY", default_value_t = 16)]
-    pub concurrency: usize,
-
-    /// Requests per second for one KMS operation, e.g. CreateKey=10 (default: KMS's published quotas). Repeatable or comma-separated.
-    #[arg(long = "rate-limit", env = "KMS_OPERATOR_RATE_LIMITS", value_delimiter = ',')]
-    pub rate_limits: Vec<String>,
-
-    /// Seconds to keep retrying a policy KMS refuses for naming a just-created IAM principal.
-    #[arg(long, env = "KMS_OPERATOR_POLICY_PROPAGATION_TIMEOUT", default_value_t = 120)]
-    pub policy_propagation_timeout: u64,
 }

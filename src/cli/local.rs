@@ -79,7 +79,7 @@ pub async fn run(command: Command, args: &LocalArgs) -> u8 {
     let Some(set) = load_valid(&args.files.filename) else {
         return 1;
     };
-    let engine = match super::engine_with(&args.engine, super::engine_settings(&args.engine)).await {
+    let engine = match args.engine.engine(args.engine.settings()).await {
         Ok(engine) => engine,
         Err(error) => {
             eprintln!("error: {error}");

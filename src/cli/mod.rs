@@ -5,33 +5,12 @@ mod local;
 mod signals;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, EngineArgs, OutputFormat};
+pub use args::{Cli, Command, OutputFormat};
 
-use crate::aws::{CallContext, ClientPool, RateLimits, RetryPolicy, Timeouts};
-use crate::engine::{Engine, EngineSettings};
 use crate::telemetry;
-
-pub fn engine_settings(args: &EngineArgs) -> EngineSettings {
-    EngineSettings {
-        cluster_name: args.cluster_name.clone(),
-        policy_propagation_timeout: Duration::from_secs(args.policy_propagation_timeout),
-        ..EngineSettings::default()
-    }
-}
-
-/// An engine with credentials from the standard AWS environment.
-pub async fn engine_with(args: &EngineArgs, settings: EngineSettings) -> Result<Engine, String> {
-    let limits = RateLimits::default()
-        .parse_overrides(args.rate_limits.iter().map(String::as_str))
-        .map_err(|e| e.to_string())?;
-    let ctx = CallContext::new(&limits, RetryPolicy::default());
-    let pool = ClientPool::from_environment(ctx, Timeouts::default()).await;
-    Ok(Engine::new(pool, settings))
-}
 
 /// Parses arguments and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {

@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use crate::cli::EngineArgs;
+use crate::engine::EngineArgs;
 
 /// `kms-operator run`: flags, each with an environment variable for the Helm chart.
 #[derive(Clone, Debug, Args)]

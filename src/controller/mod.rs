@@ -179,10 +179,10 @@ fn on_signal(shutdown: watch::Sender<bool>) {
 /// `kms-operator run`.
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let client = Client::try_default().await?;
-    let mut settings = crate::cli::engine_settings(&args.engine);
+    let mut settings = args.engine.settings();
     // Listings shared between reconciles of different objects, refreshed at least this often.
     settings.listing_ttl = Some(Duration::from_secs(60));
-    let engine = crate::cli::engine_with(&args.engine, settings).await.map_err(RunError::Config)?;
+    let engine = args.engine.engine(settings).await.map_err(|e| RunError::Config(e.to_string()))?;
     let metrics = Metrics::new(engine.calls().stats.clone());
     let health = Health::new(metrics.clone());
     let identity = identity(&args);

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admission;
 pub mod alias;
+mod args;
 mod cache;
 pub mod change;
 mod converge;
@@ -25,6 +26,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+pub use args::EngineArgs;
 pub use change::{Action, Change, Finding, KeyHandle};
 pub use error::EngineError;
 pub use report::{Outcome, Report};

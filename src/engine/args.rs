@@ -1,0 +1,50 @@
+//! The settings both front doors share, as flags and environment, and the engine built from
+//! them: the controller and local mode construct their engine here, so neither depends on the
+//! command line that starts it.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::Engine;
+use super::settings::{DEFAULT_CLUSTER_NAME, EngineSettings};
+use crate::aws::{CallContext, ClientPool, RateLimitParseError, RateLimits, RetryPolicy, Timeouts};
+
+/// Settings shared by local mode and the controller.
+#[derive(Clone, Debug, Args)]
+pub struct EngineArgs {
+    /// Written into ownership tags; set a different name for each cluster that manages the same account.
+    #[arg(long, env = "KMS_OPERATOR_CLUSTER_NAME", default_value = DEFAULT_CLUSTER_NAME)]
+    pub cluster_name: String,
+
+    /// Resources reconciled at the same time.
+    #[arg(long, env = "KMS_OPERATOR_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: usize,
+
+    /// Requests per second for one KMS operation, e.g. CreateKey=10 (default: KMS's published quotas). Repeatable or comma-separated.
+    #[arg(long = "rate-limit", env = "KMS_OPERATOR_RATE_LIMITS", value_delimiter = ',')]
+    pub rate_limits: Vec<String>,
+
+    /// Seconds to keep retrying a policy KMS refuses for naming a just-created IAM principal.
+    #[arg(long, env = "KMS_OPERATOR_POLICY_PROPAGATION_TIMEOUT", default_value_t = 120)]
+    pub policy_propagation_timeout: u64,
+}
+
+impl EngineArgs {
+    /// The engine's settings from these flags; the rest stay at their defaults.
+    pub fn settings(&self) -> EngineSettings {
+        EngineSettings {
+            cluster_name: self.cluster_name.clone(),
+            policy_propagation_timeout: Duration::from_secs(self.policy_propagation_timeout),
+            ..EngineSettings::default()
+        }
+    }
+
+    /// An engine with credentials from the standard AWS environment and these rate limits.
+    pub async fn engine(&self, settings: EngineSettings) -> Result<Engine, RateLimitParseError> {
+        let limits = RateLimits::default().parse_overrides(self.rate_limits.iter().map(String::as_str))?;
+        let ctx = CallContext::new(&limits, RetryPolicy::default());
+        let pool = ClientPool::from_environment(ctx, Timeouts::default()).await;
+        Ok(Engine::new(pool, settings))
+    }
+}
