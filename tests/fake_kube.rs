@@ -93,3 +93,20 @@ async fn watches_stream_changes_and_the_runtime_watcher_sees_them() {
     .unwrap();
     assert_eq!(names, vec!["first", "second"]);
 }
+
+#[tokio::test]
+async fn a_patch_naming_an_old_resource_version_is_refused() {
+    let fake = FakeKube::new();
+    let api: Api<ConfigMap> = Api::namespaced(fake.client(), "default");
+    let created = api
+        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "c"}})).unwrap())
+        .await
+        .unwrap();
+    let version = created.metadata.resource_version.clone().unwrap();
+    let current = json!({"metadata": {"resourceVersion": version}, "data": {"a": "1"}});
+    api.patch("c", &PatchParams::default(), &Patch::Merge(&current)).await.expect("the version read");
+    let stale = json!({"metadata": {"resourceVersion": version}, "data": {"a": "2"}});
+    let error = api.patch("c", &PatchParams::default(), &Patch::Merge(&stale)).await.unwrap_err();
+    assert!(matches!(error, kube::Error::Api(status) if status.code == 409));
+    assert_eq!(api.get("c").await.unwrap().data.unwrap()["a"], "1");
+}

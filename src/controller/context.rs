@@ -71,6 +71,22 @@ pub fn object_name<K: Resource<DynamicType = ()>>(kind: crate::api::Kind, object
     ObjectName::of(kind, object.meta())
 }
 
+impl ControllerError {
+    /// The pass's own error as it was, when the finalizer helper only passes it on.
+    pub fn from_finalizer(error: kube::runtime::finalizer::Error<ControllerError>) -> Self {
+        use kube::runtime::finalizer::Error;
+        match error {
+            Error::ApplyFailed(inner) | Error::CleanupFailed(inner) => inner,
+            other => ControllerError::Finalizer(other.to_string()),
+        }
+    }
+
+    /// A write refused because the object changed since it was read (409 Conflict).
+    pub fn is_stale_write(&self) -> bool {
+        matches!(self, ControllerError::Kube(kube::Error::Api(status)) if status.code == 409)
+    }
+}
+
 impl Context {
     /// A namespace's labels; a namespace that cannot be found has none, which selects it for
     /// `{}` only.
@@ -180,6 +196,13 @@ impl Context {
     }
 
     pub fn error_policy(&self, name: &ObjectName, error: &ControllerError) -> Action {
+        if error.is_stale_write() {
+            // Someone wrote the object after this pass read it: the pass's view is old, not
+            // wrong; the next one reads the new version.
+            tracing::info!(object = %name, "the object changed during the pass; reconciling again");
+            self.metrics.error(name, "StaleObject");
+            return Action::requeue(self.requeue.failure(name));
+        }
         tracing::warn!(object = %name, %error, "reconcile failed");
         self.metrics.error(name, "KubernetesApi");
         Action::requeue(self.requeue.failure(name))

@@ -40,7 +40,7 @@ pub fn reconcile(key: Arc<KmsKey>, ctx: Arc<Context>) -> BoxFuture<'static, Resu
             }
         })
         .await
-        .map_err(|e| ControllerError::Finalizer(e.to_string()))
+        .map_err(ControllerError::from_finalizer)
     }
     .boxed()
 }
@@ -70,7 +70,7 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
         Ok(admitted) => admitted,
         Err(refusal) => return ctx.refuse(&api, key, &name, previous, refusal, started).await.map(Some),
     };
-    let recorder = StatusIntent { api: &api, name: name.name.clone() };
+    let recorder = StatusIntent::new(&api, key);
     let request = KeyRequest {
         key,
         account: &admitted.account,
@@ -82,7 +82,7 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
     if mode == Mode::Plan && gate::admits(&report) {
         return Ok(None);
     }
-    ctx.finish(&api, key, &name, previous, report, started).await.map(Some)
+    ctx.finish(&api, &recorder.latest(key), &name, previous, report, started).await.map(Some)
 }
 
 /// What the object's status and metadata remember of earlier passes.

@@ -2,8 +2,11 @@
 //! holder of the Lease reconciles. Losing the Lease stops the controllers (the pod restarts
 //! and stands by), so two replicas never write at once.
 
-use kube::Client;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
+
+use super::fence::Fenced;
 use tokio::sync::watch;
 
 /// Seconds a lease stays valid without renewal, and how long before expiry it is renewed.
@@ -29,7 +32,8 @@ pub struct LeaseName<'a> {
 pub struct Leadership {
     changes: watch::Receiver<bool>,
     task: tokio::task::JoinHandle<kube_lease_manager::Result<LeaseManager>>,
-    loss_watcher: tokio::task::JoinHandle<()>,
+    loss_watcher: tokio::task::JoinHandle<bool>,
+    fence: tokio::task::JoinHandle<Option<Fenced>>,
 }
 
 impl Leadership {
@@ -43,6 +47,7 @@ impl Leadership {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<Option<Leadership>, String> {
         let LeaseName { name: lease_name, namespace, identity } = lease;
+        let leases: Api<Lease> = Api::namespaced(client.clone(), namespace);
         let manager = LeaseManagerBuilder::new(client, lease_name)
             .with_namespace(namespace)
             .with_identity(identity)
@@ -74,29 +79,51 @@ impl Leadership {
         }
         tracing::info!(lease = lease_name, identity, "leading: starting the controllers");
         let mut watch_loss = changes.clone();
+        let loss_tx = shutdown_tx.clone();
         let loss_watcher = tokio::spawn(async move {
             while watch_loss.changed().await.is_ok() {
                 let leading = *watch_loss.borrow_and_update();
                 if !leading {
                     tracing::error!("lost the leader lease; stopping the controllers");
-                    let _ = shutdown_tx.send(true);
-                    return;
+                    let _ = loss_tx.send(true);
+                    return true;
                 }
             }
+            false
         });
-        Ok(Some(Leadership { changes, task, loss_watcher }))
+        let fence = tokio::spawn(super::fence::guard(
+            leases,
+            lease_name.to_owned(),
+            identity.to_owned(),
+            timing,
+            shutdown_tx.clone(),
+        ));
+        Ok(Some(Leadership { changes, task, loss_watcher, fence }))
     }
 
-    /// Gives the lease up so a standby replica takes over at once instead of after it expires.
-    pub async fn release(self) {
+    /// Gives the lease up so a standby replica takes over at once instead of after it expires;
+    /// says why leading stopped when the fence stopped it.
+    pub async fn release(self) -> Option<Fenced> {
         // The manager releases the lease once every receiver of its channel is gone.
-        self.loss_watcher.abort();
-        let _ = self.loss_watcher.await;
+        // Its receiver must be gone too, so it is stopped unless it already ended on a loss.
+        if !self.loss_watcher.is_finished() {
+            self.loss_watcher.abort();
+        }
+        let lost = self.loss_watcher.await.unwrap_or(false);
+        // Finished on its own only when it fenced; otherwise it is stopped here.
+        let fenced = if self.fence.is_finished() {
+            self.fence.await.ok().flatten()
+        } else {
+            self.fence.abort();
+            None
+        };
+        let fenced = fenced.or(lost.then_some(Fenced::Lost));
         drop(self.changes);
         match self.task.await {
             Ok(Ok(_)) => tracing::info!("released the leader lease"),
             Ok(Err(error)) => tracing::warn!(%error, "could not release the leader lease"),
             Err(error) => tracing::warn!(%error, "lease task failed"),
         }
+        fenced
     }
 }

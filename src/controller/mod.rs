@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod context;
 mod deletion;
 pub mod events;
+mod fence;
 mod gate;
 pub mod key;
 pub mod leader;
@@ -54,6 +55,9 @@ pub enum RunError {
     Server(#[from] std::io::Error),
     #[error("leader election: {0}")]
     Leader(String),
+    /// Exits non-zero so the restart shows; the pod comes back as a standby.
+    #[error("stopped leading: {0}")]
+    Fenced(fence::Fenced),
 }
 
 fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -222,11 +226,13 @@ async fn finish(
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     lease: Option<leader::Leadership>,
 ) -> Result<(), RunError> {
-    if let Some(lease) = lease {
-        lease.release().await;
-    }
+    let fenced = match lease {
+        Some(lease) => lease.release().await,
+        None => None,
+    };
     match server.await {
-        Ok(result) => result.map_err(RunError::Server),
-        Err(error) => Err(RunError::Config(format!("metrics server task: {error}"))),
+        Ok(result) => result.map_err(RunError::Server)?,
+        Err(error) => return Err(RunError::Config(format!("metrics server task: {error}"))),
     }
+    fenced.map_or(Ok(()), |fenced| Err(RunError::Fenced(fenced)))
 }

@@ -68,7 +68,7 @@ pub fn reconcile<T: OnKeyResource>(
             }
         })
         .await
-        .map_err(|e| ControllerError::Finalizer(e.to_string()))
+        .map_err(ControllerError::from_finalizer)
     }
     .boxed()
 }

@@ -1,5 +1,6 @@
 //! Writing status only when it changed: a resync that finds nothing new writes nothing.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -67,7 +68,19 @@ pub fn status_patch<S: CommonStatus>(previous: Option<&S>, status: &S) -> serde_
     json!({ "status": patch })
 }
 
-/// Merge-patches `.status` of a namespaced or cluster-scoped object from `previous` to `status`.
+/// `patch` made conditional on the object still being at `resource_version`: the API server
+/// refuses it (409 Conflict) when anyone wrote the object since it was read, so a writer acting
+/// on a stale view (a replica that lost its lease, a pass that raced another) fails instead of
+/// overwriting newer status.
+pub fn fenced(mut patch: serde_json::Value, resource_version: Option<&str>) -> serde_json::Value {
+    if let (Some(version), Some(fields)) = (resource_version, patch.as_object_mut()) {
+        fields.insert("metadata".to_owned(), json!({ "resourceVersion": version }));
+    }
+    patch
+}
+
+/// Merge-patches `.status` of a namespaced or cluster-scoped object from `previous` to `status`,
+/// only if the object is still at the version `object` was read at.
 pub async fn patch_status<K, S>(api: &Api<K>, object: &K, previous: Option<&S>, status: &S) -> Result<(), kube::Error>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
@@ -77,7 +90,8 @@ where
     // bound depend on a higher-ranked lifetime the compiler cannot prove.
     let name = object.name_any();
     let params = PatchParams::apply(FIELD_MANAGER);
-    let patch: Patch<serde_json::Value> = Patch::Merge(status_patch(previous, status));
+    let version = object.resource_version();
+    let patch: Patch<serde_json::Value> = Patch::Merge(fenced(status_patch(previous, status), version.as_deref()));
     api.patch_status(&name, &params, &patch).await?;
     Ok(())
 }
@@ -87,17 +101,35 @@ where
 pub struct StatusIntent<'a> {
     pub api: &'a Api<crate::api::KmsKey>,
     pub name: String,
+    /// The object's version as read, then as this recorder left it.
+    version: Mutex<Option<String>>,
+}
+
+impl<'a> StatusIntent<'a> {
+    pub fn new(api: &'a Api<crate::api::KmsKey>, key: &crate::api::KmsKey) -> Self {
+        StatusIntent { api, name: key.name_any(), version: Mutex::new(key.resource_version()) }
+    }
+
+    /// `key` as the rest of the pass must write it: at the version the intent's write left.
+    pub fn latest(&self, key: &crate::api::KmsKey) -> crate::api::KmsKey {
+        let mut key = key.clone();
+        key.metadata.resource_version = self.version.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        key
+    }
 }
 
 impl IntentRecorder for StatusIntent<'_> {
     fn record<'a>(&'a self, intent: &'a CreateIntent) -> BoxFuture<'a, Result<(), String>> {
         async move {
-            let patch: Patch<serde_json::Value> = Patch::Merge(json!({ "status": { "creating": intent } }));
-            self.api
-                .patch_status(&self.name, &PatchParams::apply(FIELD_MANAGER), &patch)
+            let version = self.version.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let patch = fenced(json!({ "status": { "creating": intent } }), version.as_deref());
+            let written = self
+                .api
+                .patch_status(&self.name, &PatchParams::apply(FIELD_MANAGER), &Patch::Merge(patch))
                 .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            *self.version.lock().unwrap_or_else(PoisonError::into_inner) = written.resource_version();
+            Ok(())
         }
         .boxed()
     }

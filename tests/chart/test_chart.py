@@ -93,7 +93,9 @@ class Promises(unittest.TestCase):
 
     def test_rbac_is_namespaced_when_a_namespace_is_watched(self):
         default = render({})
-        self.assertEqual(by_kind(default, "Role"), [], "no Role without leader election or a watched namespace")
+        roles = by_kind(default, "Role")
+        self.assertEqual([r["metadata"]["name"] for r in roles], ["kms-operator-leader-election"],
+                         "by default only the Role for the leader Lease")
         cluster_rules = by_kind(default, "ClusterRole")[0]["rules"]
         self.assertTrue(any("kmskeys" in r["resources"] for r in cluster_rules))
 
@@ -105,16 +107,19 @@ class Promises(unittest.TestCase):
         verbs = {v for rule in cluster_rules + role["rules"] for v in rule["verbs"]}
         self.assertFalse(verbs & {"*", "delete", "deletecollection", "update", "escalate", "bind"}, verbs)
 
-    def test_leader_election_is_on_with_more_than_one_replica(self):
+    def test_the_defaults_never_run_two_writers(self):
         def election(values):
             (deployment,) = by_kind(render(values), "Deployment")
             env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
             leases = [r for r in by_kind(render(values), "Role") if any("leases" in x["resources"] for x in r["rules"])]
-            return env["KMS_OPERATOR_LEADER_ELECTION"], len(leases)
+            strategy = deployment["spec"].get("strategy", {}).get("type", "RollingUpdate")
+            return env["KMS_OPERATOR_LEADER_ELECTION"], len(leases), strategy
 
-        self.assertEqual(election({}), ("false", 0))
-        self.assertEqual(election({"replicaCount": 2}), ("true", 1))
-        self.assertEqual(election({"leaderElection": {"enabled": True}}), ("true", 1))
+        # A rolling update runs the old and the new pod side by side: only the Lease holder writes.
+        self.assertEqual(election({}), ("true", 1, "RollingUpdate"))
+        self.assertEqual(election({"replicaCount": 2, "leaderElection": {"enabled": False}}), ("true", 1, "RollingUpdate"))
+        # Without election the old pod is gone before the new one starts.
+        self.assertEqual(election({"leaderElection": {"enabled": False}}), ("false", 0, "Recreate"))
 
     def test_optional_objects_follow_their_switches(self):
         self.assertEqual(by_kind(render({}), "ServiceMonitor"), [])

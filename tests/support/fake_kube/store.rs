@@ -295,6 +295,16 @@ impl Store {
             merge_patch(&mut updated, &patch);
             self.owners.entry(key).or_default().release(&patch);
         }
+        // Like the API server: a patch that names a resourceVersion applies only to that version.
+        if let Some(version) = text(&patch, "/metadata/resourceVersion")
+            && Some(version) != text(&current, "/metadata/resourceVersion")
+        {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                "the object has been modified; please apply your changes to the latest version",
+            ));
+        }
         self.store(path, current, updated)
     }
 
