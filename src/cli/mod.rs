@@ -28,6 +28,9 @@ pub fn main() -> ExitCode {
         telemetry::Audience::CommandLine
     };
     telemetry::init_logging(cli.log_format, telemetry::default_filter(audience, cli.verbose));
+    // Both of rustls's crypto providers are compiled in (the AWS SDK brings aws-lc-rs, kube
+    // ring), and rustls refuses to guess: without a choice every Kubernetes client panics.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -4,6 +4,7 @@
 //! resource versions. It records every request and can fail chosen ones.
 
 mod patch;
+mod serve;
 mod store;
 mod watch;
 
