@@ -21,6 +21,10 @@ use crate::api::conditions::{ConditionUpdate, READY, SYNCED, is_true};
 use crate::api::status::CommonStatus;
 use crate::engine::{Engine, Outcome, Report};
 
+/// How soon a pass that met a newer version of its object runs again: the cache catches up
+/// within moments, and the failure backoff is for failures.
+const STALE_RETRY: Duration = Duration::from_secs(1);
+
 /// Failures of the controller itself (the Kubernetes API), not of the resource.
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
@@ -28,6 +32,9 @@ pub enum ControllerError {
     Kube(#[from] kube::Error),
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// The object changed since this pass read it (a write made on an old view was refused).
+    #[error("the object changed since it was read: {0}")]
+    Stale(kube::Error),
 }
 
 pub struct Context {
@@ -77,13 +84,23 @@ impl ControllerError {
         use kube::runtime::finalizer::Error;
         match error {
             Error::ApplyFailed(inner) | Error::CleanupFailed(inner) => inner,
+            // The finalizer patch tests the list it read: a stale cache fails that test.
+            Error::AddFinalizer(kube::Error::Api(status)) | Error::RemoveFinalizer(kube::Error::Api(status))
+                if status.code == 409 || status.code == 422 =>
+            {
+                ControllerError::Stale(kube::Error::Api(status))
+            }
             other => ControllerError::Finalizer(other.to_string()),
         }
     }
 
     /// A write refused because the object changed since it was read (409 Conflict).
     pub fn is_stale_write(&self) -> bool {
-        matches!(self, ControllerError::Kube(kube::Error::Api(status)) if status.code == 409)
+        match self {
+            ControllerError::Stale(_) => true,
+            ControllerError::Kube(kube::Error::Api(status)) => status.code == 409,
+            _ => false,
+        }
     }
 }
 
@@ -201,7 +218,7 @@ impl Context {
             // wrong; the next one reads the new version.
             tracing::info!(object = %name, "the object changed during the pass; reconciling again");
             self.metrics.error(name, "StaleObject");
-            return Action::requeue(self.requeue.failure(name));
+            return Action::requeue(STALE_RETRY);
         }
         tracing::warn!(object = %name, %error, "reconcile failed");
         self.metrics.error(name, "KubernetesApi");
