@@ -1,11 +1,13 @@
-//! `just bench`: the controller converging a fleet of N KmsKey + KmsAlias pairs created in the
-//! in-memory Kubernetes API, against a local KMS server behind a proxy that enforces KMS's
-//! default request quotas; then a restarted controller's first pass over the converged fleet
-//! (every object reconciled once, as on a resync). Prints time against the quota-bound minimum,
-//! Kubernetes API requests per object, KMS calls per key, and the process's peak memory.
+//! `just bench`: the controller (the release binary, `kms-operator run`, as its own process)
+//! converging a fleet of N KmsKey + KmsAlias pairs created in the in-memory Kubernetes API
+//! (served over HTTP), against a local KMS server behind a proxy that enforces KMS's default
+//! request quotas; then a restarted controller's first pass over the converged fleet (every
+//! object reconciled once, as on a resync). Prints time against the quota-bound minimum,
+//! Kubernetes API requests per object, KMS calls per key, and the controller's peak memory.
 //!
 //!     cargo bench --bench controller_fleet -- 100
 
+mod common;
 #[allow(dead_code)]
 #[path = "../tests/support/fake_kube/mod.rs"]
 mod fake_kube;
@@ -17,53 +19,94 @@ mod moto;
 mod proxy;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use fake_kube::FakeKube;
 use kms_operator::api::{AwsAccount, KmsAlias, KmsKey};
-use kms_operator::aws::{CallContext, CallSummary, ClientPool, Op, RateLimits, RetryPolicy, Timeouts};
-use kms_operator::controller::backoff::Requeue;
-use kms_operator::controller::context::Context;
-use kms_operator::controller::metrics::Metrics;
-use kms_operator::controller::{ControllerOptions, run_controllers};
-use kms_operator::engine::{Engine, EngineSettings};
+use kms_operator::aws::Op;
 use kube::api::{Api, ListParams, PostParams};
-use kube::runtime::events::{Recorder, Reporter};
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The controller's default.
-const CONCURRENCY: u16 = 16;
 const NAMESPACE: &str = "fleet";
 
-async fn engine() -> Engine {
-    let base = aws_config::defaults(BehaviorVersion::latest())
-        .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
-        .region(Region::new("eu-west-1"))
-        .load()
-        .await;
-    let ctx = CallContext::new(&RateLimits::default(), RetryPolicy::default());
-    // As `kms-operator run` builds it: shared listings refreshed every minute.
-    let settings = EngineSettings { listing_ttl: Some(Duration::from_secs(60)), ..EngineSettings::default() };
-    Engine::new(ClientPool::with_base_config(base, ctx, Timeouts::default()), settings)
+/// `kms-operator run` against the API server behind `kubeconfig`, with its metrics on `port`.
+struct Controller {
+    child: Child,
+    metrics_port: u16,
 }
 
-/// A controller process: its own engine and caches on the shared API server.
-async fn controller(fake: &FakeKube) -> Arc<Context> {
-    let client = fake.client_named("controller");
-    let engine = engine().await;
-    let metrics = Metrics::new(engine.calls().stats.clone());
-    let reporter = Reporter { controller: "kms-operator".into(), instance: Some("bench".into()) };
-    Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
-        client,
-        engine,
-        metrics,
-        requeue: Requeue::new(Duration::from_secs(600), Duration::from_secs(5), Duration::from_secs(300)),
-        quiet_retries: 3,
-    })
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+impl Controller {
+    fn start(kubeconfig: &std::path::Path) -> Controller {
+        let metrics_port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_kms-operator"))
+            .arg("run")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("KUBECONFIG", kubeconfig)
+            .env("AWS_ACCESS_KEY_ID", "bench")
+            .env("AWS_SECRET_ACCESS_KEY", "bench")
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("KMS_OPERATOR_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start kms-operator run");
+        Controller { child, metrics_port }
+    }
+
+    /// The controller's Prometheus metrics, empty until its server is up.
+    async fn metrics(&self) -> String {
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).await else {
+            return String::new();
+        };
+        let request = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+        if stream.write_all(request.as_bytes()).await.is_err() {
+            return String::new();
+        }
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text).await;
+        text
+    }
+
+    /// Peak resident memory of the controller process so far.
+    fn peak_rss_mib(&self) -> f64 {
+        common::peak_rss_mib(&self.child.id().to_string())
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod, then waits for the exit.
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sum of a metric's samples whose labels contain `labels`.
+fn metric(text: &str, name: &str, labels: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{') && l.contains(labels))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// KMS calls by operation, from the controller's own counters.
+fn aws_calls(text: &str) -> BTreeMap<String, f64> {
+    Op::ALL
+        .iter()
+        .map(|op| {
+            (
+                op.name().to_owned(),
+                metric(text, "kms_operator_aws_calls_total", &format!("operation=\"{}\"", op.name())),
+            )
+        })
+        .filter(|(_, count)| *count > 0.0)
+        .collect()
 }
 
 async fn create_fleet(fake: &FakeKube, endpoint: &str, n: usize) {
@@ -109,17 +152,6 @@ async fn ready_count(fake: &FakeKube) -> (usize, usize) {
     (keys, aliases)
 }
 
-/// Reconciles the controller has finished for `kind`, from its own metrics.
-fn reconciled(ctx: &Context, kind: &str) -> u64 {
-    let prefix = format!("kms_operator_reconciles_total{{kind=\"{kind}\"");
-    ctx.metrics
-        .render()
-        .lines()
-        .filter(|l| l.starts_with(&prefix))
-        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-        .sum::<f64>() as u64
-}
-
 /// Kubernetes API requests of the controller, by what they were.
 fn kube_requests(fake: &FakeKube, since: usize) -> BTreeMap<&'static str, usize> {
     let mut by_kind = BTreeMap::new();
@@ -137,24 +169,12 @@ fn kube_requests(fake: &FakeKube, since: usize) -> BTreeMap<&'static str, usize>
     by_kind
 }
 
-fn per_key(calls: &CallSummary, n: usize) -> String {
-    calls
-        .by_operation
-        .iter()
-        .map(|(op, count)| format!("{op} {:.2}", *count as f64 / n as f64))
-        .collect::<Vec<_>>()
-        .join(", ")
+fn per_key(calls: &BTreeMap<String, f64>, n: usize) -> String {
+    calls.iter().map(|(op, count)| format!("{op} {:.2}", count / n as f64)).collect::<Vec<_>>().join(", ")
 }
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
+fn writes(calls: &BTreeMap<String, f64>) -> u64 {
+    calls.iter().filter(|(op, _)| Op::parse(op).is_some_and(Op::is_write)).map(|(_, count)| *count as u64).sum()
 }
 
 /// The least time KMS's quotas allow for the writes that reached KMS: operations have their
@@ -168,19 +188,13 @@ fn quota_bound(proxy: &proxy::FaultProxy) -> Duration {
     Duration::from_secs_f64(seconds)
 }
 
-/// Runs controllers on `ctx` until `done` says so, then shuts them down.
-async fn run_until(ctx: Arc<Context>, mut done: impl AsyncFnMut() -> bool) -> Duration {
-    let (stop, shutdown) = watch::channel(false);
-    let options = ControllerOptions { watch_namespace: None, concurrency: CONCURRENCY };
+/// Polls `done` until it holds; returns how long that took.
+async fn wait(mut done: impl AsyncFnMut() -> bool) -> Duration {
     let started = Instant::now();
-    let controllers = tokio::spawn(async move { run_controllers(ctx, &options, shutdown).await });
     while !done().await {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let took = started.elapsed();
-    let _ = stop.send(true);
-    let _ = controllers.await;
-    took
+    started.elapsed()
 }
 
 async fn bench(n: usize) {
@@ -191,63 +205,60 @@ async fn bench(n: usize) {
     }
     let fake = FakeKube::new();
     create_fleet(&fake, &proxy.endpoint(), n).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, FakeKube::kubeconfig(fake.serve_http("controller").await)).expect("kubeconfig");
 
-    let first = controller(&fake).await;
     let requests_before = fake.requests().len();
-    let converge = run_until(first.clone(), async || ready_count(&fake).await == (n, n)).await;
-    let converge_calls = first.engine.calls().stats.snapshot();
+    let first = Controller::start(&kubeconfig);
+    let converge = wait(async || ready_count(&fake).await == (n, n)).await;
+    let converge_calls = aws_calls(&first.metrics().await);
+    let converge_rss = first.peak_rss_mib();
     let converge_requests = kube_requests(&fake, requests_before);
     let bound = quota_bound(&proxy);
+    first.stop();
 
-    let restarted = controller(&fake).await;
     let requests_before = fake.requests().len();
-    let watched = restarted.clone();
-    let resync = run_until(restarted.clone(), async || {
-        reconciled(&watched, "KmsKey") >= n as u64 && reconciled(&watched, "KmsAlias") >= n as u64
+    let restarted = Controller::start(&kubeconfig);
+    let reconciled =
+        |text: &str, kind: &str| metric(text, "kms_operator_reconciles_total", &format!("kind=\"{kind}\""));
+    let resync = wait(async || {
+        let text = restarted.metrics().await;
+        reconciled(&text, "KmsKey") >= n as f64 && reconciled(&text, "KmsAlias") >= n as f64
     })
     .await;
-    let resync_calls = restarted.engine.calls().stats.snapshot();
+    let resync_calls = aws_calls(&restarted.metrics().await);
+    let resync_rss = restarted.peak_rss_mib();
     let resync_requests = kube_requests(&fake, requests_before);
+    restarted.stop();
 
-    println!("== controller, fleet of {n} keys + {n} aliases, concurrency {CONCURRENCY}, KMS default quotas enforced");
+    println!("== controller (kms-operator run), fleet of {n} keys + {n} aliases, KMS default quotas enforced");
     println!(
-        "converge: {:>8.1} s  quota-bound minimum {:.1} s, {:.2}x of it ({} reads, {} writes, {} throttles retried, {} failures)",
+        "converge: {:>8.1} s  quota-bound minimum {:.1} s, {:.2}x of it ({} KMS writes, {} throttles retried)",
         converge.as_secs_f64(),
         bound.as_secs_f64(),
         converge.as_secs_f64() / bound.as_secs_f64().max(f64::EPSILON),
-        converge_calls.reads,
-        converge_calls.writes,
-        converge_calls.throttles,
-        converge_calls.failures
+        writes(&converge_calls),
+        proxy.throttled().values().sum::<usize>()
     );
     println!("          KMS calls per key: {}", per_key(&converge_calls, n));
     println!("          Kubernetes API requests per object ({} objects):", 2 * n);
     for (what, count) in &converge_requests {
         println!("            {what:<28} {:.2}", *count as f64 / (2 * n) as f64);
     }
+    println!("          peak RSS of the controller: {converge_rss:.1} MiB");
     println!(
-        "resync:   {:>8.1} s  ({} reads, {} KMS writes) after a restart, every object reconciled once",
+        "resync:   {:>8.1} s  after a restart, every object reconciled once: {} KMS writes",
         resync.as_secs_f64(),
-        resync_calls.reads,
-        resync_calls.writes
+        writes(&resync_calls)
     );
     println!("          KMS calls per key: {}", per_key(&resync_calls, n));
     for (what, count) in &resync_requests {
         println!("            {what:<28} {count}");
     }
-    println!("peak RSS of this process (controller, in-memory API server and proxy): {:.1} MiB", peak_rss_mib());
+    println!("          peak RSS of the controller: {resync_rss:.1} MiB");
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // `cargo test --all-targets` may start bench binaries; this one only runs under `cargo bench`.
-    if !args.iter().any(|a| a == "--bench") {
-        eprintln!("controller_fleet: run it with `cargo bench --bench controller_fleet -- N`");
-        return;
-    }
-    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    for n in if sizes.is_empty() { vec![100] } else { sizes } {
-        runtime.block_on(bench(n));
-    }
+    common::run_sizes("controller_fleet", bench);
 }

@@ -5,6 +5,7 @@
 //!
 //!     cargo bench --bench fleet -- 100
 
+mod common;
 #[allow(dead_code)]
 #[path = "../tests/support/moto.rs"]
 mod moto;
@@ -77,17 +78,6 @@ fn quota_bound(output: &RunOutput) -> (Duration, Vec<(String, u64, f64)>) {
     (Duration::from_secs_f64(bound), per_op)
 }
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
 fn per_key(calls: &CallSummary, n: usize) -> String {
     calls
         .by_operation
@@ -142,19 +132,9 @@ async fn bench(n: usize) {
     );
     println!("        calls per key: {}", per_key(&plan.calls, n));
     println!("throttles seen by the proxy: {throttled}; failures: {failed}");
-    println!("peak RSS of this process: {:.1} MiB", peak_rss_mib());
+    println!("peak RSS of this process: {:.1} MiB", common::peak_rss_mib("self"));
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // `cargo test --all-targets` may start bench binaries; this one only runs under `cargo bench`.
-    if !args.iter().any(|a| a == "--bench") {
-        eprintln!("fleet: run it with `cargo bench --bench fleet -- N`");
-        return;
-    }
-    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    for n in if sizes.is_empty() { vec![100] } else { sizes } {
-        runtime.block_on(bench(n));
-    }
+    common::run_sizes("fleet", bench);
 }

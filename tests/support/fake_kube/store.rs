@@ -98,6 +98,18 @@ fn text(value: &Value, pointer: &str) -> Option<String> {
     value.pointer(pointer).and_then(Value::as_str).map(str::to_owned)
 }
 
+/// Like the API server: a write that names a resourceVersion applies only to that version.
+fn still_at(write: &Value, current: &Value) -> Result<(), ApiError> {
+    match text(write, "/metadata/resourceVersion") {
+        Some(version) if Some(&version) != text(current, "/metadata/resourceVersion").as_ref() => Err(ApiError::new(
+            409,
+            "Conflict",
+            "the object has been modified; please apply your changes to the latest version",
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn not_found(path: &Path) -> ApiError {
     ApiError::new(404, "NotFound", &format!("{} {:?} not found", path.plural, path.name))
 }
@@ -246,15 +258,7 @@ impl Store {
         let current = self.current(path)?;
         let updated: Value =
             serde_json::from_slice(body).map_err(|e| ApiError::new(400, "BadRequest", &e.to_string()))?;
-        if let Some(version) = text(&updated, "/metadata/resourceVersion")
-            && Some(version) != text(&current, "/metadata/resourceVersion")
-        {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                "the object has been modified; please apply your changes to the latest version",
-            ));
-        }
+        still_at(&updated, &current)?;
         self.store(path, current, updated)
     }
 
@@ -295,16 +299,7 @@ impl Store {
             merge_patch(&mut updated, &patch);
             self.owners.entry(key).or_default().release(&patch);
         }
-        // Like the API server: a patch that names a resourceVersion applies only to that version.
-        if let Some(version) = text(&patch, "/metadata/resourceVersion")
-            && Some(version) != text(&current, "/metadata/resourceVersion")
-        {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                "the object has been modified; please apply your changes to the latest version",
-            ));
-        }
+        still_at(&patch, &current)?;
         self.store(path, current, updated)
     }
 
