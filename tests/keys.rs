@@ -141,6 +141,28 @@ async fn a_reformatted_policy_is_not_drift() {
     run_json("plan", s.ws.path()).assert_code(0);
 }
 
+/// A raw policy that names the owner account by id, as people write it; KMS stores the
+/// account's root ARN instead.
+const POLICY_BY_ACCOUNT_ID: &str = r#"
+policyDocument: '{"Version": "2012-10-17", "Statement": [{"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "kms:*", "Resource": "*"}]}'
+"#;
+
+#[tokio::test]
+async fn an_account_id_in_the_manifest_matches_the_root_arn_kms_stores() {
+    let (s, id) = converged(POLICY_BY_ACCOUNT_ID).await;
+    let as_kms_stores = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "Root", "Effect": "Allow", "Resource": "*", "Action": ["kms:*"],
+        "Principal": {"AWS": ["arn:aws:iam::123456789012:root"]},
+    }]});
+    s.kms.put_key_policy().key_id(&id).policy_name("default").policy(as_kms_stores.to_string()).send().await.unwrap();
+    let plan = run_json("plan", s.ws.path());
+    plan.assert_code(0);
+    assert_eq!(plan.resource("KmsKey", "logs")["actions"], json!([]), "{}", plan.stdout);
+    let apply = run_json("apply", s.ws.path());
+    apply.assert_code(0);
+    assert_eq!(apply.writes(), 0, "{}", apply.stdout);
+}
+
 #[tokio::test]
 async fn rotation_drift_is_detected_and_repaired() {
     let (s, id) = converged(FULL_SPEC).await;

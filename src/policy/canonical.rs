@@ -2,50 +2,71 @@
 //!
 //! KMS does not promise to return a key policy as it was written, and people (and the
 //! console, and Terraform) write the same policy many ways. Each rule below removes one
-//! spelling difference that IAM itself ignores; anything not covered is compared exactly,
-//! because a false "in sync" is worse than a spurious plan.
+//! spelling difference that IAM itself ignores (the same rules as the policy equivalence
+//! library behind Terraform's AWS provider, plus action case and scalar condition values);
+//! anything not covered is compared exactly, because a false "in sync" is worse than a
+//! spurious plan.
 //!
 //! Canonical form:
 //! - `Statement` is always a list, sorted by Sid and then by content: order carries no meaning.
+//!   Sid, Version and Id are compared exactly.
+//! - `Effect` is `Allow` or `Deny` whatever its case.
 //! - Action, NotAction, Resource, NotResource, every principal type's value and every
-//!   condition key's values are sorted, de-duplicated lists; actions are lower-cased because
-//!   IAM matches action names case-insensitively.
+//!   condition key's values are sorted, de-duplicated lists; an empty list is the same as no
+//!   element at all; actions are lower-cased because IAM matches action names
+//!   case-insensitively.
 //! - `"Principal": "*"` becomes `{"AWS": ["*"]}`; a bare account id in an AWS principal
-//!   becomes that account's root ARN.
+//!   becomes that account's root ARN (KMS stores it that way).
 //! - Condition values that are booleans or numbers become strings, which is how IAM
 //!   compares them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
 /// Canonical form of a key policy (or of anything: non-policy values pass through with their
 /// object keys sorted).
 ///
-/// Bare account ids in principals become `arn:<partition>:iam::<id>:root`, with the partition
-/// read off the ARNs in the document and `aws` when that is ambiguous or there are none.
+/// Bare account ids in principals become `arn:<partition>:iam::<id>:root`; see [`Partitions`]
+/// for which partition.
 pub fn canonical(doc: &Value) -> Value {
     canonical_in(doc, &partition_of(&[doc]))
 }
 
 /// Whether two key policies mean the same: their canonical forms are equal.
 ///
-/// Both documents are canonicalised with one partition, read off both, so that a bare account
-/// id in one compares equal to a root ARN in the other outside the `aws` partition as well.
+/// Both documents are canonicalised with one [`Partitions`], read off both, so that a bare
+/// account id in one compares equal to that account's root ARN in the other in any partition.
 pub fn equivalent(a: &Value, b: &Value) -> bool {
-    let partition = partition_of(&[a, b]);
-    canonical_in(a, &partition) == canonical_in(b, &partition)
+    let partitions = partition_of(&[a, b]);
+    canonical_in(a, &partitions) == canonical_in(b, &partitions)
 }
 
-/// [`canonical`] with the partition for bare account ids given.
-pub(super) fn canonical_in(doc: &Value, partition: &str) -> Value {
+/// Which partition a bare account id stands for: the partition of that account's root ARN
+/// where the documents name one (in exactly one partition), else the one partition every ARN
+/// in the documents agrees on, else `aws`. Read off all documents compared, order-independent,
+/// so equal documents always agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Partitions {
+    default: String,
+    of_root: BTreeMap<String, String>,
+}
+
+impl Partitions {
+    fn for_account(&self, id: &str) -> &str {
+        self.of_root.get(id).unwrap_or(&self.default)
+    }
+}
+
+/// [`canonical`] with the partitions for bare account ids given.
+pub(super) fn canonical_in(doc: &Value, partitions: &Partitions) -> Value {
     let Value::Object(fields) = doc else {
         return sorted(doc.clone());
     };
     let mut out = Map::new();
     for (key, value) in sorted_entries(fields) {
         let value = match key.as_str() {
-            "Statement" => statements(value, partition),
+            "Statement" => statements(value, partitions),
             _ => sorted(value.clone()),
         };
         out.insert(key.clone(), value);
@@ -53,38 +74,57 @@ pub(super) fn canonical_in(doc: &Value, partition: &str) -> Value {
     Value::Object(out)
 }
 
-/// The partition to expand bare account ids with: the one every ARN in the documents agrees
-/// on, else `aws`. Order-independent, so equal documents always agree.
-pub(super) fn partition_of(docs: &[&Value]) -> String {
+/// The [`Partitions`] of a set of documents compared together.
+pub(super) fn partition_of(docs: &[&Value]) -> Partitions {
     let mut found = BTreeSet::new();
+    let mut roots: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for doc in docs {
-        collect_partitions(doc, &mut found);
+        collect_partitions(doc, &mut found, &mut roots);
     }
-    match found.len() {
+    let default = match found.len() {
         1 => found.into_iter().next().unwrap_or_else(|| "aws".to_owned()),
         _ => "aws".to_owned(),
-    }
+    };
+    let of_root = roots
+        .into_iter()
+        .filter(|(_, partitions)| partitions.len() == 1)
+        .filter_map(|(account, partitions)| Some((account, partitions.into_iter().next()?)))
+        .collect();
+    Partitions { default, of_root }
 }
 
-fn collect_partitions(value: &Value, found: &mut BTreeSet<String>) {
+fn collect_partitions(value: &Value, found: &mut BTreeSet<String>, roots: &mut BTreeMap<String, BTreeSet<String>>) {
     match value {
         Value::String(s) => {
-            if let Some(partition) = s.strip_prefix("arn:").and_then(|rest| rest.split(':').next())
-                && !partition.is_empty()
+            let mut parts = s.splitn(6, ':');
+            if parts.next() != Some("arn") {
+                return;
+            }
+            let Some(partition) = parts.next().filter(|p| !p.is_empty()) else {
+                return;
+            };
+            found.insert(partition.to_owned());
+            if let (Some("iam"), Some(""), Some(account), Some("root"), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+                && is_account_id(account)
             {
-                found.insert(partition.to_owned());
+                roots.entry(account.to_owned()).or_default().insert(partition.to_owned());
             }
         }
-        Value::Array(items) => items.iter().for_each(|v| collect_partitions(v, found)),
-        Value::Object(fields) => fields.values().for_each(|v| collect_partitions(v, found)),
+        Value::Array(items) => items.iter().for_each(|v| collect_partitions(v, found, roots)),
+        Value::Object(fields) => fields.values().for_each(|v| collect_partitions(v, found, roots)),
         _ => {}
     }
 }
 
-fn statements(value: &Value, partition: &str) -> Value {
+fn is_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn statements(value: &Value, partitions: &Partitions) -> Value {
     let list: Vec<Value> = match value {
-        Value::Array(items) => items.iter().map(|s| statement(s, partition)).collect(),
-        Value::Object(_) => vec![statement(value, partition)],
+        Value::Array(items) => items.iter().map(|s| statement(s, partitions)).collect(),
+        Value::Object(_) => vec![statement(value, partitions)],
         other => return sorted(other.clone()),
     };
     let mut keyed: Vec<((String, String), Value)> = list.into_iter().map(|s| (statement_sort_key(&s), s)).collect();
@@ -99,25 +139,48 @@ fn statement_sort_key(statement: &Value) -> (String, String) {
     (sid, statement.to_string())
 }
 
-fn statement(value: &Value, partition: &str) -> Value {
+fn statement(value: &Value, partitions: &Partitions) -> Value {
     let Value::Object(fields) = value else {
         return sorted(value.clone());
     };
     let mut out = Map::new();
     for (key, value) in sorted_entries(fields) {
         let value = match key.as_str() {
+            "Effect" => effect(value),
             "Action" | "NotAction" => string_set(value, |s| s.to_lowercase()),
             "Resource" | "NotResource" => string_set(value, str::to_owned),
-            "Principal" | "NotPrincipal" => principal(value, partition),
+            "Principal" | "NotPrincipal" => principal(value, partitions),
             "Condition" => condition(value),
             _ => sorted(value.clone()),
         };
+        if is_empty_set(key, &value) {
+            continue;
+        }
         out.insert(key.clone(), value);
     }
     Value::Object(out)
 }
 
-fn principal(value: &Value, partition: &str) -> Value {
+/// `"Action": []` grants nothing, exactly as no Action; the same for the other set elements
+/// and for a principal with no identities left.
+fn is_empty_set(key: &str, canonical_value: &Value) -> bool {
+    match key {
+        "Action" | "NotAction" | "Resource" | "NotResource" => canonical_value.as_array().is_some_and(Vec::is_empty),
+        "Principal" | "NotPrincipal" => canonical_value.as_object().is_some_and(Map::is_empty),
+        _ => false,
+    }
+}
+
+/// IAM reads `allow`, `ALLOW` and `Allow` alike.
+fn effect(value: &Value) -> Value {
+    match value.as_str() {
+        Some(s) if s.eq_ignore_ascii_case("allow") => Value::String("Allow".to_owned()),
+        Some(s) if s.eq_ignore_ascii_case("deny") => Value::String("Deny".to_owned()),
+        _ => sorted(value.clone()),
+    }
+}
+
+fn principal(value: &Value, partitions: &Partitions) -> Value {
     match value {
         // IAM documents "*" as shorthand for {"AWS": "*"}: everyone, anonymous included.
         Value::String(s) if s == "*" => {
@@ -127,10 +190,13 @@ fn principal(value: &Value, partition: &str) -> Value {
             let mut out = Map::new();
             for (kind, ids) in sorted_entries(types) {
                 let ids = if kind == "AWS" {
-                    string_set(ids, |s| aws_principal(s, partition))
+                    string_set(ids, |s| aws_principal(s, partitions))
                 } else {
                     string_set(ids, str::to_owned)
                 };
+                if ids.as_array().is_some_and(Vec::is_empty) {
+                    continue;
+                }
                 out.insert(kind.clone(), ids);
             }
             Value::Object(out)
@@ -140,12 +206,8 @@ fn principal(value: &Value, partition: &str) -> Value {
 }
 
 /// `123456789012` and `arn:aws:iam::123456789012:root` name the same principal.
-fn aws_principal(id: &str, partition: &str) -> String {
-    if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
-        format!("arn:{partition}:iam::{id}:root")
-    } else {
-        id.to_owned()
-    }
+fn aws_principal(id: &str, partitions: &Partitions) -> String {
+    if is_account_id(id) { format!("arn:{}:iam::{id}:root", partitions.for_account(id)) } else { id.to_owned() }
 }
 
 fn condition(value: &Value) -> Value {
@@ -515,7 +577,6 @@ mod tests {
         assert_different(&p("2012-10-17", None, "Allow"), &p("2012-10-17", Some("key-default-1"), "Allow"));
         assert_different(&p("2012-10-17", Some("a"), "Allow"), &p("2012-10-17", Some("b"), "Allow"));
         assert_different(&p("2012-10-17", None, "Allow"), &p("2012-10-17", None, "Deny"));
-        assert_different(&p("2012-10-17", None, "Allow"), &p("2012-10-17", None, "allow"));
     }
 
     #[test]
@@ -670,10 +731,65 @@ mod tests {
 
     #[test]
     fn partition_inference() {
-        assert_eq!(partition_of(&[&json!({"a": "111122223333"})]), "aws");
-        assert_eq!(partition_of(&[&json!(["arn:aws-cn:iam::1:root", "arn:aws-cn:kms:x"])]), "aws-cn");
-        assert_eq!(partition_of(&[&json!(["arn:aws-cn:iam::1:root", "arn:aws-us-gov:iam::1:root"])]), "aws");
-        assert_eq!(partition_of(&[&json!("arn::x")]), "aws");
-        assert_eq!(partition_of(&[&json!(1), &json!({"x": ["arn:aws-us-gov:iam::1:root"]})]), "aws-us-gov");
+        let default = |docs: &[&Value]| partition_of(docs).default;
+        assert_eq!(default(&[&json!({"a": "111122223333"})]), "aws");
+        assert_eq!(default(&[&json!(["arn:aws-cn:iam::1:root", "arn:aws-cn:kms:x"])]), "aws-cn");
+        assert_eq!(default(&[&json!(["arn:aws-cn:iam::1:root", "arn:aws-us-gov:iam::1:root"])]), "aws");
+        assert_eq!(default(&[&json!("arn::x")]), "aws");
+        assert_eq!(default(&[&json!(1), &json!({"x": ["arn:aws-us-gov:iam::1:root"]})]), "aws-us-gov");
+    }
+
+    #[test]
+    fn account_id_takes_the_partition_of_its_own_root_arn() {
+        // A document that mixes partitions (no single default) still matches an account id to
+        // that account's root ARN.
+        let bare = policy(json!([stmt(json!({
+            "Principal": {"AWS": ["111122223333", "arn:aws:iam::444455556666:role/A"]}
+        }))]));
+        let gov = policy(json!([stmt(json!({
+            "Principal": {"AWS": ["arn:aws-us-gov:iam::111122223333:root", "arn:aws:iam::444455556666:role/A"]}
+        }))]));
+        // Alone, `bare` has no root ARN to take a partition from: only together do they agree.
+        assert!(equivalent(&bare, &gov) && equivalent(&gov, &bare));
+        assert!(crate::policy::diff(&bare, &gov).is_empty());
+        let other_account = policy(json!([stmt(json!({
+            "Principal": {"AWS": ["arn:aws-us-gov:iam::999988887777:root", "arn:aws:iam::444455556666:role/A"]}
+        }))]));
+        assert_different(&bare, &other_account);
+        // Root ARNs of one account in two partitions are two principals, never one.
+        let two = policy(json!([stmt(json!({"Principal": {"AWS": "arn:aws:iam::111122223333:root"}}))]));
+        let cn = policy(json!([stmt(json!({"Principal": {"AWS": "arn:aws-cn:iam::111122223333:root"}}))]));
+        assert_different(&two, &cn);
+    }
+
+    #[test]
+    fn effect_case_is_ignored() {
+        let effect = |e: &str| policy(json!([stmt(json!({"Effect": e}))]));
+        assert_equivalent(&effect("Allow"), &effect("allow"));
+        assert_equivalent(&effect("DENY"), &effect("Deny"));
+        assert_different(&effect("Allow"), &effect("Deny"));
+        assert_different(&effect("allow"), &effect("deny"));
+        assert_eq!(canonical(&effect("aLLow"))["Statement"][0]["Effect"], "Allow");
+    }
+
+    #[test]
+    fn an_empty_set_is_the_same_as_none() {
+        let without = {
+            let mut s = stmt(json!({}));
+            s.as_object_mut().unwrap().remove("Resource");
+            policy(json!([s]))
+        };
+        assert_equivalent(&without, &policy(json!([stmt(json!({"Resource": []}))])));
+        let mut with_empty = stmt(json!({"NotAction": [], "NotResource": []}));
+        with_empty["Principal"] = json!({"AWS": "arn:aws:iam::111122223333:role/App", "Service": []});
+        assert_equivalent(&policy(json!([stmt(json!({}))])), &policy(json!([with_empty])));
+        let no_principal = {
+            let mut s = stmt(json!({}));
+            s.as_object_mut().unwrap().remove("Principal");
+            policy(json!([s]))
+        };
+        assert_equivalent(&no_principal, &policy(json!([stmt(json!({"Principal": {"AWS": []}}))])));
+        // An empty list is not a wildcard.
+        assert_different(&without, &policy(json!([stmt(json!({"Resource": "*"}))])));
     }
 }

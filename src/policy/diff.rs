@@ -19,9 +19,9 @@ const SKIPPED: &str = "  ...";
 /// `"  "`, with two lines of context and `"  ..."` where unchanged lines are left out.
 /// Empty exactly when the policies are equivalent.
 pub fn diff(from: &serde_json::Value, to: &serde_json::Value) -> Vec<String> {
-    let partition = partition_of(&[from, to]);
-    let old = canonical_in(from, &partition);
-    let new = canonical_in(to, &partition);
+    let partitions = partition_of(&[from, to]);
+    let old = canonical_in(from, &partitions);
+    let new = canonical_in(to, &partitions);
     if old == new {
         return Vec::new();
     }

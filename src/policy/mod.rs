@@ -14,6 +14,8 @@ mod actions;
 mod builder;
 mod canonical;
 mod diff;
+#[cfg(test)]
+mod equivalence_props;
 mod render;
 
 pub use actions::{ADMINISTRATION_ACTIONS, ALL_ACTIONS, GRANT_ACTIONS, USE_ACTIONS, use_actions};
