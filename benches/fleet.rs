@@ -12,6 +12,9 @@ mod moto;
 #[allow(dead_code)]
 #[path = "../tests/support/proxy.rs"]
 mod proxy;
+#[allow(dead_code)]
+#[path = "../tests/support/rotation_periods.rs"]
+mod rotation_periods;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

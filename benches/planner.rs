@@ -66,7 +66,7 @@ fn desired(policy: Value) -> DesiredKey {
         key_usage: "ENCRYPT_DECRYPT".into(),
         multi_region: false,
         enabled: true,
-        rotation: Some(DesiredRotation { enabled: true, period_days: 365 }),
+        rotation: Some(DesiredRotation { enabled: true, period_days: 365, rotate_now: None }),
         policy: Some(policy),
         bypass_lockout_check: false,
         tags: BTreeMap::from([("Environment".into(), "prod".into()), ("Team".into(), "data".into())]),
@@ -96,7 +96,8 @@ fn benches(c: &mut Criterion) {
             ..KeyDescription::default()
         },
         policy: Some(live.clone()),
-        rotation: Some(RotationState { enabled: true, period_days: Some(365), next_rotation_date: None }),
+        rotation: Some(RotationState { enabled: true, period_days: Some(365), ..RotationState::default() }),
+        rotation_history: None,
         tags: desired.full_tags(&desired.tags),
         replicas: Vec::new(),
     }));

@@ -364,3 +364,38 @@ async fn a_transient_sts_failure_during_deletion_keeps_the_finalizer_until_the_k
     assert!(restarted.get::<KmsKey>("apps", "gone").await.is_none(), "finalizer released");
     assert_eq!(kms::describe(&client, &key_id).await.key_state().map(|s| s.as_str()), Some("PendingDeletion"));
 }
+
+#[tokio::test]
+async fn rotate_now_rotates_once_across_a_restart_and_records_the_history() {
+    let (_moto, cluster, client) = setup().await;
+    let spec = json!({"rotation": {"enabled": true, "rotateNow": "CHG-42"}});
+    cluster.create::<KmsKey>("apps", key_object("rotating", spec)).await;
+    reconcile_twice(&cluster, "rotating").await;
+    let status = key_status(&cluster, "rotating").await;
+    let key_id = status.key_id.clone().expect("keyId");
+    let rotation = status.rotation.expect("status.rotation");
+    assert_eq!(rotation.rotate_now_applied.as_deref(), Some("CHG-42"));
+    assert_eq!(rotation.on_demand_rotations, Some(1));
+    assert_eq!(rotation.recent.len(), 1);
+    assert_eq!(rotation.recent[0].kind, "ON_DEMAND");
+    assert!(cluster.event_reasons("rotating").contains(&"RotateKeyOnDemand".to_owned()));
+    let rotations = || async {
+        let out = client.list_key_rotations().key_id(&key_id).send().await.expect("ListKeyRotations");
+        out.rotations().len()
+    };
+    assert_eq!(rotations().await, 1);
+
+    // A new process resyncs: the key says it is done; status keeps the history without reading it.
+    let restarted = Cluster::on(cluster.fake.clone()).await;
+    let status_writes = cluster.fake.writes_to("/kmskeys/rotating/status");
+    restarted.reconcile_key("rotating").await.unwrap();
+    restarted.reconcile_key("rotating").await.unwrap();
+    let calls = restarted.ctx.engine.calls().stats.snapshot();
+    assert_eq!(calls.count(kms_operator::aws::Op::RotateKeyOnDemand), 0);
+    assert_eq!(calls.count(kms_operator::aws::Op::ListKeyRotations), 0);
+    assert_eq!(calls.writes, 0);
+    assert_eq!(cluster.fake.writes_to("/kmskeys/rotating/status"), status_writes, "nothing new to record");
+    assert_eq!(rotations().await, 1);
+    let rotation = key_status(&restarted, "rotating").await.rotation.expect("status.rotation");
+    assert_eq!(rotation.on_demand_rotations, Some(1), "carried from the last pass that read it");
+}

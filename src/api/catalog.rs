@@ -65,6 +65,14 @@ pub const DEFAULT_PENDING_WINDOW_DAYS: i32 = 30;
 pub const MAX_POLICY_BYTES: usize = 32 * 1024;
 /// KMS allows 50 tags on a key, ownership tag included.
 pub const MAX_TAGS: usize = 50;
+
+/// The tag that records the `rotation.rotateNow` value a key was rotated for.
+pub const ROTATE_NOW_TAG: &str = "kmsoperator.dev/rotate-now";
+/// Present only while a rotation for `rotation.rotateNow` is under way: how many on-demand
+/// rotations the key had before it, so that a pass after a crash can tell whether it happened.
+pub const ROTATE_NOW_BASE_TAG: &str = "kmsoperator.dev/rotate-now-base";
+/// KMS's lifetime limit of on-demand rotations per key (not adjustable).
+pub const MAX_ON_DEMAND_ROTATIONS: u32 = 10;
 pub const MAX_TAG_KEY_CHARS: usize = 128;
 pub const MAX_TAG_VALUE_CHARS: usize = 256;
 pub const MAX_DESCRIPTION_CHARS: usize = 8192;

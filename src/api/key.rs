@@ -132,6 +132,11 @@ pub struct RotationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 90, max = 2560))]
     pub period_days: Option<i32>,
+    /// Any text; each new value rotates the key's material once, now (RotateKeyOnDemand). The
+    /// value applied is kept in a tag on the key, so a restart or another run never rotates
+    /// for it again. KMS allows 10 on-demand rotations per key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate_now: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
@@ -286,6 +291,29 @@ pub struct RotationStatus {
     pub period_days: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_rotation_date: Option<String>,
+    /// The latest rotation, automatic or on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rotation_date: Option<String>,
+    /// The `rotation.rotateNow` value the key was last rotated for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate_now_applied: Option<String>,
+    /// On-demand rotations so far, of KMS's limit of 10 per key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_demand_rotations: Option<u32>,
+    /// The last 5 rotations, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<RotationRecord>,
+}
+
+/// One rotation of the key's material.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// `AUTOMATIC` or `ON_DEMAND`.
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
@@ -317,6 +345,11 @@ impl KmsKeySpec {
     pub fn rotation_enabled(&self) -> bool {
         let rotatable = self.key_spec == ROTATABLE_KEY_SPEC;
         self.rotation.as_ref().and_then(|r| r.enabled).unwrap_or(rotatable)
+    }
+
+    /// The `rotation.rotateNow` value, when set and not empty.
+    pub fn rotate_now(&self) -> Option<&str> {
+        self.rotation.as_ref().and_then(|r| r.rotate_now.as_deref()).filter(|v| !v.is_empty())
     }
 
     pub fn rotation_period_days(&self) -> i32 {

@@ -21,7 +21,7 @@ pub use alias::{KmsAlias, KmsAliasSpec, KmsAliasStatus};
 pub use grant::{GrantConstraints, GrantRecord, KmsGrant, KmsGrantSpec, KmsGrantStatus};
 pub use key::{
     CreateIntent, DeletionPolicy, DeletionSpec, ImportSpec, KmsKey, KmsKeySpec, KmsKeyStatus, ManagementPolicy,
-    PolicySpec, ReplicaSpec, ReplicaStatus, RotationSpec, RotationStatus, ServiceAccess,
+    PolicySpec, ReplicaSpec, ReplicaStatus, RotationRecord, RotationSpec, RotationStatus, ServiceAccess,
 };
 pub use object::{Kind, ObjectName};
 pub use shared::{KeyPointer, KeyReference};

@@ -8,7 +8,9 @@ use aws_sdk_kms::types::{GrantOperation, KeySpec, KeyUsageType};
 use super::caller::CallContext;
 use super::convert;
 use super::error::{AwsError, ErrorKind};
-use super::model::{AliasEntry, GrantEntry, KeyDescription, NewGrant, NewKey, NewReplica, RotationState};
+use super::model::{
+    AliasEntry, GrantEntry, KeyDescription, NewGrant, NewKey, NewReplica, RotationEntry, RotationState,
+};
 use super::operation::Op;
 
 /// KMS's policy name for key policies; there is no other.
@@ -121,7 +123,40 @@ impl KmsClient {
             enabled: out.key_rotation_enabled(),
             period_days: out.rotation_period_in_days(),
             next_rotation_date: convert::date(out.next_rotation_date()),
+            on_demand_rotation_started: convert::date(out.on_demand_rotation_start_date()),
         })
+    }
+
+    /// Starts rotating the key's material now; KMS finishes it in the background.
+    pub async fn rotate_on_demand(&self, key_id: &str) -> Result<(), AwsError> {
+        self.ctx
+            .call(&self.account_id, &self.region, Op::RotateKeyOnDemand, || {
+                self.inner.rotate_key_on_demand().key_id(key_id).send()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Every completed rotation of the key, automatic and on demand.
+    pub async fn rotations(&self, key_id: &str) -> Result<Vec<RotationEntry>, AwsError> {
+        let mut entries = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .ctx
+                .call(&self.account_id, &self.region, Op::ListKeyRotations, || {
+                    self.inner.list_key_rotations().key_id(key_id).limit(1000).set_marker(marker.clone()).send()
+                })
+                .await?;
+            entries.extend(out.rotations().iter().map(|r| RotationEntry {
+                date: convert::date(r.rotation_date()),
+                kind: r.rotation_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+            }));
+            match out.next_marker().filter(|_| out.truncated()) {
+                Some(next) => marker = Some(next.to_owned()),
+                None => return Ok(entries),
+            }
+        }
     }
 
     pub async fn enable_rotation(&self, key_id: &str, period_days: i32) -> Result<(), AwsError> {

@@ -32,6 +32,7 @@ pub fn key_description(meta: &KeyMetadata) -> KeyDescription {
         key_spec: meta.key_spec().map(|s| s.as_str().to_owned()).unwrap_or_default(),
         key_usage: meta.key_usage().map(|s| s.as_str().to_owned()).unwrap_or_default(),
         key_manager: meta.key_manager().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        origin: meta.origin().map(|s| s.as_str().to_owned()).unwrap_or_default(),
         multi_region: meta.multi_region().unwrap_or(false),
         primary_region,
         replicas,

@@ -16,6 +16,9 @@ pub struct KeyDescription {
     pub key_usage: String,
     /// `CUSTOMER` or `AWS`.
     pub key_manager: String,
+    /// Where the key material comes from: `AWS_KMS`, `EXTERNAL` (imported), `AWS_CLOUDHSM`,
+    /// `EXTERNAL_KEY_STORE`.
+    pub origin: String,
     pub multi_region: bool,
     /// Region of the primary key, for multi-Region keys.
     pub primary_region: Option<String>,
@@ -48,6 +51,22 @@ pub struct RotationState {
     /// Absent when rotation is off, and from servers that do not report it.
     pub period_days: Option<i32>,
     pub next_rotation_date: Option<String>,
+    /// When an on-demand rotation that has not finished started; KMS reports it only then.
+    pub on_demand_rotation_started: Option<String>,
+}
+
+/// One rotation of a key's material, as ListKeyRotations reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RotationEntry {
+    pub date: Option<String>,
+    /// `AUTOMATIC` or `ON_DEMAND`.
+    pub kind: String,
+}
+
+impl RotationEntry {
+    pub fn is_on_demand(&self) -> bool {
+        self.kind == "ON_DEMAND"
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -46,6 +46,9 @@ operations! {
     GetKeyRotationStatus => false, true, 1000;
     EnableKeyRotation => true, true, 15;
     DisableKeyRotation => true, true, 5;
+    // Each call uses one of a key's 10 on-demand rotations: never repeated blindly.
+    RotateKeyOnDemand => true, false, 5;
+    ListKeyRotations => false, true, 100;
     EnableKey => true, true, 5;
     DisableKey => true, true, 5;
     UpdateKeyDescription => true, true, 5;
@@ -101,9 +104,12 @@ mod tests {
     }
 
     #[test]
-    fn creating_calls_are_the_ones_never_retried_blindly() {
+    fn creating_and_rotating_calls_are_the_ones_never_retried_blindly() {
         let blind_unsafe: Vec<_> = Op::ALL.iter().filter(|op| !op.is_idempotent()).collect();
-        assert_eq!(blind_unsafe, vec![&Op::CreateKey, &Op::ReplicateKey, &Op::CreateAlias, &Op::CreateGrant]);
+        assert_eq!(
+            blind_unsafe,
+            vec![&Op::CreateKey, &Op::ReplicateKey, &Op::RotateKeyOnDemand, &Op::CreateAlias, &Op::CreateGrant]
+        );
         assert!(Op::ALL.iter().filter(|op| !op.is_write()).all(|op| op.is_idempotent()));
     }
 }

@@ -93,6 +93,7 @@ fn memory(key: &KmsKey) -> Memory<'_> {
         spec_changed: status.and_then(|s| s.observed_generation) != key.metadata.generation,
         replace_deleted: key.metadata.annotations.as_ref().and_then(|a| a.get(REPLACE_DELETED_KEY)).map(String::as_str),
         creating: status.and_then(|s| s.creating.as_ref()),
+        rotation: status.and_then(|s| s.rotation.as_ref()),
     }
 }
 

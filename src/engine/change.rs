@@ -92,6 +92,14 @@ pub enum Action {
         was: Option<RotationState>,
     },
     DisableRotation,
+    /// Rotates the key's material now for `rotation.rotateNow` = `value`, recording it on the
+    /// key first unless an earlier pass did (`recorded`).
+    RotateOnDemand {
+        value: String,
+        /// On-demand rotations the key had before this one.
+        on_demand_before: u32,
+        recorded: bool,
+    },
     Tag(Vec<TagChange>),
     Untag(Vec<(String, String)>),
     ScheduleDeletion {
@@ -176,6 +184,7 @@ impl Change {
             Action::PutPolicy { .. } => Op::PutKeyPolicy,
             Action::EnableRotation { .. } => Op::EnableKeyRotation,
             Action::DisableRotation => Op::DisableKeyRotation,
+            Action::RotateOnDemand { .. } => Op::RotateKeyOnDemand,
             Action::Tag(_) => Op::TagResource,
             Action::Untag(_) => Op::UntagResource,
             Action::ScheduleDeletion { .. } => Op::ScheduleKeyDeletion,
@@ -236,6 +245,12 @@ impl Change {
             }
             Action::EnableRotation { period_days, was: None } => format!("enable rotation every {period_days} days"),
             Action::DisableRotation => "rotation: enabled -> disabled".to_owned(),
+            Action::RotateOnDemand { value, on_demand_before, .. } => format!(
+                "rotate the material of key {key} now for rotation.rotateNow {} (on-demand rotation {} of {})",
+                quoted(value),
+                on_demand_before + 1,
+                crate::api::catalog::MAX_ON_DEMAND_ROTATIONS
+            ),
             Action::Tag(changes) => {
                 let parts: Vec<String> = changes
                     .iter()

@@ -24,6 +24,8 @@ pub enum Origin {
 pub struct DesiredRotation {
     pub enabled: bool,
     pub period_days: i32,
+    /// `rotation.rotateNow`: rotate once now for this value, unless the key records it done.
+    pub rotate_now: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -158,8 +160,11 @@ pub fn desired_key(
         (None, false) => None,
     };
     let rotatable = spec.key_spec == catalog::ROTATABLE_KEY_SPEC;
-    let rotation = (rotatable || spec.rotation_enabled())
-        .then(|| DesiredRotation { enabled: spec.rotation_enabled(), period_days: spec.rotation_period_days() });
+    let rotation = (rotatable || spec.rotation_enabled()).then(|| DesiredRotation {
+        enabled: spec.rotation_enabled(),
+        period_days: spec.rotation_period_days(),
+        rotate_now: spec.rotate_now().map(str::to_owned),
+    });
     let replicas = spec
         .replicas
         .iter()

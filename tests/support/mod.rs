@@ -13,3 +13,4 @@ pub mod kms;
 pub mod manifests;
 pub mod moto;
 pub mod proxy;
+pub mod rotation_periods;

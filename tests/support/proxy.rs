@@ -2,7 +2,8 @@
 //! real networks produce: throttling, server errors, refused policies, dropped connections
 //! (before or after the request reached KMS), and delays. It can also enforce request quotas.
 //! STS requests (`GetCallerIdentity`, the operator's identity check) pass through it too and
-//! can be failed the same way; their errors are written in STS's XML.
+//! can be failed the same way; their errors are written in STS's XML. On request it also
+//! reports rotation periods as KMS does and moto does not (`rotation_periods.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -14,6 +15,8 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
+
+use super::rotation_periods::RotationPeriods;
 
 #[derive(Clone, Debug)]
 pub enum Fault {
@@ -100,6 +103,8 @@ struct State {
     throttled: BTreeMap<String, usize>,
     quotas: HashMap<String, f64>,
     buckets: HashMap<String, Bucket>,
+    /// `Some` once `report_rotation_periods` was called.
+    rotation_periods: Option<RotationPeriods>,
 }
 
 impl State {
@@ -180,12 +185,25 @@ fn error_response(protocol: Protocol, status: u16, code: &str, message: &str) ->
         .expect("error response")
 }
 
-/// Notes the key a CreateKey made, and hides keys created moments ago from ListKeys.
-async fn rewrite(state: &Mutex<State>, operation: &str, response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
-    let (parts, body) = response.into_parts();
+/// Notes the key a CreateKey made, hides keys created moments ago from ListKeys, and reports
+/// rotation periods when asked to.
+async fn rewrite(
+    state: &Mutex<State>,
+    operation: &str,
+    request: &[u8],
+    response: Response<Full<Bytes>>,
+) -> Response<Full<Bytes>> {
+    let (mut parts, body) = response.into_parts();
     let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
     let json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
     let mut state = state.lock().expect("proxy state");
+    if let Some(periods) = state.rotation_periods.as_mut() {
+        periods.record(operation, request, parts.status.is_success());
+        if let Some(answer) = json.as_ref().and_then(|j| periods.answer(operation, request, j)) {
+            parts.headers.remove(hyper::header::CONTENT_LENGTH);
+            return Response::from_parts(parts, Full::new(Bytes::from(answer.to_string())));
+        }
+    }
     let now = Instant::now();
     if operation == "CreateKey"
         && let Some(id) = json.as_ref().and_then(|j| j["KeyMetadata"]["KeyId"].as_str())
@@ -200,7 +218,6 @@ async fn rewrite(state: &Mutex<State>, operation: &str, response: Response<Full<
     if let Some(keys) = listing["Keys"].as_array_mut() {
         keys.retain(|k| k["KeyId"].as_str().is_none_or(|id| !hidden.contains(&id)));
     }
-    let mut parts = parts;
     parts.headers.remove(hyper::header::CONTENT_LENGTH);
     Response::from_parts(parts, Full::new(Bytes::from(listing.to_string())))
 }
@@ -251,8 +268,8 @@ async fn handle(
         Some(Fault::Late(delay)) => tokio::time::sleep(*delay).await,
         _ => {}
     }
-    let response = forward(upstream, parts, body).await.map_err(|_| ())?;
-    let response = rewrite(&state, &operation, response).await;
+    let response = forward(upstream, parts, body.clone()).await.map_err(|_| ())?;
+    let response = rewrite(&state, &operation, &body, response).await;
     *state.lock().expect("proxy state").forwarded.entry(operation).or_default() += 1;
     match fault {
         Some(Fault::DropAfterForward) => Err(()),
@@ -341,6 +358,12 @@ impl FaultProxy {
     /// Keys created through the proxy so far.
     pub fn created_keys(&self) -> Vec<String> {
         self.state.lock().expect("proxy state").created.iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    /// From now on, GetKeyRotationStatus reports the period the last EnableKeyRotation set, as
+    /// KMS does (moto does not).
+    pub fn report_rotation_periods(&self) {
+        self.state.lock().expect("proxy state").rotation_periods.get_or_insert_with(RotationPeriods::default);
     }
 
     /// Throttles each operation beyond `per_second` requests per second, as KMS does.

@@ -35,7 +35,7 @@ pub fn validate_key(key: &KmsKey, account: Option<&AwsAccountSpec>) -> Vec<Issue
     check_deletion(&mut issues, spec);
 
     let ownership = if spec.import_key_id().is_some() { Ownership::Imported } else { Ownership::Created };
-    check_tags(&mut issues, "spec.tags", &spec.tags, ownership);
+    check_tags(&mut issues, "spec.tags", &spec.tags, ownership, spec.rotate_now().is_some());
 
     if spec.policy.is_some() && spec.policy_document.is_some() {
         issues.add(
@@ -117,6 +117,23 @@ fn check_rotation(issues: &mut Issues, spec: &KmsKeySpec) {
             days,
             &ROTATION_PERIOD_DAYS,
             catalog::DEFAULT_ROTATION_PERIOD_DAYS,
+        );
+    }
+    if spec.rotate_now().is_some() {
+        check_rotate_now(issues, spec, known_spec);
+    }
+}
+
+/// Only the keys KMS rotates can be rotated on demand.
+fn check_rotate_now(issues: &mut Issues, spec: &KmsKeySpec, known_spec: bool) {
+    if known_spec && spec.key_spec != ROTATABLE_KEY_SPEC {
+        issues.add(
+            "spec.rotation.rotateNow",
+            format!(
+                "is set, but KMS rotates on demand only {ROTATABLE_KEY_SPEC} keys and this key's keySpec is {}",
+                quote(&spec.key_spec)
+            ),
+            "remove rotation.rotateNow",
         );
     }
 }
@@ -294,6 +311,35 @@ managementPolicy: Manage
             &["SYMMETRIC_DEFAULT", "\"RSA_2048\""],
             "rotation.enabled: false",
         );
+    }
+
+    #[test]
+    fn rotate_now_only_on_keys_kms_rotates() {
+        let issues = validate_key(
+            &key("{accountRef: core, keySpec: RSA_2048, keyUsage: SIGN_VERIFY, rotation: {rotateNow: CHG-1}}"),
+            None,
+        );
+        assert_issue(&issues, KEY, "spec.rotation.rotateNow", &["SYMMETRIC_DEFAULT", "\"RSA_2048\""], "remove");
+        assert_clean(&validate_key(&key("{accountRef: core, rotation: {rotateNow: 'ticket #42, any text'}}"), None));
+        assert_clean(&validate_key(
+            &key("{accountRef: core, keySpec: RSA_2048, keyUsage: SIGN_VERIFY, rotation: {rotateNow: ''}}"),
+            None,
+        ));
+    }
+
+    #[test]
+    fn rotate_now_leaves_room_for_its_two_tags() {
+        let tags: Vec<String> = (0..48).map(|i| format!("T{i}: v")).collect();
+        let spec = format!("{{accountRef: core, tags: {{{}}}, rotation: {{rotateNow: x}}}}", tags.join(", "));
+        assert_issue(
+            &validate_key(&key(&spec), None),
+            KEY,
+            "spec.tags",
+            &["48 tags", "47"],
+            "kmsoperator.dev/rotate-now",
+        );
+        let without = format!("{{accountRef: core, tags: {{{}}}}}", tags.join(", "));
+        assert_clean(&validate_key(&key(&without), None));
     }
 
     #[test]

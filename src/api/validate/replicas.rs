@@ -48,7 +48,7 @@ pub(crate) fn check_replicas(
             check_description(issues, &path::child(&at, "description"), description);
         }
         if let Some(tags) = &replica.tags {
-            check_tags(issues, &path::child(&at, "tags"), tags, ownership);
+            check_tags(issues, &path::child(&at, "tags"), tags, ownership, false);
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::issue::{Issues, quote};
 use super::path;
-use crate::api::catalog::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS};
+use crate::api::catalog::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ROTATE_NOW_BASE_TAG, ROTATE_NOW_TAG};
 
 /// The tag the operator adds to every key it creates, which counts against KMS's limit.
 pub const OWNER_TAG: &str = "kmsoperator.dev/owner";
@@ -20,21 +20,32 @@ pub(crate) enum Ownership {
     Imported,
 }
 
-pub(crate) fn check_tags(issues: &mut Issues, field: &str, tags: &BTreeMap<String, String>, ownership: Ownership) {
-    let limit = match ownership {
-        Ownership::Created => MAX_TAGS - 1,
-        Ownership::Imported => MAX_TAGS,
-    };
+/// `rotate_now`: the key rotates on demand, so the operator keeps its rotation tags on it.
+pub(crate) fn check_tags(
+    issues: &mut Issues,
+    field: &str,
+    tags: &BTreeMap<String, String>,
+    ownership: Ownership,
+    rotate_now: bool,
+) {
+    let mut operator_tags = Vec::new();
+    if ownership == Ownership::Created {
+        operator_tags.push(format!("its ownership tag {OWNER_TAG} to keys it creates"));
+    }
+    if rotate_now {
+        operator_tags.push(format!("{ROTATE_NOW_TAG} and {ROTATE_NOW_BASE_TAG} for rotation.rotateNow"));
+    }
+    let limit = MAX_TAGS - if ownership == Ownership::Created { 1 } else { 0 } - if rotate_now { 2 } else { 0 };
     if tags.len() > limit {
         let extra = tags.len() - limit;
         let noun = if extra == 1 { "tag" } else { "tags" };
-        let fix = match ownership {
-            Ownership::Created => format!(
-                "remove {extra} {noun}: KMS allows {MAX_TAGS} tags per key and the operator adds its ownership tag {OWNER_TAG} to keys it creates, leaving {limit} for yours"
-            ),
-            Ownership::Imported => {
-                format!("remove {extra} {noun}: KMS allows {MAX_TAGS} tags per key")
-            }
+        let fix = if operator_tags.is_empty() {
+            format!("remove {extra} {noun}: KMS allows {MAX_TAGS} tags per key")
+        } else {
+            format!(
+                "remove {extra} {noun}: KMS allows {MAX_TAGS} tags per key and the operator adds {}, leaving {limit} for yours",
+                operator_tags.join(" and ")
+            )
         };
         issues.add(field, format!("has {} tags, more than the {limit} this key can carry", tags.len()), fix);
     }

@@ -7,7 +7,9 @@ use std::time::Instant;
 use std::sync::Mutex;
 
 use super::intent::{IntentRecorder, new_intent};
+use super::rotate_now::tag_value;
 use crate::api::CreateIntent;
+use crate::api::catalog::{ROTATE_NOW_BASE_TAG, ROTATE_NOW_TAG};
 use crate::aws::model::{NewKey, NewReplica};
 use crate::aws::{AwsError, ErrorKind, KmsClient};
 use crate::engine::cache::lock;
@@ -168,6 +170,9 @@ impl Engine {
                 self.on_key(key_id, || client.enable_rotation(key_id, *period_days)).await
             }
             Action::DisableRotation => self.on_key(key_id, || client.disable_rotation(key_id)).await,
+            Action::RotateOnDemand { value, on_demand_before, recorded } => {
+                self.rotate_on_demand(client, key_id, value, *on_demand_before, *recorded).await
+            }
             Action::Tag(tags) => {
                 let set: BTreeMap<String, String> = tags.iter().map(|t| (t.key.clone(), t.to.clone())).collect();
                 self.on_key(key_id, || client.tag(key_id, &set)).await?;
@@ -195,6 +200,35 @@ impl Engine {
             other => Err(EngineError::Unresolved(format!("{other:?} is not a key change"))),
         };
         result.map(|()| None)
+    }
+
+    /// The three steps of `rotate_now`: record, rotate, clear the record of being under way.
+    async fn rotate_on_demand(
+        &self,
+        client: &KmsClient,
+        key_id: &str,
+        value: &str,
+        on_demand_before: u32,
+        recorded: bool,
+    ) -> Result<(), EngineError> {
+        if !recorded {
+            let record = BTreeMap::from([
+                (ROTATE_NOW_TAG.to_owned(), tag_value(value)),
+                (ROTATE_NOW_BASE_TAG.to_owned(), on_demand_before.to_string()),
+            ]);
+            self.on_key(key_id, || client.tag(key_id, &record)).await?;
+            self.listings.record_tag_change(client, key_id, &record, &[]);
+        }
+        match self.on_key(key_id, || client.rotate_on_demand(key_id)).await {
+            // KMS refuses a second rotation while one runs: an earlier attempt's, whose answer
+            // was lost.
+            Err(EngineError::Aws { source, .. }) if source.code.as_deref() == Some("ConflictException") => {}
+            other => other?,
+        }
+        let base = [ROTATE_NOW_BASE_TAG.to_owned()];
+        self.on_key(key_id, || client.untag(key_id, &base)).await?;
+        self.listings.record_tag_change(client, key_id, &BTreeMap::new(), &base);
+        Ok(())
     }
 
     async fn on_key<T, F, Fut>(&self, key_id: &str, call: F) -> Result<T, EngineError>

@@ -32,7 +32,7 @@ pub(crate) fn desired() -> DesiredKey {
         key_usage: "ENCRYPT_DECRYPT".into(),
         multi_region: false,
         enabled: true,
-        rotation: Some(DesiredRotation { enabled: true, period_days: 365 }),
+        rotation: Some(DesiredRotation { enabled: true, period_days: 365, rotate_now: None }),
         policy: Some(
             json!({"Version": "2012-10-17", "Statement": [{"Sid": "A", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]}),
         ),
@@ -65,7 +65,8 @@ pub(crate) fn live(desired: &DesiredKey) -> ObservedKey {
             ..KeyDescription::default()
         },
         policy: desired.policy.clone(),
-        rotation: Some(RotationState { enabled: true, period_days: Some(365), next_rotation_date: None }),
+        rotation: Some(RotationState { enabled: true, period_days: Some(365), ..RotationState::default() }),
+        rotation_history: None,
         tags: desired.full_tags(&desired.tags),
         replicas: Vec::new(),
     }

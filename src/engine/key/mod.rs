@@ -10,6 +10,9 @@ pub mod observed;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+pub mod rotate_now;
+#[cfg(test)]
+mod rotate_now_tests;
 mod run;
 pub mod status;
 

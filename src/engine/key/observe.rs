@@ -7,8 +7,9 @@ use futures::future::try_join_all;
 
 use super::duplicates::keeper;
 use super::observed::{Duplicate, KeyObservation, ObservedKey, ObservedReplica, parse_policy};
-use crate::api::CreateIntent;
+use super::rotate_now::{RotateNow, needs_history};
 use crate::api::catalog::ROTATABLE_KEY_SPEC;
+use crate::api::{CreateIntent, RotationStatus};
 use crate::aws::model::KeyDescription;
 use crate::aws::{AwsError, ErrorKind, KmsClient};
 use crate::engine::Engine;
@@ -21,6 +22,10 @@ pub(crate) struct Lookup {
     pub key_id: Option<String>,
     pub replace_deleted: Option<String>,
     pub creating: Option<CreateIntent>,
+    /// `status.rotation` as the controller recorded it; `None` in local mode.
+    pub recorded_rotation: Option<RotationStatus>,
+    /// This pass rotated the key on demand: read the history to show it.
+    pub rotated: bool,
 }
 
 /// What several keys carrying one object's tag come to.
@@ -84,7 +89,8 @@ impl Engine {
             return Ok(KeyObservation::NotOwned { owner: owner_of(&tags).map(str::to_owned), key: Box::new(key) });
         }
         if key.is_pending_deletion() {
-            let observed = ObservedKey { key, policy: None, rotation: None, tags, replicas: Vec::new() };
+            let observed =
+                ObservedKey { key, policy: None, rotation: None, rotation_history: None, tags, replicas: Vec::new() };
             return Ok(KeyObservation::Found(Box::new(observed)));
         }
         let (policy, rotation, replicas) = futures::try_join!(
@@ -98,7 +104,21 @@ impl Engine {
             },
             self.observe_replicas(desired, &key),
         )?;
-        let observed = ObservedKey { policy: Some(parse_policy(&policy)), rotation, tags, replicas, key };
+        let rotation_history = match &rotation {
+            Some(live)
+                if needs_history(
+                    &RotateNow::of(desired, &tags),
+                    live,
+                    lookup.recorded_rotation.as_ref(),
+                    lookup.rotated,
+                ) =>
+            {
+                Some(self.tolerate_new_key(&key.key_id, || client.rotations(&key.key_id)).await?)
+            }
+            _ => None,
+        };
+        let observed =
+            ObservedKey { policy: Some(parse_policy(&policy)), rotation, rotation_history, tags, replicas, key };
         Ok(KeyObservation::Found(Box::new(observed)))
     }
 

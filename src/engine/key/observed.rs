@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::aws::model::{KeyDescription, RotationState};
+use crate::aws::model::{KeyDescription, RotationEntry, RotationState};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObservedReplica {
@@ -25,6 +25,8 @@ pub struct ObservedKey {
     pub policy: Option<Value>,
     /// `None` where rotation does not apply or was not read.
     pub rotation: Option<RotationState>,
+    /// Every rotation so far; `None` when not read (see `rotate_now::needs_history`).
+    pub rotation_history: Option<Vec<RotationEntry>>,
     pub tags: BTreeMap<String, String>,
     pub replicas: Vec<ObservedReplica>,
 }

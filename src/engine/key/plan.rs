@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::duplicates::plan_duplicates;
 use super::observed::{KeyObservation, ObservedKey, ObservedReplica};
+use super::rotate_now::{is_rotation_tag, plan_rotate_now};
 use crate::api::DeletionPolicy;
 use crate::api::tenancy::Reason;
 use crate::aws::model::KeyDescription;
@@ -199,7 +200,7 @@ fn plan_shape(region: &str, shape: &Shape, live: &Live, bypass: bool) -> Vec<Cha
         let removed: Vec<(String, String)> = live
             .tags
             .iter()
-            .filter(|(k, _)| !shape.tags.contains_key(*k))
+            .filter(|(k, _)| !shape.tags.contains_key(*k) && !is_rotation_tag(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         if !removed.is_empty() {
@@ -271,6 +272,7 @@ fn plan_existing(desired: &DesiredKey, observed: &ObservedKey) -> Plan {
     let live = Live { key, policy: observed.policy.as_ref(), tags: &observed.tags };
     plan.changes.extend(plan_shape(region, &shape, &live, desired.bypass_lockout_check));
     plan_rotation(desired, observed, &mut plan, &on_primary);
+    plan_rotate_now(desired, observed, &mut plan, &on_primary);
     plan_replicas(desired, observed, &mut plan);
     if !desired.enabled && key.enabled {
         plan.changes.push(on_primary(Action::DisableKey));

@@ -112,7 +112,12 @@ fn a_semantically_equal_policy_is_not_drift() {
 fn an_unreported_rotation_period_is_not_drift() {
     let desired = desired();
     let mut observed = live(&desired);
-    observed.rotation = Some(RotationState { enabled: true, period_days: None, next_rotation_date: None });
+    observed.rotation = Some(RotationState {
+        enabled: true,
+        period_days: None,
+        next_rotation_date: None,
+        on_demand_rotation_started: None,
+    });
     assert_eq!(plan_key(&desired, &found(observed)), Plan::default());
 }
 
@@ -131,7 +136,7 @@ fn enabling_comes_first_and_disabling_last() {
     );
 
     desired.enabled = false;
-    desired.rotation = Some(DesiredRotation { enabled: false, period_days: 365 });
+    desired.rotation = Some(DesiredRotation { enabled: false, period_days: 365, rotate_now: None });
     let plan = plan_key(&desired, &found(live(&DesiredKey { enabled: true, ..desired.clone() })));
     assert_eq!(operations(&plan), vec!["DisableKeyRotation@eu-west-1", "DisableKey@eu-west-1"]);
 }

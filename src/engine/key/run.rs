@@ -11,7 +11,7 @@ use super::observed::KeyObservation;
 use super::plan::{plan_key, plan_key_deletion};
 use super::status::{key_ready, key_status};
 use crate::api::CreateIntent;
-use crate::api::{KmsKey, KmsKeyStatus};
+use crate::api::{KmsKey, KmsKeyStatus, RotationStatus};
 use crate::aws::AccountConfig;
 use crate::engine::admission::Tenant;
 use crate::engine::cache::lock;
@@ -47,6 +47,9 @@ pub struct Memory<'a> {
     pub replace_deleted: Option<&'a str>,
     /// A CreateKey recorded as about to leave, whose key is not on record yet.
     pub creating: Option<&'a CreateIntent>,
+    /// `status.rotation` as recorded: rotation history is carried from it, and read again only
+    /// when KMS shows a rotation since.
+    pub rotation: Option<&'a RotationStatus>,
 }
 
 /// The annotation by which a user allows a KmsKey whose key was deleted outside the operator
@@ -108,6 +111,20 @@ fn report(
     }
 }
 
+/// A pass that did not read the rotation history keeps what the last one recorded of it, for
+/// the same key.
+fn carry_rotation_history(status: &mut KmsKeyStatus, memory: Memory<'_>) {
+    let (Some(now), Some(recorded)) = (status.rotation.as_mut(), memory.rotation) else {
+        return;
+    };
+    if now.on_demand_rotations.is_some() || status.key_id.as_deref() != memory.key_id {
+        return;
+    }
+    now.last_rotation_date.clone_from(&recorded.last_rotation_date);
+    now.on_demand_rotations = recorded.on_demand_rotations;
+    now.recent.clone_from(&recorded.recent);
+}
+
 fn failed(desired: &DesiredKey, error: EngineError, creating: Option<&CreateIntent>) -> KeyReport {
     let pass =
         Converged { observation: None, changes: Vec::new(), plan: Default::default(), outcome: Outcome::Failed(error) };
@@ -133,6 +150,7 @@ impl Engine {
         };
         let known_key_id = Mutex::new(memory.key_id.map(str::to_owned));
         let creating = Mutex::new(memory.creating.cloned());
+        let rotated = Mutex::new(false);
         let pass = self
             .converge(
                 mode,
@@ -142,13 +160,15 @@ impl Engine {
                         key_id: lock(&known_key_id).clone(),
                         replace_deleted: memory.replace_deleted.map(str::to_owned),
                         creating: lock(&creating).clone(),
+                        recorded_rotation: memory.rotation.cloned(),
+                        rotated: *lock(&rotated),
                     };
                     let desired = &desired;
                     async move { self.observe_key(desired, &lookup).await.map_err(EngineError::aws) }.boxed()
                 },
                 |observation| plan_key(&desired, observation),
                 |changes| {
-                    let (desired, known_key_id, creating) = (&desired, &known_key_id, &creating);
+                    let (desired, known_key_id, creating, rotated) = (&desired, &known_key_id, &creating, &rotated);
                     async move {
                         let mut made = Vec::new();
                         let recording = Recording { recorder: request.recorder, recorded: creating };
@@ -158,6 +178,9 @@ impl Engine {
                         if let Some(id) = created.and_then(|c| c.key.id()) {
                             *lock(known_key_id) = Some(id.to_owned());
                         }
+                        if made.iter().any(|c| matches!(c.action, Action::RotateOnDemand { .. })) {
+                            *lock(rotated) = true;
+                        }
                         (made, result.map(|_| ()))
                     }
                     .boxed()
@@ -166,7 +189,9 @@ impl Engine {
             .await;
         let creating = lock(&creating).clone();
         let created = lock(&known_key_id).clone().filter(|id| memory.key_id != Some(id.as_str()));
-        report(&desired, pass, Some(&caller), creating, created)
+        let mut report = report(&desired, pass, Some(&caller), creating, created);
+        carry_rotation_history(&mut report.status, memory);
+        report
     }
 
     /// What deleting the `KmsKey` does to its key, by its deletion policy.

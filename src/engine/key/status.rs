@@ -1,6 +1,8 @@
 //! A key's status and `Ready` condition, from what was observed.
 
 use super::observed::KeyObservation;
+use super::rotate_now::{applied_value, record_history};
+use crate::api::catalog::{ROTATE_NOW_BASE_TAG, ROTATE_NOW_TAG};
 use crate::api::conditions::ConditionUpdate;
 use crate::api::{KmsKeyStatus, ReplicaStatus, RotationStatus};
 use crate::engine::desired::DesiredKey;
@@ -31,10 +33,22 @@ pub fn key_status(desired: &DesiredKey, observation: Option<&KeyObservation>) ->
     status.arn = Some(key.arn.clone()).filter(|a| !a.is_empty());
     status.key_state = Some(key.state.clone());
     status.deletion_date = key.deletion_date.clone();
-    status.rotation = observed.rotation.as_ref().map(|r| RotationStatus {
-        enabled: r.enabled,
-        period_days: r.period_days,
-        next_rotation_date: r.next_rotation_date.clone(),
+    status.rotation = observed.rotation.as_ref().map(|r| {
+        let mut rotation = RotationStatus {
+            enabled: r.enabled,
+            period_days: r.period_days,
+            next_rotation_date: r.next_rotation_date.clone(),
+            ..RotationStatus::default()
+        };
+        // While the base tag is on, the rotation for the tag's value is not finished.
+        if !observed.tags.contains_key(ROTATE_NOW_BASE_TAG) {
+            let desired_value = desired.rotation.as_ref().and_then(|r| r.rotate_now.as_deref());
+            rotation.rotate_now_applied = observed.tags.get(ROTATE_NOW_TAG).map(|t| applied_value(t, desired_value));
+        }
+        if let Some(history) = &observed.rotation_history {
+            record_history(&mut rotation, history);
+        }
+        rotation
     });
     status.replicas = key
         .replicas
