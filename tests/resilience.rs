@@ -157,3 +157,42 @@ async fn a_run_whose_identity_check_failed_for_now_succeeds_when_run_again() {
     assert_ok(&output);
     assert_eq!(kms::key_ids(&s.kms).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_principal_deleted_from_iam_is_reported_and_not_retried_for_minutes() {
+    let s = setup(&[("app", SPEC)]).await;
+    let engine = engine().await;
+    assert_ok(&run(&engine, s.ws.path(), Command::Apply).await);
+    let id = kms::key_ids(&s.kms).await.remove(0);
+    // The role is deleted from IAM: KMS shows its unique id where the policy named it.
+    let live = kms::policy(&s.kms, &id).await.to_string();
+    let rewritten = live.replace("arn:aws:iam::123456789012:role/just-created", "AROAEXAMPLEDELETED1234");
+    s.kms.put_key_policy().key_id(&id).policy_name("default").policy(rewritten).send().await.unwrap();
+
+    let plan = run(&engine, s.ws.path(), Command::Plan).await;
+    let planned = plan.results.iter().find(|r| r.object.name == "app").unwrap();
+    let notice = planned.notices.iter().find(|n| n.reason == "PrincipalNotFound").expect("PrincipalNotFound notice");
+    for part in ["AllowKeyUse", "AROAEXAMPLEDELETED1234", "recreate the role or user", "remove it from the manifest"] {
+        assert!(notice.message.contains(part), "{part}: {}", notice.message);
+    }
+
+    // KMS refuses the ARN of a role that no longer exists: reported at once, not waited on.
+    s.proxy.inject("PutKeyPolicy", Fault::invalid_principal(), 1000);
+    let mut settings = fast_settings();
+    settings.policy_propagation_timeout = std::time::Duration::from_secs(600);
+    let patient = engine_with(settings, kms_operator::aws::RateLimits::unlimited()).await;
+    let output = run(&patient, s.ws.path(), Command::Apply).await;
+    let result = output.results.iter().find(|r| r.object.name == "app").unwrap();
+    assert!(matches!(&result.outcome, Outcome::Failed(EngineError::PrincipalNotFound { .. })), "{:?}", result.outcome);
+    assert_eq!(result.synced.reason, "PrincipalNotFound");
+    assert_eq!(s.proxy.injected("PutKeyPolicy"), 1, "one attempt, no propagation wait");
+
+    // The fix the message names: the principal leaves the manifest.
+    s.proxy.clear_faults();
+    s.ws.write(
+        "app.yaml",
+        &key("app", "description: resilient\ntags: {Team: data}\nrotation: {enabled: true}\npolicy: {}"),
+    );
+    assert_ok(&run(&engine, s.ws.path(), Command::Apply).await);
+    assert!(!kms::policy(&s.kms, &id).await.to_string().contains("AROA"));
+}

@@ -25,6 +25,13 @@ pub enum EngineError {
     )]
     PolicyRefused { source: AwsError, elapsed_secs: u64 },
 
+    /// The live policy names deleted principals and KMS refused the new one for a principal:
+    /// waiting for IAM cannot help, a person must act.
+    #[error(
+        "KMS refused the key policy: {source}. The live policy names {principals}, ids KMS shows for IAM roles or users that were deleted, so the policy most likely still names a principal that no longer exists. Fix: recreate the role or user, or remove it from the manifest"
+    )]
+    PrincipalNotFound { source: AwsError, principals: String },
+
     #[error("did not converge after {rounds} rounds; still to do: {remaining}")]
     NotConverged { rounds: u32, remaining: String },
 
@@ -75,6 +82,7 @@ impl EngineError {
             EngineError::WrongAccount { .. } => "WrongAccount",
             EngineError::Aws { source, .. } => source.reason(),
             EngineError::PolicyRefused { .. } => "PolicyRefused",
+            EngineError::PrincipalNotFound { .. } => "PrincipalNotFound",
             EngineError::NotConverged { .. } => "NotConverged",
             EngineError::Ambiguous(source) => source.reason(),
             EngineError::Unresolved(_) => "ReferenceNotReady",

@@ -13,6 +13,7 @@
 mod actions;
 mod builder;
 mod canonical;
+mod deleted;
 mod diff;
 #[cfg(test)]
 mod equivalence_props;
@@ -21,6 +22,7 @@ mod render;
 pub use actions::{ADMINISTRATION_ACTIONS, ALL_ACTIONS, GRANT_ACTIONS, USE_ACTIONS, use_actions};
 pub use builder::{BuildContext, POLICY_VERSION, build, default_policy, dns_suffix, service_sid, sid};
 pub use canonical::{canonical, equivalent};
+pub use deleted::{DeletedPrincipal, deleted_principals, is_unique_id};
 pub use diff::diff;
 pub use render::to_pretty_json;
 

@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use crate::api::KmsGrantSpec;
 use crate::aws::model::{GrantConstraintsView, GrantEntry};
-use crate::engine::change::{Action, Change, GrantPlan, KeyHandle};
+use crate::engine::change::{Action, Change, Finding, GrantPlan, KeyHandle};
 use crate::engine::plan::Plan;
+use crate::policy;
 
 pub fn desired_grant(spec: &KmsGrantSpec) -> GrantPlan {
     let operations: BTreeSet<String> = spec.operations.iter().cloned().collect();
@@ -60,6 +61,17 @@ pub fn plan_grant(want: &GrantPlan, region: &str, target: &KeyHandle, existing: 
         })
     };
     let mut plan = Plan::default();
+    for dead in existing.iter().filter(|g| g.grantee_principal.as_deref().is_some_and(policy::is_unique_id)) {
+        plan.notices.push(Finding::new(
+            "PrincipalNotFound",
+            format!(
+                "grant {} ({}) names grantee {}: the id KMS shows for an IAM role or user that was deleted, so it gives nobody access; KMS refuses a grant to a principal that does not exist: recreate the role or user, or change spec.granteePrincipal",
+                want.name,
+                dead.grant_id,
+                dead.grantee_principal.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
     if let Some(current) = existing.iter().find(|g| matches(g, want)) {
         for extra in existing.iter().filter(|g| g.grant_id != current.grant_id) {
             plan.changes.push(retire(extra, "a second grant with the same name"));
@@ -143,6 +155,18 @@ mod tests {
         assert_eq!(kinds(&plan_grant(&want(&["Decrypt"]), "r", &key(), &[])), vec!["create"]);
         let current = live("g1", &["Decrypt", "Encrypt"]);
         assert!(plan_grant(&want(&["Encrypt", "Decrypt"]), "r", &key(), &[&current]).is_empty());
+    }
+
+    #[test]
+    fn a_grantee_kms_shows_as_a_unique_id_is_reported_deleted() {
+        let mut dead = live("g1", &["Decrypt"]);
+        dead.grantee_principal = Some("AROAEXAMPLEID123456789".into());
+        let plan = plan_grant(&want(&["Decrypt"]), "r", &key(), &[&dead]);
+        assert_eq!(plan.notices.len(), 1);
+        assert_eq!(plan.notices[0].reason, "PrincipalNotFound");
+        assert!(plan.notices[0].message.contains("AROAEXAMPLEID123456789"), "{}", plan.notices[0].message);
+        assert!(plan.notices[0].message.contains("spec.granteePrincipal"));
+        assert!(plan_grant(&want(&["Decrypt"]), "r", &key(), &[&live("g1", &["Decrypt"])]).notices.is_empty());
     }
 
     #[test]

@@ -159,12 +159,27 @@ impl Engine {
             Action::EnableKey => self.on_key(key_id, || client.enable_key(key_id)).await,
             Action::DisableKey => self.on_key(key_id, || client.disable_key(key_id)).await,
             Action::UpdateDescription { to, .. } => self.on_key(key_id, || client.update_description(key_id, to)).await,
-            Action::PutPolicy { to, bypass_lockout_check, .. } => {
+            Action::PutPolicy { from, to, bypass_lockout_check } => {
                 let text = policy::to_pretty_json(to);
-                self.while_iam_propagates(|| {
-                    self.tolerate_new_key(key_id, || client.put_policy(key_id, &text, *bypass_lockout_check))
-                })
-                .await
+                let put = || self.tolerate_new_key(key_id, || client.put_policy(key_id, &text, *bypass_lockout_check));
+                let deleted = from.as_ref().map(policy::deleted_principals).unwrap_or_default();
+                if deleted.is_empty() {
+                    self.while_iam_propagates(put).await
+                } else {
+                    // A principal that was deleted does not come back by waiting: fail at once,
+                    // and let the controller's backoff space out the next attempt.
+                    match put().await {
+                        Err(source) if source.is_invalid_principal() => {
+                            let principals = deleted
+                                .iter()
+                                .map(|d| format!("{} (statement {})", d.unique_id, d.statement))
+                                .collect::<Vec<_>>()
+                                .join(", ");
+                            Err(EngineError::PrincipalNotFound { source, principals })
+                        }
+                        other => other.map_err(EngineError::aws),
+                    }
+                }
             }
             Action::EnableRotation { period_days, .. } => {
                 self.on_key(key_id, || client.enable_rotation(key_id, *period_days)).await

@@ -271,6 +271,10 @@ fn plan_existing(desired: &DesiredKey, observed: &ObservedKey) -> Plan {
     };
     let live = Live { key, policy: observed.policy.as_ref(), tags: &observed.tags };
     plan.changes.extend(plan_shape(region, &shape, &live, desired.bypass_lockout_check));
+    plan.notices.extend(deleted_principal_notices(key, region, observed.policy.as_ref()));
+    for replica in &observed.replicas {
+        plan.notices.extend(deleted_principal_notices(&replica.key, &replica.region, replica.policy.as_ref()));
+    }
     plan_rotation(desired, observed, &mut plan, &on_primary);
     plan_rotate_now(desired, observed, &mut plan, &on_primary);
     plan_replicas(desired, observed, &mut plan);
@@ -278,6 +282,23 @@ fn plan_existing(desired: &DesiredKey, observed: &ObservedKey) -> Plan {
         plan.changes.push(on_primary(Action::DisableKey));
     }
     plan
+}
+
+/// `PrincipalNotFound` for each deleted role or user the live policy names by its unique id.
+fn deleted_principal_notices(key: &KeyDescription, region: &str, live: Option<&Value>) -> Vec<Finding> {
+    live.map(policy::deleted_principals)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|deleted| {
+            Finding::new(
+                "PrincipalNotFound",
+                format!(
+                    "the key policy of {} in {region}, statement {}, names {}: the id KMS shows for an IAM role or user that was deleted. KMS refuses a policy naming a principal that does not exist: recreate the role or user, or remove it from the manifest",
+                    key.key_id, deleted.statement, deleted.unique_id
+                ),
+            )
+        })
+        .collect()
 }
 
 fn plan_rotation(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan, on_primary: &dyn Fn(Action) -> Change) {
