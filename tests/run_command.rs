@@ -1,5 +1,5 @@
 //! `kms-operator run`, the binary itself, against an API server over HTTP and the local KMS:
-//! it starts, converges a key, answers /readyz, and stops cleanly on SIGTERM.
+//! it starts, converges a key, says on /metrics that it leads, and stops cleanly on SIGTERM.
 
 mod support;
 
@@ -11,6 +11,16 @@ use serde_json::json;
 use support::cluster::{Cluster, condition, key_object};
 use support::fake_kube::FakeKube;
 use support::moto::Moto;
+
+/// `GET /metrics`, the way Prometheus scrapes it.
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the metrics server");
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: operator\r\n\r\n").await.expect("send the request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read the response");
+    response
+}
 
 #[tokio::test]
 async fn the_controller_binary_converges_a_key_and_stops_on_sigterm() {
@@ -53,6 +63,11 @@ async fn the_controller_binary_converges_a_key_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(ready.key_id.is_some());
+    let scraped = scrape(metrics).await;
+    assert!(
+        scraped.lines().any(|l| l == "kms_operator_leader 1"),
+        "the replica running the controllers leads:\n{scraped}"
+    );
     assert!(cluster.fake.requests().iter().any(|r| r.client == "binary"), "the binary talked to this API server");
 
     let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
