@@ -6,20 +6,7 @@ mod support;
 
 use kms_operator::api::KmsKey;
 use serde_json::json;
-use support::cluster::{Cluster, condition, key_object};
-use support::kms;
-use support::manifests::REGION;
-use support::moto::Moto;
-
-async fn setup() -> (Moto, Cluster, aws_sdk_kms::Client) {
-    let moto = Moto::start();
-    // Changes made behind the operator's back must be seen by the next pass.
-    let cluster = Cluster::listing_every_pass().await;
-    cluster.namespace("apps", json!({})).await;
-    cluster.account(&moto.endpoint(), json!({})).await;
-    let kms = kms::client(&moto.endpoint(), REGION).await;
-    (moto, cluster, kms)
-}
+use support::cluster::{Cluster, condition, key_object, with_changes_outside};
 
 /// The lines of the metric family `name` as the controller exports them now.
 fn series(cluster: &Cluster, name: &str) -> Vec<String> {
@@ -58,7 +45,7 @@ async fn reconcile(cluster: &Cluster, name: &str, passes: usize) {
 
 #[tokio::test]
 async fn a_key_shows_its_kms_state_until_its_kms_key_is_deleted() {
-    let (_moto, cluster, client) = setup().await;
+    let (_moto, cluster, client) = with_changes_outside().await;
     cluster.create::<KmsKey>("apps", key_object("orders", json!({}))).await;
     reconcile(&cluster, "orders", 2).await;
     assert_eq!(key_state(&cluster), [key_state_line("orders", "Enabled")]);
@@ -80,7 +67,7 @@ async fn a_key_shows_its_kms_state_until_its_kms_key_is_deleted() {
 
 #[tokio::test]
 async fn drift_repaired_in_the_pass_that_found_it_leaves_no_lasting_drift() {
-    let (_moto, cluster, client) = setup().await;
+    let (_moto, cluster, client) = with_changes_outside().await;
     cluster.create::<KmsKey>("apps", key_object("logs", json!({"description": "v1"}))).await;
     reconcile(&cluster, "logs", 2).await;
     let id = cluster.get::<KmsKey>("apps", "logs").await.and_then(|k| k.status).and_then(|s| s.key_id).unwrap();
@@ -92,7 +79,7 @@ async fn drift_repaired_in_the_pass_that_found_it_leaves_no_lasting_drift() {
 
 #[tokio::test]
 async fn an_observed_key_that_differs_drifts_from_when_synced_turned_false_until_it_matches() {
-    let (_moto, cluster, client) = setup().await;
+    let (_moto, cluster, client) = with_changes_outside().await;
     let created = client.create_key().description("as it is").send().await.unwrap();
     let id = created.key_metadata().unwrap().key_id().to_owned();
     let spec = json!({"import": {"keyId": id}, "managementPolicy": "Observe", "description": "as declared", "rotation": {"enabled": false}});
