@@ -11,20 +11,7 @@ use kms_operator::aws::Op;
 use kms_operator::engine::key::REPLACE_DELETED_KEY;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use support::cluster::{Cluster, condition, key_object};
-use support::kms;
-use support::manifests::REGION;
-use support::moto::Moto;
-
-async fn setup() -> (Moto, Cluster, aws_sdk_kms::Client) {
-    let moto = Moto::start();
-    // Changes made behind the operator's back must be seen by the next pass.
-    let cluster = Cluster::listing_every_pass().await;
-    cluster.namespace("apps", json!({})).await;
-    cluster.account(&moto.endpoint(), json!({})).await;
-    let kms = kms::client(&moto.endpoint(), REGION).await;
-    (moto, cluster, kms)
-}
+use support::cluster::{Cluster, condition, key_object, with_changes_outside};
 
 /// Admission and finalizer, then the pass that creates the key; its id.
 async fn created(cluster: &Cluster, name: &str, spec: serde_json::Value) -> String {
@@ -40,12 +27,12 @@ async fn status(cluster: &Cluster, name: &str) -> kms_operator::api::KmsKeyStatu
 }
 
 async fn state(client: &aws_sdk_kms::Client, key_id: &str) -> String {
-    kms::describe(client, key_id).await.key_state().map(|s| s.as_str().to_owned()).unwrap_or_default()
+    support::kms::describe(client, key_id).await.key_state().map(|s| s.as_str().to_owned()).unwrap_or_default()
 }
 
 #[tokio::test]
 async fn a_key_scheduled_for_deletion_outside_is_reported_and_restored_when_the_kms_key_is_re_created() {
-    let (_moto, cluster, client) = setup().await;
+    let (_moto, cluster, client) = with_changes_outside().await;
     let id = created(&cluster, "logs", json!({"deletion": {"policy": "Delete"}})).await;
     client.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();
 
@@ -78,7 +65,7 @@ async fn a_key_scheduled_for_deletion_outside_is_reported_and_restored_when_the_
 
 #[tokio::test]
 async fn retaining_a_key_pending_deletion_keeps_it_restorable() {
-    let (_moto, cluster, client) = setup().await;
+    let (_moto, cluster, client) = with_changes_outside().await;
     let id = created(&cluster, "kept", json!({})).await;
     client.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();
     cluster.delete::<KmsKey>("apps", "kept").await;
@@ -90,7 +77,7 @@ async fn retaining_a_key_pending_deletion_keeps_it_restorable() {
 
 #[tokio::test]
 async fn a_deleted_key_is_never_replaced_without_the_annotation_naming_it() {
-    let (_moto, cluster, client) = setup().await;
+    let (_moto, cluster, client) = with_changes_outside().await;
     let original = created(&cluster, "gone", json!({})).await;
     // The recorded key no longer exists (moto cannot delete one for real: its id is replaced by
     // one that never existed, and the original loses its ownership tag, as a deleted key would).
@@ -128,7 +115,7 @@ async fn a_deleted_key_is_never_replaced_without_the_annotation_naming_it() {
 
 #[tokio::test]
 async fn a_key_disabled_outside_stays_disabled_until_the_kms_key_changes() {
-    let (_moto, cluster, client) = setup().await;
+    let (_moto, cluster, client) = with_changes_outside().await;
     let id = created(&cluster, "paused", json!({"description": "v1"})).await;
     client.disable_key().key_id(&id).send().await.unwrap();
     let writes = cluster.writes();

@@ -6,7 +6,6 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::Duration;
 
 use kms_operator::api::{KmsAlias, KmsGrant, KmsKey};
@@ -18,7 +17,7 @@ use support::cluster::{Cluster, Namespaced, key_object};
 use support::fake_kube::{Path, Seen};
 use support::kms;
 use support::manifests::REGION;
-use support::moto::{Moto, ensure_venv, project_root};
+use support::moto::Moto;
 
 type Permission = (String, String, String);
 
@@ -45,14 +44,7 @@ fn permission(request: &Seen) -> Permission {
 
 /// Every permission the chart's Roles and ClusterRoles grant for `values`.
 fn granted(values: &Value) -> BTreeSet<Permission> {
-    let venv = ensure_venv();
-    let output = Command::new(venv.join("bin/python"))
-        .arg(project_root().join("tests/chart/chart.py"))
-        .arg(values.to_string())
-        .output()
-        .expect("render the chart");
-    assert!(output.status.success(), "chart.py failed: {}", String::from_utf8_lossy(&output.stderr));
-    let objects: Vec<Value> = serde_json::from_slice(&output.stdout).expect("rendered JSON");
+    let objects = support::chart::render(values);
     let mut permissions = BTreeSet::new();
     for object in objects.iter().filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "Role") {
         for rule in object["rules"].as_array().expect("rules") {

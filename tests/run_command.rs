@@ -1,5 +1,5 @@
 //! `kms-operator run`, the binary itself, against an API server over HTTP and the local KMS:
-//! it starts, converges a key, answers /readyz, and stops cleanly on SIGTERM.
+//! it starts, converges a key, says on /metrics that it leads, and stops cleanly on SIGTERM.
 
 mod support;
 
@@ -8,9 +8,19 @@ use std::time::Duration;
 
 use kms_operator::api::KmsKey;
 use serde_json::json;
-use support::cluster::{Cluster, condition, key_object};
+use support::cluster::{Cluster, key_object};
 use support::fake_kube::FakeKube;
 use support::moto::Moto;
+
+/// `GET /metrics`, the way Prometheus scrapes it.
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the metrics server");
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: operator\r\n\r\n").await.expect("send the request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read the response");
+    response
+}
 
 #[tokio::test]
 async fn the_controller_binary_converges_a_key_and_stops_on_sigterm() {
@@ -42,7 +52,8 @@ async fn the_controller_binary_converges_a_key_and_stops_on_sigterm() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let ready = loop {
         let status = cluster.get::<KmsKey>("apps", "logs").await.and_then(|k| k.status);
-        if let Some(status) = status.filter(|s| condition(&s.conditions, "Ready").status == "True") {
+        // The intent to create is written before any condition is: a status may have none yet.
+        if let Some(status) = status.filter(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")) {
             break status;
         }
         if tokio::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
@@ -53,6 +64,11 @@ async fn the_controller_binary_converges_a_key_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(ready.key_id.is_some());
+    let scraped = scrape(metrics).await;
+    assert!(
+        scraped.lines().any(|l| l == "kms_operator_leader 1"),
+        "the replica running the controllers leads:\n{scraped}"
+    );
     assert!(cluster.fake.requests().iter().any(|r| r.client == "binary"), "the binary talked to this API server");
 
     let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();

@@ -5,7 +5,7 @@ use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Recorder;
@@ -146,11 +146,19 @@ impl Context {
             self.metrics.drift(name);
         }
         let updates = report.conditions();
-        if let Some(status) = next_status(previous, report.status.clone(), &updates, generation, &now()) {
-            patch_status(api, object, previous, &status).await?;
+        let written = next_status(previous, report.status.clone(), &updates, generation, &now());
+        if let Some(status) = &written {
+            patch_status(api, object, previous, status).await?;
         }
         events::publish(&self.recorder, object, events::events_for(&report, drift)).await;
-        self.metrics.conditions(name, report.ready.status, report.synced.status);
+        if matches!(report.outcome, Outcome::Refused(_)) {
+            self.metrics.refused(name);
+        } else {
+            self.metrics.conditions(name, report.ready.status, report.synced.status);
+            let conditions = written.as_ref().or(previous).map(CommonStatus::conditions).unwrap_or_default();
+            let drifting = drift || report.outcome == Outcome::Drifted || self.metrics.is_drifting(name);
+            self.track_drift(name, drifting, conditions);
+        }
         let (result, delay) = match &report.outcome {
             Outcome::InSync => ("in_sync", self.requeue.success(name)),
             Outcome::Changed => ("changed", self.requeue.success(name)),
@@ -201,9 +209,22 @@ impl Context {
             events::publish(&self.recorder, object, vec![event]).await;
         }
         self.metrics.error(name, refusal.reason);
-        self.metrics.conditions(name, false, false);
+        self.metrics.refused(name);
         self.metrics.reconciled(name, "refused", started.elapsed());
         Ok(if refusal.retry { Action::requeue(self.requeue.failure(name)) } else { Action::await_change() })
+    }
+
+    /// Drift lasts from the pass that found it until a pass ends in sync. It started when
+    /// `Synced` turned False, which the object's status keeps, so a drift that outlives a
+    /// restart of the controller keeps its age (the passes of an Observe key find it again).
+    fn track_drift(&self, name: &ObjectName, drifting: bool, conditions: &[Condition]) {
+        let synced = conditions.iter().find(|c| c.type_ == SYNCED);
+        match synced {
+            Some(synced) if drifting && synced.status == "False" => {
+                self.metrics.drifting(name, synced.last_transition_time.0);
+            }
+            _ => self.metrics.drift_over(name),
+        }
     }
 
     /// After the finalizer ran: forget the object in metrics and backoff.

@@ -14,9 +14,9 @@ use kube::runtime::finalizer::{Event as Finalized, finalizer};
 use super::context::{Context, ControllerError, object_name};
 use super::status::{StatusIntent, api_for};
 use super::{deletion, events, gate};
-use crate::api::{Kind, KmsKey};
-use crate::engine::Mode;
-use crate::engine::key::{KeyRequest, Memory, REPLACE_DELETED_KEY};
+use crate::api::{Kind, KmsKey, ObjectName};
+use crate::engine::key::{KeyReport, KeyRequest, Memory, REPLACE_DELETED_KEY};
+use crate::engine::{Mode, Outcome};
 
 pub const FINALIZER: &str = "kmsoperator.dev/finalizer";
 
@@ -82,7 +82,18 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
     if mode == Mode::Plan && gate::admits(&report) {
         return Ok(None);
     }
+    record_key_state(ctx, &name, key, &report);
     ctx.finish(&api, &recorder.latest(key), &name, previous, report, started).await.map(Some)
+}
+
+/// The key's state for the metrics, from the pass that read it. A pass that failed before
+/// reading the key leaves the last state known: a failure says nothing about the key.
+fn record_key_state(ctx: &Context, name: &ObjectName, key: &KmsKey, report: &KeyReport) {
+    match (&report.status.key_state, &report.outcome) {
+        (Some(state), _) => ctx.metrics.key_state(name, state, key.spec.enabled),
+        (None, Outcome::Failed(_)) => {}
+        (None, _) => ctx.metrics.no_key(name),
+    }
 }
 
 /// What the object's status and metadata remember of earlier passes.

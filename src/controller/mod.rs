@@ -190,7 +190,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let metrics = Metrics::new(engine.calls().stats.clone());
     let health = Health::new(metrics.clone());
     let identity = identity(&args);
-    let ctx = Arc::new(context(client.clone(), engine, metrics, &identity, &args));
+    let ctx = Arc::new(context(client.clone(), engine, metrics.clone(), &identity, &args));
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     on_signal(shutdown_tx.clone());
@@ -217,7 +217,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         watch_namespace: args.watch_namespace.clone(),
         concurrency: u16::try_from(args.engine.concurrency).unwrap_or(u16::MAX),
     };
+    metrics.leading(true);
     run_controllers(ctx, &options, shutdown).await;
+    metrics.leading(false);
     let _ = shutdown_tx.send(true);
     finish(server, lease).await
 }

@@ -32,6 +32,8 @@ ALL_ON = {
     "priorityClassName": "system-cluster-critical",
     "metrics": {"port": 9090, "service": {"enabled": True, "type": "ClusterIP", "port": 9090, "annotations": {"x": "y"}}, "serviceMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "5s", "labels": {"release": "prometheus"}}},
     "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+    "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}, "alertLabels": {"team": "platform"}, "runbookUrl": "https://wiki.example.com/kms/operations.md", "driftSeconds": 900, "throttleRatio": 0.2},
+    "grafanaDashboard": {"enabled": True, "labels": {"grafana_dashboard": "1", "team": "platform"}, "annotations": {"grafana_folder": "KMS"}, "namespace": "monitoring"},
 }
 
 

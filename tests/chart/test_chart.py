@@ -1,6 +1,7 @@
 """The Helm chart: linted (strict) and rendered by Helm's own SDK, every rendered object and CRD
 validated against the Kubernetes OpenAPI schemas, and the properties the chart promises."""
 
+import json
 import pathlib
 import re
 import tomllib
@@ -15,7 +16,7 @@ from chart import ALL_ON, CHART, ROOT, chart, render
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas known.
 KUBERNETES_VERSIONS = ["1.29.0", kubernetes_validate.utils.latest_version()]
 # Kinds whose schemas ship with a CRD of their own, not with Kubernetes.
-NOT_BUILT_IN = {"ServiceMonitor"}
+NOT_BUILT_IN = {"ServiceMonitor", "PrometheusRule"}
 VALUE_SETS = {"default": {}, "all-on": ALL_ON}
 
 
@@ -137,7 +138,7 @@ class Promises(unittest.TestCase):
         def keys(values, prefix=""):
             for key, value in values.items():
                 path = f"{prefix}{key}"
-                if isinstance(value, dict) and value and path not in {"podSecurityContext", "securityContext", "resources"}:
+                if isinstance(value, dict) and value and path not in {"podSecurityContext", "securityContext", "resources", "grafanaDashboard.labels"}:
                     yield from keys(value, f"{path}.")
                 else:
                     yield path
@@ -147,6 +148,89 @@ class Promises(unittest.TestCase):
         values = yaml.safe_load((CHART / "values.yaml").read_text())
         self.assertEqual(sorted(set(keys(values)) - documented), [], "values missing from charts/kms-operator/README.md")
         self.assertEqual(sorted(documented - set(keys(values))), [], "README.md documents values that do not exist")
+
+
+def headings(markdown):
+    """Each heading of a Markdown file by its GitHub anchor, with the text up to the next heading."""
+    sections, anchor = {}, None
+    for line in markdown.splitlines():
+        match = re.match(r"^#+ (.*)$", line)
+        if match:
+            anchor = re.sub(r"[^a-z0-9 _-]", "", match.group(1).strip().lower()).replace(" ", "-")
+            sections[anchor] = ""
+        elif anchor is not None:
+            sections[anchor] += line + "\n"
+    return sections
+
+
+# What issue #13 asks the alerts to cover, one alert each.
+ALERTS = {
+    "KmsOperatorDown", "KmsOperatorNoLeader", "KmsOperatorKeyPendingDeletion", "KmsOperatorKeyDisabledOutside",
+    "KmsOperatorDriftPersists", "KmsOperatorReconcileErrors", "KmsOperatorThrottled",
+}
+
+
+class Monitoring(unittest.TestCase):
+    """The alerts and the dashboard as objects; their PromQL is checked against the metrics the
+    controller exports by tests/monitoring.rs."""
+
+    def test_the_alerts_follow_their_values_and_each_links_its_runbook(self):
+        self.assertEqual(by_kind(render({}), "PrometheusRule"), [])
+        (rule,) = by_kind(render(ALL_ON), "PrometheusRule")
+        self.assertEqual(rule["metadata"]["labels"]["release"], "prometheus")
+        (group,) = rule["spec"]["groups"]
+        rules = {r["alert"]: r for r in group["rules"]}
+        self.assertEqual(set(rules), ALERTS)
+        runbooks = headings((ROOT / "docs" / "operations.md").read_text())
+        for name, alert in rules.items():
+            with self.subTest(alert=name):
+                self.assertIn(alert["labels"]["severity"], {"critical", "warning"})
+                self.assertEqual(alert["labels"]["team"], "platform")
+                self.assertEqual(set(alert["annotations"]), {"summary", "description", "runbook_url"})
+                base, _, anchor = alert["annotations"]["runbook_url"].partition("#")
+                self.assertEqual(base, "https://wiki.example.com/kms/operations.md")
+                self.assertTrue(anchor in runbooks, f"docs/operations.md has no section #{anchor}")
+                for part in ("**What it means.**", "**Check.**", "**Fix.**"):
+                    self.assertIn(part, runbooks[anchor], f"the runbook of {name}")
+                self.assertIn('job="kms-operator-metrics",namespace="kms-system"', alert["expr"],
+                              "the series the chart's ServiceMonitor scrapes")
+        self.assertTrue(rules["KmsOperatorDriftPersists"]["expr"].endswith("> 900"))
+        self.assertTrue(rules["KmsOperatorThrottled"]["expr"].endswith("> 0.2"))
+        default_url = yaml.safe_load((CHART / "values.yaml").read_text())["prometheusRule"]["runbookUrl"]
+        self.assertTrue(default_url.endswith("/docs/operations.md"), default_url)
+
+    def test_every_runbook_section_belongs_to_an_alert(self):
+        runbooks = headings((ROOT / "docs" / "operations.md").read_text())
+        documented = {a for a in runbooks if a.startswith("kmsoperator")}
+        self.assertEqual(documented, {a.lower() for a in ALERTS})
+
+    def test_the_dashboard_is_a_configmap_for_grafanas_sidecar(self):
+        self.assertEqual(by_kind(render({}), "ConfigMap"), [])
+        (config,) = by_kind(render(ALL_ON), "ConfigMap")
+        self.assertEqual(config["metadata"]["namespace"], "monitoring")
+        self.assertEqual(config["metadata"]["labels"]["grafana_dashboard"], "1")
+        self.assertEqual(config["metadata"]["annotations"], {"grafana_folder": "KMS"})
+        (default,) = by_kind(render({"grafanaDashboard": {"enabled": True}}), "ConfigMap")
+        self.assertEqual(default["metadata"]["namespace"], "kms-system")
+        self.assertEqual(default["metadata"]["labels"]["grafana_dashboard"], "1")
+        (text,) = config["data"].values()
+        dashboard = json.loads(text)
+        self.assertEqual(dashboard["uid"], "kms-operator")
+        variables = [v["name"] for v in dashboard["templating"]["list"]]
+        self.assertEqual(variables, ["datasource", "namespace", "job"])
+        ids = [p["id"] for p in dashboard["panels"]]
+        self.assertEqual(len(ids), len(set(ids)), "panel ids are unique")
+        for panel in dashboard["panels"]:
+            with self.subTest(panel=panel["title"]):
+                self.assertEqual(panel["datasource"]["uid"], "${datasource}")
+                self.assertTrue(panel["targets"])
+                for target in panel["targets"]:
+                    self.assertIn('namespace="$namespace",job="$job"', target["expr"])
+        titles = {p["title"] for p in dashboard["panels"]}
+        for wanted in ("Resources by condition", "Reconciles by kind and result", "Reconcile errors by kind and reason",
+                       "AWS calls by operation", "AWS throttles by operation", "Reconcile latency p95 by kind",
+                       "Drift found by kind", "Resources drifting now"):
+            self.assertIn(wanted, titles)
 
 
 if __name__ == "__main__":

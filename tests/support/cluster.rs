@@ -170,6 +170,18 @@ impl Cluster {
     }
 }
 
+/// A local KMS and a controller that lists afresh every pass, so that changes made behind its
+/// back are seen by the next one; the namespace `apps`, the account `test`, and a KMS client
+/// to make those changes with.
+pub async fn with_changes_outside() -> (super::moto::Moto, Cluster, aws_sdk_kms::Client) {
+    let moto = super::moto::Moto::start();
+    let cluster = Cluster::listing_every_pass().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&moto.endpoint(), json!({})).await;
+    let kms = super::kms::client(&moto.endpoint(), REGION).await;
+    (moto, cluster, kms)
+}
+
 pub fn key_object(name: &str, spec: Value) -> Value {
     key_object_in("apps", name, spec)
 }

@@ -38,3 +38,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "kms-operator.leaderElection" -}}
 {{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{ else }}false{{ end }}
 {{- end }}
+
+{{- /* The series of this release as the chart's ServiceMonitor scrapes them. */}}
+{{- define "kms-operator.scrapeSelector" -}}
+job="{{ include "kms-operator.fullname" . }}-metrics",namespace="{{ .Release.Namespace }}"
+{{- end }}
+
+{{- /* An alert's labels: its severity and prometheusRule.alertLabels. */}}
+{{- define "kms-operator.alertLabels" -}}
+severity: {{ .severity }}
+{{- with .context.Values.prometheusRule.alertLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
