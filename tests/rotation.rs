@@ -51,6 +51,15 @@ async fn on_demand_rotations(client: &aws_sdk_kms::Client, key_id: &str) -> usiz
     out.rotations().iter().filter(|r| r.rotation_type().is_some_and(|t| t.as_str() == "ON_DEMAND")).count()
 }
 
+/// The tags step 1 of a rotation writes, as a run stopped after it leaves them (no rotation
+/// before it).
+async fn record_by_hand(client: &aws_sdk_kms::Client, key_id: &str, value: &str) {
+    for (k, v) in [(ROTATE_NOW_TAG, value), (BASE_TAG, "0")] {
+        let tag = aws_sdk_kms::types::Tag::builder().tag_key(k).tag_value(v).build().expect("tag");
+        client.tag_resource().key_id(key_id).tags(tag).send().await.expect("TagResource");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_now_rotates_once_and_later_runs_never_again() {
     let s = setup(&rotate_now("2026-11-25")).await;
@@ -109,12 +118,7 @@ async fn a_run_stopped_after_recording_the_rotation_rotates_once() {
     let s = setup("rotation: {enabled: true, periodDays: 180}").await;
     let id = key_id(run_json("apply", s.ws.path()).assert_code(0));
     // What a run killed between its TagResource and its RotateKeyOnDemand leaves behind.
-    let record = [("rotate-now", "ticket-7"), ("rotate-now-base", "0")];
-    for (k, v) in record {
-        let tag =
-            aws_sdk_kms::types::Tag::builder().tag_key(format!("kmsoperator.dev/{k}")).tag_value(v).build().unwrap();
-        s.kms.tag_resource().key_id(&id).tags(tag).send().await.unwrap();
-    }
+    record_by_hand(&s.kms, &id, "ticket-7").await;
     s.ws.write("key.yaml", &key("logs", &rotate_now("ticket-7")));
 
     let apply = run_json("apply", s.ws.path());
@@ -131,11 +135,7 @@ async fn a_run_stopped_after_rotating_only_finishes_the_record() {
     let s = setup("rotation: {enabled: true, periodDays: 180}").await;
     let id = key_id(run_json("apply", s.ws.path()).assert_code(0));
     // A run killed after its RotateKeyOnDemand landed, before it cleared the base tag.
-    for (k, v) in [("rotate-now", "ticket-8"), ("rotate-now-base", "0")] {
-        let tag =
-            aws_sdk_kms::types::Tag::builder().tag_key(format!("kmsoperator.dev/{k}")).tag_value(v).build().unwrap();
-        s.kms.tag_resource().key_id(&id).tags(tag).send().await.unwrap();
-    }
+    record_by_hand(&s.kms, &id, "ticket-8").await;
     s.kms.rotate_key_on_demand().key_id(&id).send().await.unwrap();
     s.ws.write("key.yaml", &key("logs", &rotate_now("ticket-8")));
 
