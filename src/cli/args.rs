@@ -65,6 +65,8 @@ pub struct ValidateArgs {
 pub enum OutputFormat {
     Text,
     Json,
+    /// A pull-request comment: the verdict, errors first, one collapsed section per change.
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -72,7 +74,8 @@ pub struct LocalArgs {
     #[command(flatten)]
     pub files: FileArgs,
 
-    /// `json` prints one object per resource: {kind, namespace, name, actions, status}.
+    /// `json` prints one object per resource: {kind, namespace, name, actions, status};
+    /// `markdown` a pull-request comment (docs/gitops.md).
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: OutputFormat,
 

@@ -7,8 +7,8 @@ use super::signals::Signals;
 use crate::api::crds;
 use crate::local::admission::Admission;
 use crate::local::manifests::{self, ManifestSet};
-use crate::local::output;
 use crate::local::runner::{Command, Runner};
+use crate::local::{markdown, output};
 
 pub fn crds(args: &CrdsArgs) -> u8 {
     let Some(dir) = &args.output_dir else {
@@ -116,6 +116,7 @@ pub async fn run(command: Command, args: &LocalArgs) -> u8 {
             println!("{}", output::json(&result));
             eprintln!("{}", output::json_summary(&result));
         }
+        OutputFormat::Markdown => print!("{}", markdown::markdown(&result)),
         OutputFormat::Text if command == Command::Plan => print!("{}", output::plan(&result)),
         OutputFormat::Text => print!("{}", output::result(&result)),
     }

@@ -2,6 +2,7 @@
 
 pub mod admission;
 pub mod manifests;
+pub mod markdown;
 pub mod output;
 pub mod result;
 pub mod runner;
