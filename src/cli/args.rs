@@ -79,6 +79,12 @@ pub struct LocalArgs {
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: OutputFormat,
 
+    /// Reach each AwsAccount through the role NAME in its account
+    /// (arn:aws:iam::<accountId>:role/NAME) instead of its assumeRoleArn: e.g. a read-only role
+    /// for `plan` in CI (docs/gitops.md).
+    #[arg(long, value_name = "NAME", env = "KMS_OPERATOR_ASSUME_ROLE_NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub assume_role_name: Option<String>,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 }

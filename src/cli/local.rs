@@ -86,7 +86,7 @@ pub async fn run(command: Command, args: &LocalArgs) -> u8 {
             return 1;
         }
     };
-    let runner = Runner::new(&engine, &set, args.engine.concurrency);
+    let runner = Runner::new(&engine, &set, args.engine.concurrency).through_role(args.assume_role_name.as_deref());
     let run = runner.run(command);
     tokio::pin!(run);
     let mut signals = Signals::listen();

@@ -113,6 +113,17 @@ impl<'a> Runner<'a> {
         Runner { engine, set, concurrency, accounts, unverified: Mutex::new(BTreeSet::new()) }
     }
 
+    /// Reaches every account through the role `name` in it instead of its `assumeRoleArn`.
+    pub fn through_role(mut self, name: Option<&str>) -> Self {
+        if let Some(name) = name {
+            self.accounts = std::mem::take(&mut self.accounts)
+                .into_iter()
+                .map(|(account, config)| (account, config.through_role(name)))
+                .collect();
+        }
+        self
+    }
+
     fn key_account(&self, key: &KmsKey) -> Option<&AccountConfig> {
         self.accounts.get(&key.spec.account_ref)
     }
