@@ -93,3 +93,50 @@ fn in_sync_says_so_and_exits_zero() {
     );
     assert!(output.stdout.contains("<summary>2 resource(s) in sync</summary>"), "{}", output.stdout);
 }
+
+/// deploy/ci/kms-operator-pr-plan.sh with this binary, outside any CI platform (so it posts
+/// nothing and prints the comment).
+fn pr_plan_script(ws: &Workspace) -> Output {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_kms-operator"));
+    let path = format!("{}:{}", binary.parent().expect("bin dir").display(), std::env::var("PATH").unwrap_or_default());
+    let output = std::process::Command::new("bash")
+        .arg(support::moto::project_root().join("deploy/ci/kms-operator-pr-plan.sh"))
+        .current_dir(ws.path())
+        .env_clear()
+        .envs([
+            ("PATH", path.as_str()),
+            ("MANIFESTS", "."),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("RUST_LOG", "warn"),
+        ])
+        .output()
+        .expect("run the script");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn the_ci_script_passes_pending_changes_and_fails_invalid_manifests() {
+    let moto = Moto::start();
+    let ws = applied(&moto);
+    ws.write("key.yaml", &key("logs", &admin("KmsAdmin2")));
+    let pending = pr_plan_script(&ws);
+    pending.assert_code(0);
+    assert!(
+        pending.stdout.starts_with("<!-- kms-operator-plan -->\n### kms-operator plan\n\n**Plan: 1 change(s)"),
+        "{}",
+        pending.stdout
+    );
+
+    ws.write("broken.yaml", &key("broken", "keySpec: RSA_1"));
+    let invalid = pr_plan_script(&ws);
+    invalid.assert_code(1);
+    assert!(invalid.stdout.contains("**The manifests are invalid; nothing was planned.**"), "{}", invalid.stdout);
+    assert!(invalid.stdout.contains("spec.keySpec"), "{}", invalid.stdout);
+}
