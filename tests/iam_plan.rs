@@ -7,7 +7,6 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use kms_operator::aws::Op;
 use serde_json::Value;
@@ -37,26 +36,28 @@ fn read_only() -> Value {
     document("plan-readonly-policy.json")
 }
 
-/// `kms-operator ARGS -f deploy/examples/` with base credentials, every request through `proxy`.
-fn examples(args: &[&str], proxy: &FaultProxy) -> Output {
-    let dir = project_root().join("deploy/examples");
+/// `kms-operator ARGS -f deploy/examples/ -o json` with base credentials, every request through
+/// `proxy`; run off the runtime, which serves the proxy meanwhile.
+async fn examples(args: &'static [&'static str], proxy: &FaultProxy) -> Output {
     let endpoint = proxy.endpoint();
-    let env = [
-        ("AWS_ACCESS_KEY_ID", BASE_KEY),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "ap-southeast-2"),
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("RUST_LOG", "warn"),
-    ];
-    let mut all = args.to_vec();
-    all.extend(["-f", ".", "-o", "json"]);
-    kms_operator_in(&all, Path::new(&dir), &env)
+    tokio::task::spawn_blocking(move || {
+        let env = [
+            ("AWS_ACCESS_KEY_ID", BASE_KEY),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "ap-southeast-2"),
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("RUST_LOG", "warn"),
+        ];
+        let mut all = args.to_vec();
+        all.extend(["-f", ".", "-o", "json"]);
+        kms_operator_in(&all, &project_root().join("deploy/examples"), &env)
+    })
+    .await
+    .expect("kms-operator")
 }
 
-fn plan_as_the_read_only_role(proxy: &FaultProxy) -> Output {
-    examples(&["plan", "--assume-role-name", PLAN_ROLE], proxy)
-}
+const PLAN_AS_THE_READ_ONLY_ROLE: &[&str] = &["plan", "--assume-role-name", PLAN_ROLE];
 
 /// The IAM action and resource of one request the proxy saw.
 fn request(operation: &str) -> Request {
@@ -91,28 +92,12 @@ async fn plan_on_the_examples_calls_only_what_the_read_only_policy_allows() {
 
     // Before the keys exist, and after `apply` (as the operator's own role) made them: a plan of
     // nothing and a plan that reads every key, alias and grant.
-    let before = tokio::task::spawn_blocking({
-        let proxy = proxy.clone();
-        move || plan_as_the_read_only_role(&proxy)
-    })
-    .await
-    .expect("plan");
+    let before = examples(PLAN_AS_THE_READ_ONLY_ROLE, &proxy).await;
     before.assert_code(2);
     let first_requests = proxy.received();
-    let applied = tokio::task::spawn_blocking({
-        let proxy = proxy.clone();
-        move || examples(&["apply"], &proxy)
-    })
-    .await
-    .expect("apply");
-    applied.assert_code(0);
+    examples(&["apply"], &proxy).await.assert_code(0);
     let applied_until = proxy.received().len();
-    let after = tokio::task::spawn_blocking({
-        let proxy = proxy.clone();
-        move || plan_as_the_read_only_role(&proxy)
-    })
-    .await
-    .expect("plan");
+    let after = examples(PLAN_AS_THE_READ_ONLY_ROLE, &proxy).await;
     after.assert_code(0);
     let received = proxy.received();
     let plans: Vec<&(String, String)> = first_requests.iter().chain(&received[applied_until..]).collect();

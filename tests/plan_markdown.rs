@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::cli::{Output, kms_operator, run_json};
+use support::cli::{Output, TEST_ENV, collect, kms_operator, run_json};
 use support::manifests::{Workspace, account_with, key, key_in, namespace};
 use support::moto::Moto;
 
@@ -27,11 +27,17 @@ fn applied(moto: &Moto) -> Workspace {
     ws
 }
 
+/// `applied`, then a change of the key's administrator: one policy change pending.
+fn pending(moto: &Moto) -> Workspace {
+    let ws = applied(moto);
+    ws.write("key.yaml", &key("logs", &admin("KmsAdmin2")));
+    ws
+}
+
 #[test]
 fn pending_changes_render_as_a_comment_that_is_the_same_for_the_same_state() {
     let moto = Moto::start();
-    let ws = applied(&moto);
-    ws.write("key.yaml", &key("logs", &admin("KmsAdmin2")));
+    let ws = pending(&moto);
 
     let first = markdown_plan(&ws);
     first.assert_code(2);
@@ -65,8 +71,7 @@ fn pending_changes_render_as_a_comment_that_is_the_same_for_the_same_state() {
 #[test]
 fn refusals_come_first_and_make_the_plan_fail() {
     let moto = Moto::start();
-    let ws = applied(&moto);
-    ws.write("key.yaml", &key("logs", &admin("KmsAdmin2")));
+    let ws = pending(&moto);
     ws.write("outsider.yaml", &key_in("outsider", "sneaky", "description: not admitted"));
 
     let output = markdown_plan(&ws);
@@ -99,33 +104,20 @@ fn in_sync_says_so_and_exits_zero() {
 fn pr_plan_script(ws: &Workspace) -> Output {
     let binary = std::path::Path::new(env!("CARGO_BIN_EXE_kms-operator"));
     let path = format!("{}:{}", binary.parent().expect("bin dir").display(), std::env::var("PATH").unwrap_or_default());
-    let output = std::process::Command::new("bash")
+    let mut script = std::process::Command::new("bash");
+    script
         .arg(support::moto::project_root().join("deploy/ci/kms-operator-pr-plan.sh"))
         .current_dir(ws.path())
         .env_clear()
-        .envs([
-            ("PATH", path.as_str()),
-            ("MANIFESTS", "."),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("RUST_LOG", "warn"),
-        ])
-        .output()
-        .expect("run the script");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .envs(TEST_ENV)
+        .envs([("PATH", path.as_str()), ("MANIFESTS", ".")]);
+    collect(script)
 }
 
 #[test]
 fn the_ci_script_passes_pending_changes_and_fails_invalid_manifests() {
     let moto = Moto::start();
-    let ws = applied(&moto);
-    ws.write("key.yaml", &key("logs", &admin("KmsAdmin2")));
+    let ws = pending(&moto);
     let pending = pr_plan_script(&ws);
     pending.assert_code(0);
     assert!(
