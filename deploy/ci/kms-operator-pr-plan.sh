@@ -19,6 +19,8 @@
 #     CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID.
 #   Elsewhere the comment is only printed.
 set -euo pipefail
+# A failed API call inside $(...) must stop the script, not read as "no comment yet".
+shopt -s inherit_errexit
 
 manifests="${MANIFESTS:-.}"
 marker='<!-- kms-operator-plan -->'

@@ -229,6 +229,11 @@ class Script(unittest.TestCase):
         self.assertIn("<summary>kms-operator plan exited 1; its stderr</summary>", body)
         self.assertIn("<pre>\nwarning: something on stderr\n</pre>", body)
 
+    def test_an_api_that_refuses_the_listing_fails_the_job_instead_of_posting_a_second_comment(self):
+        result = self.run_script("github", GITHUB_TOKEN="revoked")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertEqual([m for m, _ in self.api.requests], ["GET"])
+
     def test_a_fork_is_validated_only_and_nothing_is_posted(self):
         result = self.run_script("github", PLAN="false")
         self.assertEqual(result.returncode, 0, result.stderr)
