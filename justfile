@@ -10,16 +10,22 @@ default:
 demo:
     bash scripts/demo.sh
 
-# Format check, clippy with warnings as errors, and every test (unit, CRD, integration, chart).
+# Format check, clippy with warnings as errors, and every test (unit, CRD, integration, chart, CI files).
 test: venv
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
     cargo test --all-targets
     just chart-test
+    just ci-files-test
 
 # Lint and render the Helm chart with Helm's own SDK, validate what it renders, and run the Argo CD health check.
 chart-test: venv
     cd tests/chart && ../../.venv/bin/python -m unittest -v test_chart test_argocd
+
+# Lint the CI files of deploy/ci against their platforms' schemas and shellcheck, and run the
+# pull-request script against fake GitHub and GitLab APIs.
+ci-files-test: venv
+    cd tests/ci && ../../.venv/bin/python -m unittest -v test_ci_files
 
 # Format and lint without testing.
 lint:

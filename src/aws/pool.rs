@@ -41,6 +41,20 @@ impl AccountConfig {
             endpoint_url: spec.endpoint_url.clone(),
         }
     }
+
+    /// The same account reached through the role `name` in it instead of `assumeRoleArn`: a
+    /// read-only role for `plan` in CI (docs/gitops.md). The external id stays, and the
+    /// partition is the declared role's (`aws` when none is declared).
+    pub fn through_role(mut self, name: &str) -> Self {
+        let partition = self
+            .assume_role_arn
+            .as_deref()
+            .and_then(crate::api::validate::names::parse_role_arn)
+            .map_or("aws", |arn| arn.partition)
+            .to_owned();
+        self.assume_role_arn = Some(format!("arn:{partition}:iam::{}:role/{name}", self.account_id));
+        self
+    }
 }
 
 /// Timeouts for every KMS request; retries are the caller's, so the SDK's own are off.
@@ -170,5 +184,31 @@ impl ClientPool {
             }
             _ => Err(AwsError::new(Op::GetCallerIdentity, ErrorKind::Other, "response has no account or ARN")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(role: Option<&str>) -> AccountConfig {
+        AccountConfig {
+            name: "sec".into(),
+            account_id: "484357440923".into(),
+            region: "ap-southeast-2".into(),
+            assume_role_arn: role.map(str::to_owned),
+            external_id: Some("x".into()),
+            endpoint_url: None,
+        }
+    }
+
+    #[test]
+    fn another_role_in_the_same_account_and_partition() {
+        let declared = account(Some("arn:aws-cn:iam::484357440923:role/kms-operator"));
+        let plan = declared.through_role("ci/kms-operator-plan");
+        assert_eq!(plan.assume_role_arn.as_deref(), Some("arn:aws-cn:iam::484357440923:role/ci/kms-operator-plan"));
+        assert_eq!(plan.external_id.as_deref(), Some("x"));
+        let undeclared = account(None).through_role("kms-operator-plan");
+        assert_eq!(undeclared.assume_role_arn.as_deref(), Some("arn:aws:iam::484357440923:role/kms-operator-plan"));
     }
 }

@@ -65,6 +65,8 @@ pub struct ValidateArgs {
 pub enum OutputFormat {
     Text,
     Json,
+    /// A pull-request comment: the verdict, errors first, one collapsed section per change.
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -72,9 +74,16 @@ pub struct LocalArgs {
     #[command(flatten)]
     pub files: FileArgs,
 
-    /// `json` prints one object per resource: {kind, namespace, name, actions, status}.
+    /// `json` prints one object per resource: {kind, namespace, name, actions, status};
+    /// `markdown` a pull-request comment (docs/gitops.md).
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: OutputFormat,
+
+    /// Reach each AwsAccount through the role NAME in its account
+    /// (arn:aws:iam::<accountId>:role/NAME) instead of its assumeRoleArn: e.g. a read-only role
+    /// for `plan` in CI (docs/gitops.md).
+    #[arg(long, value_name = "NAME", env = "KMS_OPERATOR_ASSUME_ROLE_NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub assume_role_name: Option<String>,
 
     #[command(flatten)]
     pub engine: EngineArgs,

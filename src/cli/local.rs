@@ -7,8 +7,9 @@ use super::signals::Signals;
 use crate::api::crds;
 use crate::local::admission::Admission;
 use crate::local::manifests::{self, ManifestSet};
-use crate::local::output;
+use crate::local::progress::ProgressDisplay;
 use crate::local::runner::{Command, Runner};
+use crate::local::{markdown, output};
 
 pub fn crds(args: &CrdsArgs) -> u8 {
     let Some(dir) = &args.output_dir else {
@@ -86,7 +87,12 @@ pub async fn run(command: Command, args: &LocalArgs) -> u8 {
             return 1;
         }
     };
-    let runner = Runner::new(&engine, &set, args.engine.concurrency);
+    let runner = Runner::new(&engine, &set, args.engine.concurrency).through_role(args.assume_role_name.as_deref());
+    let progress = match command {
+        Command::Plan => ProgressDisplay::off(),
+        Command::Apply => ProgressDisplay::start("apply", runner.progress(), engine.calls().stats.clone()),
+        Command::Delete => ProgressDisplay::start("delete", runner.progress(), engine.calls().stats.clone()),
+    };
     let run = runner.run(command);
     tokio::pin!(run);
     let mut signals = Signals::listen();
@@ -94,28 +100,33 @@ pub async fn run(command: Command, args: &LocalArgs) -> u8 {
         result = &mut run => result,
         () = signals.next() => {
             engine.stop_writes();
-            eprintln!(
+            progress.note(&format!(
                 "interrupted: no new change starts; waiting up to {}s for the writes under way (interrupt again to stop at once)",
                 STOP_GRACE.as_secs()
-            );
+            ));
             tokio::select! {
                 result = &mut run => result,
                 () = signals.next() => {
+                    drop(progress);
                     eprintln!("stopped at once; writes under way may still land, and a later run finds them");
                     return STOPPED_AT_ONCE;
                 }
                 () = tokio::time::sleep(STOP_GRACE) => {
+                    drop(progress);
                     eprintln!("gave up waiting; writes under way may still land, and a later run finds them");
                     return 1;
                 }
             }
         }
     };
+    // The bar goes before the result is printed, so that it is not left among the output.
+    drop(progress);
     match args.output {
         OutputFormat::Json => {
             println!("{}", output::json(&result));
             eprintln!("{}", output::json_summary(&result));
         }
+        OutputFormat::Markdown => print!("{}", markdown::markdown(&result)),
         OutputFormat::Text if command == Command::Plan => print!("{}", output::plan(&result)),
         OutputFormat::Text => print!("{}", output::result(&result)),
     }

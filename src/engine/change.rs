@@ -289,47 +289,52 @@ impl Change {
         }
     }
 
-    /// The summary plus indented details, as `plan` prints them.
+    /// The summary plus indented details and policy diff, as `plan` prints them.
     pub fn lines(&self) -> Vec<String> {
         let mut lines = vec![format!("{} {}", self.symbol(), self.summary())];
-        let detail = |lines: &mut Vec<String>, label: &str, value: String| lines.push(format!("    {label}: {value}"));
+        lines.extend(self.details().into_iter().map(|l| format!("    {l}")));
+        lines.extend(self.policy_diff().into_iter().map(|l| format!("    {l}")));
+        lines
+    }
+
+    /// What the summary leaves out, one `label: value` per line.
+    pub fn details(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut detail = |label: &str, value: String| lines.push(format!("{label}: {value}"));
         match &self.action {
             Action::CreateKey(new) => {
-                detail(&mut lines, "description", quoted(&new.description));
-                detail(&mut lines, "tags", tag_list(&new.tags));
-                detail(&mut lines, "policy", statement_ids(&new.policy));
+                detail("description", quoted(&new.description));
+                detail("tags", tag_list(&new.tags));
+                detail("policy", statement_ids(&new.policy));
             }
             Action::ReplicateKey(replica) => {
-                detail(&mut lines, "description", quoted(&replica.description));
-                detail(&mut lines, "tags", tag_list(&replica.tags));
-                detail(&mut lines, "policy", statement_ids(&replica.policy));
+                detail("description", quoted(&replica.description));
+                detail("tags", tag_list(&replica.tags));
+                detail("policy", statement_ids(&replica.policy));
             }
-            Action::PutPolicy { from: Some(from), to, .. } => {
-                lines.extend(policy::diff(from, to).into_iter().map(|l| format!("    {l}")));
-            }
-            Action::PutPolicy { from: None, to, .. } => detail(&mut lines, "policy", statement_ids(to)),
+            Action::PutPolicy { from: None, to, .. } => detail("policy", statement_ids(to)),
             Action::CreateGrant(grant) => {
                 if let Some(retiring) = &grant.retiring_principal {
-                    detail(&mut lines, "retiring principal", retiring.clone());
+                    detail("retiring principal", retiring.clone());
                 }
                 if !grant.constraints.encryption_context_equals.is_empty() {
-                    detail(
-                        &mut lines,
-                        "encryption context equals",
-                        tag_list(&grant.constraints.encryption_context_equals),
-                    );
+                    detail("encryption context equals", tag_list(&grant.constraints.encryption_context_equals));
                 }
                 if !grant.constraints.encryption_context_subset.is_empty() {
-                    detail(
-                        &mut lines,
-                        "encryption context subset",
-                        tag_list(&grant.constraints.encryption_context_subset),
-                    );
+                    detail("encryption context subset", tag_list(&grant.constraints.encryption_context_subset));
                 }
             }
             _ => {}
         }
         lines
+    }
+
+    /// The lines of a policy change as a diff (see `policy::diff`); empty for other changes.
+    pub fn policy_diff(&self) -> Vec<String> {
+        match &self.action {
+            Action::PutPolicy { from: Some(from), to, .. } => policy::diff(from, to),
+            _ => Vec::new(),
+        }
     }
 
     /// The change in `--output json`.

@@ -2,7 +2,9 @@
 
 pub mod admission;
 pub mod manifests;
+pub mod markdown;
 pub mod output;
+pub mod progress;
 pub mod result;
 pub mod runner;
 mod targets;

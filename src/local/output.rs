@@ -22,7 +22,7 @@ pub fn json_summary(output: &RunOutput) -> String {
     serde_json::to_string(&value).unwrap_or_default()
 }
 
-fn header(result: &ResourceResult) -> String {
+pub(super) fn header(result: &ResourceResult) -> String {
     let mut where_ = Vec::new();
     if let Some(account) = result.status.get("accountId").and_then(Value::as_str) {
         where_.push(format!("account {account}"));
@@ -46,21 +46,15 @@ fn describe(result: &ResourceResult, text: &mut String) {
             let _ = writeln!(text, "    {line}");
         }
     }
-    for blocker in &result.blockers {
-        let _ = writeln!(text, "  ! {}: {}", blocker.reason, blocker.message);
-    }
-    if let Outcome::Failed(error) = &result.outcome {
-        let _ = writeln!(text, "  ! {}: {}", error.reason(), error);
-    }
-    if let Outcome::Refused(refusal) = &result.outcome {
-        let _ = writeln!(text, "  ! {}: {}", refusal.reason, refusal.message);
+    for problem in result.problems() {
+        let _ = writeln!(text, "  ! {}: {}", problem.reason, problem.message);
     }
     for notice in &result.notices {
         let _ = writeln!(text, "  note: {}", notice.message);
     }
 }
 
-fn noteworthy(result: &ResourceResult) -> bool {
+pub(super) fn noteworthy(result: &ResourceResult) -> bool {
     !result.changes.is_empty() || !result.blockers.is_empty() || !result.notices.is_empty() || result.failed()
 }
 
@@ -71,24 +65,7 @@ pub fn plan(output: &RunOutput) -> String {
         describe(result, &mut text);
         text.push('\n');
     }
-    let changes: usize = output.results.iter().map(|r| r.actions().len()).sum();
-    let changing = output.results.iter().filter(|r| !r.actions().is_empty()).count();
-    let in_sync = output.results.iter().filter(|r| r.outcome == Outcome::InSync).count();
-    let drifted = output.results.iter().filter(|r| r.outcome == Outcome::Drifted).count();
-    let failed = output.results.iter().filter(|r| r.failed()).count();
-    if changes == 0 && failed == 0 && drifted == 0 {
-        let _ = writeln!(text, "No changes. All {} resources are in sync with KMS.", output.results.len());
-    } else if changes == 0 && failed == 0 {
-        let _ = writeln!(
-            text,
-            "No changes. {drifted} observe-only resource(s) differ from their spec and are left as they are."
-        );
-    } else {
-        let _ = writeln!(
-            text,
-            "Plan: {changes} change(s) to {changing} resource(s); {in_sync} in sync; {failed} with errors."
-        );
-    }
+    let _ = writeln!(text, "{}", verdict(output));
     text
 }
 
@@ -100,20 +77,36 @@ pub fn result(output: &RunOutput) -> String {
         text.push('\n');
     }
     text.push_str(&table(&output.results));
-    let made: usize = output.results.iter().map(|r| r.actions().len()).sum();
-    let failed = output.results.iter().filter(|r| r.failed()).count();
-    let verb = if output.command == Command::Delete { "Delete" } else { "Apply" };
     let _ = writeln!(text);
-    if failed == 0 {
-        let _ = writeln!(text, "{verb} complete: {made} change(s) made; {}.", calls(&output.calls));
-    } else {
-        let _ = writeln!(
-            text,
-            "{verb} incomplete: {failed} resource(s) failed; {made} change(s) made; {}.",
-            calls(&output.calls)
-        );
-    }
+    let _ = writeln!(text, "{}", verdict(output));
     text
+}
+
+/// The run in one line: what a plan would change, or what apply or delete did.
+pub fn verdict(output: &RunOutput) -> String {
+    let failed = output.results.iter().filter(|r| r.failed()).count();
+    let changes: usize = output.results.iter().map(|r| r.actions().len()).sum();
+    if output.command != Command::Plan {
+        let verb = if output.command == Command::Delete { "Delete" } else { "Apply" };
+        return if failed == 0 {
+            format!("{verb} complete: {changes} change(s) made; {}.", calls(&output.calls))
+        } else {
+            format!(
+                "{verb} incomplete: {failed} resource(s) failed; {changes} change(s) made; {}.",
+                calls(&output.calls)
+            )
+        };
+    }
+    let changing = output.results.iter().filter(|r| !r.actions().is_empty()).count();
+    let in_sync = output.results.iter().filter(|r| r.outcome == Outcome::InSync).count();
+    let drifted = output.results.iter().filter(|r| r.outcome == Outcome::Drifted).count();
+    if changes == 0 && failed == 0 && drifted == 0 {
+        format!("No changes. All {} resources are in sync with KMS.", output.results.len())
+    } else if changes == 0 && failed == 0 {
+        format!("No changes. {drifted} observe-only resource(s) differ from their spec and are left as they are.")
+    } else {
+        format!("Plan: {changes} change(s) to {changing} resource(s); {in_sync} in sync; {failed} with errors.")
+    }
 }
 
 fn calls(summary: &CallSummary) -> String {

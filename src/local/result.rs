@@ -98,6 +98,17 @@ impl ResourceResult {
         self.outcome == Outcome::Pending
     }
 
+    /// What stops this resource, each with its reason: its blockers, then its error or refusal.
+    pub fn problems(&self) -> Vec<Finding> {
+        let mut problems = self.blockers.clone();
+        match &self.outcome {
+            Outcome::Failed(error) => problems.push(Finding::new(error.reason(), error.to_string())),
+            Outcome::Refused(refusal) => problems.push(refusal.clone()),
+            _ => {}
+        }
+        problems
+    }
+
     /// The changes planned or made: none for an observe-only key, whose differences are drift.
     pub fn actions(&self) -> &[Change] {
         if self.outcome == Outcome::Drifted { &[] } else { &self.changes }

@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::admission::{Admission, unadmitted_result};
 use super::manifests::ManifestSet;
+use super::progress::RunProgress;
 use super::result::ResourceResult;
 use super::targets::{KeyDirectory, explicit_target};
 use crate::api::{KeyPointer, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
@@ -98,6 +99,7 @@ pub struct Runner<'a> {
     /// Accounts whose identity check failed this run: their resources are not attempted, so the
     /// account's error is reported once instead of once per resource.
     unverified: Mutex<BTreeSet<String>>,
+    progress: Arc<RunProgress>,
 }
 
 impl<'a> Runner<'a> {
@@ -110,7 +112,32 @@ impl<'a> Runner<'a> {
                 Some((name.clone(), AccountConfig::from_spec(&name, &a.object.spec)))
             })
             .collect();
-        Runner { engine, set, concurrency, accounts, unverified: Mutex::new(BTreeSet::new()) }
+        let total = set.accounts.len() + set.keys.len() + set.aliases.len() + set.grants.len();
+        let progress = Arc::new(RunProgress::new(total));
+        Runner { engine, set, concurrency, accounts, unverified: Mutex::new(BTreeSet::new()), progress }
+    }
+
+    /// Resources finished so far, of all: what a progress display shows.
+    pub fn progress(&self) -> Arc<RunProgress> {
+        self.progress.clone()
+    }
+
+    /// `work`, counted as one resource finished when it ends.
+    async fn counted<R>(&self, work: impl Future<Output = R>) -> R {
+        let result = work.await;
+        self.progress.finish_one();
+        result
+    }
+
+    /// Reaches every account through the role `name` in it instead of its `assumeRoleArn`.
+    pub fn through_role(mut self, name: Option<&str>) -> Self {
+        if let Some(name) = name {
+            self.accounts = std::mem::take(&mut self.accounts)
+                .into_iter()
+                .map(|(account, config)| (account, config.through_role(name)))
+                .collect();
+        }
+        self
     }
 
     fn key_account(&self, key: &KmsKey) -> Option<&AccountConfig> {
@@ -131,7 +158,7 @@ impl<'a> Runner<'a> {
         let at = &now();
         let accounts: Vec<&AccountConfig> = self.accounts.values().collect();
         let mut results: Vec<ResourceResult> = each(&accounts, self.concurrency, |account| async move {
-            let report = self.engine.check_account(account).await;
+            let report = self.counted(self.engine.check_account(account)).await;
             let id = Some(account.account_id.clone());
             let state = match (report.is_failed(), report.notices.is_empty()) {
                 (true, _) => "Unverified",
@@ -152,8 +179,13 @@ impl<'a> Runner<'a> {
         let key_mode = if command == Command::Apply { Mode::Apply } else { Mode::Plan };
         let others_mode = if command == Command::Plan { Mode::Plan } else { Mode::Apply };
         let delete = command == Command::Delete;
+        // Deleting counts a key when its second pass (the deletion) ends, not its first.
         let key_pass = each(&keys, self.concurrency, |key| async {
-            let report = self.key(key, key_mode, false).await;
+            let report = if delete {
+                self.key(key, key_mode, false).await
+            } else {
+                self.counted(self.key(key, key_mode, false)).await
+            };
             let recorded = report.as_ref().map_err(|result| &result.synced.message);
             directory.record(key, self.key_account(key), recorded);
             report
@@ -162,11 +194,23 @@ impl<'a> Runner<'a> {
         // converges at the pace of its slowest quota instead of one phase after another.
         let (key_reports, alias_results, grant_results) = futures::join!(
             key_pass,
-            each(&aliases, self.concurrency, |alias| self.on_key(*alias, &directory, others_mode, delete, at)),
-            each(&grants, self.concurrency, |grant| self.on_key(*grant, &directory, others_mode, delete, at)),
+            each(&aliases, self.concurrency, |alias| self.counted(self.on_key(
+                *alias,
+                &directory,
+                others_mode,
+                delete,
+                at
+            ))),
+            each(&grants, self.concurrency, |grant| self.counted(self.on_key(
+                *grant,
+                &directory,
+                others_mode,
+                delete,
+                at
+            ))),
         );
         let key_reports = if delete {
-            each(&keys, self.concurrency, |key| self.key(key, Mode::Apply, true)).await
+            each(&keys, self.concurrency, |key| self.counted(self.key(key, Mode::Apply, true))).await
         } else {
             key_reports
         };

@@ -54,7 +54,7 @@ impl Output {
 }
 
 /// What the tests give the binary: test credentials and no ambient AWS configuration.
-const TEST_ENV: [(&str, &str); 5] = [
+pub const TEST_ENV: [(&str, &str); 5] = [
     ("AWS_ACCESS_KEY_ID", "testing"),
     ("AWS_SECRET_ACCESS_KEY", "testing"),
     ("AWS_REGION", "us-east-1"),
@@ -89,7 +89,8 @@ pub fn kms_operator_in(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Outpu
     collect(command_in(args, dir, env))
 }
 
-fn collect(mut command: Command) -> Output {
+/// Runs `command` (any program) to the end and keeps what it printed.
+pub fn collect(mut command: Command) -> Output {
     let output = command.output().expect("run kms-operator");
     Output {
         code: output.status.code().unwrap_or(-1),

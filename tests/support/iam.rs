@@ -1,12 +1,14 @@
 //! A model of how IAM evaluates an identity policy, as the IAM User Guide documents it, with
-//! the parts the shipped policy uses: an explicit Deny wins; else an Allow whose action,
+//! the parts the shipped policies use: an explicit Deny wins; else an Allow whose action,
 //! resource and every condition match; else the request is denied. Condition operators it does
 //! not know make it panic, so a policy change cannot slip past the tests unmodelled.
 //!
 //! Documented semantics modelled (IAM User Guide, "Condition operators" and "Single-valued vs.
 //! multivalued context keys"): keys of a condition block are ANDed, values of a key are ORed;
 //! a missing key fails a plain or `ForAnyValue:` operator and passes `...IfExists` and
-//! `ForAllValues:`; `StringLike` matches `*` and `?`; condition key names are case-insensitive.
+//! `ForAllValues:`; `StringLike` matches `*` and `?`; condition key names are case-insensitive;
+//! `NotAction` matches every action it does not name. Principals are not modelled: a trust
+//! policy's `Principal` is for its test to check.
 
 use std::collections::BTreeMap;
 
@@ -98,9 +100,17 @@ fn condition_holds(operator: &str, key: &str, wanted: &[String], request: &Reque
 }
 
 fn statement_matches(statement: &Value, request: &Request) -> bool {
-    let actions = strings(&statement["Action"]);
-    let action_ok = actions.iter().any(|a| glob(&a.to_ascii_lowercase(), &request.action.to_ascii_lowercase()));
-    let resource_ok = strings(&statement["Resource"]).iter().any(|r| glob(r, &request.resource));
+    let named = |actions: &Value| {
+        strings(actions).iter().any(|a| glob(&a.to_ascii_lowercase(), &request.action.to_ascii_lowercase()))
+    };
+    // `NotAction` matches every action it does not list.
+    let action_ok = match statement.get("NotAction") {
+        Some(not_actions) => !named(not_actions),
+        None => named(&statement["Action"]),
+    };
+    // A role's trust policy names no resource: the role it is attached to is the resource.
+    let resource_ok =
+        statement.get("Resource").is_none_or(|resources| strings(resources).iter().any(|r| glob(r, &request.resource)));
     if !action_ok || !resource_ok {
         return false;
     }

@@ -99,6 +99,8 @@ struct State {
     hide_new_keys: Option<Duration>,
     rules: Vec<Rule>,
     forwarded: BTreeMap<String, usize>,
+    /// Every request received, in order: its operation and the access key id that signed it.
+    received: Vec<(String, String)>,
     injected: BTreeMap<String, usize>,
     throttled: BTreeMap<String, usize>,
     quotas: HashMap<String, f64>,
@@ -165,6 +167,12 @@ fn operation_of(parts: &hyper::http::request::Parts, body: &[u8]) -> (String, Pr
         .and_then(|form| form.split('&').find_map(|pair| pair.strip_prefix("Action=")))
         .unwrap_or("other");
     (action.to_owned(), Protocol::Query)
+}
+
+/// The access key id in a SigV4 `Authorization` header (`... Credential=AKID/date/...`).
+fn access_key_of(parts: &hyper::http::request::Parts) -> String {
+    let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    header.split("Credential=").nth(1).and_then(|c| c.split('/').next()).unwrap_or("").to_owned()
 }
 
 fn error_response(protocol: Protocol, status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
@@ -248,6 +256,7 @@ async fn handle(
     let (operation, protocol) = operation_of(&parts, &body);
     let (fault, throttled) = {
         let mut state = state.lock().expect("proxy state");
+        state.received.push((operation.clone(), access_key_of(&parts)));
         let fault = state.take_fault(&operation, protocol);
         let throttled = fault.is_none() && state.over_quota(&operation);
         if fault.is_some() {
@@ -373,6 +382,11 @@ impl FaultProxy {
 
     pub fn forwarded(&self, operation: &str) -> usize {
         self.state.lock().expect("proxy state").forwarded.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Every request received so far, in order: (operation, access key id that signed it).
+    pub fn received(&self) -> Vec<(String, String)> {
+        self.state.lock().expect("proxy state").received.clone()
     }
 
     pub fn injected(&self, operation: &str) -> usize {
