@@ -28,14 +28,15 @@ pub(crate) fn check_tags(
     ownership: Ownership,
     rotate_now: bool,
 ) {
-    let mut operator_tags = Vec::new();
+    // What the operator adds to the key: how many tags, and in words.
+    let mut operator_tags: Vec<(usize, String)> = Vec::new();
     if ownership == Ownership::Created {
-        operator_tags.push(format!("its ownership tag {OWNER_TAG} to keys it creates"));
+        operator_tags.push((1, format!("its ownership tag {OWNER_TAG} to keys it creates")));
     }
     if rotate_now {
-        operator_tags.push(format!("{ROTATE_NOW_TAG} and {ROTATE_NOW_BASE_TAG} for rotation.rotateNow"));
+        operator_tags.push((2, format!("{ROTATE_NOW_TAG} and {ROTATE_NOW_BASE_TAG} for rotation.rotateNow")));
     }
-    let limit = MAX_TAGS - if ownership == Ownership::Created { 1 } else { 0 } - if rotate_now { 2 } else { 0 };
+    let limit = MAX_TAGS - operator_tags.iter().map(|(count, _)| count).sum::<usize>();
     if tags.len() > limit {
         let extra = tags.len() - limit;
         let noun = if extra == 1 { "tag" } else { "tags" };
@@ -44,7 +45,7 @@ pub(crate) fn check_tags(
         } else {
             format!(
                 "remove {extra} {noun}: KMS allows {MAX_TAGS} tags per key and the operator adds {}, leaving {limit} for yours",
-                operator_tags.join(" and ")
+                operator_tags.iter().map(|(_, words)| words.as_str()).collect::<Vec<_>>().join(" and ")
             )
         };
         issues.add(field, format!("has {} tags, more than the {limit} this key can carry", tags.len()), fix);

@@ -190,15 +190,11 @@ impl Engine {
             }
             Action::Tag(tags) => {
                 let set: BTreeMap<String, String> = tags.iter().map(|t| (t.key.clone(), t.to.clone())).collect();
-                self.on_key(key_id, || client.tag(key_id, &set)).await?;
-                self.listings.record_tag_change(client, key_id, &set, &[]);
-                Ok(())
+                self.tag_key(client, key_id, &set).await
             }
             Action::Untag(removed) => {
                 let keys: Vec<String> = removed.iter().map(|(k, _)| k.clone()).collect();
-                self.on_key(key_id, || client.untag(key_id, &keys)).await?;
-                self.listings.record_tag_change(client, key_id, &BTreeMap::new(), &keys);
-                Ok(())
+                self.untag_key(client, key_id, &keys).await
             }
             Action::ScheduleDeletion { pending_window_days } => {
                 // Already pending (an earlier attempt's answer was lost): what we wanted.
@@ -231,8 +227,7 @@ impl Engine {
                 (ROTATE_NOW_TAG.to_owned(), tag_value(value)),
                 (ROTATE_NOW_BASE_TAG.to_owned(), on_demand_before.to_string()),
             ]);
-            self.on_key(key_id, || client.tag(key_id, &record)).await?;
-            self.listings.record_tag_change(client, key_id, &record, &[]);
+            self.tag_key(client, key_id, &record).await?;
         }
         match self.on_key(key_id, || client.rotate_on_demand(key_id)).await {
             // KMS refuses a second rotation while one runs: an earlier attempt's, whose answer
@@ -240,9 +235,25 @@ impl Engine {
             Err(EngineError::Aws { source, .. }) if source.code.as_deref() == Some("ConflictException") => {}
             other => other?,
         }
-        let base = [ROTATE_NOW_BASE_TAG.to_owned()];
-        self.on_key(key_id, || client.untag(key_id, &base)).await?;
-        self.listings.record_tag_change(client, key_id, &BTreeMap::new(), &base);
+        self.untag_key(client, key_id, &[ROTATE_NOW_BASE_TAG.to_owned()]).await
+    }
+
+    /// TagResource, and the pass's key index told, so a later lookup sees the tags.
+    async fn tag_key(
+        &self,
+        client: &KmsClient,
+        key_id: &str,
+        set: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        self.on_key(key_id, || client.tag(key_id, set)).await?;
+        self.listings.record_tag_change(client, key_id, set, &[]);
+        Ok(())
+    }
+
+    /// UntagResource, and the pass's key index told.
+    async fn untag_key(&self, client: &KmsClient, key_id: &str, keys: &[String]) -> Result<(), EngineError> {
+        self.on_key(key_id, || client.untag(key_id, keys)).await?;
+        self.listings.record_tag_change(client, key_id, &BTreeMap::new(), keys);
         Ok(())
     }
 

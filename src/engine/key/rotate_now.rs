@@ -63,7 +63,7 @@ pub enum RotateNow {
 
 impl RotateNow {
     pub fn of(desired: &DesiredKey, tags: &std::collections::BTreeMap<String, String>) -> RotateNow {
-        let Some(value) = desired.rotation.as_ref().and_then(|r| r.rotate_now.as_deref()) else {
+        let Some(value) = desired.rotate_now() else {
             return RotateNow::Done;
         };
         if tags.get(ROTATE_NOW_TAG) != Some(&tag_value(value)) {
@@ -129,7 +129,7 @@ pub fn plan_rotate_now(
     plan: &mut Plan,
     on_primary: &dyn Fn(Action) -> Change,
 ) {
-    let Some(value) = desired.rotation.as_ref().and_then(|r| r.rotate_now.clone()) else {
+    let Some(value) = desired.rotate_now().map(str::to_owned) else {
         return;
     };
     let (Some(history), Some(live)) = (&observed.rotation_history, &observed.rotation) else {

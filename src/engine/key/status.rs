@@ -42,8 +42,8 @@ pub fn key_status(desired: &DesiredKey, observation: Option<&KeyObservation>) ->
         };
         // While the base tag is on, the rotation for the tag's value is not finished.
         if !observed.tags.contains_key(ROTATE_NOW_BASE_TAG) {
-            let desired_value = desired.rotation.as_ref().and_then(|r| r.rotate_now.as_deref());
-            rotation.rotate_now_applied = observed.tags.get(ROTATE_NOW_TAG).map(|t| applied_value(t, desired_value));
+            rotation.rotate_now_applied =
+                observed.tags.get(ROTATE_NOW_TAG).map(|t| applied_value(t, desired.rotate_now()));
         }
         if let Some(history) = &observed.rotation_history {
             record_history(&mut rotation, history);
