@@ -90,8 +90,9 @@ pub async fn run(command: Command, args: &LocalArgs) -> u8 {
     let runner = Runner::new(&engine, &set, args.engine.concurrency).through_role(args.assume_role_name.as_deref());
     let progress = match command {
         Command::Plan => ProgressDisplay::off(),
-        Command::Apply => ProgressDisplay::start("apply", runner.progress(), engine.calls().stats.clone()),
-        Command::Delete => ProgressDisplay::start("delete", runner.progress(), engine.calls().stats.clone()),
+        Command::Apply | Command::Delete => {
+            ProgressDisplay::start(command.name(), runner.progress(), engine.calls().stats.clone())
+        }
     };
     let run = runner.run(command);
     tokio::pin!(run);

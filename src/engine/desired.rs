@@ -95,12 +95,12 @@ impl DesiredKey {
         }
     }
 
-    /// Tags the key must carry: declared ones, plus ownership for created keys.
     /// The `rotation.rotateNow` value asked for, if any.
     pub fn rotate_now(&self) -> Option<&str> {
         self.rotation.as_ref().and_then(|r| r.rotate_now.as_deref())
     }
 
+    /// Tags the key must carry: declared ones, plus ownership for created keys.
     pub fn full_tags(&self, declared: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         if self.owns_key() { self.with_owner(declared) } else { declared.clone() }
     }

@@ -8,16 +8,11 @@ use std::fmt::Write;
 
 use super::output::{header, verdict};
 use super::result::ResourceResult;
-use super::runner::{Command, RunOutput};
+use super::runner::RunOutput;
 use crate::engine::{Change, Outcome};
 
 pub fn markdown(output: &RunOutput) -> String {
-    let command = match output.command {
-        Command::Plan => "plan",
-        Command::Apply => "apply",
-        Command::Delete => "delete",
-    };
-    let mut text = format!("### kms-operator {command}\n\n**{}**\n", escape(&verdict(output)));
+    let mut text = format!("### kms-operator {}\n\n**{}**\n", output.command.name(), escape(&verdict(output)));
     let failed: Vec<&ResourceResult> = output.results.iter().filter(|r| r.failed()).collect();
     if !failed.is_empty() {
         text.push_str("\n#### Errors and refusals\n\n");

@@ -8,6 +8,7 @@ use crate::api::{Kind, ObjectName};
 use crate::aws::CallSummary;
 use crate::engine::change::{Action, KeyHandle, NewKeyPlan, TagChange};
 use crate::engine::{EngineError, Finding};
+use crate::local::runner::Command;
 
 fn row(kind: Kind, name: &str, outcome: Outcome, changes: Vec<Change>) -> ResourceResult {
     let namespace = (kind != Kind::AwsAccount).then_some("apps");

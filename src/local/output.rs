@@ -54,7 +54,7 @@ fn describe(result: &ResourceResult, text: &mut String) {
     }
 }
 
-pub(super) fn noteworthy(result: &ResourceResult) -> bool {
+fn noteworthy(result: &ResourceResult) -> bool {
     !result.changes.is_empty() || !result.blockers.is_empty() || !result.notices.is_empty() || result.failed()
 }
 

@@ -28,6 +28,17 @@ pub enum Command {
     Delete,
 }
 
+impl Command {
+    /// The subcommand as typed on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Plan => "plan",
+            Command::Apply => "apply",
+            Command::Delete => "delete",
+        }
+    }
+}
+
 pub struct RunOutput {
     pub command: Command,
     pub results: Vec<ResourceResult>,

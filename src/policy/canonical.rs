@@ -24,6 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+use crate::api::validate::names::is_account_id;
+
 /// Canonical form of a key policy (or of anything: non-policy values pass through with their
 /// object keys sorted).
 ///
@@ -115,10 +117,6 @@ fn collect_partitions(value: &Value, found: &mut BTreeSet<String>, roots: &mut B
         Value::Object(fields) => fields.values().for_each(|v| collect_partitions(v, found, roots)),
         _ => {}
     }
-}
-
-fn is_account_id(id: &str) -> bool {
-    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn statements(value: &Value, partitions: &Partitions) -> Value {
