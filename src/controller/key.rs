@@ -74,6 +74,7 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
     let request = KeyRequest {
         key,
         account: &admitted.account,
+        monitoring: admitted.monitoring.as_ref(),
         tenant: &admitted.tenant,
         memory: memory(key),
         recorder: Some(&recorder),
@@ -125,8 +126,14 @@ async fn cleanup(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError>
             return Ok(Action::await_change());
         }
     };
-    let request =
-        KeyRequest { key, account: &admitted.account, tenant: &admitted.tenant, memory: memory(key), recorder: None };
+    let request = KeyRequest {
+        key,
+        account: &admitted.account,
+        monitoring: admitted.monitoring.as_ref(),
+        tenant: &admitted.tenant,
+        memory: memory(key),
+        recorder: None,
+    };
     let report = ctx.engine.delete_key(request, Mode::Apply).await;
     deletion::finish(ctx, key, &name, &report, FINALIZER).await
 }

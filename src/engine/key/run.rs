@@ -11,13 +11,15 @@ use super::observed::KeyObservation;
 use super::plan::{plan_key, plan_key_deletion};
 use super::status::{key_ready, key_status};
 use crate::api::CreateIntent;
+use crate::api::monitoring::AccountMonitoring;
 use crate::api::{KmsKey, KmsKeyStatus, RotationStatus};
 use crate::aws::AccountConfig;
 use crate::engine::admission::Tenant;
 use crate::engine::cache::lock;
-use crate::engine::change::Action;
+use crate::engine::change::{Action, KeyHandle};
 use crate::engine::converge::Converged;
 use crate::engine::desired::{DesiredKey, Mandate, desired_key};
+use crate::engine::monitoring::plan_monitoring_removal;
 use crate::engine::report::{Outcome, Report, ready_unless_refused, synced_condition};
 use crate::engine::{Engine, EngineError, Mode};
 
@@ -26,6 +28,8 @@ pub type KeyReport = Report<KmsKeyStatus>;
 pub struct KeyRequest<'a> {
     pub key: &'a KmsKey,
     pub account: &'a AccountConfig,
+    /// The account's `spec.monitoring`: where the key's alarms live.
+    pub monitoring: Option<&'a AccountMonitoring>,
     /// What the key's namespace may do, from admission.
     pub tenant: &'a Tenant,
     /// What the controller's status remembers; local mode remembers nothing.
@@ -141,8 +145,14 @@ fn outcome_text(outcome: &Outcome) -> String {
 impl Engine {
     /// Converges (or, in `Mode::Plan`, only plans) one `KmsKey`.
     pub async fn reconcile_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
-        let desired =
-            desired_key(request.key, request.account, request.tenant, request.memory.mandate(), &self.settings);
+        let desired = desired_key(
+            request.key,
+            request.account,
+            request.monitoring,
+            request.tenant,
+            request.memory.mandate(),
+            &self.settings,
+        );
         let memory = request.memory;
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
@@ -196,8 +206,14 @@ impl Engine {
 
     /// What deleting the `KmsKey` does to its key, by its deletion policy.
     pub async fn delete_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
-        let desired =
-            desired_key(request.key, request.account, request.tenant, request.memory.mandate(), &self.settings);
+        let desired = desired_key(
+            request.key,
+            request.account,
+            request.monitoring,
+            request.tenant,
+            request.memory.mandate(),
+            &self.settings,
+        );
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
             Err(error) => return failed(&desired, error, request.memory.creating),
@@ -213,7 +229,20 @@ impl Engine {
                 return failed(&desired, EngineError::aws(error).with_caller(&caller), request.memory.creating);
             }
         };
-        let plan = plan_key_deletion(&desired, &observation);
+        let mut plan = plan_key_deletion(&desired, &observation);
+        // Alarms and filters go whatever the deletion policy: they hold no data.
+        if let (Some(monitoring), true) = (&desired.monitoring, plan.refusals.is_empty() && !desired.observe_only) {
+            let handle = match &observation {
+                KeyObservation::Found(observed) => KeyHandle::Existing(observed.key.key_id.clone()),
+                _ => KeyHandle::Account,
+            };
+            match self.observe_monitoring(&desired.account, &monitoring.setup, &monitoring.prefix).await {
+                Ok(live) => plan.changes.extend(plan_monitoring_removal(&monitoring.setup, &handle, &live).changes),
+                Err(error) => {
+                    return failed(&desired, EngineError::aws(error).with_caller(&caller), request.memory.creating);
+                }
+            }
+        }
         let key_id = match &observation {
             KeyObservation::Found(observed) => Some(observed.key.key_id.clone()),
             _ => None,
