@@ -4,6 +4,7 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod cbor;
 pub mod chart;
 pub mod cli;
 pub mod cluster;
