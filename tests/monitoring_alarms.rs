@@ -19,8 +19,14 @@ use support::proxy::FaultProxy;
 
 const LOG_GROUP: &str = "aws-cloudtrail-logs";
 const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:kms-alarms";
-const MONITORING_OPS: [Op; 6] =
-    [Op::DescribeAlarms, Op::PutMetricAlarm, Op::DeleteAlarms, Op::DescribeMetricFilters, Op::PutMetricFilter, Op::DeleteMetricFilter];
+const MONITORING_OPS: [Op; 6] = [
+    Op::DescribeAlarms,
+    Op::PutMetricAlarm,
+    Op::DeleteAlarms,
+    Op::DescribeMetricFilters,
+    Op::PutMetricFilter,
+    Op::DeleteMetricFilter,
+];
 
 struct Aws {
     _moto: Moto,
@@ -58,7 +64,12 @@ fn account(endpoint: &str, extra: &str) -> String {
 }
 
 fn monitored_key(name: &str, notify: &str) -> String {
-    key(name, &format!("monitoring:\n  notify: [\"{notify}\"]\n  decrypt: {{threshold: 50, periodSeconds: 300, evaluationPeriods: 3, datapointsToAlarm: 2}}"))
+    key(
+        name,
+        &format!(
+            "monitoring:\n  notify: [\"{notify}\"]\n  decrypt: {{threshold: 50, periodSeconds: 300, evaluationPeriods: 3, datapointsToAlarm: 2}}"
+        ),
+    )
 }
 
 fn workspace(aws: &Aws, keys: &[&str]) -> Workspace {
@@ -79,13 +90,17 @@ async fn alarm_names(aws: &Aws) -> Vec<String> {
 
 async fn filter_names(aws: &Aws) -> Vec<String> {
     let out = aws.logs.describe_metric_filters().log_group_name(LOG_GROUP).send().await.expect("DescribeMetricFilters");
-    let mut names: Vec<String> = out.metric_filters().iter().filter_map(|f| f.filter_name().map(str::to_owned)).collect();
+    let mut names: Vec<String> =
+        out.metric_filters().iter().filter_map(|f| f.filter_name().map(str::to_owned)).collect();
     names.sort();
     names
 }
 
 fn monitoring_writes(calls: &CallSummary) -> u64 {
-    [Op::PutMetricAlarm, Op::DeleteAlarms, Op::PutMetricFilter, Op::DeleteMetricFilter].iter().map(|op| calls.count(*op)).sum()
+    [Op::PutMetricAlarm, Op::DeleteAlarms, Op::PutMetricFilter, Op::DeleteMetricFilter]
+        .iter()
+        .map(|op| calls.count(*op))
+        .sum()
 }
 
 fn key_status<'a>(output: &'a RunOutput, name: &str) -> &'a Value {
@@ -96,7 +111,10 @@ fn alarm_states(output: &RunOutput, name: &str) -> Vec<(String, String)> {
     key_status(output, name)["monitoring"]["alarms"]
         .as_array()
         .map(|alarms| {
-            alarms.iter().map(|a| (a["signal"].as_str().unwrap_or("").to_owned(), a["state"].as_str().unwrap_or("").to_owned())).collect()
+            alarms
+                .iter()
+                .map(|a| (a["signal"].as_str().unwrap_or("").to_owned(), a["state"].as_str().unwrap_or("").to_owned()))
+                .collect()
         })
         .unwrap_or_default()
 }
@@ -127,9 +145,13 @@ async fn a_monitored_key_converges_in_one_apply_and_a_second_apply_writes_nothin
     );
     assert_eq!(applied.calls.count(Op::PutMetricAlarm), 3);
     assert_eq!(applied.calls.count(Op::PutMetricFilter), 3);
-    let decrypt = aws.cloudwatch.describe_alarms().alarm_names(format!("{KEY_PREFIX}{REGION}/decrypt")).send().await.unwrap();
+    let decrypt =
+        aws.cloudwatch.describe_alarms().alarm_names(format!("{KEY_PREFIX}{REGION}/decrypt")).send().await.unwrap();
     let decrypt = &decrypt.metric_alarms()[0];
-    assert_eq!((decrypt.threshold(), decrypt.period(), decrypt.evaluation_periods(), decrypt.datapoints_to_alarm()), (Some(50.0), Some(300), Some(3), Some(2)));
+    assert_eq!(
+        (decrypt.threshold(), decrypt.period(), decrypt.evaluation_periods(), decrypt.datapoints_to_alarm()),
+        (Some(50.0), Some(300), Some(3), Some(2))
+    );
     assert_eq!(decrypt.alarm_actions(), [TOPIC]);
     assert_eq!(decrypt.ok_actions(), [TOPIC]);
     assert_eq!(decrypt.treat_missing_data(), Some("notBreaching"));
@@ -137,12 +159,17 @@ async fn a_monitored_key_converges_in_one_apply_and_a_second_apply_writes_nothin
     assert_eq!(decrypt.dimensions()[0].value(), Some(key_arn.as_str()));
     let tags = aws.cloudwatch.list_tags_for_resource().resource_arn(decrypt.alarm_arn().unwrap()).send().await.unwrap();
     assert!(
-        tags.tags().iter().any(|t| t.key() == Some("kmsoperator.dev/owner") && t.value() == Some("kms-operator/apps/orders")),
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == Some("kmsoperator.dev/owner") && t.value() == Some("kms-operator/apps/orders")),
         "the alarm carries the key's ownership: {tags:?}"
     );
     assert_eq!(
         alarm_states(&applied, "orders"),
-        [("AccessDenied".to_owned(), "INSUFFICIENT_DATA".to_owned()), ("Decrypt".to_owned(), "INSUFFICIENT_DATA".to_owned())]
+        [
+            ("AccessDenied".to_owned(), "INSUFFICIENT_DATA".to_owned()),
+            ("Decrypt".to_owned(), "INSUFFICIENT_DATA".to_owned())
+        ]
     );
 
     let again = run(&engine().await, ws.path(), Command::Apply).await;
@@ -175,7 +202,13 @@ async fn drift_in_the_console_is_planned_and_repaired_and_an_alarm_in_alarm_show
         .send()
         .await
         .expect("PutMetricAlarm by hand");
-    aws.logs.delete_metric_filter().log_group_name(LOG_GROUP).filter_name(format!("{KEY_PREFIX}decrypt")).send().await.unwrap();
+    aws.logs
+        .delete_metric_filter()
+        .log_group_name(LOG_GROUP)
+        .filter_name(format!("{KEY_PREFIX}decrypt"))
+        .send()
+        .await
+        .unwrap();
     aws.cloudwatch.delete_alarms().alarm_names(format!("{KEY_PREFIX}{REGION}/accessdenied")).send().await.unwrap();
 
     let plan = run(&engine().await, ws.path(), Command::Plan).await;
@@ -183,8 +216,16 @@ async fn drift_in_the_console_is_planned_and_repaired_and_an_alarm_in_alarm_show
     let key = plan.results.iter().find(|r| r.object.name == "orders").unwrap();
     let summaries: Vec<String> = key.changes.iter().map(|c| c.summary()).collect();
     assert_eq!(summaries.len(), 3, "{summaries:#?}");
-    assert!(summaries.iter().any(|s| s.starts_with("create metric filter") && s.contains("/decrypt")), "{summaries:#?}");
-    assert!(summaries.iter().any(|s| s.starts_with("update alarm") && s.contains("100000 over 300 s") && s.contains("> 50")), "{summaries:#?}");
+    assert!(
+        summaries.iter().any(|s| s.starts_with("create metric filter") && s.contains("/decrypt")),
+        "{summaries:#?}"
+    );
+    assert!(
+        summaries
+            .iter()
+            .any(|s| s.starts_with("update alarm") && s.contains("100000 over 300 s") && s.contains("> 50")),
+        "{summaries:#?}"
+    );
     assert!(summaries.iter().any(|s| s.starts_with("create alarm") && s.contains("accessdenied")), "{summaries:#?}");
 
     let repaired = run(&engine().await, ws.path(), Command::Apply).await;
@@ -248,8 +289,29 @@ async fn an_in_sync_monitored_fleet_costs_less_than_one_extra_read_per_key() {
     assert_eq!(plan.exit_code(), 0);
     let extra: u64 = MONITORING_OPS.iter().filter(|op| !op.is_write()).map(|op| plan.calls.count(*op)).sum();
     let per_key = extra as f64 / FLEET as f64;
-    println!("extra reads for {FLEET} in-sync monitored keys: {extra} ({per_key:.3} per key): {:?}", plan.calls.by_operation);
+    println!(
+        "extra reads for {FLEET} in-sync monitored keys: {extra} ({per_key:.3} per key): {:?}",
+        plan.calls.by_operation
+    );
     assert!(per_key <= 1.0, "{extra} monitoring reads for {FLEET} keys");
     assert_eq!(plan.calls.count(Op::DescribeAlarms), 1, "one listing of the cluster's alarms for the whole pass");
     assert_eq!(plan.calls.count(Op::DescribeMetricFilters), 1, "one listing of the log group's filters");
+}
+
+#[test]
+fn cbor_documents_round_trip_and_timestamps_are_tagged() {
+    use support::cbor::{cbor_to_json, json_to_cbor, rpc_v2_operation};
+    let json =
+        br#"{"MetricAlarms":[{"AlarmName":"a","Threshold":100.0,"Period":300,"StateUpdatedTimestamp":1700000000.5}]}"#;
+    let cbor = json_to_cbor(json).unwrap();
+    let value: ciborium::Value = ciborium::from_reader(cbor.as_slice()).unwrap();
+    let text = format!("{value:?}");
+    assert!(text.contains("Tag(1, Float(1700000000.5))"), "{text}");
+    assert!(text.contains("Float(100.0)") && text.contains("Integer(Integer(300))"), "{text}");
+    let back: Value = serde_json::from_slice(&cbor_to_json(&cbor).unwrap()).unwrap();
+    assert_eq!(back["MetricAlarms"][0]["Period"], 300);
+    assert_eq!(
+        rpc_v2_operation("/service/GraniteServiceVersion20100801/operation/PutMetricAlarm"),
+        Some(("GraniteServiceVersion20100801", "PutMetricAlarm"))
+    );
 }

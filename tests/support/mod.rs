@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cluster;
 pub mod engine;
 pub mod fake_kube;
+pub mod filter_pattern;
 pub mod iam;
 pub mod kms;
 pub mod manifests;
