@@ -62,9 +62,11 @@ fn the_policy_allows_exactly_the_kms_actions_the_operator_calls() {
             allowed.insert(action);
         }
     }
-    // GetCallerIdentity needs no permission; every other operation is a KMS call.
-    let called: BTreeSet<String> =
-        Op::ALL.iter().filter(|op| **op != Op::GetCallerIdentity).map(|op| format!("kms:{op}")).collect();
+    // GetCallerIdentity needs no permission; PutMetricAlarm with tags also needs
+    // cloudwatch:TagResource (CloudWatch API reference, PutMetricAlarm "Tags").
+    let mut called: BTreeSet<String> =
+        Op::ALL.iter().filter(|op| **op != Op::GetCallerIdentity).map(|op| op.iam_action()).collect();
+    called.insert("cloudwatch:TagResource".to_owned());
     assert_eq!(allowed, called);
 }
 
@@ -130,7 +132,8 @@ fn the_ownership_tag_goes_on_only_with_create_key() {
 #[test]
 fn writes_reach_only_keys_this_cluster_owns() {
     let policy = policy();
-    for op in Op::ALL.iter().filter(|op| op.is_write() && !matches!(op, Op::CreateKey | Op::CreateGrant)) {
+    let kms_writes = Op::ALL.iter().filter(|op| op.service() == "kms" && op.is_write());
+    for op in kms_writes.filter(|op| !matches!(op, Op::CreateKey | Op::CreateGrant)) {
         let action = format!("kms:{op}");
         assert_eq!(
             evaluate(&policy, &on_key(&action, Some("prod/team-a/logs"))),
@@ -201,4 +204,28 @@ fn the_model_matches_wildcards_like_iam() {
     assert!(!glob("arn:aws:kms:*:1:key/*", "arn:aws:kms:eu-west-1:2:key/abc"));
     assert!(glob("prod/*", "prod/ns/name"));
     assert!(glob("a?c", "abc") && !glob("a?c", "ac"));
+}
+
+#[test]
+fn alarm_writes_reach_only_this_clusters_alarms_by_name() {
+    let policy = policy();
+    let alarm = |name: &str| format!("arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:{name}");
+    for action in ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource"] {
+        let ours = Request::new(action, &alarm("kms-operator/prod/key/team-a/logs/eu-west-1/decrypt"));
+        assert_eq!(evaluate(&policy, &ours), Decision::Allowed, "{action}");
+        for other in ["kms-operator/staging/key/team-a/logs/eu-west-1/decrypt", "billing-alarm", "kms-operator/prodx/a"]
+        {
+            assert_eq!(
+                evaluate(&policy, &Request::new(action, &alarm(other))),
+                Decision::ImplicitDeny,
+                "{action} {other}"
+            );
+        }
+    }
+    let group = format!("arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:trail");
+    for action in ["logs:PutMetricFilter", "logs:DeleteMetricFilter", "logs:DescribeMetricFilters"] {
+        assert_eq!(evaluate(&policy, &Request::new(action, &group)), Decision::Allowed, "{action}");
+        let elsewhere = "arn:aws:logs:eu-west-1:999999999999:log-group:trail";
+        assert_eq!(evaluate(&policy, &Request::new(action, elsewhere)), Decision::ImplicitDeny, "{action}");
+    }
 }

@@ -79,7 +79,13 @@ const PLAN_AS_THE_READ_ONLY_ROLE: &[&str] = &["plan", "--assume-role-name", PLAN
 fn request(operation: &str) -> Request {
     let key = format!("arn:aws:kms:ap-southeast-2:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
     match Op::parse(operation) {
-        Some(op @ (Op::ListKeys | Op::ListAliases | Op::GetCallerIdentity)) => Request::new(&op.iam_action(), "*"),
+        Some(op @ (Op::ListKeys | Op::ListAliases | Op::GetCallerIdentity | Op::DescribeAlarms)) => {
+            Request::new(&op.iam_action(), "*")
+        }
+        Some(op @ Op::DescribeMetricFilters) => {
+            let group = format!("arn:aws:logs:ap-southeast-2:{ACCOUNT}:log-group:aws-cloudtrail-logs-{ACCOUNT}");
+            Request::new(&op.iam_action(), &group)
+        }
         Some(op) => Request::new(&op.iam_action(), &key),
         None => panic!("plan made a call the operator does not know: {operation}"),
     }
@@ -183,7 +189,8 @@ fn the_read_only_policy_allows_no_write_even_beside_a_policy_that_does() {
         let (service, name) = action.split_once(':').expect("service:action");
         assert!(!name.contains('*'), "no wildcards: {action}");
         let read = ["Describe", "Get", "List"].iter().any(|verb| name.starts_with(verb));
-        assert!(read && (service == "kms" || action == "sts:GetCallerIdentity"), "{action} is not a read");
+        let service_read = matches!(service, "kms" | "cloudwatch" | "logs") || action == "sts:GetCallerIdentity";
+        assert!(read && service_read, "{action} is not a read");
     }
 }
 

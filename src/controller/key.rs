@@ -14,7 +14,7 @@ use kube::runtime::finalizer::{Event as Finalized, finalizer};
 use super::context::{Context, ControllerError, object_name};
 use super::status::{StatusIntent, api_for};
 use super::{deletion, events, gate};
-use crate::api::{Kind, KmsKey, ObjectName};
+use crate::api::{Kind, KmsKey, KmsKeyStatus, ObjectName};
 use crate::engine::key::{KeyReport, KeyRequest, Memory, REPLACE_DELETED_KEY};
 use crate::engine::{Mode, Outcome};
 
@@ -84,6 +84,7 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
         return Ok(None);
     }
     record_key_state(ctx, &name, key, &report);
+    events::publish(&ctx.recorder, key, alarm_events(previous, &report)).await;
     ctx.finish(&api, &recorder.latest(key), &name, previous, report, started).await.map(Some)
 }
 
@@ -91,11 +92,39 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
 /// reading the key leaves the last state known: a failure says nothing about the key.
 fn record_key_state(ctx: &Context, name: &ObjectName, key: &KmsKey, report: &KeyReport) {
     match (&report.status.key_state, &report.outcome) {
-        (Some(state), _) => ctx.metrics.key_state(name, state, key.spec.enabled),
+        (Some(state), _) => {
+            ctx.metrics.key_state(name, state, key.spec.enabled);
+            let alarms = report.status.monitoring.as_ref().map(|m| m.alarms.as_slice()).unwrap_or_default();
+            ctx.metrics.key_alarms(name, alarms);
+        }
         (None, Outcome::Failed(_)) => {}
         (None, _) => ctx.metrics.no_key(name),
     }
 }
+
+/// A Warning Event for each alarm of the key that entered ALARM since the last pass.
+fn alarm_events(previous: Option<&KmsKeyStatus>, report: &KeyReport) -> Vec<kube::runtime::events::Event> {
+    let alarms = |status: Option<&KmsKeyStatus>| {
+        status.and_then(|s| s.monitoring.as_ref()).map(|m| m.alarms.clone()).unwrap_or_default()
+    };
+    let before = alarms(previous);
+    alarms(Some(&report.status))
+        .into_iter()
+        .filter(|now| now.state == ALARM && !before.iter().any(|b| b.name == now.name && b.state == ALARM))
+        .map(|now| {
+            let note = format!(
+                "alarm {} ({} of the key in {}) entered ALARM{}",
+                now.name,
+                now.signal,
+                now.region.as_deref().unwrap_or("?"),
+                now.since.as_deref().map(|s| format!(" at {s}")).unwrap_or_default()
+            );
+            events::event(EventType::Warning, "AlarmFiring", "Monitor", note)
+        })
+        .collect()
+}
+
+const ALARM: &str = "ALARM";
 
 /// What the object's status and metadata remember of earlier passes.
 fn memory(key: &KmsKey) -> Memory<'_> {
