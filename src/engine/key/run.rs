@@ -143,16 +143,14 @@ fn outcome_text(outcome: &Outcome) -> String {
 }
 
 impl Engine {
+    fn desired(&self, request: &KeyRequest<'_>) -> DesiredKey {
+        let mandate = request.memory.mandate();
+        desired_key(request.key, request.account, request.monitoring, request.tenant, mandate, &self.settings)
+    }
+
     /// Converges (or, in `Mode::Plan`, only plans) one `KmsKey`.
     pub async fn reconcile_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
-        let desired = desired_key(
-            request.key,
-            request.account,
-            request.monitoring,
-            request.tenant,
-            request.memory.mandate(),
-            &self.settings,
-        );
+        let desired = self.desired(&request);
         let memory = request.memory;
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
@@ -206,14 +204,7 @@ impl Engine {
 
     /// What deleting the `KmsKey` does to its key, by its deletion policy.
     pub async fn delete_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
-        let desired = desired_key(
-            request.key,
-            request.account,
-            request.monitoring,
-            request.tenant,
-            request.memory.mandate(),
-            &self.settings,
-        );
+        let desired = self.desired(&request);
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
             Err(error) => return failed(&desired, error, request.memory.creating),
