@@ -18,6 +18,9 @@ mod fake_kube;
 #[path = "../tests/support/moto.rs"]
 mod moto;
 #[allow(dead_code)]
+#[path = "../tests/support/key_material.rs"]
+mod key_material;
+#[allow(dead_code)]
 #[path = "../tests/support/proxy.rs"]
 mod proxy;
 #[allow(dead_code)]

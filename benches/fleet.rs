@@ -13,6 +13,9 @@ mod common;
 #[path = "../tests/support/moto.rs"]
 mod moto;
 #[allow(dead_code)]
+#[path = "../tests/support/key_material.rs"]
+mod key_material;
+#[allow(dead_code)]
 #[path = "../tests/support/proxy.rs"]
 mod proxy;
 #[allow(dead_code)]

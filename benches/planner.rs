@@ -7,7 +7,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use kms_operator::api::{DeletionPolicy, Kind, ObjectName, PolicySpec, ServiceAccess};
 use kms_operator::aws::AccountConfig;
-use kms_operator::aws::model::{KeyDescription, RotationState};
+use kms_operator::aws::model::{KeyDescription, KeyMaterial, RotationState};
 use kms_operator::engine::desired::{DesiredKey, DesiredRotation, Mandate, Origin};
 use kms_operator::engine::key::observed::{KeyObservation, ObservedKey};
 use kms_operator::engine::key::plan::plan_key;
@@ -65,6 +65,7 @@ fn desired(policy: Value) -> DesiredKey {
         key_spec: "SYMMETRIC_DEFAULT".into(),
         key_usage: "ENCRYPT_DECRYPT".into(),
         multi_region: false,
+        material: KeyMaterial { origin: "AWS_KMS".into(), ..KeyMaterial::default() },
         enabled: true,
         rotation: Some(DesiredRotation { enabled: true, period_days: 365, rotate_now: None }),
         policy: Some(policy),

@@ -1,6 +1,7 @@
 //! The test proxy as a program, for `just demo`: it forwards to the local AWS server (moto) and
 //! translates CloudWatch's Smithy RPC v2 CBOR, which moto does not parse, to the JSON protocol it
-//! does (docs/testing.md). Not part of the shipped binary.
+//! does, and describes keys as KMS does where moto does not (docs/testing.md). Not part of the
+//! shipped binary.
 //!
 //!     cargo run --example local_aws_proxy -- <moto port>
 //!
@@ -9,6 +10,9 @@
 #[allow(dead_code)]
 #[path = "../tests/support/cbor.rs"]
 mod cbor;
+#[allow(dead_code)]
+#[path = "../tests/support/key_material.rs"]
+mod key_material;
 #[allow(dead_code)]
 #[path = "../tests/support/proxy.rs"]
 mod proxy;
@@ -25,6 +29,7 @@ async fn main() {
         std::process::exit(2);
     };
     let proxy = proxy::FaultProxy::start(port).await;
+    proxy.describe_key_material(&[]);
     println!("{}", proxy.endpoint());
     let _ = std::io::stdout().flush();
     std::future::pending::<()>().await;

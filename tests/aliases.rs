@@ -135,6 +135,93 @@ async fn an_alias_to_an_existing_key_by_id_or_arn() {
     assert_eq!(run_json("apply", s.ws.path()).writes(), 0);
 }
 
+/// The aws-controllers-k8s KMS controller's own alias test (`test/e2e/tests/test_alias.py`,
+/// `test_create_update_delete_alias`): an alias on an existing key, repointed to another existing
+/// key, then deleted. Neither key is the operator's, so repointing takes `adopt`: a local run
+/// has no status to remember that it created the alias.
+#[tokio::test]
+async fn the_ack_alias_scenario_creates_on_one_key_repoints_to_another_and_deletes() {
+    let s = setup().await;
+    s.ws.remove("keys.yaml");
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let created = s.kms.create_key().send().await.unwrap();
+        keys.push(created.key_metadata().unwrap().key_id().to_owned());
+    }
+    let on = |key: &str, adopt: bool| {
+        alias("app", &format!("name: alias/simple-alias
+targetKeyId: {key}
+accountRef: test
+adopt: {adopt}"))
+    };
+    s.ws.write("alias.yaml", &on(&keys[0], true));
+    let created = run_json("apply", s.ws.path());
+    created.assert_code(0);
+    assert_eq!(alias_target(&s.kms, "alias/simple-alias").await, Some(keys[0].clone()));
+    let arn = created.resource("KmsAlias", "app")["status"]["arn"].clone();
+
+    // Without adopt, an alias on a key nobody owns is someone else's until shown otherwise.
+    s.ws.write("alias.yaml", &on(&keys[1], false));
+    let refused = kms_operator(&["plan", "-f", "."], s.ws.path());
+    refused.assert_code(1);
+    assert!(refused.stdout.contains("AliasConflict") && refused.stdout.contains("spec.adopt: true"), "{}", refused.stdout);
+
+    s.ws.write("alias.yaml", &on(&keys[1], true));
+    let repointed = run_json("apply", s.ws.path());
+    repointed.assert_code(0);
+    assert_eq!(repointed.calls("UpdateAlias"), 1);
+    assert_eq!(alias_target(&s.kms, "alias/simple-alias").await, Some(keys[1].clone()));
+    let status = &repointed.resource("KmsAlias", "app")["status"];
+    assert_eq!((&status["targetKeyId"], &status["arn"]), (&serde_json::json!(keys[1]), &arn));
+    assert_eq!(run_json("apply", s.ws.path()).writes(), 0);
+
+    let deleted = run_json("delete", s.ws.path());
+    deleted.assert_code(0);
+    assert_eq!(deleted.calls("DeleteAlias"), 1);
+    assert_eq!(alias_target(&s.kms, "alias/simple-alias").await, None);
+}
+
+#[tokio::test]
+async fn the_controller_adopts_an_alias_only_where_the_account_lets_it() {
+    use kms_operator::api::{KmsAlias, KmsKey};
+    use support::cluster::{Cluster, condition, key_object_in, object_in};
+
+    let moto = Moto::start();
+    let client = kms::client(&moto.endpoint(), REGION).await;
+    let legacy = client.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
+    client.create_alias().alias_name("alias/legacy").target_key_id(&legacy).send().await.unwrap();
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", serde_json::json!({})).await;
+    cluster.namespace("platform", serde_json::json!({"adopt": "yes"})).await;
+    let adopters = serde_json::json!({"permissions": {"adoptionNamespaces": {"matchLabels": {"adopt": "yes"}}}});
+    cluster.account(&moto.endpoint(), adopters).await;
+    for namespace in ["apps", "platform"] {
+        cluster.create::<KmsKey>(namespace, key_object_in(namespace, "k", serde_json::json!({}))).await;
+        for _ in 0..2 {
+            cluster.reconcile_key_in(namespace, "k").await.unwrap();
+        }
+        let spec = serde_json::json!({"name": "alias/legacy", "keyRef": {"name": "k"}, "adopt": true});
+        cluster.create::<KmsAlias>(namespace, object_in("KmsAlias", namespace, "legacy", spec)).await;
+    }
+
+    let writes = cluster.writes();
+    for _ in 0..2 {
+        cluster.reconcile_on_key::<KmsAlias>("apps", "legacy").await.unwrap();
+    }
+    let refused = cluster.get::<KmsAlias>("apps", "legacy").await.unwrap().status.expect("status");
+    assert_eq!(condition(&refused.conditions, "Ready").reason, "NotPermitted");
+    assert_eq!(cluster.writes(), writes, "refused before any write");
+    assert_eq!(alias_target(&client, "alias/legacy").await, Some(legacy));
+
+    for _ in 0..2 {
+        cluster.reconcile_on_key::<KmsAlias>("platform", "legacy").await.unwrap();
+    }
+    let platform_key = cluster.get::<KmsKey>("platform", "k").await.unwrap().status.unwrap().key_id.unwrap();
+    assert_eq!(alias_target(&client, "alias/legacy").await, Some(platform_key));
+    let status = cluster.get::<KmsAlias>("platform", "legacy").await.unwrap().status.expect("status");
+    assert_eq!(condition(&status.conditions, "Ready").status, "True");
+}
+
 #[tokio::test]
 async fn delete_removes_the_alias() {
     let s = setup().await;

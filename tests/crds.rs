@@ -113,6 +113,53 @@ fn key_rules_make_identity_fields_immutable() {
 }
 
 #[test]
+fn key_material_fields_go_together_and_never_change() {
+    let cloudhsm = json!({"accountRef": "a", "origin": "AWS_CLOUDHSM", "customKeyStoreId": "cks-1234567890abcdef0"});
+    check("KmsKey", cloudhsm.clone(), None).expect("a CloudHSM key with its key store");
+    let xks = json!({"accountRef": "a", "origin": "EXTERNAL_KEY_STORE", "customKeyStoreId": "cks-1234567890abcdef1", "xksKeyId": "bb8562717f809024"});
+    check("KmsKey", xks.clone(), Some(xks.clone())).expect("an external key store key, unchanged");
+    check("KmsKey", json!({"accountRef": "a", "origin": "EXTERNAL", "multiRegion": true}), None)
+        .expect("imported material, multi-Region");
+    rejects("KmsKey", json!({"accountRef": "a", "origin": "AWS_CLOUDHSM"}), None, "customKeyStoreId goes with origin");
+    rejects(
+        "KmsKey",
+        json!({"accountRef": "a", "customKeyStoreId": "cks-1"}),
+        None,
+        "customKeyStoreId goes with origin",
+    );
+    rejects(
+        "KmsKey",
+        json!({"accountRef": "a", "origin": "EXTERNAL_KEY_STORE", "customKeyStoreId": "cks-1"}),
+        None,
+        "xksKeyId goes with origin EXTERNAL_KEY_STORE",
+    );
+    rejects(
+        "KmsKey",
+        json!({"accountRef": "a", "origin": "AWS_CLOUDHSM", "customKeyStoreId": "cks-1", "multiRegion": true}),
+        None,
+        "single-Region SYMMETRIC_DEFAULT keys",
+    );
+    rejects(
+        "KmsKey",
+        json!({"accountRef": "a", "origin": "EXTERNAL", "rotation": {"enabled": true}}),
+        None,
+        "only key material it made",
+    );
+    rejects(
+        "KmsKey",
+        json!({"accountRef": "a", "origin": "EXTERNAL"}),
+        Some(json!({"accountRef": "a", "origin": "AWS_KMS"})),
+        "origin is immutable",
+    );
+    let mut moved = cloudhsm.clone();
+    moved["customKeyStoreId"] = json!("cks-1234567890abcdef9");
+    rejects("KmsKey", moved, Some(cloudhsm), "customKeyStoreId and xksKeyId are immutable");
+    let mut rekeyed = xks.clone();
+    rekeyed["xksKeyId"] = json!("another");
+    rejects("KmsKey", rekeyed, Some(xks), "customKeyStoreId and xksKeyId are immutable");
+}
+
+#[test]
 fn alias_and_grant_rules_check_references() {
     rejects("KmsAlias", json!({"name": "alias/a"}), None, "exactly one of spec.keyRef and spec.targetKeyId");
     rejects(

@@ -66,10 +66,53 @@ async fn a_grant_is_created_once() {
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].1, vec!["Decrypt", "Encrypt"]);
     assert_eq!(first.resource("KmsGrant", "s3")["status"]["grantId"], grants[0].0.as_str());
+    let token = &first.resource("KmsGrant", "s3")["status"]["grantToken"];
+    assert!(token.as_str().is_some_and(|t| !t.is_empty()), "the run that created the grant shows its token: {token}");
 
     let second = run_json("apply", s.ws.path());
     assert_eq!(second.writes(), 0);
     assert_eq!(second.calls("ListGrants"), 1);
+    // ListGrants shows no tokens, and a local run remembers nothing of the last one.
+    assert!(second.resource("KmsGrant", "s3")["status"].get("grantToken").is_none());
+}
+
+#[tokio::test]
+async fn the_controller_keeps_the_token_of_the_grant_it_created_while_that_grant_lives() {
+    use kms_operator::api::{KmsGrant, KmsKey};
+    use support::cluster::{Cluster, key_object, object_in};
+
+    let moto = Moto::start();
+    let cluster = Cluster::listing_every_pass().await;
+    cluster.namespace("apps", serde_json::json!({})).await;
+    cluster.account(&moto.endpoint(), serde_json::json!({})).await;
+    cluster.create::<KmsKey>("apps", key_object("data", serde_json::json!({}))).await;
+    for _ in 0..2 {
+        cluster.reconcile_key("data").await.unwrap();
+    }
+    let spec = |operations: &[&str]| serde_json::json!({"keyRef": {"name": "data"}, "name": "s3", "granteePrincipal": GRANTEE, "operations": operations});
+    cluster.create::<KmsGrant>("apps", object_in("KmsGrant", "apps", "s3", spec(&["Decrypt"]))).await;
+    let status = || async { cluster.get::<KmsGrant>("apps", "s3").await.and_then(|g| g.status).expect("status") };
+    // The first pass admits the object and adds the finalizer; the second creates the grant.
+    cluster.reconcile_on_key::<KmsGrant>("apps", "s3").await.unwrap();
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        cluster.reconcile_on_key::<KmsGrant>("apps", "s3").await.unwrap();
+        tokens.push(status().await.grant_token.expect("a token"));
+    }
+    assert!(tokens.iter().all(|t| t == &tokens[0]), "carried across passes that list afresh: {tokens:?}");
+
+    kube::Api::<KmsGrant>::namespaced(cluster.client(), "apps")
+        .patch(
+            "s3",
+            &Default::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"spec": spec(&["Decrypt", "Encrypt"])})),
+        )
+        .await
+        .unwrap();
+    cluster.reconcile_on_key::<KmsGrant>("apps", "s3").await.unwrap();
+    let replaced = status().await;
+    assert_ne!(replaced.grant_token.as_deref(), Some(tokens[0].as_str()), "a new grant, a new token");
+    assert!(replaced.grant_token.is_some());
 }
 
 #[tokio::test]

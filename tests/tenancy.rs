@@ -239,6 +239,63 @@ async fn keys_nobody_created_are_adopted_or_targeted_only_from_adoption_namespac
 }
 
 #[tokio::test]
+async fn adopting_an_alias_is_for_adoption_namespaces_and_never_takes_another_team_s() {
+    let w = world().await;
+    w.kms.create_alias().alias_name("alias/legacy").target_key_id(&w.legacy_key).send().await.expect("CreateAlias");
+    let alias_writes = |output: &Output| {
+        ["CreateAlias", "UpdateAlias", "DeleteAlias"].iter().map(|op| output.calls(op)).sum::<u64>()
+    };
+
+    // Team B is no adoption namespace: refused before any call, by validate too.
+    let team_b = w.workspace(&[
+        ("key.yaml", key_in("team-b", "b-key", "")),
+        ("alias.yaml", object_in("KmsAlias", "team-b", "takeover", "name: alias/legacy
+keyRef: {name: b-key}
+adopt: true")),
+    ]);
+    let validated = kms_operator(&["validate", "-f", "."], team_b.path());
+    validated.assert_code(1);
+    assert!(validated.stderr.contains("error: NotPermitted: ") && validated.stderr.contains("spec.adopt"), "{}", validated.stderr);
+    for command in ["plan", "apply"] {
+        let output = run_json(command, team_b.path());
+        output.assert_code(1);
+        let message = assert_refused(&output, "KmsAlias", "takeover", "NotPermitted");
+        assert!(message.contains("spec.adopt: is true") && message.contains("adoptionNamespaces"), "{message}");
+        assert_eq!(alias_writes(&output), 0, "{command}");
+        assert_eq!(output.calls("ListAliases"), 0, "{command}: refused before the aliases are even read");
+    }
+    assert_eq!(w.alias_target("alias/legacy").await, Some(w.legacy_key.clone()));
+
+    // The platform namespace may adopt, but never an alias on another namespace's key.
+    let grab = w.workspace(&[
+        ("key.yaml", key_in("platform", "p-key", "")),
+        ("alias.yaml", object_in("KmsAlias", "platform", "grab", "name: alias/team-a
+keyRef: {name: p-key}
+adopt: true")),
+    ]);
+    let output = run_json("apply", grab.path());
+    output.assert_code(1);
+    let message = assert_refused(&output, "KmsAlias", "grab", "ForeignKey");
+    assert!(message.contains("belongs to KmsKey team-a/a-key"), "{message}");
+    assert_eq!(alias_writes(&output), 0);
+    assert_eq!(w.alias_target("alias/team-a").await, Some(w.team_a_key.clone()));
+
+    // Positive control: the platform namespace takes over the alias on the key nobody owns.
+    let adopt = w.workspace(&[
+        ("key.yaml", key_in("platform", "p-key", "")),
+        ("alias.yaml", object_in("KmsAlias", "platform", "adopt", "name: alias/legacy
+keyRef: {name: p-key}
+adopt: true")),
+    ]);
+    let adopted = run_json("apply", adopt.path());
+    adopted.assert_code(0);
+    assert_eq!(adopted.calls("UpdateAlias"), 1);
+    let p_key = adopted.resource("KmsKey", "p-key")["status"]["keyId"].as_str().expect("key id").to_owned();
+    assert_eq!(w.alias_target("alias/legacy").await, Some(p_key));
+    assert_eq!(run_json("apply", adopt.path()).writes(), 0);
+}
+
+#[tokio::test]
 async fn policies_and_grants_may_open_keys_only_to_permitted_accounts() {
     let w = world().await;
     let stranger_role = format!("arn:aws:iam::{STRANGER}:role/x");

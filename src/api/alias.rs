@@ -3,7 +3,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::serde_helpers::empty_as_none;
+use super::serde_helpers::{empty_as_none, is_false};
 use super::shared::KeyReference;
 
 /// One alias in one region, pointing at a `KmsKey` or at an existing key.
@@ -56,6 +56,11 @@ pub struct KmsAliasSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("region is immutable: create a new KmsAlias for another region"))]
     #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-\d+$"))]
     pub region: Option<String>,
+
+    /// Take over an existing alias of this name that points at a key nobody owns (allowed only
+    /// from the account's `permissions.adoptionNamespaces`); never one on another namespace's key.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub adopt: bool,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]

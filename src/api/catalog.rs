@@ -33,6 +33,23 @@ pub const DEFAULT_KEY_USAGE: &str = "ENCRYPT_DECRYPT";
 /// Automatic rotation exists only for symmetric encryption keys.
 pub const ROTATABLE_KEY_SPEC: &str = "SYMMETRIC_DEFAULT";
 
+/// Where a key's material comes from (aws-sdk-kms `OriginType`): KMS generates it (`AWS_KMS`),
+/// the owner imports it (`EXTERNAL`), or a custom key store holds it (`AWS_CLOUDHSM`,
+/// `EXTERNAL_KEY_STORE`).
+pub const ORIGINS: &[&str] = &[ORIGIN_AWS_KMS, ORIGIN_EXTERNAL, ORIGIN_CLOUDHSM, ORIGIN_EXTERNAL_KEY_STORE];
+pub const ORIGIN_AWS_KMS: &str = "AWS_KMS";
+pub const ORIGIN_EXTERNAL: &str = "EXTERNAL";
+pub const ORIGIN_CLOUDHSM: &str = "AWS_CLOUDHSM";
+pub const ORIGIN_EXTERNAL_KEY_STORE: &str = "EXTERNAL_KEY_STORE";
+/// KMS's bounds on `CustomKeyStoreId` and `XksKeyId` (CreateKey API reference).
+pub const MAX_CUSTOM_KEY_STORE_ID_CHARS: usize = 64;
+pub const MAX_XKS_KEY_ID_CHARS: usize = 128;
+
+/// Whether keys of `origin` live in a custom key store (and need `customKeyStoreId`).
+pub fn in_custom_key_store(origin: &str) -> bool {
+    origin == ORIGIN_CLOUDHSM || origin == ORIGIN_EXTERNAL_KEY_STORE
+}
+
 /// Operations a grant may allow (aws-sdk-kms `GrantOperation`).
 pub const GRANT_OPERATIONS: &[&str] = &[
     "CreateGrant",

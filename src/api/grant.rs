@@ -102,6 +102,10 @@ pub struct GrantRecord {
 pub struct KmsGrantStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// The token CreateGrant returned, for using the grant before it is visible everywhere in
+    /// KMS; kept while that grant lives (KMS returns it only when the grant is created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_token: Option<String>,
     /// The key the grant is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,

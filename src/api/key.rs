@@ -43,6 +43,11 @@ use super::serde_helpers::{empty_as_none, is_false};
 #[x_kube(validation = Rule::new("!has(self.replicas) || size(self.replicas) == 0 || (has(self.multiRegion) && self.multiRegion)").message("spec.replicas needs spec.multiRegion: true"))]
 #[x_kube(validation = Rule::new("!has(self.rotation) || !has(self.rotation.enabled) || !self.rotation.enabled || !has(self.keySpec) || self.keySpec == 'SYMMETRIC_DEFAULT'").message("spec.rotation.enabled: automatic rotation exists only for keySpec SYMMETRIC_DEFAULT; set rotation.enabled: false"))]
 #[x_kube(validation = schema::key_usage_rule())]
+#[x_kube(validation = Rule::new("(has(self.customKeyStoreId) && self.customKeyStoreId != '') == (has(self.origin) && (self.origin == 'AWS_CLOUDHSM' || self.origin == 'EXTERNAL_KEY_STORE'))").message("spec.customKeyStoreId goes with origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE, and only with them"))]
+#[x_kube(validation = Rule::new("(has(self.xksKeyId) && self.xksKeyId != '') == (has(self.origin) && self.origin == 'EXTERNAL_KEY_STORE')").message("spec.xksKeyId goes with origin EXTERNAL_KEY_STORE, and only with it"))]
+#[x_kube(validation = Rule::new("!has(self.origin) || (self.origin != 'AWS_CLOUDHSM' && self.origin != 'EXTERNAL_KEY_STORE') || ((!has(self.keySpec) || self.keySpec == 'SYMMETRIC_DEFAULT') && (!has(self.multiRegion) || !self.multiRegion))").message("keys in a custom key store (origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE) are single-Region SYMMETRIC_DEFAULT keys"))]
+#[x_kube(validation = Rule::new("!has(self.rotation) || !has(self.rotation.enabled) || !self.rotation.enabled || !has(self.origin) || self.origin == 'AWS_KMS'").message("spec.rotation.enabled: KMS rotates automatically only key material it made (origin AWS_KMS); set rotation.enabled: false"))]
+#[x_kube(validation = Rule::new("(has(self.customKeyStoreId) ? self.customKeyStoreId : '') == (has(oldSelf.customKeyStoreId) ? oldSelf.customKeyStoreId : '') && (has(self.xksKeyId) ? self.xksKeyId : '') == (has(oldSelf.xksKeyId) ? oldSelf.xksKeyId : '')").message("customKeyStoreId and xksKeyId are immutable: create a new KmsKey for another key store or external key"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KmsKeySpec {
     /// Name of the `AwsAccount` the key lives in.
@@ -78,6 +83,23 @@ pub struct KmsKeySpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("multiRegion is immutable after creation"))]
     #[schemars(schema_with = "schema::immutable_bool")]
     pub multi_region: bool,
+
+    /// Where the key material comes from: `AWS_KMS` (default), `EXTERNAL` (imported by its
+    /// owner), `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE` (a custom key store). Immutable.
+    #[serde(default = "default_origin")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("origin is immutable: create a new KmsKey for another origin"))]
+    #[schemars(schema_with = "schema::origin")]
+    pub origin: String,
+
+    /// The custom key store of an `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE` key. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub custom_key_store_id: Option<String>,
+
+    /// The key's id in the external key manager of an `EXTERNAL_KEY_STORE` key. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
+    #[schemars(regex(pattern = r"^[a-zA-Z0-9._-]+$"), length(min = 1, max = 128))]
+    pub xks_key_id: Option<String>,
 
     /// Whether the key is enabled.
     #[serde(default = "default_true")]
@@ -130,6 +152,23 @@ pub struct KmsKeySpec {
     /// `spec.monitoring`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<super::monitoring::KeyMonitoring>,
+
+    /// A ConfigMap the controller keeps with the key's id, ARN, aliases and replica ARNs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportSpec>,
+}
+
+/// What the controller publishes about the key for the workloads of its namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExportSpec {
+    /// A ConfigMap in the key's namespace, owned by the KmsKey; empty: none.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
+    #[schemars(
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"),
+        length(max = 253)
+    )]
+    pub config_map_name: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
@@ -267,6 +306,23 @@ pub struct KmsKeyStatus {
     pub key_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_date: Option<String>,
+    /// When KMS created the key (RFC 3339); this and the fields below as DescribeKey gives them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<String>,
+    /// `CUSTOMER` or `AWS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_manager: Option<String>,
+    /// `AWS_KMS`, `EXTERNAL`, `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub encryption_algorithms: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signing_algorithms: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mac_algorithms: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region_configuration: Option<MultiRegionConfiguration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<RotationStatus>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -341,6 +397,27 @@ pub struct ReplicaStatus {
     pub key_state: Option<String>,
 }
 
+/// A multi-Region key's family, as DescribeKey reports it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MultiRegionConfiguration {
+    /// `PRIMARY` or `REPLICA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region_key_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_key: Option<RegionalKey>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replica_keys: Vec<RegionalKey>,
+}
+
+/// One copy of a multi-Region key.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionalKey {
+    pub arn: String,
+    pub region: String,
+}
+
 fn default_true() -> bool {
     true
 }
@@ -353,10 +430,14 @@ fn default_key_usage() -> String {
     DEFAULT_KEY_USAGE.to_owned()
 }
 
+fn default_origin() -> String {
+    catalog::ORIGIN_AWS_KMS.to_owned()
+}
+
 impl KmsKeySpec {
     /// Rotation is on unless the spec turns it off, for the keys KMS can rotate.
     pub fn rotation_enabled(&self) -> bool {
-        let rotatable = self.key_spec == ROTATABLE_KEY_SPEC;
+        let rotatable = self.key_spec == ROTATABLE_KEY_SPEC && self.material_from_kms();
         self.rotation.as_ref().and_then(|r| r.enabled).unwrap_or(rotatable)
     }
 
@@ -383,6 +464,16 @@ impl KmsKeySpec {
 
     pub fn is_observe_only(&self) -> bool {
         self.management_policy == ManagementPolicy::Observe
+    }
+
+    /// Whether KMS generates the key's material (and so can rotate it).
+    pub fn material_from_kms(&self) -> bool {
+        self.origin == catalog::ORIGIN_AWS_KMS
+    }
+
+    /// `spec.export.configMapName`, when set.
+    pub fn export_config_map(&self) -> Option<&str> {
+        self.export.as_ref().and_then(|e| e.config_map_name.as_deref())
     }
 
     pub fn key_usage_is_valid(&self) -> bool {

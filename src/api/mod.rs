@@ -21,8 +21,9 @@ pub use account::{AccountPermissions, AwsAccount, AwsAccountSpec, AwsAccountStat
 pub use alias::{KmsAlias, KmsAliasSpec, KmsAliasStatus};
 pub use grant::{GrantConstraints, GrantRecord, KmsGrant, KmsGrantSpec, KmsGrantStatus};
 pub use key::{
-    CreateIntent, DeletionPolicy, DeletionSpec, ImportSpec, KmsKey, KmsKeySpec, KmsKeyStatus, ManagementPolicy,
-    PolicySpec, ReplicaSpec, ReplicaStatus, RotationRecord, RotationSpec, RotationStatus, ServiceAccess,
+    CreateIntent, DeletionPolicy, DeletionSpec, ExportSpec, ImportSpec, KmsKey, KmsKeySpec, KmsKeyStatus,
+    ManagementPolicy, MultiRegionConfiguration, PolicySpec, RegionalKey, ReplicaSpec, ReplicaStatus, RotationRecord,
+    RotationSpec, RotationStatus, ServiceAccess,
 };
 pub use object::{Kind, ObjectName};
 pub use shared::{KeyPointer, KeyReference};

@@ -10,6 +10,10 @@ pub fn key_spec(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string", "enum": specs, "default": catalog::DEFAULT_KEY_SPEC })
 }
 
+pub fn origin(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "enum": catalog::ORIGINS, "default": catalog::ORIGIN_AWS_KMS })
+}
+
 pub fn key_usage(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string", "enum": KEY_USAGES, "default": catalog::DEFAULT_KEY_USAGE })
 }

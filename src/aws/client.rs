@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_kms::types::{GrantOperation, KeySpec, KeyUsageType};
+use aws_sdk_kms::types::{GrantOperation, KeySpec, KeyUsageType, OriginType};
 
 use super::caller::CallContext;
 use super::convert;
 use super::error::{AwsError, ErrorKind};
 use super::model::{
-    AliasEntry, GrantEntry, KeyDescription, NewGrant, NewKey, NewReplica, RotationEntry, RotationState,
+    AliasEntry, CreatedGrant, GrantEntry, KeyDescription, NewGrant, NewKey, NewReplica, RotationEntry, RotationState,
 };
 use super::operation::Op;
 
@@ -251,6 +251,9 @@ impl KmsClient {
                     .key_spec(KeySpec::from(key.key_spec.as_str()))
                     .key_usage(KeyUsageType::from(key.key_usage.as_str()))
                     .multi_region(key.multi_region)
+                    .origin(OriginType::from(key.material.origin.as_str()))
+                    .set_custom_key_store_id(key.material.custom_key_store_id.clone())
+                    .set_xks_key_id(key.material.xks_key_id.clone())
                     .policy(&key.policy)
                     .bypass_policy_lockout_safety_check(key.bypass_policy_lockout_safety_check)
                     .set_tags(Some(tags.clone()))
@@ -355,8 +358,8 @@ impl KmsClient {
         }
     }
 
-    /// Returns the new grant's id.
-    pub async fn create_grant(&self, key_id: &str, grant: &NewGrant) -> Result<String, AwsError> {
+    /// Returns the new grant's id and token.
+    pub async fn create_grant(&self, key_id: &str, grant: &NewGrant) -> Result<CreatedGrant, AwsError> {
         let operations: Vec<GrantOperation> =
             grant.operations.iter().map(|o| GrantOperation::from(o.as_str())).collect();
         let constraints = convert::constraints_to_sdk(&grant.constraints);
@@ -374,7 +377,8 @@ impl KmsClient {
                     .send()
             })
             .await?;
-        out.grant_id().map(str::to_owned).ok_or_else(|| missing(Op::CreateGrant, "grant id"))
+        let grant_id = out.grant_id().map(str::to_owned).ok_or_else(|| missing(Op::CreateGrant, "grant id"))?;
+        Ok(CreatedGrant { grant_id, token: out.grant_token().map(str::to_owned) })
     }
 
     pub async fn retire_grant(&self, key_id: &str, grant_id: &str) -> Result<(), AwsError> {

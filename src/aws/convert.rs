@@ -38,6 +38,13 @@ pub fn key_description(meta: &KeyMetadata) -> KeyDescription {
         replicas,
         deletion_date: date(meta.deletion_date()),
         creation_date: date(meta.creation_date()),
+        encryption_algorithms: meta.encryption_algorithms().iter().map(|a| a.as_str().to_owned()).collect(),
+        signing_algorithms: meta.signing_algorithms().iter().map(|a| a.as_str().to_owned()).collect(),
+        mac_algorithms: meta.mac_algorithms().iter().map(|a| a.as_str().to_owned()).collect(),
+        multi_region_key_type: config.and_then(|c| c.multi_region_key_type()).map(|t| t.as_str().to_owned()),
+        primary_arn: config.and_then(|c| c.primary_key()).and_then(|p| p.arn()).map(str::to_owned),
+        custom_key_store_id: meta.custom_key_store_id().map(str::to_owned),
+        xks_key_id: meta.xks_key_configuration().and_then(|x| x.id()).map(str::to_owned),
     }
 }
 

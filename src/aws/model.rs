@@ -27,6 +27,17 @@ pub struct KeyDescription {
     pub deletion_date: Option<String>,
     /// RFC 3339, so that the oldest of several keys sorts first.
     pub creation_date: Option<String>,
+    pub encryption_algorithms: Vec<String>,
+    pub signing_algorithms: Vec<String>,
+    pub mac_algorithms: Vec<String>,
+    /// `PRIMARY` or `REPLICA`, for multi-Region keys.
+    pub multi_region_key_type: Option<String>,
+    /// ARN of the primary key, for multi-Region keys.
+    pub primary_arn: Option<String>,
+    /// The custom key store of an `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE` key.
+    pub custom_key_store_id: Option<String>,
+    /// The external key's id, for an `EXTERNAL_KEY_STORE` key.
+    pub xks_key_id: Option<String>,
 }
 
 impl KeyDescription {
@@ -36,6 +47,12 @@ impl KeyDescription {
 
     pub fn is_customer_managed(&self) -> bool {
         self.key_manager != "AWS"
+    }
+
+    /// Imported key material not imported yet (or deleted, or expired): the key cannot be
+    /// enabled, disabled or used until its owner imports it.
+    pub fn is_pending_import(&self) -> bool {
+        self.state == "PendingImport"
     }
 }
 
@@ -99,15 +116,33 @@ pub struct GrantEntry {
     pub constraints: GrantConstraintsView,
 }
 
+/// What CreateGrant returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatedGrant {
+    pub grant_id: String,
+    pub token: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewKey {
     pub description: String,
     pub key_spec: String,
     pub key_usage: String,
     pub multi_region: bool,
+    pub material: KeyMaterial,
     pub policy: String,
     pub tags: BTreeMap<String, String>,
     pub bypass_policy_lockout_safety_check: bool,
+}
+
+/// Where a key's material comes from: its origin, and the custom key store (and external key)
+/// that hold it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct KeyMaterial {
+    /// `AWS_KMS`, `EXTERNAL`, `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE`.
+    pub origin: String,
+    pub custom_key_store_id: Option<String>,
+    pub xks_key_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -65,7 +65,11 @@ pub fn admit_key(key: &KmsKey, account: AccountRef<'_>, labels: &Labels) -> Resu
 /// A `KmsAlias` or `KmsGrant`, using the account of the key it points at.
 pub fn admit_on_key<T: OnKey>(object: &T, account: AccountRef<'_>, labels: &Labels) -> Result<Tenant, Vec<Refusal>> {
     let name = object.object_name();
-    admit(&name, account, labels, |permitted| object.refusals(&name, permitted))
+    let tenant = admit(&name, account, labels, |permitted| object.refusals(&name, permitted))?;
+    if object.adopts() && !tenant.may_adopt {
+        return Err(vec![tenancy::alias_adoption_refusal(&name, account.name)]);
+    }
+    Ok(tenant)
 }
 
 /// One line for all refusals of an object: the first reason, every message (each a sentence).

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::api::ObjectName;
 use crate::aws::Op;
-use crate::aws::model::{GrantConstraintsView, RotationState};
+use crate::aws::model::{GrantConstraintsView, KeyMaterial, RotationState};
 use crate::engine::monitoring::MonitoringAction;
 use crate::policy;
 
@@ -53,6 +53,7 @@ pub struct NewKeyPlan {
     pub key_spec: String,
     pub key_usage: String,
     pub multi_region: bool,
+    pub material: KeyMaterial,
     pub policy: Value,
     pub tags: BTreeMap<String, String>,
     pub bypass_lockout_check: bool,
@@ -170,6 +171,14 @@ fn statement_ids(policy: &Value) -> String {
     }
 }
 
+/// `, origin EXTERNAL` for key material KMS does not make; nothing for the default.
+fn origin_text(material: &KeyMaterial) -> String {
+    if material.origin == crate::api::catalog::ORIGIN_AWS_KMS {
+        return String::new();
+    }
+    format!(", origin {}", material.origin)
+}
+
 fn rotation_text(state: &RotationState) -> String {
     match (state.enabled, state.period_days) {
         (false, _) => "disabled".to_owned(),
@@ -236,11 +245,12 @@ impl Change {
         let key = self.key.describe();
         match &self.action {
             Action::CreateKey(new) => format!(
-                "create key in {} ({}, {}, {})",
+                "create key in {} ({}, {}, {}{})",
                 self.region,
                 new.key_spec,
                 new.key_usage,
-                if new.multi_region { "multi-Region" } else { "single-Region" }
+                if new.multi_region { "multi-Region" } else { "single-Region" },
+                origin_text(&new.material)
             ),
             Action::ReplicateKey(replica) => format!("replicate key {key} from {} to {}", self.region, replica.region),
             Action::EnableKey => format!("enable key {key} in {}", self.region),
@@ -313,6 +323,12 @@ impl Change {
         match &self.action {
             Action::CreateKey(new) => {
                 detail("description", quoted(&new.description));
+                if let Some(store) = &new.material.custom_key_store_id {
+                    detail("custom key store", store.clone());
+                }
+                if let Some(xks) = &new.material.xks_key_id {
+                    detail("external key", xks.clone());
+                }
                 detail("tags", tag_list(&new.tags));
                 detail("policy", statement_ids(&new.policy));
             }
@@ -411,6 +427,7 @@ mod tests {
                 key_spec: "SYMMETRIC_DEFAULT".into(),
                 key_usage: "ENCRYPT_DECRYPT".into(),
                 multi_region: false,
+                material: KeyMaterial { origin: "AWS_KMS".into(), ..KeyMaterial::default() },
                 policy: json!({"Statement": [{"Sid": "EnableRootAccess"}]}),
                 tags: BTreeMap::from([("Env".into(), "prod".into())]),
                 bypass_lockout_check: false,

@@ -12,6 +12,7 @@ use super::settings::{EngineSettings, partition_of};
 use crate::api::monitoring::AccountMonitoring;
 use crate::api::{DeletionPolicy, KmsKey, ObjectName, catalog};
 use crate::aws::AccountConfig;
+use crate::aws::model::KeyMaterial;
 use crate::policy::{self, BuildContext};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,6 +51,8 @@ pub struct DesiredKey {
     pub key_spec: String,
     pub key_usage: String,
     pub multi_region: bool,
+    /// Where the key material comes from (`origin`, `customKeyStoreId`, `xksKeyId`).
+    pub material: KeyMaterial,
     pub enabled: bool,
     /// `None` where rotation does not apply (asymmetric and HMAC keys).
     pub rotation: Option<DesiredRotation>,
@@ -188,7 +191,9 @@ pub fn desired_key(
         (None, true) => Some(String::new()),
         (None, false) => None,
     };
-    let rotatable = spec.key_spec == catalog::ROTATABLE_KEY_SPEC;
+    // KMS rotates only material it made: keys with imported material or in a custom key store
+    // have no rotation to converge.
+    let rotatable = spec.key_spec == catalog::ROTATABLE_KEY_SPEC && spec.material_from_kms();
     let rotation = (rotatable || spec.rotation_enabled()).then(|| DesiredRotation {
         enabled: spec.rotation_enabled(),
         period_days: spec.rotation_period_days(),
@@ -216,6 +221,11 @@ pub fn desired_key(
         key_spec: spec.key_spec.clone(),
         key_usage: spec.key_usage.clone(),
         multi_region: spec.multi_region,
+        material: KeyMaterial {
+            origin: spec.origin.clone(),
+            custom_key_store_id: spec.custom_key_store_id.clone(),
+            xks_key_id: spec.xks_key_id.clone(),
+        },
         enabled: spec.enabled,
         rotation,
         bypass_lockout_check: spec.bypass_policy_lockout_safety_check,

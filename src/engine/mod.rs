@@ -61,6 +61,8 @@ pub struct Engine {
     in_question: Mutex<HashMap<String, Instant>>,
     /// Set when the process is asked to stop: no new change starts, the ones under way finish.
     stopping: AtomicBool,
+    /// Tokens of the grants this process created.
+    grant_tokens: grant::GrantTokens,
 }
 
 impl Engine {
@@ -74,6 +76,7 @@ impl Engine {
             replicated: Mutex::new(HashSet::new()),
             in_question: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
+            grant_tokens: grant::GrantTokens::default(),
         }
     }
 

@@ -42,6 +42,10 @@ pub trait OnKey: Send + Sync {
     fn recorded_account(&self) -> Option<&str> {
         None
     }
+    /// Whether it asks to take over what the operator did not create (`KmsAlias.spec.adopt`).
+    fn adopts(&self) -> bool {
+        false
+    }
     fn converge<'a>(
         &'a self,
         engine: &'a Engine,
@@ -108,6 +112,10 @@ impl OnKey for KmsAlias {
 
     fn columns(&self, status: &Self::Status) -> (Option<String>, Option<String>) {
         (Some(self.spec.name.clone()), status.target_key_id.as_ref().map(|t| format!("-> {t}")))
+    }
+
+    fn adopts(&self) -> bool {
+        self.spec.adopt
     }
 }
 

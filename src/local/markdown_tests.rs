@@ -123,6 +123,7 @@ fn errors_come_before_changes_and_each_changed_resource_has_its_own_section() {
                 key_spec: "SYMMETRIC_DEFAULT".into(),
                 key_usage: "ENCRYPT_DECRYPT".into(),
                 multi_region: false,
+                material: crate::aws::model::KeyMaterial { origin: "AWS_KMS".into(), ..Default::default() },
                 policy: policy("arn:aws:iam::1:role/A"),
                 tags: BTreeMap::new(),
                 bypass_lockout_check: false,

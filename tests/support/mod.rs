@@ -12,6 +12,7 @@ pub mod engine;
 pub mod fake_kube;
 pub mod filter_pattern;
 pub mod iam;
+pub mod key_material;
 pub mod kms;
 pub mod manifests;
 pub mod moto;

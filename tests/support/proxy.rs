@@ -6,7 +6,9 @@
 //! reports rotation periods as KMS does and moto does not (`rotation_periods.rs`).
 //! CloudWatch requests, which the Rust SDK sends in Smithy RPC v2 CBOR, are translated to the
 //! JSON protocol moto parses and their answers back (`cbor.rs`); PutMetricFilter replaces a
-//! filter of the same name, as CloudWatch Logs does (moto adds a second one).
+//! filter of the same name, as CloudWatch Logs does (moto adds a second one). On request it
+//! describes keys whose material KMS does not make, and HMAC keys, as KMS does
+//! (`key_material.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -20,6 +22,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::cbor::{cbor_to_json, json_to_cbor, rpc_v2_operation};
+use super::key_material::{CustomKeyStore, KeyMaterialAsKms};
 use super::rotation_periods::RotationPeriods;
 
 #[derive(Clone, Debug)]
@@ -111,6 +114,8 @@ struct State {
     buckets: HashMap<String, Bucket>,
     /// `Some` once `report_rotation_periods` was called.
     rotation_periods: Option<RotationPeriods>,
+    /// `Some` once `describe_key_material` was called.
+    key_material: Option<KeyMaterialAsKms>,
 }
 
 impl State {
@@ -224,6 +229,13 @@ async fn rewrite(
     let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
     let json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
     let mut state = state.lock().expect("proxy state");
+    if let (Some(material), Some(json)) = (state.key_material.as_mut(), json.as_ref()) {
+        material.record(operation, request, json);
+        if let Some(answer) = material.answer(operation, json) {
+            parts.headers.remove(hyper::header::CONTENT_LENGTH);
+            return Response::from_parts(parts, Full::new(Bytes::from(answer.to_string())));
+        }
+    }
     if let Some(periods) = state.rotation_periods.as_mut() {
         periods.record(operation, request, parts.status.is_success());
         if let Some(answer) = json.as_ref().and_then(|j| periods.answer(operation, request, j)) {
@@ -276,6 +288,9 @@ async fn handle(
     let (fault, throttled) = {
         let mut state = state.lock().expect("proxy state");
         state.received.push((operation.clone(), access_key_of(&parts)));
+        if let Some(refused) = state.key_material.as_ref().and_then(|m| m.refuse(&operation, &body)) {
+            return Ok(error_response(protocol, 400, refused.code, &refused.message));
+        }
         let fault = state.take_fault(&operation, protocol);
         let throttled = fault.is_none() && state.over_quota(&operation);
         if fault.is_some() {
@@ -447,6 +462,13 @@ impl FaultProxy {
     /// KMS does (moto does not).
     pub fn report_rotation_periods(&self) {
         self.state.lock().expect("proxy state").rotation_periods.get_or_insert_with(RotationPeriods::default);
+    }
+
+    /// From now on, keys of imported material stay `PendingImport`, keys in the custom key
+    /// `stores` carry their store, and key metadata lists the algorithms KMS lists (moto does
+    /// neither): see `key_material.rs`.
+    pub fn describe_key_material(&self, stores: &[CustomKeyStore]) {
+        self.state.lock().expect("proxy state").key_material = Some(KeyMaterialAsKms::new(stores));
     }
 
     /// Throttles each operation beyond `per_second` requests per second, as KMS does.

@@ -8,6 +8,7 @@
 //! The rules that need KMS's answer (who owns the key an object points at) live with the
 //! engine's plans, which refuse with the same reasons.
 
+mod adoption;
 mod grants;
 mod namespaces;
 mod principals;
@@ -16,6 +17,7 @@ mod topics;
 
 use std::collections::BTreeMap;
 
+pub use adoption::alias_adoption_refusal;
 pub use grants::{check_grant, check_target_account};
 pub use namespaces::{namespace_refusal, selects};
 pub use principals::{Permitted, check_key};

@@ -31,6 +31,8 @@ pub fn validate_key(key: &KmsKey, account: Option<&AwsAccountSpec>) -> Vec<Issue
         check_description(&mut issues, "spec.description", description);
     }
     check_spec_and_usage(&mut issues, spec);
+    super::material::check_material(&mut issues, spec);
+    super::export::check_export(&mut issues, spec);
     check_rotation(&mut issues, spec);
     check_deletion(&mut issues, spec);
 

@@ -6,9 +6,11 @@
 
 mod account;
 mod alias;
+mod export;
 mod grant;
 mod issue;
 mod key;
+mod material;
 mod meta;
 mod monitoring;
 pub mod names;

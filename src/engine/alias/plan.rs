@@ -20,13 +20,16 @@ pub struct AliasObservation {
     /// that a hand-made repoint to a key nobody owns is drift to repair rather than someone
     /// else's alias.
     pub held_before: bool,
+    /// The spec takes over an alias on a key nobody owns (`spec.adopt`; admission lets only
+    /// adoption namespaces ask).
+    pub adopt: bool,
 }
 
 fn conflict(name: &str, region: &str, current: &str) -> Finding {
     Finding::new(
         "AliasConflict",
         format!(
-            "alias {name} already exists in {region} and points at key {current}, which kms-operator did not create; it never takes over an alias it did not hold: choose another name, or delete that alias (or point it at the declared key) by hand if it is really this one's"
+            "alias {name} already exists in {region} and points at key {current}, which kms-operator did not create; it takes over an alias it did not hold only when asked: choose another name, set spec.adopt: true (from a namespace the account lets adopt) if the alias is really this one's, or delete that alias by hand"
         ),
     )
 }
@@ -97,7 +100,8 @@ pub fn plan_alias(
         return refused;
     }
     let ours = observed.current_owner == Some(KeyOwner::Namespace);
-    if !ours && !observed.held_before {
+    let adopted = observed.adopt && tenant.may_adopt && observed.current_owner == Some(KeyOwner::Unowned);
+    if !ours && !observed.held_before && !adopted {
         plan.blockers.push(conflict(name, region, current));
         return plan;
     }
@@ -158,6 +162,7 @@ mod tests {
     fn seen(current: Option<&str>, current_owner: KeyOwner) -> AliasObservation {
         AliasObservation {
             held_before: false,
+            adopt: false,
             entry: current.map(|t| AliasEntry { name: "alias/app".into(), arn: None, target_key_id: Some(t.into()) }),
             target_owner: Some(KeyOwner::Namespace),
             current_owner: current.map(|_| current_owner),
@@ -225,6 +230,23 @@ mod tests {
         assert!(plan.changes.is_empty());
         assert_eq!(plan.blockers[0].reason, "AliasConflict");
         assert!(plan.blockers[0].message.contains("points at key legacy"));
+    }
+
+    #[test]
+    fn adopt_takes_over_an_alias_on_a_key_nobody_owns_from_an_adoption_namespace_only() {
+        let observed = AliasObservation { adopt: true, ..seen(Some("legacy"), KeyOwner::Unowned) };
+        let adopting = plan_alias("alias/app", "eu-west-1", &key("k1"), &observed, &tenant(true), ACCOUNT);
+        assert!(adopting.blockers.is_empty() && adopting.refusals.is_empty(), "{adopting:?}");
+        assert_eq!(adopting.changes[0].action, Action::UpdateAlias { name: "alias/app".into(), from: "legacy".into() });
+        // Admission refuses adopt outside adoption namespaces; the planner does not rely on it.
+        assert_eq!(plan(&observed).blockers[0].reason, "AliasConflict");
+    }
+
+    #[test]
+    fn adopt_never_takes_an_alias_on_a_key_of_another_namespace() {
+        let observed = AliasObservation { adopt: true, ..seen(Some("theirs"), foreign()) };
+        let plan = plan_alias("alias/app", "eu-west-1", &key("k1"), &observed, &tenant(true), ACCOUNT);
+        assert_eq!(refusal(&plan).reason, "ForeignKey");
     }
 
     #[test]

@@ -117,11 +117,12 @@ impl Engine {
     async fn observe_alias(
         &self,
         client: &KmsClient,
-        name: &str,
+        alias: &KmsAlias,
         target: Option<&KeyHandle>,
         tenant: &Tenant,
         held_before: bool,
     ) -> Result<AliasObservation, EngineError> {
+        let name = alias.spec.name.as_str();
         let aliases = self.listings.aliases(client).await.map_err(EngineError::aws)?;
         let entry = aliases.into_iter().find(|a| a.name == name);
         let wanted = target.and_then(KeyHandle::id);
@@ -134,7 +135,7 @@ impl Engine {
             Some(current) => Some(self.key_owner(client, current, &tenant.namespace).await?),
             None => None,
         };
-        Ok(AliasObservation { entry, target_owner, current_owner, held_before })
+        Ok(AliasObservation { entry, target_owner, current_owner, held_before, adopt: alias.spec.adopt })
     }
 
     async fn execute_alias_changes(
@@ -195,7 +196,7 @@ impl Engine {
             .converge(
                 mode,
                 false,
-                || self.observe_alias(&client, name, Some(&target.key), tenant, held_before(alias, &region)).boxed(),
+                || self.observe_alias(&client, alias, Some(&target.key), tenant, held_before(alias, &region)).boxed(),
                 |observed| plan_alias(name, &region, &target.key, observed, tenant, account),
                 |changes| {
                     let client = &client;
@@ -224,7 +225,7 @@ impl Engine {
         }
         let client = self.kms(&target.account, &region).await;
         let (name, tenant) = (&alias.spec.name, request.tenant);
-        let observed = match self.observe_alias(&client, name, Some(&target.key), tenant, false).await {
+        let observed = match self.observe_alias(&client, alias, Some(&target.key), tenant, false).await {
             Ok(observed) => observed,
             Err(error) => return failed(alias, Some(&region), error),
         };

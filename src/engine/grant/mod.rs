@@ -3,6 +3,8 @@
 mod moved;
 mod plan;
 mod run;
+mod tokens;
 
 pub use plan::{desired_grant, matches, plan_grant, plan_grant_deletion};
 pub use run::{GrantReport, GrantRequest};
+pub use tokens::GrantTokens;

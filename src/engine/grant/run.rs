@@ -181,9 +181,12 @@ impl Engine {
                         constraints: grant.constraints.clone(),
                     };
                     match self.while_iam_propagates(|| client.create_grant(key_id, &request)).await {
-                        Ok(grant_id) => {
+                        Ok(created) => {
+                            if let Some(token) = created.token {
+                                self.grant_tokens.remember(&created.grant_id, token);
+                            }
                             let entry = GrantEntry {
-                                grant_id,
+                                grant_id: created.grant_id,
                                 name: Some(grant.name.clone()),
                                 grantee_principal: Some(grant.grantee_principal.clone()),
                                 retiring_principal: grant.retiring_principal.clone(),
@@ -211,6 +214,7 @@ impl Engine {
                         Err(e) if e.kind == ErrorKind::NotFound => {}
                         Err(e) => return Err(EngineError::aws(e)),
                     }
+                    self.grant_tokens.forget(grant_id);
                     self.listings.record_grant(client, key_id, None, Some(grant_id));
                 }
                 other => return Err(EngineError::Unresolved(format!("{other:?} is not a grant change"))),
@@ -271,7 +275,10 @@ impl Engine {
             moved
         };
         let place = Place { region: Some(&region), account: Some(&target.account.name), target: Some(&target.key) };
-        report(grant, place, &want, pass, left)
+        let mut report = report(grant, place, &want, pass, left);
+        report.status.grant_token =
+            self.grant_tokens.token_of(report.status.grant_id.as_deref(), grant.status.as_ref());
+        report
     }
 
     /// Deleting a `KmsGrant` retires its grant (or revokes it where retiring is not allowed).

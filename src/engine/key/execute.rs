@@ -118,6 +118,7 @@ impl Engine {
                     key_spec: new.key_spec.clone(),
                     key_usage: new.key_usage.clone(),
                     multi_region: new.multi_region,
+                    material: new.material.clone(),
                     policy: policy::to_pretty_json(&new.policy),
                     tags: new.tags.clone(),
                     bypass_policy_lockout_safety_check: new.bypass_lockout_check,

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::observed::ObservedKey;
 use crate::api::{DeletionPolicy, Kind, ObjectName};
 use crate::aws::AccountConfig;
-use crate::aws::model::{KeyDescription, RotationState};
+use crate::aws::model::{KeyDescription, KeyMaterial, RotationState};
 use crate::engine::desired::{DesiredKey, DesiredRotation, Mandate, Origin};
 use crate::engine::ownership::OWNER_TAG;
 
@@ -31,6 +31,7 @@ pub(crate) fn desired() -> DesiredKey {
         key_spec: "SYMMETRIC_DEFAULT".into(),
         key_usage: "ENCRYPT_DECRYPT".into(),
         multi_region: false,
+        material: KeyMaterial { origin: "AWS_KMS".into(), ..KeyMaterial::default() },
         enabled: true,
         rotation: Some(DesiredRotation { enabled: true, period_days: 365, rotate_now: None }),
         policy: Some(
@@ -62,6 +63,7 @@ pub(crate) fn live(desired: &DesiredKey) -> ObservedKey {
             key_spec: "SYMMETRIC_DEFAULT".into(),
             key_usage: "ENCRYPT_DECRYPT".into(),
             key_manager: "CUSTOMER".into(),
+            origin: "AWS_KMS".into(),
             multi_region: desired.multi_region,
             ..KeyDescription::default()
         },

@@ -5,6 +5,7 @@ mod execute;
 #[cfg(test)]
 mod fixtures;
 mod intent;
+mod material;
 mod observe;
 pub mod observed;
 pub mod plan;

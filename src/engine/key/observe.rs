@@ -8,7 +8,7 @@ use futures::future::try_join_all;
 use super::duplicates::keeper;
 use super::observed::{Duplicate, KeyObservation, ObservedKey, ObservedReplica, parse_policy};
 use super::rotate_now::{RotateNow, needs_history};
-use crate::api::catalog::ROTATABLE_KEY_SPEC;
+use crate::api::catalog::{ORIGIN_AWS_KMS, ROTATABLE_KEY_SPEC};
 use crate::api::{CreateIntent, RotationStatus};
 use crate::aws::model::KeyDescription;
 use crate::aws::{AwsError, ErrorKind, KmsClient};
@@ -26,6 +26,13 @@ pub(crate) struct Lookup {
     pub recorded_rotation: Option<RotationStatus>,
     /// This pass rotated the key on demand: read the history to show it.
     pub rotated: bool,
+}
+
+/// KMS answers rotation calls only for material it made: UnsupportedOperationException for
+/// imported material and custom key stores (Developer Guide, "Key states of AWS KMS keys").
+/// A server that leaves the origin out is taken to mean AWS_KMS.
+fn material_from_kms(key: &KeyDescription) -> bool {
+    key.origin.is_empty() || key.origin == ORIGIN_AWS_KMS
 }
 
 /// What several keys carrying one object's tag come to.
@@ -103,7 +110,7 @@ impl Engine {
         let (policy, rotation, replicas, monitoring) = futures::try_join!(
             self.tolerate_new_key(&key.key_id, || client.get_policy(&key.key_id)),
             async {
-                if key.key_spec == ROTATABLE_KEY_SPEC {
+                if key.key_spec == ROTATABLE_KEY_SPEC && material_from_kms(&key) {
                     self.tolerate_new_key(&key.key_id, || client.rotation(&key.key_id)).await.map(Some)
                 } else {
                     Ok(None)

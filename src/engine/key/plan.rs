@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::duplicates::plan_duplicates;
+use super::material::{material_mismatches, pending_import_notice, starts_pending_import};
 use super::observed::{KeyObservation, ObservedKey, ObservedReplica};
 use super::rotate_now::{is_rotation_tag, plan_rotate_now};
 use crate::api::DeletionPolicy;
@@ -97,6 +98,7 @@ fn plan_creation(desired: &DesiredKey) -> Plan {
             key_spec: desired.key_spec.clone(),
             key_usage: desired.key_usage.clone(),
             multi_region: desired.multi_region,
+            material: desired.material.clone(),
             policy: policy.clone(),
             tags: desired.full_tags(&desired.tags),
             bypass_lockout_check: desired.bypass_lockout_check,
@@ -108,7 +110,7 @@ fn plan_creation(desired: &DesiredKey) -> Plan {
     for replica in &desired.replicas {
         changes.push(on_new(&desired.region, Action::ReplicateKey(replica_plan(desired, replica, None))));
     }
-    if !desired.enabled {
+    if !desired.enabled && !starts_pending_import(desired) {
         for replica in &desired.replicas {
             changes.push(on_new(&replica.region, Action::DisableKey));
         }
@@ -181,6 +183,7 @@ fn immutable_mismatches(desired: &DesiredKey, key: &KeyDescription) -> Vec<Findi
     check("keySpec", &desired.key_spec, &key.key_spec);
     check("keyUsage", &desired.key_usage, &key.key_usage);
     check("multiRegion", &desired.multi_region.to_string(), &key.multi_region.to_string());
+    findings.extend(material_mismatches(desired, key));
     findings
 }
 
@@ -279,7 +282,9 @@ fn plan_existing(desired: &DesiredKey, observed: &ObservedKey) -> Plan {
         ));
         return plan;
     }
-    if desired.enabled && !key.enabled {
+    if key.is_pending_import() {
+        plan.notices.push(pending_import_notice(key, region));
+    } else if desired.enabled && !key.enabled {
         if !desired.mandate.reenable {
             plan.blockers.push(Finding::new(
                 "KeyDisabledOutside",
@@ -438,7 +443,9 @@ fn plan_replica(desired: &DesiredKey, replica: &DesiredReplica, live: &ObservedR
         key: KeyHandle::Existing(live.key.key_id.clone()),
         action,
     };
-    if desired.enabled && !live.key.enabled {
+    if live.key.is_pending_import() {
+        plan.notices.push(pending_import_notice(&live.key, &live.region));
+    } else if desired.enabled && !live.key.enabled {
         plan.changes.push(on_replica(Action::EnableKey));
     }
     // The ownership tag stays on the replicas that carry it and is never put on one that

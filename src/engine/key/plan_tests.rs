@@ -431,3 +431,54 @@ fn a_key_nobody_owns_is_adopted_only_from_an_adoption_namespace() {
     assert!(plan_key(&desired, &found(observed.clone())).refusals.is_empty());
     assert_eq!(plan_key_deletion(&desired, &found(observed)).changes.len(), 1, "adopted, then scheduled for deletion");
 }
+
+/// A key for imported material: no rotation applies, as `desired_key` leaves it.
+fn external() -> DesiredKey {
+    let mut desired = desired();
+    desired.material.origin = "EXTERNAL".into();
+    desired.rotation = None;
+    desired
+}
+
+#[test]
+fn a_key_for_imported_material_is_created_with_its_origin_and_left_to_its_import() {
+    let mut desired = external();
+    desired.enabled = false;
+    let plan = plan_key(&desired, &KeyObservation::Missing);
+    assert_eq!(operations(&plan), vec!["CreateKey@eu-west-1"], "it starts PendingImport: KMS refuses DisableKey");
+    let Action::CreateKey(new) = &plan.changes[0].action else { panic!("create") };
+    assert_eq!(new.material.origin, "EXTERNAL");
+    assert!(plan.changes[0].summary().ends_with("single-Region, origin EXTERNAL)"), "{}", plan.changes[0].summary());
+}
+
+#[test]
+fn a_key_pending_import_is_reported_not_planned_as_drift() {
+    for enabled in [true, false] {
+        let mut desired = external();
+        desired.enabled = enabled;
+        desired.mandate = Mandate { restore: true, reenable: true };
+        let mut observed = live(&desired);
+        observed.key.origin = "EXTERNAL".into();
+        observed.key.state = "PendingImport".into();
+        observed.key.enabled = false;
+        observed.rotation = None;
+        let plan = plan_key(&desired, &found(observed));
+        assert!(plan.changes.is_empty() && plan.blockers.is_empty(), "enabled {enabled}: {plan:?}");
+        assert_eq!(reasons(&plan.notices), vec!["PendingImport"]);
+        assert!(
+            plan.notices[0].message.contains("aws kms import-key-material --key-id k1"),
+            "{}",
+            plan.notices[0].message
+        );
+    }
+}
+
+#[test]
+fn a_live_key_of_another_origin_or_key_store_blocks() {
+    let desired = desired();
+    let mut observed = live(&desired);
+    observed.key.origin = "AWS_CLOUDHSM".into();
+    observed.key.custom_key_store_id = Some("cks-1234567890abcdef0".into());
+    let plan = plan_key(&desired, &found(observed));
+    assert_eq!(reasons(&plan.blockers), vec!["ImmutableFieldMismatch", "ImmutableFieldMismatch"]);
+}

@@ -108,9 +108,11 @@ fn kms_limits_block_with_the_field_and_the_fix() {
     assert!(at_limit.blockers[0].message.contains("spec.rotation.rotateNow \"CHG-3\""));
     assert!(at_limit.blockers[0].message.contains("back to \"CHG-2\""), "{}", at_limit.blockers[0].message);
 
-    let mut imported = observed(&desired, &[], Vec::new());
+    let mut external = desired.clone();
+    external.material.origin = "EXTERNAL".into();
+    let mut imported = observed(&external, &[], Vec::new());
     imported.key.origin = "EXTERNAL".into();
-    assert_eq!(plan(&desired, imported).blockers[0].reason, "RotateNowUnsupported");
+    assert_eq!(plan(&external, imported).blockers[0].reason, "RotateNowUnsupported");
 
     let mut off = desired.clone();
     off.enabled = false;

@@ -5,7 +5,8 @@ use super::rotate_now::{applied_value, record_history};
 use crate::api::catalog::{ROTATE_NOW_BASE_TAG, ROTATE_NOW_TAG};
 use crate::api::conditions::ConditionUpdate;
 use crate::api::monitoring::MonitoringStatus;
-use crate::api::{KmsKeyStatus, ReplicaStatus, RotationStatus};
+use crate::api::{KmsKeyStatus, MultiRegionConfiguration, RegionalKey, ReplicaStatus, RotationStatus};
+use crate::aws::model::KeyDescription;
 use crate::engine::desired::DesiredKey;
 use crate::engine::report::ready;
 
@@ -34,6 +35,7 @@ pub fn key_status(desired: &DesiredKey, observation: Option<&KeyObservation>) ->
     status.arn = Some(key.arn.clone()).filter(|a| !a.is_empty());
     status.key_state = Some(key.state.clone());
     status.deletion_date = key.deletion_date.clone();
+    describe_into(&mut status, key);
     status.rotation = observed.rotation.as_ref().map(|r| {
         let mut rotation = RotationStatus {
             enabled: r.enabled,
@@ -73,6 +75,30 @@ pub fn key_status(desired: &DesiredKey, observation: Option<&KeyObservation>) ->
     status
 }
 
+/// The fields of status that DescribeKey gives as they are.
+fn describe_into(status: &mut KmsKeyStatus, key: &KeyDescription) {
+    let text = |value: &str| Some(value.to_owned()).filter(|v| !v.is_empty());
+    status.creation_date.clone_from(&key.creation_date);
+    status.key_manager = text(&key.key_manager);
+    status.origin = text(&key.origin);
+    status.encryption_algorithms.clone_from(&key.encryption_algorithms);
+    status.signing_algorithms.clone_from(&key.signing_algorithms);
+    status.mac_algorithms.clone_from(&key.mac_algorithms);
+    status.multi_region_configuration = key.multi_region.then(|| MultiRegionConfiguration {
+        multi_region_key_type: key.multi_region_key_type.clone(),
+        primary_key: key
+            .primary_arn
+            .as_ref()
+            .zip(key.primary_region.as_ref())
+            .map(|(arn, region)| RegionalKey { arn: arn.clone(), region: region.clone() }),
+        replica_keys: key
+            .replicas
+            .iter()
+            .map(|r| RegionalKey { arn: r.arn.clone(), region: r.region.clone() })
+            .collect(),
+    });
+}
+
 /// `Ready`: the key exists and is usable.
 pub fn key_ready(
     desired: &DesiredKey,
@@ -91,6 +117,11 @@ pub fn key_ready(
                     false,
                     "KeyDisabledOutside",
                     format!("key {} was disabled outside kms-operator while spec.enabled is true", key.key_id),
+                ),
+                "PendingImport" => ready(
+                    false,
+                    "PendingImport",
+                    format!("key {} waits for its imported key material; it cannot be used until then", key.key_id),
                 ),
                 "PendingDeletion" | "PendingReplicaDeletion" => ready(
                     false,
