@@ -15,11 +15,11 @@ mod common;
 #[path = "../tests/support/fake_kube/mod.rs"]
 mod fake_kube;
 #[allow(dead_code)]
-#[path = "../tests/support/moto.rs"]
-mod moto;
-#[allow(dead_code)]
 #[path = "../tests/support/key_material.rs"]
 mod key_material;
+#[allow(dead_code)]
+#[path = "../tests/support/moto.rs"]
+mod moto;
 #[allow(dead_code)]
 #[path = "../tests/support/proxy.rs"]
 mod proxy;

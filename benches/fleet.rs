@@ -10,11 +10,11 @@
 mod cbor;
 mod common;
 #[allow(dead_code)]
-#[path = "../tests/support/moto.rs"]
-mod moto;
-#[allow(dead_code)]
 #[path = "../tests/support/key_material.rs"]
 mod key_material;
+#[allow(dead_code)]
+#[path = "../tests/support/moto.rs"]
+mod moto;
 #[allow(dead_code)]
 #[path = "../tests/support/proxy.rs"]
 mod proxy;

@@ -149,10 +149,15 @@ async fn the_ack_alias_scenario_creates_on_one_key_repoints_to_another_and_delet
         keys.push(created.key_metadata().unwrap().key_id().to_owned());
     }
     let on = |key: &str, adopt: bool| {
-        alias("app", &format!("name: alias/simple-alias
+        alias(
+            "app",
+            &format!(
+                "name: alias/simple-alias
 targetKeyId: {key}
 accountRef: test
-adopt: {adopt}"))
+adopt: {adopt}"
+            ),
+        )
     };
     s.ws.write("alias.yaml", &on(&keys[0], true));
     let created = run_json("apply", s.ws.path());
@@ -164,7 +169,11 @@ adopt: {adopt}"))
     s.ws.write("alias.yaml", &on(&keys[1], false));
     let refused = kms_operator(&["plan", "-f", "."], s.ws.path());
     refused.assert_code(1);
-    assert!(refused.stdout.contains("AliasConflict") && refused.stdout.contains("spec.adopt: true"), "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("AliasConflict") && refused.stdout.contains("spec.adopt: true"),
+        "{}",
+        refused.stdout
+    );
 
     s.ws.write("alias.yaml", &on(&keys[1], true));
     let repointed = run_json("apply", s.ws.path());
@@ -220,6 +229,32 @@ async fn the_controller_adopts_an_alias_only_where_the_account_lets_it() {
     assert_eq!(alias_target(&client, "alias/legacy").await, Some(platform_key));
     let status = cluster.get::<KmsAlias>("platform", "legacy").await.unwrap().status.expect("status");
     assert_eq!(condition(&status.conditions, "Ready").status, "True");
+}
+
+#[tokio::test]
+async fn an_alias_is_deleted_alone_its_key_found_by_its_ownership_tag() {
+    let s = setup().await;
+    let applied = run_json("apply", s.ws.path());
+    let blue = key_id(&applied, "blue");
+    // Only the account and the alias: the KmsKey stays, so deleting must not touch its key.
+    let delete = kms_operator(&["delete", "-f", "account.yaml", "-f", "alias.yaml", "-o", "json"], s.ws.path());
+    delete.assert_code(0);
+    assert_eq!(delete.calls("DeleteAlias"), 1);
+    assert_eq!(delete.writes(), 1, "the alias and nothing else: {}", delete.stdout);
+    assert_eq!(alias_target(&s.kms, "alias/app").await, None);
+    let key = kms::describe(&s.kms, &blue).await;
+    assert_eq!(key.key_state().map(|s| s.as_str()), Some("Enabled"));
+    assert!(kms::tags(&s.kms, &blue).await.contains_key("kmsoperator.dev/owner"), "still the KmsKey's");
+
+    // Validating or applying the alias alone still needs its KmsKey among the manifests.
+    let validate = kms_operator(&["validate", "-f", "account.yaml", "-f", "alias.yaml"], s.ws.path());
+    validate.assert_code(1);
+    assert!(validate.stderr.contains("spec.keyRef.name"), "{}", validate.stderr);
+
+    // Once the alias is gone, deleting it again finds nothing to do.
+    let again = kms_operator(&["delete", "-f", "account.yaml", "-f", "alias.yaml", "-o", "json"], s.ws.path());
+    again.assert_code(0);
+    assert_eq!(again.writes(), 0);
 }
 
 #[tokio::test]

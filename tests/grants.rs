@@ -77,6 +77,20 @@ async fn a_grant_is_created_once() {
 }
 
 #[tokio::test]
+async fn a_grant_is_retired_alone_its_key_found_by_its_ownership_tag() {
+    let s = setup().await;
+    let first = run_json("apply", s.ws.path());
+    let id = key_id(&first);
+    let delete =
+        support::cli::kms_operator(&["delete", "-f", "account.yaml", "-f", "grant.yaml", "-o", "json"], s.ws.path());
+    delete.assert_code(0);
+    assert_eq!(delete.calls("RetireGrant"), 1);
+    assert_eq!(delete.writes(), 1, "{}", delete.stdout);
+    assert!(live_grants(&s.kms, &id).await.is_empty());
+    assert_eq!(kms::describe(&s.kms, &id).await.key_state().map(|s| s.as_str()), Some("Enabled"));
+}
+
+#[tokio::test]
 async fn the_controller_keeps_the_token_of_the_grant_it_created_while_that_grant_lives() {
     use kms_operator::api::{KmsGrant, KmsKey};
     use support::cluster::{Cluster, key_object, object_in};

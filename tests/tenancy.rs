@@ -242,20 +242,31 @@ async fn keys_nobody_created_are_adopted_or_targeted_only_from_adoption_namespac
 async fn adopting_an_alias_is_for_adoption_namespaces_and_never_takes_another_team_s() {
     let w = world().await;
     w.kms.create_alias().alias_name("alias/legacy").target_key_id(&w.legacy_key).send().await.expect("CreateAlias");
-    let alias_writes = |output: &Output| {
-        ["CreateAlias", "UpdateAlias", "DeleteAlias"].iter().map(|op| output.calls(op)).sum::<u64>()
-    };
+    let alias_writes =
+        |output: &Output| ["CreateAlias", "UpdateAlias", "DeleteAlias"].iter().map(|op| output.calls(op)).sum::<u64>();
 
     // Team B is no adoption namespace: refused before any call, by validate too.
     let team_b = w.workspace(&[
         ("key.yaml", key_in("team-b", "b-key", "")),
-        ("alias.yaml", object_in("KmsAlias", "team-b", "takeover", "name: alias/legacy
+        (
+            "alias.yaml",
+            object_in(
+                "KmsAlias",
+                "team-b",
+                "takeover",
+                "name: alias/legacy
 keyRef: {name: b-key}
-adopt: true")),
+adopt: true",
+            ),
+        ),
     ]);
     let validated = kms_operator(&["validate", "-f", "."], team_b.path());
     validated.assert_code(1);
-    assert!(validated.stderr.contains("error: NotPermitted: ") && validated.stderr.contains("spec.adopt"), "{}", validated.stderr);
+    assert!(
+        validated.stderr.contains("error: NotPermitted: ") && validated.stderr.contains("spec.adopt"),
+        "{}",
+        validated.stderr
+    );
     for command in ["plan", "apply"] {
         let output = run_json(command, team_b.path());
         output.assert_code(1);
@@ -269,9 +280,17 @@ adopt: true")),
     // The platform namespace may adopt, but never an alias on another namespace's key.
     let grab = w.workspace(&[
         ("key.yaml", key_in("platform", "p-key", "")),
-        ("alias.yaml", object_in("KmsAlias", "platform", "grab", "name: alias/team-a
+        (
+            "alias.yaml",
+            object_in(
+                "KmsAlias",
+                "platform",
+                "grab",
+                "name: alias/team-a
 keyRef: {name: p-key}
-adopt: true")),
+adopt: true",
+            ),
+        ),
     ]);
     let output = run_json("apply", grab.path());
     output.assert_code(1);
@@ -283,9 +302,17 @@ adopt: true")),
     // Positive control: the platform namespace takes over the alias on the key nobody owns.
     let adopt = w.workspace(&[
         ("key.yaml", key_in("platform", "p-key", "")),
-        ("alias.yaml", object_in("KmsAlias", "platform", "adopt", "name: alias/legacy
+        (
+            "alias.yaml",
+            object_in(
+                "KmsAlias",
+                "platform",
+                "adopt",
+                "name: alias/legacy
 keyRef: {name: p-key}
-adopt: true")),
+adopt: true",
+            ),
+        ),
     ]);
     let adopted = run_json("apply", adopt.path());
     adopted.assert_code(0);
@@ -293,6 +320,61 @@ adopt: true")),
     let p_key = adopted.resource("KmsKey", "p-key")["status"]["keyId"].as_str().expect("key id").to_owned();
     assert_eq!(w.alias_target("alias/legacy").await, Some(p_key));
     assert_eq!(run_json("apply", adopt.path()).writes(), 0);
+}
+
+#[tokio::test]
+async fn deleting_an_alias_or_grant_alone_finds_only_its_own_namespace_s_key() {
+    let w = world().await;
+    let grantee = format!("arn:aws:iam::{ACCOUNT_ID}:role/b");
+    // Team B's own key, applied; its manifest is then left out of the deletions below.
+    let own = w.workspace(&[("key.yaml", key_in("team-b", "b-key", "description: team b"))]);
+    run_json("apply", own.path()).assert_code(0);
+    let alias_writes =
+        |output: &Output| output.calls("DeleteAlias") + output.calls("RetireGrant") + output.calls("RevokeGrant");
+
+    // Named like team A's key, alias and grant: no KmsKey of team B carries that name.
+    let ws = w.workspace(&[
+        ("alias.yaml", object_in("KmsAlias", "team-b", "a-alias", "name: alias/team-a\nkeyRef: {name: a-key}")),
+        (
+            "grant.yaml",
+            object_in(
+                "KmsGrant",
+                "team-b",
+                "a-grant",
+                &format!("keyRef: {{name: a-key}}\nname: a-grant\ngranteePrincipal: {grantee}\noperations: [Decrypt]"),
+            ),
+        ),
+    ]);
+    let output = run_json("delete", ws.path());
+    output.assert_code(0);
+    assert_eq!(output.writes(), 0, "{}", output.stdout);
+    let notices = output.resource("KmsAlias", "a-alias")["notices"].to_string();
+    assert!(notices.contains("no key carries its ownership tag"), "{notices}");
+    assert_eq!(w.alias_target("alias/team-a").await, Some(w.team_a_key.clone()));
+    assert_eq!(w.grant_names(&w.team_a_key).await, vec!["a-grant".to_owned()]);
+
+    // Team B's own key found by its tag, with team A's alias name: left where it is.
+    let ws = w.workspace(&[(
+        "alias.yaml",
+        object_in("KmsAlias", "team-b", "hijack", "name: alias/team-a\nkeyRef: {name: b-key}"),
+    )]);
+    let output = run_json("delete", ws.path());
+    output.assert_code(0);
+    assert_eq!(alias_writes(&output), 0);
+    let notices = output.resource("KmsAlias", "hijack")["notices"].to_string();
+    assert!(notices.contains("not a key of namespace team-b; left in place"), "{notices}");
+    assert_eq!(w.alias_target("alias/team-a").await, Some(w.team_a_key.clone()));
+
+    // A namespace the account does not admit: no call at all to look for the key.
+    let ws = w.workspace(&[(
+        "alias.yaml",
+        object_in("KmsAlias", "outsider", "a", "name: alias/team-a\nkeyRef: {name: a-key}"),
+    )]);
+    let output = run_json("delete", ws.path());
+    output.assert_code(1);
+    assert_refused(&output, "KmsAlias", "a", "NamespaceNotAllowed");
+    assert_eq!(calls_beyond_identity(&output), 0);
+    assert_eq!(w.alias_target("alias/team-a").await, Some(w.team_a_key.clone()));
 }
 
 #[tokio::test]

@@ -41,13 +41,14 @@ pub fn crds(args: &CrdsArgs) -> u8 {
     0
 }
 
-/// Loads and validates; prints every issue. `None` when anything is wrong.
-fn load_valid(paths: &[PathBuf]) -> Option<ManifestSet> {
+/// Loads and validates (for `delete`, with its rules); prints every issue. `None` when anything
+/// is wrong.
+fn load_valid(paths: &[PathBuf], command: Option<Command>) -> Option<ManifestSet> {
     let (set, mut issues) = manifests::load(paths);
     for note in &set.skipped {
         eprintln!("note: {note}");
     }
-    issues.extend(set.validate());
+    issues.extend(if command == Some(Command::Delete) { set.validate_for_deletion() } else { set.validate() });
     if issues.is_empty() {
         return Some(set);
     }
@@ -60,7 +61,7 @@ fn load_valid(paths: &[PathBuf]) -> Option<ManifestSet> {
 
 /// Spec rules, then the tenancy rules of every object whose account is in the set.
 pub fn validate(paths: &[PathBuf]) -> u8 {
-    let Some(set) = load_valid(paths) else {
+    let Some(set) = load_valid(paths, None) else {
         return 1;
     };
     let refusals = Admission::new(&set).refusals();
@@ -77,7 +78,7 @@ pub fn validate(paths: &[PathBuf]) -> u8 {
 }
 
 pub async fn run(command: Command, args: &LocalArgs) -> u8 {
-    let Some(set) = load_valid(&args.files.filename) else {
+    let Some(set) = load_valid(&args.files.filename, Some(command)) else {
         return 1;
     };
     let engine = match args.engine.engine(args.engine.settings()).await {

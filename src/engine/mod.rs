@@ -16,6 +16,7 @@ pub mod key;
 mod listings;
 pub mod monitoring;
 pub mod on_key;
+mod owned_key;
 pub mod ownership;
 pub mod plan;
 mod report;

@@ -48,10 +48,17 @@ impl<'a> Admission<'a> {
     /// `accountRef`.
     pub fn on_key<T: OnKey + kube::Resource>(&self, object: &'a T) -> Result<Tenant, Unadmitted> {
         let namespace = namespace_of(object.meta());
-        let account = match self.pointed_account(&namespace, object.pointer()) {
-            Some(name) => self.account(name)?,
-            None => return Err(Unadmitted::NoAccount("its key's AwsAccount is not among the manifests".to_owned())),
-        };
+        match self.pointed_account(&namespace, object.pointer()) {
+            Some(name) => self.on_key_in(object, name),
+            None => Err(Unadmitted::NoAccount("its key's AwsAccount is not among the manifests".to_owned())),
+        }
+    }
+
+    /// An alias or grant, against the AwsAccount `name` (where its key is looked for when its
+    /// KmsKey is not among the manifests).
+    pub fn on_key_in<T: OnKey + kube::Resource>(&self, object: &'a T, name: &'a str) -> Result<Tenant, Unadmitted> {
+        let namespace = namespace_of(object.meta());
+        let account = self.account(name)?;
         admission::admit_on_key(object, account, &self.set.labels(&namespace)).map_err(Unadmitted::Refused)
     }
 

@@ -71,9 +71,34 @@ impl ResourceResult {
 
     /// A resource the engine could not even start on.
     pub fn unresolved(object: ObjectName, reason: String) -> Self {
-        let error = crate::engine::EngineError::Unresolved(reason);
+        ResourceResult::failed_before(object, crate::engine::EngineError::Unresolved(reason))
+    }
+
+    /// A resource that failed before the engine started on it.
+    pub fn failed_before(object: ObjectName, error: crate::engine::EngineError) -> Self {
         let message = error.to_string();
         ResourceResult::unreached(object, error.reason(), message, Outcome::Failed(error))
+    }
+
+    /// A deletion with nothing in KMS to delete, found before the engine started on it.
+    pub fn nothing_to_delete(object: ObjectName, message: String) -> Self {
+        let reason = "NothingToDelete";
+        let ready = ConditionUpdate::new(conditions::READY, false, reason, message.clone());
+        let synced = ConditionUpdate::new(conditions::SYNCED, true, "InSync", "nothing in KMS to change");
+        let now = Time(jiff::Timestamp::now());
+        let merged = conditions::merge(&[], &[ready.clone(), synced.clone()], None, &now);
+        ResourceResult {
+            object,
+            changes: Vec::new(),
+            blockers: Vec::new(),
+            notices: vec![Finding::new(reason, message)],
+            ready,
+            synced,
+            outcome: Outcome::InSync,
+            status: json!({ "conditions": merged }),
+            id: None,
+            state: None,
+        }
     }
 
     /// A resource the run was interrupted before it started on.

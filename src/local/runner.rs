@@ -10,6 +10,7 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::admission::{Admission, unadmitted_result};
+use super::by_tag::{Search, Unfound};
 use super::manifests::ManifestSet;
 use super::progress::RunProgress;
 use super::result::ResourceResult;
@@ -114,6 +115,9 @@ pub struct Runner<'a> {
     /// account's error is reported once instead of once per resource.
     unverified: Mutex<BTreeSet<String>>,
     progress: Arc<RunProgress>,
+    /// Manifests beside the run's own that say where a KmsKey not among them lives (`plan
+    /// --base`: the manifests after the change, for the deletions of the ones before it).
+    reference: Option<&'a ManifestSet>,
 }
 
 impl<'a> Runner<'a> {
@@ -133,7 +137,16 @@ impl<'a> Runner<'a> {
             .collect();
         let total = set.accounts.len() + set.keys.len() + set.aliases.len() + set.grants.len();
         let progress = Arc::new(RunProgress::new(total));
-        Runner { engine, set, concurrency, accounts, monitoring, unverified: Mutex::new(BTreeSet::new()), progress }
+        Runner {
+            engine,
+            set,
+            concurrency,
+            accounts,
+            monitoring,
+            unverified: Mutex::new(BTreeSet::new()),
+            progress,
+            reference: None,
+        }
     }
 
     /// Resources finished so far, of all: what a progress display shows.
@@ -156,6 +169,12 @@ impl<'a> Runner<'a> {
                 .map(|(account, config)| (account, config.through_role(name)))
                 .collect();
         }
+        self
+    }
+
+    /// Where KmsKeys that are not among the run's manifests are declared.
+    pub fn with_reference(mut self, reference: &'a ManifestSet) -> Self {
+        self.reference = Some(reference);
         self
     }
 
@@ -302,11 +321,15 @@ impl<'a> Runner<'a> {
             return ResourceResult::not_started(object.object_name());
         }
         let namespace = namespace_of(object);
+        let pointer = object.pointer();
+        if let Some(key_ref) = pointer.key_ref.filter(|r| delete && !directory.has(&namespace, &r.name)) {
+            return self.remove_by_tag(object, &namespace, &key_ref.name, mode, at).await;
+        }
         let tenant = match Admission::new(self.set).on_key(object) {
             Ok(tenant) => tenant,
             Err(why) => return unadmitted_result(object.object_name(), why),
         };
-        let target = self.target(&namespace, object.pointer(), directory).await;
+        let target = self.target(&namespace, pointer, directory).await;
         let target = target.as_ref().map_err(String::clone);
         let context = OnKeyContext { target, tenant: &tenant, previous_account: None };
         let report = if delete {
@@ -314,6 +337,33 @@ impl<'a> Runner<'a> {
         } else {
             object.converge(self.engine, context, mode).await
         };
+        let (id, state) = object.columns(&report.status);
+        ResourceResult::from_report(report, at, id, state)
+    }
+
+    /// Deletes an alias or grant whose KmsKey is not among the manifests: its key is found by
+    /// the KmsKey's ownership tag (see `by_tag`).
+    async fn remove_by_tag<T>(
+        &self,
+        object: &T,
+        namespace: &str,
+        key_name: &str,
+        mode: Mode,
+        at: &Time,
+    ) -> ResourceResult
+    where
+        T: OnKey + kube::Resource,
+    {
+        let search = Search { engine: self.engine, set: self.set, reference: self.reference };
+        let found = search.find(object, namespace, key_name, |name| self.usable_account(name)).await;
+        let (target, tenant) = match found {
+            Ok(found) => found,
+            Err(Unfound::Refused(why)) => return unadmitted_result(object.object_name(), why),
+            Err(Unfound::Missing(message)) => return ResourceResult::nothing_to_delete(object.object_name(), message),
+            Err(Unfound::Failed(error)) => return ResourceResult::failed_before(object.object_name(), error),
+        };
+        let context = OnKeyContext { target: Ok(&target), tenant: &tenant, previous_account: None };
+        let report = object.remove(self.engine, context, mode).await;
         let (id, state) = object.columns(&report.status);
         ResourceResult::from_report(report, at, id, state)
     }

@@ -54,6 +54,11 @@ impl KeyDirectory {
         }
     }
 
+    /// Whether KmsKey `namespace/name` is among the keys of the run.
+    pub fn has(&self, namespace: &str, name: &str) -> bool {
+        self.keys.contains_key(&(namespace.to_owned(), name.to_owned()))
+    }
+
     /// The key's entry, once its pass has ended.
     pub async fn lookup(&self, namespace: &str, name: &str) -> Result<KeyTarget, String> {
         let Some(slot) = self.keys.get(&(namespace.to_owned(), name.to_owned())) else {

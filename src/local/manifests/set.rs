@@ -22,6 +22,13 @@ pub struct ManifestSet {
     pub skipped: Vec<String>,
 }
 
+/// Whether a `keyRef` may name a KmsKey that is not among the manifests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeysOutside {
+    Refused,
+    FoundByTag,
+}
+
 /// Namespaced objects without one live in `default`, as kubectl would place them.
 pub(super) fn namespace_of(namespace: &Option<String>) -> &str {
     namespace.as_deref().filter(|ns| !ns.is_empty()).unwrap_or("default")
@@ -69,6 +76,16 @@ impl ManifestSet {
     /// Every validation rule over the whole set: each object's own rules, then its references
     /// to other objects of the set. Issues carry file and line.
     pub fn validate(&self) -> Vec<Issue> {
+        self.validate_objects(KeysOutside::Refused)
+    }
+
+    /// The rules for deleting the set: an alias or grant may name a KmsKey that is not among
+    /// the manifests (its key is found by its ownership tag), so that it can be deleted alone.
+    pub fn validate_for_deletion(&self) -> Vec<Issue> {
+        self.validate_objects(KeysOutside::FoundByTag)
+    }
+
+    fn validate_objects(&self, keys_outside: KeysOutside) -> Vec<Issue> {
         let mut issues = Vec::new();
         for account in &self.accounts {
             let found = validate::validate_account(&account.object);
@@ -89,13 +106,13 @@ impl ManifestSet {
         for alias in &self.aliases {
             let object = name_of(Kind::KmsAlias, &alias.object.metadata);
             let mut found = validate::validate_alias(&alias.object);
-            found.extend(self.check_pointer(&object, &alias.object.spec.pointer()));
+            found.extend(self.check_pointer(&object, &alias.object.spec.pointer(), keys_outside));
             issues.extend(found.into_iter().map(|i| alias.source.locate(i)));
         }
         for grant in &self.grants {
             let object = name_of(Kind::KmsGrant, &grant.object.metadata);
             let mut found = validate::validate_grant(&grant.object);
-            found.extend(self.check_pointer(&object, &grant.object.spec.pointer()));
+            found.extend(self.check_pointer(&object, &grant.object.spec.pointer(), keys_outside));
             issues.extend(found.into_iter().map(|i| grant.source.locate(i)));
         }
         issues.extend(super::claims::conflicting_claims(self));
@@ -122,7 +139,7 @@ impl ManifestSet {
 
     /// `keyRef` must name a KmsKey of the same namespace, `accountRef` an AwsAccount, and a
     /// `region` must be one the key lives in (its primary or a replica).
-    fn check_pointer(&self, object: &ObjectName, pointer: &KeyPointer<'_>) -> Vec<Issue> {
+    fn check_pointer(&self, object: &ObjectName, pointer: &KeyPointer<'_>, keys_outside: KeysOutside) -> Vec<Issue> {
         let mut found = Vec::new();
         if pointer.target_key_id.is_some()
             && let Some(account_ref) = pointer.account_ref
@@ -139,6 +156,9 @@ impl ManifestSet {
             return found;
         }
         let Some(key) = self.key(namespace, &key_ref.name) else {
+            if keys_outside == KeysOutside::FoundByTag {
+                return found;
+            }
             let here: Vec<&str> = self
                 .keys
                 .iter()
