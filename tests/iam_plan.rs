@@ -54,7 +54,18 @@ fn examples_rotating_now() -> tempfile::TempDir {
     dir
 }
 
-async fn manifests_in(dir: std::path::PathBuf, args: &'static [&'static str], proxy: &FaultProxy) -> Output {
+/// The examples without deploy/examples/20-logs-replicated.yaml: a change that removes a
+/// multi-Region key (`Delete`), its aliases and its grant, planned with `--base`.
+fn examples_removing_one() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["00-security-account.yaml", "10-datamesh-manager-prod.yaml"] {
+        std::fs::copy(project_root().join("deploy/examples").join(name), dir.path().join(name)).expect("copy");
+    }
+    dir
+}
+
+async fn manifests_in(dir: std::path::PathBuf, args: &[&str], proxy: &FaultProxy) -> Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     let endpoint = proxy.endpoint();
     tokio::task::spawn_blocking(move || {
         let env = [
@@ -65,7 +76,7 @@ async fn manifests_in(dir: std::path::PathBuf, args: &'static [&'static str], pr
             ("AWS_EC2_METADATA_DISABLED", "true"),
             ("RUST_LOG", "warn"),
         ];
-        let mut all = args.to_vec();
+        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
         all.extend(["-f", ".", "-o", "json"]);
         kms_operator_in(&all, &dir, &env)
     })
@@ -124,10 +135,17 @@ async fn plan_on_the_examples_calls_only_what_the_read_only_policy_allows() {
     let rotating = examples_rotating_now();
     let rotation = manifests_in(rotating.path().to_owned(), PLAN_AS_THE_READ_ONLY_ROLE, &proxy).await;
     rotation.assert_code(2);
+    let removing = examples_removing_one();
+    let examples_dir = project_root().join("deploy/examples");
+    let mut removal_args = PLAN_AS_THE_READ_ONLY_ROLE.to_vec();
+    removal_args.extend(["--base", examples_dir.to_str().expect("path")]);
+    let removal = manifests_in(removing.path().to_owned(), &removal_args, &proxy).await;
+    removal.assert_code(2);
+    assert_eq!(removal.resource("KmsKey", "logs-replicated")["schedulesKeyDeletion"], true, "{}", removal.stdout);
     let received = proxy.received();
     let plans: Vec<&(String, String)> = first_requests.iter().chain(&received[applied_until..]).collect();
 
-    for output in [&before, &after, &rotation] {
+    for output in [&before, &after, &rotation, &removal] {
         let caller =
             output.resource("AwsAccount", "core-security")["status"]["callerArn"].as_str().unwrap_or("").to_owned();
         assert!(caller.contains(&format!("assumed-role/{PLAN_ROLE}/")), "plan runs as the plan role: {caller}");

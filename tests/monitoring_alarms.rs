@@ -263,6 +263,27 @@ async fn deleting_the_key_deletes_its_alarms_and_filters_whatever_its_deletion_p
 }
 
 #[tokio::test]
+async fn removing_a_monitored_key_from_the_manifests_plans_its_alarms_and_filters_away() {
+    let aws = aws().await;
+    let before = workspace(&aws, &["orders", "billing"]);
+    assert_ok(&run(&engine().await, before.path(), Command::Apply).await);
+    let after = workspace(&aws, &["billing"]);
+    let (before_set, after_set) = (support::engine::load(before.path()), support::engine::load(after.path()));
+    let removals = kms_operator::local::removals::removals(&before_set, &after_set);
+    let engine = engine().await;
+    let planned = kms_operator::local::runner::Runner::new(&engine, &removals.set, 8)
+        .with_reference(&after_set)
+        .plan_deletion()
+        .await;
+    let orders = planned.results.iter().find(|r| r.object.name == "orders").expect("the removed key");
+    let operations: Vec<Op> = orders.actions().iter().map(|c| c.operation()).collect();
+    assert!(operations.contains(&Op::DeleteAlarms) && operations.contains(&Op::DeleteMetricFilter), "{operations:?}");
+    assert!(planned.results.iter().all(|r| r.object.name != "billing"), "what stays is not deleted");
+    assert_eq!(planned.calls.writes, 0, "a plan");
+    assert!(alarm_names(&aws).await.iter().any(|n| n.contains("/orders/")), "nothing was deleted");
+}
+
+#[tokio::test]
 async fn a_topic_the_account_does_not_list_is_refused_before_any_call() {
     let aws = aws().await;
     let ws = Workspace::new();

@@ -10,6 +10,11 @@
 #
 # Environment:
 #   MANIFESTS                 file or directory of manifests (default: .)
+#   BASE_MANIFESTS            the same manifests as the target branch holds them (the workflow
+#                             checks that branch out into a temporary directory): what the
+#                             request removes is planned as its deletion, first, and a key it
+#                             schedules for deletion is flagged at the top of the comment. Absent
+#                             on the target branch (the first manifests): nothing is removed.
 #   PLAN                      set to "false" to validate only (a fork's pull request has no
 #                             credentials)
 #   AWS_*, KMS_OPERATOR_*     credentials and settings of `kms-operator plan` (docs/gitops.md)
@@ -49,8 +54,13 @@ compose() {
     printf '### kms-operator validate\n\n**The manifests are valid.** No plan: this run has no AWS credentials.\n' >> "$comment"
     return 0
   fi
-  local code=0
-  kms-operator plan -f "$manifests" --output markdown > "$work/plan.md" 2> "$work/plan.log" || code=$?
+  local code=0 base=()
+  if [[ -n "${BASE_MANIFESTS:-}" && -e "$BASE_MANIFESTS" ]]; then
+    base=(--base "$BASE_MANIFESTS")
+  elif [[ -n "${BASE_MANIFESTS:-}" ]]; then
+    printf 'note: %s is not on the target branch: the request removes nothing\n' "$BASE_MANIFESTS" >&2
+  fi
+  kms-operator plan -f "$manifests" "${base[@]}" --output markdown > "$work/plan.md" 2> "$work/plan.log" || code=$?
   cat "$work/plan.md" >> "$comment"
   # 2 is "changes pending": a plan to review, not a failure.
   if [[ "$code" == 0 || "$code" == 2 ]]; then

@@ -33,8 +33,9 @@ pub enum Command {
     Crds(CrdsArgs),
     /// Check manifests offline, without any AWS call. Exit 0 valid, 1 invalid.
     Validate(ValidateArgs),
-    /// Read live KMS and print what apply would change. Exit 0 in sync, 2 changes pending, 1 error.
-    Plan(LocalArgs),
+    /// Read live KMS and print what apply would change (with --base, first what removing the
+    /// objects missing from -f does). Exit 0 in sync, 2 changes pending, 1 error.
+    Plan(PlanArgs),
     /// Converge live KMS to the manifests once and print the result. Exit 0 converged, 1 error.
     Apply(LocalArgs),
     /// Do what deleting these resources in a cluster would do (deletion policy honoured). Exit 0, 1 error.
@@ -67,6 +68,18 @@ pub enum OutputFormat {
     Json,
     /// A pull-request comment: the verdict, errors first, one collapsed section per change.
     Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub local: LocalArgs,
+
+    /// The manifests before the change (a file or directory, like -f; repeatable): objects in
+    /// them and not in -f are planned as their deletion (what the controller does when GitOps
+    /// prunes them), listed first, with every key deletion they schedule at the top.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub base: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 
-use super::args::{CrdsArgs, LocalArgs, OutputFormat};
+use super::args::{CrdsArgs, LocalArgs, OutputFormat, PlanArgs};
 use super::signals::Signals;
 use crate::api::crds;
 use crate::local::admission::Admission;
 use crate::local::manifests::{self, ManifestSet};
 use crate::local::progress::ProgressDisplay;
+use crate::local::removals::{Removals, mark_removed, removals};
 use crate::local::runner::{Command, Runner};
 use crate::local::{markdown, output};
 
@@ -77,10 +78,49 @@ pub fn validate(paths: &[PathBuf]) -> u8 {
     0
 }
 
+/// The manifests before the change, for `plan --base`: they must load (or a removal could go
+/// unseen), but need not hold anything nor pass validation (the controller deletes an object
+/// whatever its spec).
+fn load_base(paths: &[PathBuf]) -> Option<ManifestSet> {
+    let (set, issues) = manifests::load_files(paths);
+    if issues.is_empty() {
+        return Some(set);
+    }
+    for issue in &issues {
+        eprintln!("error: --base: {issue}");
+    }
+    eprintln!(
+        "{} problem(s) in the manifests before the change (--base): what the change removes is unknown; nothing was sent to AWS.",
+        issues.len()
+    );
+    None
+}
+
+/// `plan`, with `--base` first what removing the objects missing from `-f` does.
+pub async fn plan(args: &PlanArgs) -> u8 {
+    if args.base.is_empty() {
+        return run(Command::Plan, &args.local).await;
+    }
+    let Some(after) = load_valid(&args.local.files.filename, Some(Command::Plan)) else {
+        return 1;
+    };
+    let Some(before) = load_base(&args.base) else {
+        return 1;
+    };
+    let removals = removals(&before, &after);
+    execute(Command::Plan, &args.local, &after, Some(&removals)).await
+}
+
 pub async fn run(command: Command, args: &LocalArgs) -> u8 {
     let Some(set) = load_valid(&args.files.filename, Some(command)) else {
         return 1;
     };
+    execute(command, args, &set, None).await
+}
+
+/// Runs `command` on `set` (after planning the deletion of `removals`, if any), prints the
+/// result, and returns the exit code.
+async fn execute(command: Command, args: &LocalArgs, set: &ManifestSet, removals: Option<&Removals>) -> u8 {
     let engine = match args.engine.engine(args.engine.settings()).await {
         Ok(engine) => engine,
         Err(error) => {
@@ -88,14 +128,30 @@ pub async fn run(command: Command, args: &LocalArgs) -> u8 {
             return 1;
         }
     };
-    let runner = Runner::new(&engine, &set, args.engine.concurrency).through_role(args.assume_role_name.as_deref());
+    let role = args.assume_role_name.as_deref();
+    let runner = Runner::new(&engine, set, args.engine.concurrency).through_role(role);
+    let removal =
+        removals.map(|r| Runner::new(&engine, &r.set, args.engine.concurrency).through_role(role).with_reference(set));
     let progress = match command {
         Command::Plan => ProgressDisplay::off(),
         Command::Apply | Command::Delete => {
             ProgressDisplay::start(command.name(), runner.progress(), engine.calls().stats.clone())
         }
     };
-    let run = runner.run(command);
+    let run = async {
+        let before = engine.calls().stats.snapshot();
+        let mut removed = Vec::new();
+        if let (Some(removal), Some(removals)) = (&removal, removals) {
+            let deleted = removal.plan_deletion().await;
+            removed = deleted.results.into_iter().filter(|r| removals.removed.contains(&r.object)).collect();
+            removed.iter_mut().for_each(mark_removed);
+        }
+        let mut output = runner.run(command).await;
+        removed.append(&mut output.results);
+        output.results = removed;
+        output.calls = engine.calls().stats.snapshot().since(&before);
+        output
+    };
     tokio::pin!(run);
     let mut signals = Signals::listen();
     let result = tokio::select! {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, OutputFormat};
+pub use args::{Cli, Command, OutputFormat, PlanArgs};
 
 use crate::telemetry;
 
@@ -54,7 +54,7 @@ async fn run(command: Command) -> u8 {
         },
         Command::Crds(args) => local::crds(&args),
         Command::Validate(args) => local::validate(&args.files.filename),
-        Command::Plan(args) => local::run(crate::local::runner::Command::Plan, &args).await,
+        Command::Plan(args) => local::plan(&args).await,
         Command::Apply(args) => local::run(crate::local::runner::Command::Apply, &args).await,
         Command::Delete(args) => local::run(crate::local::runner::Command::Delete, &args).await,
     }

@@ -6,13 +6,23 @@
 
 use std::fmt::Write;
 
+use super::deletions;
 use super::output::{header, verdict};
 use super::result::ResourceResult;
 use super::runner::RunOutput;
 use crate::engine::{Change, Outcome};
 
 pub fn markdown(output: &RunOutput) -> String {
-    let mut text = format!("### kms-operator {}\n\n**{}**\n", output.command.name(), escape(&verdict(output)));
+    let mut text = format!("### kms-operator {}\n\n", output.command.name());
+    // The change that loses data for good goes before anything else a reviewer reads.
+    let warnings = deletions::warnings(&output.results);
+    for warning in &warnings {
+        let _ = writeln!(text, "> **{}**", escape(warning));
+    }
+    if !warnings.is_empty() {
+        text.push_str("> After the pending window the key is gone for good, and whatever it encrypted can no longer be decrypted.\n\n");
+    }
+    let _ = writeln!(text, "**{}**", escape(&verdict(output)));
     let failed: Vec<&ResourceResult> = output.results.iter().filter(|r| r.failed()).collect();
     if !failed.is_empty() {
         text.push_str("\n#### Errors and refusals\n\n");
@@ -28,7 +38,25 @@ pub fn markdown(output: &RunOutput) -> String {
             }
         }
     }
-    let changing: Vec<&ResourceResult> = output.results.iter().filter(|r| !r.actions().is_empty()).collect();
+    let removed: Vec<&ResourceResult> = output.results.iter().filter(|r| r.removed).collect();
+    if !removed.is_empty() {
+        text.push_str(
+            "\n#### Removed from the manifests\n\nWhat deleting them does (GitOps prunes them once this is merged):\n",
+        );
+        for result in removed.iter().filter(|r| !r.actions().is_empty()) {
+            section(result, result.actions(), &mut text);
+        }
+        let unchanged: Vec<&&ResourceResult> =
+            removed.iter().filter(|r| r.actions().is_empty() && !r.failed()).collect();
+        if !unchanged.is_empty() {
+            text.push('\n');
+            for result in unchanged {
+                let _ = writeln!(text, "- {}: deleting it changes nothing in KMS", escape(&header(result)));
+            }
+        }
+    }
+    let changing: Vec<&ResourceResult> =
+        output.results.iter().filter(|r| !r.removed && !r.actions().is_empty()).collect();
     if !changing.is_empty() {
         text.push_str("\n#### Changes\n");
         for result in changing {
@@ -51,7 +79,8 @@ pub fn markdown(output: &RunOutput) -> String {
             }
         }
     }
-    let in_sync: Vec<&ResourceResult> = output.results.iter().filter(|r| r.outcome == Outcome::InSync).collect();
+    let in_sync: Vec<&ResourceResult> =
+        output.results.iter().filter(|r| !r.removed && r.outcome == Outcome::InSync).collect();
     if !in_sync.is_empty() {
         let _ = write!(text, "\n<details>\n<summary>{} resource(s) in sync</summary>\n\n", in_sync.len());
         for result in in_sync {

@@ -23,6 +23,7 @@ fn row(kind: Kind, name: &str, outcome: Outcome, changes: Vec<Change>) -> Resour
         status: json!({"region": "eu-west-1"}),
         id: None,
         state: None,
+        removed: false,
     }
 }
 
@@ -181,4 +182,40 @@ fn text_from_manifests_and_aws_cannot_break_the_markup() {
     assert!(text.contains("<summary><b>KmsKey apps/a&lt;b&gt; (eu-west-1)</b>"), "{text}");
     assert!(text.contains("- ```~ description: \"</details>\" -> \"``shell``\"```"), "{text}");
     assert_eq!(text.matches("</details>\n").count(), 1, "{text}");
+}
+
+#[test]
+fn removals_come_first_with_every_key_deletion_above_the_verdict() {
+    let mut doomed =
+        row(Kind::KmsKey, "old", Outcome::Pending, vec![change(Action::ScheduleDeletion { pending_window_days: 7 })]);
+    doomed.status = json!({"accountId": "111122223333", "region": "eu-west-1"});
+    doomed.removed = true;
+    let mut gone = row(Kind::KmsAlias, "gone", Outcome::InSync, Vec::new());
+    gone.removed = true;
+    let kept = row(
+        Kind::KmsKey,
+        "kept",
+        Outcome::Pending,
+        vec![change(Action::UpdateDescription { from: "a".into(), to: "b".into() })],
+    );
+    let text = markdown(&plan(vec![doomed, gone, kept]));
+    assert!(
+        text.starts_with("### kms-operator plan\n\n> **Removing KmsKey apps/old schedules deletion of key k-1 (account 111122223333, eu-west-1) in 7 days.**\n"),
+        "{text}"
+    );
+    let verdict = text
+        .find("**Plan: 2 change(s) to 2 resource(s) (1 removed from the manifests); 0 in sync; 0 with errors.**")
+        .expect("verdict");
+    let removed = text.find("#### Removed from the manifests").expect("removals");
+    let changes = text.find("#### Changes").expect("changes");
+    assert!(verdict < removed && removed < changes, "{text}");
+    assert!(
+        text.contains(
+            "- KmsAlias apps/gone (eu-west-1), removed from the manifests: deleting it changes nothing in KMS"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("resource(s) in sync"), "a removed object is not in sync: {text}");
+    let kept = text.find("KmsKey apps/kept (eu-west-1)</b>").expect("the kept key's section");
+    assert!(changes < kept, "{text}");
 }

@@ -2,10 +2,12 @@
 
 pub mod admission;
 mod by_tag;
+pub mod deletions;
 pub mod manifests;
 pub mod markdown;
 pub mod output;
 pub mod progress;
+pub mod removals;
 pub mod result;
 pub mod runner;
 mod targets;

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use comfy_table::{Table, presets};
 use serde_json::{Value, json};
 
+use super::deletions;
 use super::result::ResourceResult;
 use super::runner::{Command, RunOutput};
 use crate::aws::CallSummary;
@@ -30,7 +31,12 @@ pub(super) fn header(result: &ResourceResult) -> String {
     if let Some(region) = result.status.get("region").and_then(Value::as_str) {
         where_.push(region.to_owned());
     }
-    if where_.is_empty() { result.object.to_string() } else { format!("{} ({})", result.object, where_.join(", ")) }
+    let named = if where_.is_empty() {
+        result.object.to_string()
+    } else {
+        format!("{} ({})", result.object, where_.join(", "))
+    };
+    if result.removed { format!("{named}, removed from the manifests") } else { named }
 }
 
 fn describe(result: &ResourceResult, text: &mut String) {
@@ -52,15 +58,30 @@ fn describe(result: &ResourceResult, text: &mut String) {
     for notice in &result.notices {
         let _ = writeln!(text, "  note: {}", notice.message);
     }
+    if result.removed && !noted(result) {
+        let _ = writeln!(text, "  deleting it changes nothing in KMS");
+    }
 }
 
-fn noteworthy(result: &ResourceResult) -> bool {
+fn noted(result: &ResourceResult) -> bool {
     !result.changes.is_empty() || !result.blockers.is_empty() || !result.notices.is_empty() || result.failed()
 }
 
-/// `plan`: what would change, resource by resource, then a one-line verdict.
+fn noteworthy(result: &ResourceResult) -> bool {
+    noted(result) || result.removed
+}
+
+/// `plan`: every key deletion first, then what would change, resource by resource (what the
+/// objects removed from the manifests would do first), then a one-line verdict.
 pub fn plan(output: &RunOutput) -> String {
     let mut text = String::new();
+    let warnings = deletions::warnings(&output.results);
+    for warning in &warnings {
+        let _ = writeln!(text, "! {warning}");
+    }
+    if !warnings.is_empty() {
+        text.push('\n');
+    }
     for result in output.results.iter().filter(|r| noteworthy(r)) {
         describe(result, &mut text);
         text.push('\n');
@@ -98,14 +119,21 @@ pub fn verdict(output: &RunOutput) -> String {
         };
     }
     let changing = output.results.iter().filter(|r| !r.actions().is_empty()).count();
-    let in_sync = output.results.iter().filter(|r| r.outcome == Outcome::InSync).count();
+    let removed = output.results.iter().filter(|r| r.removed && !r.actions().is_empty()).count();
+    let removed = if removed > 0 { format!(" ({removed} removed from the manifests)") } else { String::new() };
+    let in_sync = output.results.iter().filter(|r| !r.removed && r.outcome == Outcome::InSync).count();
     let drifted = output.results.iter().filter(|r| r.outcome == Outcome::Drifted).count();
     if changes == 0 && failed == 0 && drifted == 0 {
-        format!("No changes. All {} resources are in sync with KMS.", output.results.len())
+        format!(
+            "No changes. All {} resources are in sync with KMS.",
+            output.results.iter().filter(|r| !r.removed).count()
+        )
     } else if changes == 0 && failed == 0 {
         format!("No changes. {drifted} observe-only resource(s) differ from their spec and are left as they are.")
     } else {
-        format!("Plan: {changes} change(s) to {changing} resource(s); {in_sync} in sync; {failed} with errors.")
+        format!(
+            "Plan: {changes} change(s) to {changing} resource(s){removed}; {in_sync} in sync; {failed} with errors."
+        )
     }
 }
 

@@ -23,6 +23,9 @@ pub struct ResourceResult {
     pub id: Option<String>,
     /// What the table shows in its STATE column.
     pub state: Option<String>,
+    /// The object is in the manifests before the change (`plan --base`) and not after it: its
+    /// changes are what deleting it does.
+    pub removed: bool,
 }
 
 impl ResourceResult {
@@ -46,6 +49,7 @@ impl ResourceResult {
             status: serde_json::to_value(&status).unwrap_or(Value::Null),
             id,
             state,
+            removed: false,
         }
     }
 
@@ -66,6 +70,7 @@ impl ResourceResult {
             status: json!({ "conditions": merged }),
             id: None,
             state: None,
+            removed: false,
         }
     }
 
@@ -98,6 +103,7 @@ impl ResourceResult {
             status: json!({ "conditions": merged }),
             id: None,
             state: None,
+            removed: false,
         }
     }
 
@@ -170,6 +176,12 @@ impl ResourceResult {
         }
         if let Outcome::Refused(refusal) = &self.outcome {
             value["refused"] = json!({"reason": refusal.reason, "message": refusal.message});
+        }
+        if self.removed {
+            value["removed"] = json!(true);
+        }
+        if !super::deletions::key_deletions(self).is_empty() {
+            value["schedulesKeyDeletion"] = json!(true);
         }
         value
     }

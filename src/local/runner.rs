@@ -192,13 +192,23 @@ impl<'a> Runner<'a> {
     }
 
     pub async fn run(&self, command: Command) -> RunOutput {
+        let mode = if command == Command::Plan { Mode::Plan } else { Mode::Apply };
+        self.pass(command, mode).await
+    }
+
+    /// What `delete` would do, without doing it: the deletions `plan --base` shows.
+    pub async fn plan_deletion(&self) -> RunOutput {
+        self.pass(Command::Delete, Mode::Plan).await
+    }
+
+    /// `command` over every resource; `mode` says whether it may write.
+    async fn pass(&self, command: Command, mode: Mode) -> RunOutput {
         let before = self.engine.calls().stats.snapshot();
         let at = &now();
         let accounts: Vec<&AccountConfig> = self.accounts.values().collect();
         // Deleting leaves an account's own alarms, as deleting the AwsAccount in a cluster does.
         let account_mode = match command {
-            Command::Plan => Some(Mode::Plan),
-            Command::Apply => Some(Mode::Apply),
+            Command::Plan | Command::Apply => Some(mode),
             Command::Delete => None,
         };
         let mut results: Vec<ResourceResult> = each(&accounts, self.concurrency, |account| async move {
@@ -221,9 +231,8 @@ impl<'a> Runner<'a> {
         let grants: Vec<&KmsGrant> = self.set.grants.iter().map(|g| &g.object).collect();
         let directory = KeyDirectory::new(keys.iter().copied());
         // Deleting resolves the keys first (a plan), so aliases and grants go before their keys.
-        let key_mode = if command == Command::Apply { Mode::Apply } else { Mode::Plan };
-        let others_mode = if command == Command::Plan { Mode::Plan } else { Mode::Apply };
         let delete = command == Command::Delete;
+        let key_mode = if delete { Mode::Plan } else { mode };
         // Deleting counts a key when its second pass (the deletion) ends, not its first.
         let key_pass = each(&keys, self.concurrency, |key| async {
             let report = if delete {
@@ -239,23 +248,11 @@ impl<'a> Runner<'a> {
         // converges at the pace of its slowest quota instead of one phase after another.
         let (key_reports, alias_results, grant_results) = futures::join!(
             key_pass,
-            each(&aliases, self.concurrency, |alias| self.counted(self.on_key(
-                *alias,
-                &directory,
-                others_mode,
-                delete,
-                at
-            ))),
-            each(&grants, self.concurrency, |grant| self.counted(self.on_key(
-                *grant,
-                &directory,
-                others_mode,
-                delete,
-                at
-            ))),
+            each(&aliases, self.concurrency, |alias| self.counted(self.on_key(*alias, &directory, mode, delete, at))),
+            each(&grants, self.concurrency, |grant| self.counted(self.on_key(*grant, &directory, mode, delete, at))),
         );
         let key_reports = if delete {
-            each(&keys, self.concurrency, |key| self.counted(self.key(key, Mode::Apply, true))).await
+            each(&keys, self.concurrency, |key| self.counted(self.key(key, mode, true))).await
         } else {
             key_reports
         };

@@ -17,6 +17,8 @@ import threading
 import unittest
 import urllib.parse
 
+import yaml
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 CI = ROOT / "deploy" / "ci"
@@ -62,6 +64,13 @@ class Lint(unittest.TestCase):
     def test_the_script_passes_shellcheck(self):
         result = subprocess.run([BIN / "shellcheck", "--severity=style", str(SCRIPT)], capture_output=True, text=True)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+    def test_both_platforms_plan_against_the_target_branch(self):
+        for path in (GITHUB_WORKFLOW, GITLAB_JOB):
+            with self.subTest(path=path.name):
+                text = path.read_text()
+                self.assertIn("git worktree add --detach", text)
+                self.assertIn("BASE_MANIFESTS", text)
 
     def test_both_platforms_run_the_same_script_with_the_read_only_role(self):
         for path in (GITHUB_WORKFLOW, GITLAB_JOB):
@@ -241,12 +250,93 @@ class Script(unittest.TestCase):
         self.assertEqual(self.api.requests, [])
         self.assertIn("**The manifests are valid.**", result.stdout)
 
+    def test_the_target_branch_s_manifests_are_the_plan_s_base(self):
+        base = self.dir / "base" / "keys"
+        base.mkdir(parents=True)
+        result = self.run_script(None, BASE_MANIFESTS=str(base))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(f"plan -f keys/ --base {base} --output markdown", self.log.read_text())
+
+    def test_manifests_new_to_the_target_branch_remove_nothing(self):
+        missing = self.dir / "base" / "keys"
+        result = self.run_script(None, BASE_MANIFESTS=str(missing))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("plan -f keys/ --output markdown", self.log.read_text())
+        self.assertIn(f"note: {missing} is not on the target branch", result.stderr)
+
     def test_the_plan_runs_with_markdown_output_and_is_printed_to_the_log(self):
         result = self.run_script(None, plan=2)
         self.assertEqual(result.returncode, 0)
         self.assertIn("plan -f keys/ --output markdown", self.log.read_text())
         self.assertTrue(result.stdout.startswith(MARKER + "\n### kms-operator plan"))
         self.assertEqual(self.api.requests, [])
+
+
+def git(cwd, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=cwd, check=True, capture_output=True, text=True)
+
+
+def rev(cwd, ref):
+    return subprocess.run(["git", "rev-parse", ref], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+class TargetBranch(unittest.TestCase):
+    """The workflow steps that check the target branch out, run in a repository where a pull
+    request removes keys/old.yaml: each must hand the script a base that still holds it."""
+
+    def setUp(self):
+        self.dir = pathlib.Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.dir)
+        origin = self.dir / "origin"
+        origin.mkdir()
+        git(origin, "init", "-q", "-b", "main")
+        (origin / "keys").mkdir()
+        for name in ("old", "kept"):
+            (origin / "keys" / f"{name}.yaml").write_text(f"# {name}\n")
+        git(origin, "add", ".")
+        git(origin, "commit", "-q", "-m", "before")
+        self.base_sha = rev(origin, "HEAD")
+        git(origin, "checkout", "-q", "-b", "feature")
+        git(origin, "rm", "-q", "keys/old.yaml")
+        git(origin, "commit", "-q", "-m", "remove old")
+        # What GitHub checks out for a pull request: the merge into the target branch.
+        git(origin, "checkout", "-q", "-b", "pull-merge", "main")
+        git(origin, "merge", "-q", "--no-ff", "-m", "merge", "feature")
+        self.origin = origin
+
+    def clone(self, branch, depth):
+        clone = pathlib.Path(tempfile.mkdtemp(dir=self.dir)) / "clone"
+        git(self.dir, "clone", "-q", "--depth", str(depth), "--branch", branch, f"file://{self.origin}", str(clone))
+        return clone
+
+    def assert_base(self, base):
+        self.assertEqual(sorted(p.name for p in pathlib.Path(base).iterdir()), ["kept.yaml", "old.yaml"])
+
+    def test_github_uses_the_merge_commit_s_first_parent(self):
+        workflow = yaml.safe_load(GITHUB_WORKFLOW.read_text())
+        steps = workflow["jobs"]["plan"]["steps"]
+        checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout"))
+        step = next(s for s in steps if "git worktree add" in s.get("run", ""))
+        clone = self.clone("pull-merge", checkout["with"]["fetch-depth"])
+        self.assertFalse((clone / "keys" / "old.yaml").exists())
+        env_file = self.dir / "github_env"
+        env = {**os.environ, "RUNNER_TEMP": str(self.dir / "runner-temp"), "GITHUB_ENV": str(env_file), "MANIFESTS": "keys/"}
+        (self.dir / "runner-temp").mkdir()
+        subprocess.run(["bash", "-e", "-c", step["run"]], cwd=clone, env=env, check=True, capture_output=True)
+        base = dict(line.split("=", 1) for line in env_file.read_text().splitlines())["BASE_MANIFESTS"]
+        self.assert_base(base)
+
+    def test_gitlab_uses_the_commit_the_branch_left_or_the_target_s_tip(self):
+        job = yaml.safe_load(GITLAB_JOB.read_text())["kms-operator-plan"]
+        block = next(line for line in job["script"] if "git worktree add" in line)
+        for variables in ({"CI_MERGE_REQUEST_DIFF_BASE_SHA": self.base_sha}, {"CI_MERGE_REQUEST_TARGET_BRANCH_SHA": self.base_sha, "CI_MERGE_REQUEST_DIFF_BASE_SHA": "0" * 40}):
+            with self.subTest(variables=list(variables)):
+                clone = self.clone("feature", 1)
+                temp = self.dir / f"tmp-{len(variables)}"
+                temp.mkdir()
+                env = {**os.environ, "MANIFESTS": "keys/", "TMPDIR": str(temp), **variables}
+                shown = subprocess.run(["sh", "-e", "-c", block + '\necho "$BASE_MANIFESTS"'], cwd=clone, env=env, check=True, capture_output=True, text=True)
+                self.assert_base(shown.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -72,9 +72,30 @@ fn at(source: &Source) -> String {
 
 /// Reads every manifest under `paths`: a file, or a directory read recursively for `*.yaml`
 /// and `*.yml` (hidden entries skipped), each file one or more YAML documents. Returns the
-/// objects that decoded cleanly and an issue for everything that did not; it does not apply
-/// the validation rules (`ManifestSet::validate` does).
+/// objects that decoded cleanly and an issue for everything that did not, finding none among
+/// them; it does not apply the validation rules (`ManifestSet::validate` does).
 pub fn load(paths: &[PathBuf]) -> (ManifestSet, Vec<Issue>) {
+    let (set, mut issues) = load_files(paths);
+    if set.is_empty() && issues.is_empty() {
+        let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        let problem = if named.is_empty() {
+            "no manifests found: no paths were given".to_owned()
+        } else {
+            format!("no manifests found in {}", named.join(", "))
+        };
+        issues.push(Issue::new(
+            None,
+            "",
+            problem,
+            "pass files or directories holding AwsAccount, KmsKey, KmsAlias or KmsGrant objects",
+        ));
+    }
+    (set, issues)
+}
+
+/// Like `load`, where finding no manifest is no problem (the manifests before a change that
+/// adds the first ones).
+pub fn load_files(paths: &[PathBuf]) -> (ManifestSet, Vec<Issue>) {
     let mut issues = Vec::new();
     let mut set = ManifestSet::default();
     let mut first_seen: BTreeMap<_, Source> = BTreeMap::new();
@@ -127,21 +148,6 @@ pub fn load(paths: &[PathBuf]) -> (ManifestSet, Vec<Issue>) {
                 }
             }
         }
-    }
-
-    if set.is_empty() && issues.is_empty() {
-        let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        let problem = if named.is_empty() {
-            "no manifests found: no paths were given".to_owned()
-        } else {
-            format!("no manifests found in {}", named.join(", "))
-        };
-        issues.push(Issue::new(
-            None,
-            "",
-            problem,
-            "pass files or directories holding AwsAccount, KmsKey, KmsAlias or KmsGrant objects",
-        ));
     }
     (set, issues)
 }
