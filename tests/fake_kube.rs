@@ -36,6 +36,37 @@ async fn create_get_patch_and_conflicts() {
 }
 
 #[tokio::test]
+async fn lists_select_by_label_and_owned_objects_go_with_their_owner() {
+    let fake = FakeKube::new();
+    let api: Api<ConfigMap> = Api::namespaced(fake.client(), "apps");
+    let mut owner = config_map("owner");
+    owner.metadata.labels = Some([("kmsoperator.dev/export-of".to_owned(), "x".to_owned())].into());
+    let owner = api.create(&PostParams::default(), &owner).await.unwrap();
+    let mut owned = config_map("owned");
+    owned.metadata.owner_references = Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        name: "owner".into(),
+        uid: owner.metadata.uid.clone().unwrap(),
+        ..Default::default()
+    }]);
+    api.create(&PostParams::default(), &owned).await.unwrap();
+    let selected = |selector: &'static str| {
+        let api = api.clone();
+        async move {
+            let params = kube::api::ListParams::default().labels(selector);
+            api.list(&params).await.map(|l| l.items.into_iter().map(|c| c.metadata.name.unwrap()).collect::<Vec<_>>())
+        }
+    };
+    assert_eq!(selected("kmsoperator.dev/export-of=x").await.unwrap(), vec!["owner"]);
+    assert_eq!(selected("kmsoperator.dev/export-of==x,!other").await.unwrap(), vec!["owner"]);
+    assert_eq!(selected("kmsoperator.dev/export-of!=x").await.unwrap(), vec!["owned"]);
+    assert!(selected("kmsoperator.dev/export-of in (x)").await.is_err(), "not modelled, so refused");
+    api.delete("owner", &DeleteParams::default()).await.unwrap();
+    assert!(api.get_opt("owned").await.unwrap().is_none(), "collected with its owner");
+}
+
+#[tokio::test]
 async fn finalizers_hold_deletion_until_removed() {
     let fake = FakeKube::new();
     let api: Api<ConfigMap> = Api::namespaced(fake.client(), "apps");

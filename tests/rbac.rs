@@ -8,10 +8,11 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use kms_operator::api::{KmsAlias, KmsGrant, KmsKey};
 use kms_operator::controller::leader::{Leadership, LeaseName, LeaseTiming};
 use kms_operator::controller::{ControllerOptions, run_controllers};
-use kube::api::{Api, DeleteParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use support::cluster::{Cluster, Namespaced, key_object};
 use support::fake_kube::{Path, Seen};
@@ -125,7 +126,8 @@ async fn the_chart_grants_exactly_what_the_controller_calls() {
         async move { run_controllers(ctx, &options, shutdown).await }
     });
 
-    cluster.create::<KmsKey>("apps", key_object("app", json!({"deletion": {"policy": "Delete"}}))).await;
+    let exported = json!({"deletion": {"policy": "Delete"}, "export": {"configMapName": "app-kms"}});
+    cluster.create::<KmsKey>("apps", key_object("app", exported)).await;
     let alias = |name: &str, alias: &str| json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsAlias", "metadata": {"name": name, "namespace": "apps"}, "spec": {"name": alias, "keyRef": {"name": "app"}}});
     cluster.create::<KmsAlias>("apps", alias("app", "alias/app")).await;
     cluster.create::<KmsAlias>("apps", alias("taken", "alias/taken")).await;
@@ -143,6 +145,22 @@ async fn the_chart_grants_exactly_what_the_controller_calls() {
             .any(|r| r.client == "controller" && r.method == "PATCH" && r.path.contains("/events/"))
     };
     wait_for("a repeated Event", repeated).await;
+    // The alias wakes its key, whose ConfigMap then lists it; renaming the export moves it.
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client(), "apps");
+    let lists_alias = || async {
+        let exported = config_maps.get_opt("app-kms").await.ok().flatten();
+        exported.and_then(|c| c.data).is_some_and(|d| d.get("aliases").is_some_and(|a| a == "alias/app"))
+    };
+    wait_for("the exported alias", lists_alias).await;
+    Api::<KmsKey>::namespaced(cluster.client(), "apps")
+        .patch("app", &PatchParams::default(), &Patch::Merge(json!({"spec": {"export": {"configMapName": "app-arn"}}})))
+        .await
+        .unwrap();
+    let moved = || async {
+        config_maps.get_opt("app-kms").await.ok().flatten().is_none()
+            && config_maps.get_opt("app-arn").await.ok().flatten().is_some()
+    };
+    wait_for("the renamed export", moved).await;
 
     delete::<KmsGrant>(&cluster, "reader").await;
     delete::<KmsAlias>(&cluster, "app").await;

@@ -72,9 +72,14 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
         Err(refusal) => return ctx.refuse(&api, key, &name, previous, refusal, started).await.map(Some),
     };
     let recorder = StatusIntent::new(&api, key);
-    let report = ctx.engine.reconcile_key(request(key, &admitted, Some(&recorder)), mode).await;
+    let mut report = ctx.engine.reconcile_key(request(key, &admitted, Some(&recorder)), mode).await;
     if mode == Mode::Plan && gate::admits(&report) {
         return Ok(None);
+    }
+    if mode == Mode::Apply
+        && let Some(problem) = ctx.keep_export(key, &admitted.account, &report.status).await
+    {
+        report.block(problem);
     }
     record_key_state(ctx, &name, key, &report);
     events::publish(&ctx.recorder, key, alarm_events(previous, &report.status)).await;

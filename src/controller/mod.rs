@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod context;
 mod deletion;
 pub mod events;
+pub mod export;
 mod fence;
 mod gate;
 pub mod key;
@@ -89,6 +90,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         .watches(Api::<AwsAccount>::all(client.clone()), wc.clone(), move |account| {
             references::keys_of(&account, &key_store.state())
         })
+        .watches(scoped::<KmsAlias>(&client, namespace), wc.clone(), |alias| export::key_of_alias(&alias))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(key::reconcile, key::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));

@@ -64,6 +64,16 @@ impl<S> Report<S> {
     pub fn conditions(&self) -> Vec<ConditionUpdate> {
         vec![self.ready.clone(), self.synced.clone()]
     }
+
+    /// Something outside KMS that stops the object after the pass (the controller's export of
+    /// a key): reported like a blocker, unless the pass already failed for a weightier reason.
+    pub fn block(&mut self, finding: Finding) {
+        self.blockers.push(finding);
+        if matches!(self.outcome, Outcome::InSync | Outcome::Changed) {
+            self.outcome = Outcome::Blocked;
+        }
+        self.synced = synced_condition(&self.outcome, &self.changes, &self.blockers);
+    }
 }
 
 /// `Synced` from the outcome: the same wording for every kind.

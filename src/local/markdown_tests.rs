@@ -24,6 +24,7 @@ fn row(kind: Kind, name: &str, outcome: Outcome, changes: Vec<Change>) -> Resour
         id: None,
         state: None,
         removed: false,
+        export: None,
     }
 }
 

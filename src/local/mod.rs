@@ -3,6 +3,7 @@
 pub mod admission;
 mod by_tag;
 pub mod deletions;
+mod export;
 pub mod manifests;
 pub mod markdown;
 pub mod output;

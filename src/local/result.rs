@@ -26,6 +26,8 @@ pub struct ResourceResult {
     /// The object is in the manifests before the change (`plan --base`) and not after it: its
     /// changes are what deleting it does.
     pub removed: bool,
+    /// What a KmsKey's `spec.export` ConfigMap would hold (`{configMapName, data}`).
+    pub export: Option<Value>,
 }
 
 impl ResourceResult {
@@ -50,6 +52,7 @@ impl ResourceResult {
             id,
             state,
             removed: false,
+            export: None,
         }
     }
 
@@ -71,6 +74,7 @@ impl ResourceResult {
             id: None,
             state: None,
             removed: false,
+            export: None,
         }
     }
 
@@ -104,6 +108,7 @@ impl ResourceResult {
             id: None,
             state: None,
             removed: false,
+            export: None,
         }
     }
 
@@ -179,6 +184,9 @@ impl ResourceResult {
         }
         if self.removed {
             value["removed"] = json!(true);
+        }
+        if let Some(export) = &self.export {
+            value["export"] = export.clone();
         }
         if !super::deletions::key_deletions(self).is_empty() {
             value["schedulesKeyDeletion"] = json!(true);

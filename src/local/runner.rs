@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::admission::{Admission, unadmitted_result};
 use super::by_tag::{Search, Unfound};
+use super::export::exported;
 use super::manifests::ManifestSet;
 use super::progress::RunProgress;
 use super::result::ResourceResult;
@@ -256,10 +257,21 @@ impl<'a> Runner<'a> {
         } else {
             key_reports
         };
-        let key_results = key_reports.into_iter().map(|report| match report {
-            Ok(report) => key_row(report, at),
-            Err(result) => *result,
-        });
+        let mut key_results = Vec::new();
+        for (key, report) in keys.iter().zip(key_reports) {
+            key_results.push(match report {
+                Ok(report) => {
+                    let export = match (delete, self.key_account(key)) {
+                        (false, Some(account)) => {
+                            exported(self.engine, account, key, &report.status, &alias_results).await
+                        }
+                        _ => None,
+                    };
+                    ResourceResult { export, ..key_row(report, at) }
+                }
+                Err(result) => *result,
+            });
+        }
         results.extend(key_results);
         results.extend(alias_results);
         results.extend(grant_results);

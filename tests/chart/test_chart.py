@@ -105,8 +105,12 @@ class Promises(unittest.TestCase):
         self.assertFalse(any("kmskeys" in r["resources"] for r in cluster_rules), "keys are not cluster-wide")
         (role,) = [r for r in by_kind(scoped, "Role") if r["metadata"]["namespace"] == "platform-kms"]
         self.assertTrue(any("kmskeys" in r["resources"] for r in role["rules"]))
+        self.assertFalse(any("configmaps" in r["resources"] for r in cluster_rules), "exports are not cluster-wide")
         verbs = {v for rule in cluster_rules + role["rules"] for v in rule["verbs"]}
-        self.assertFalse(verbs & {"*", "delete", "deletecollection", "update", "escalate", "bind"}, verbs)
+        self.assertFalse(verbs & {"*", "deletecollection", "update", "escalate", "bind"}, verbs)
+        # The one delete: ConfigMaps a KmsKey exported, when its export is renamed or removed.
+        deleters = [r["resources"] for r in cluster_rules + role["rules"] if "delete" in r["verbs"]]
+        self.assertEqual(deleters, [["configmaps"]])
 
     def test_the_defaults_never_run_two_writers(self):
         def election(values):

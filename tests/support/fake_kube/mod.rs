@@ -4,6 +4,7 @@
 //! resource versions. It records every request and can fail chosen ones.
 
 mod patch;
+mod select;
 mod serve;
 mod store;
 mod watch;
@@ -169,7 +170,9 @@ impl FakeKube {
         let response = {
             let mut store = self.store.lock().unwrap();
             match parts.method {
-                Method::GET => store.get_or_list(&target),
+                Method::GET => {
+                    store.get_or_list(&target).and_then(|listed| select::filter(listed, param("labelSelector")))
+                }
                 Method::POST => store.create(&target, &body),
                 Method::PUT => store.replace(&target, &body),
                 Method::PATCH => store.patch(&target, &content_type, &body, &manager, force),

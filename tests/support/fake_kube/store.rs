@@ -247,6 +247,7 @@ impl Store {
                 bucket.remove(&key);
             }
             self.record(path, &key.0, "DELETED", &updated);
+            self.collect_garbage(&updated);
             return Ok(updated);
         }
         self.objects.entry(Self::bucket(path)).or_default().insert(key.clone(), updated.clone());
@@ -326,6 +327,31 @@ impl Store {
         let mut gone = current;
         self.bump(&mut gone);
         self.record(path, &key.0, "DELETED", &gone);
+        self.collect_garbage(&gone);
         Ok(gone)
+    }
+
+    /// Kubernetes' garbage collector, at once rather than moments later: the objects whose
+    /// ownerReferences name `owner` (by uid) go with it, and theirs with them.
+    fn collect_garbage(&mut self, owner: &Value) {
+        let Some(uid) = text(owner, "/metadata/uid") else { return };
+        let mut dependents = Vec::new();
+        for ((group_version, plural, _), objects) in &self.objects {
+            for ((namespace, name), object) in objects {
+                let references = object["metadata"]["ownerReferences"].as_array();
+                if references.is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid.as_str())) {
+                    dependents.push(Path {
+                        group_version: group_version.clone(),
+                        plural: plural.clone(),
+                        namespace: Some(namespace.clone()).filter(|ns| !ns.is_empty()),
+                        name: Some(name.clone()),
+                        subresource: None,
+                    });
+                }
+            }
+        }
+        for path in dependents {
+            let _ = self.delete(&path);
+        }
     }
 }
