@@ -149,15 +149,7 @@ async fn the_ack_alias_scenario_creates_on_one_key_repoints_to_another_and_delet
         keys.push(created.key_metadata().unwrap().key_id().to_owned());
     }
     let on = |key: &str, adopt: bool| {
-        alias(
-            "app",
-            &format!(
-                "name: alias/simple-alias
-targetKeyId: {key}
-accountRef: test
-adopt: {adopt}"
-            ),
-        )
+        alias("app", &format!("name: alias/simple-alias\ntargetKeyId: {key}\naccountRef: test\nadopt: {adopt}"))
     };
     s.ws.write("alias.yaml", &on(&keys[0], true));
     let created = run_json("apply", s.ws.path());

@@ -14,7 +14,7 @@ use kms_operator::api::{KmsAlias, KmsKey};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::cli::run_json;
-use support::cluster::{Cluster, condition, key_object, object_in};
+use support::cluster::{Cluster, condition, key_object, object_in, with_changes_outside};
 use support::manifests::{REGION, Workspace, account, alias, key};
 use support::moto::Moto;
 
@@ -63,10 +63,7 @@ async fn alias_ready(cluster: &Cluster, name: &str, alias_name: &str) {
 
 #[tokio::test]
 async fn the_config_map_follows_the_key_through_its_life() {
-    let moto = Moto::start();
-    let cluster = Cluster::listing_every_pass().await;
-    cluster.namespace("apps", json!({})).await;
-    cluster.account(&moto.endpoint(), json!({})).await;
+    let (_moto, cluster, _) = with_changes_outside().await;
     let spec = json!({"multiRegion": true, "deletion": {"policy": "Delete", "pendingWindowDays": 7}, "export": {"configMapName": "logs-kms"}});
     cluster.create::<KmsKey>("apps", key_object("logs", spec)).await;
     for _ in 0..2 {
@@ -138,10 +135,7 @@ async fn the_config_map_follows_the_key_through_its_life() {
 
 #[tokio::test]
 async fn a_config_map_the_key_does_not_own_is_never_taken_and_removing_the_export_removes_its_own() {
-    let moto = Moto::start();
-    let cluster = Cluster::new().await;
-    cluster.namespace("apps", json!({})).await;
-    cluster.account(&moto.endpoint(), json!({})).await;
+    let (_moto, cluster, _) = with_changes_outside().await;
     let theirs: ConfigMap = serde_json::from_value(
         json!({"metadata": {"name": "taken", "namespace": "apps"}, "data": {"owner": "someone"}}),
     )

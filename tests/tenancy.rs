@@ -250,14 +250,7 @@ async fn adopting_an_alias_is_for_adoption_namespaces_and_never_takes_another_te
         ("key.yaml", key_in("team-b", "b-key", "")),
         (
             "alias.yaml",
-            object_in(
-                "KmsAlias",
-                "team-b",
-                "takeover",
-                "name: alias/legacy
-keyRef: {name: b-key}
-adopt: true",
-            ),
+            object_in("KmsAlias", "team-b", "takeover", "name: alias/legacy\nkeyRef: {name: b-key}\nadopt: true"),
         ),
     ]);
     let validated = kms_operator(&["validate", "-f", "."], team_b.path());
@@ -278,21 +271,14 @@ adopt: true",
     assert_eq!(w.alias_target("alias/legacy").await, Some(w.legacy_key.clone()));
 
     // The platform namespace may adopt, but never an alias on another namespace's key.
-    let grab = w.workspace(&[
-        ("key.yaml", key_in("platform", "p-key", "")),
-        (
-            "alias.yaml",
-            object_in(
-                "KmsAlias",
-                "platform",
-                "grab",
-                "name: alias/team-a
-keyRef: {name: p-key}
-adopt: true",
-            ),
-        ),
-    ]);
-    let output = run_json("apply", grab.path());
+    let platform = |object: &str, alias_name: &str| {
+        let spec = format!("name: {alias_name}\nkeyRef: {{name: p-key}}\nadopt: true");
+        w.workspace(&[
+            ("key.yaml", key_in("platform", "p-key", "")),
+            ("alias.yaml", object_in("KmsAlias", "platform", object, &spec)),
+        ])
+    };
+    let output = run_json("apply", platform("grab", "alias/team-a").path());
     output.assert_code(1);
     let message = assert_refused(&output, "KmsAlias", "grab", "ForeignKey");
     assert!(message.contains("belongs to KmsKey team-a/a-key"), "{message}");
@@ -300,20 +286,7 @@ adopt: true",
     assert_eq!(w.alias_target("alias/team-a").await, Some(w.team_a_key.clone()));
 
     // Positive control: the platform namespace takes over the alias on the key nobody owns.
-    let adopt = w.workspace(&[
-        ("key.yaml", key_in("platform", "p-key", "")),
-        (
-            "alias.yaml",
-            object_in(
-                "KmsAlias",
-                "platform",
-                "adopt",
-                "name: alias/legacy
-keyRef: {name: p-key}
-adopt: true",
-            ),
-        ),
-    ]);
+    let adopt = platform("adopt", "alias/legacy");
     let adopted = run_json("apply", adopt.path());
     adopted.assert_code(0);
     assert_eq!(adopted.calls("UpdateAlias"), 1);

@@ -60,13 +60,24 @@ impl ResourceResult {
     fn unreached(object: ObjectName, reason: &str, message: String, outcome: Outcome) -> Self {
         let ready = ConditionUpdate::new(conditions::READY, false, reason, message.clone());
         let synced = ConditionUpdate::new(conditions::SYNCED, false, reason, message);
+        ResourceResult::decided_before(object, ready, synced, outcome, Vec::new())
+    }
+
+    /// A resource decided before the engine started on it: no changes, the two conditions.
+    fn decided_before(
+        object: ObjectName,
+        ready: ConditionUpdate,
+        synced: ConditionUpdate,
+        outcome: Outcome,
+        notices: Vec<Finding>,
+    ) -> Self {
         let now = Time(jiff::Timestamp::now());
         let merged = conditions::merge(&[], &[ready.clone(), synced.clone()], None, &now);
         ResourceResult {
             object,
             changes: Vec::new(),
             blockers: Vec::new(),
-            notices: Vec::new(),
+            notices,
             ready,
             synced,
             outcome,
@@ -94,22 +105,7 @@ impl ResourceResult {
         let reason = "NothingToDelete";
         let ready = ConditionUpdate::new(conditions::READY, false, reason, message.clone());
         let synced = ConditionUpdate::new(conditions::SYNCED, true, "InSync", "nothing in KMS to change");
-        let now = Time(jiff::Timestamp::now());
-        let merged = conditions::merge(&[], &[ready.clone(), synced.clone()], None, &now);
-        ResourceResult {
-            object,
-            changes: Vec::new(),
-            blockers: Vec::new(),
-            notices: vec![Finding::new(reason, message)],
-            ready,
-            synced,
-            outcome: Outcome::InSync,
-            status: json!({ "conditions": merged }),
-            id: None,
-            state: None,
-            removed: false,
-            export: None,
-        }
+        ResourceResult::decided_before(object, ready, synced, Outcome::InSync, vec![Finding::new(reason, message)])
     }
 
     /// A resource the run was interrupted before it started on.
