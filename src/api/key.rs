@@ -93,12 +93,12 @@ pub struct KmsKeySpec {
 
     /// The custom key store of an `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE` key. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(length(max = 64))]
     pub custom_key_store_id: Option<String>,
 
     /// The key's id in the external key manager of an `EXTERNAL_KEY_STORE` key. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
-    #[schemars(regex(pattern = r"^[a-zA-Z0-9._-]+$"), length(min = 1, max = 128))]
+    #[schemars(regex(pattern = r"^[a-zA-Z0-9._-]*$"), length(max = 128))]
     pub xks_key_id: Option<String>,
 
     /// Whether the key is enabled.
@@ -165,7 +165,7 @@ pub struct ExportSpec {
     /// A ConfigMap in the key's namespace, owned by the KmsKey; empty: none.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
     #[schemars(
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"),
+        regex(pattern = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$"),
         length(max = 253)
     )]
     pub config_map_name: Option<String>,

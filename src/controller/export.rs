@@ -79,6 +79,8 @@ enum ExportError {
         "ConfigMap {0} exists and is not this KmsKey's export; it is left as it is: choose another spec.export.configMapName, or delete that ConfigMap"
     )]
     Taken(String),
+    #[error("the key's aliases could not be listed for spec.export: {0}")]
+    Aliases(String),
 }
 
 impl Context {
@@ -103,42 +105,46 @@ impl Context {
         let listed = api.list(&ListParams::default().labels(&format!("{EXPORT_OF}={uid}"))).await?;
         let mine: Vec<&ConfigMap> = listed.items.iter().filter(|c| owned_by(c, uid)).collect();
         let wanted = key.spec.export_config_map();
+        if let Some(name) = wanted {
+            let aliases =
+                self.engine.key_aliases(account, status).await.map_err(|e| ExportError::Aliases(e.to_string()))?;
+            match export_data(status, &aliases) {
+                Some(data) => {
+                    write(&api, mine.iter().find(|c| c.name_any() == name), desired(key, uid, name, data)).await?
+                }
+                // No key yet: nothing to publish, and what was published stays.
+                None => return Ok(()),
+            }
+        }
+        // The old ConfigMap of a renamed export goes once the new one is in place.
         for stale in mine.iter().filter(|c| Some(c.name_any().as_str()) != wanted) {
             api.delete(&stale.name_any(), &DeleteParams::default()).await?;
         }
-        let Some(name) = wanted else {
-            return Ok(());
-        };
-        // Until the key exists there is nothing to publish; what was published stays.
-        let aliases = match self.engine.key_aliases(account, status).await {
-            Ok(aliases) => aliases,
-            Err(error) => {
-                tracing::warn!(%error, "could not list the key's aliases; the export waits for the next pass");
-                return Ok(());
-            }
-        };
-        let Some(data) = export_data(status, &aliases) else {
-            return Ok(());
-        };
-        let want = desired(key, uid, name, data);
-        match mine.iter().find(|c| c.name_any() == name) {
-            Some(live) if holds(live, &want) => Ok(()),
-            Some(_) => {
-                let params = PatchParams::apply(FIELD_MANAGER).force();
-                let mut applied = serde_json::to_value(&want).unwrap_or_default();
-                applied["apiVersion"] = json!("v1");
-                applied["kind"] = json!("ConfigMap");
-                api.patch(name, &params, &Patch::Apply(applied)).await?;
-                Ok(())
-            }
-            None => match api
-                .create(&PostParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PostParams::default() }, &want)
-                .await
-            {
+        Ok(())
+    }
+}
+
+/// Creates `want`, or brings `live` (the KmsKey's own) back to it.
+async fn write(api: &Api<ConfigMap>, live: Option<&&ConfigMap>, want: ConfigMap) -> Result<(), ExportError> {
+    let name = want.name_any();
+    match live {
+        Some(live) if holds(live, &want) => Ok(()),
+        Some(_) => {
+            let params = PatchParams::apply(FIELD_MANAGER).force();
+            let mut applied = serde_json::to_value(&want).unwrap_or_default();
+            applied["apiVersion"] = json!("v1");
+            applied["kind"] = json!("ConfigMap");
+            api.patch(&name, &params, &Patch::Apply(applied)).await?;
+            Ok(())
+        }
+        None => {
+            let params = PostParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PostParams::default() };
+            match api.create(&params, &want).await {
                 Ok(_) => Ok(()),
-                Err(kube::Error::Api(status)) if status.code == 409 => Err(ExportError::Taken(name.to_owned())),
+                // Someone else's ConfigMap of that name.
+                Err(kube::Error::Api(status)) if status.code == 409 => Err(ExportError::Taken(name)),
                 Err(error) => Err(error.into()),
-            },
+            }
         }
     }
 }
