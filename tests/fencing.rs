@@ -15,7 +15,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::cluster::{Cluster, condition, key_object};
 use support::moto::Moto;
-use support::proxy::{Fault, FaultProxy};
+use support::proxy::{Fault, FaultProxy, Gate};
 use tokio::sync::watch;
 
 const LEASE: &str = "kms-operator-leader";
@@ -68,7 +68,7 @@ async fn setup() -> (Moto, FaultProxy, Cluster) {
 #[tokio::test]
 async fn a_leader_whose_lease_is_taken_mid_reconcile_makes_no_write_after_and_the_new_leader_finishes() {
     let (_moto, proxy, a) = setup().await;
-    let gate = Arc::new(tokio::sync::Notify::new());
+    let gate = Gate::new();
     proxy.inject("CreateKey", Fault::Hold(gate.clone()), 1);
     let replica_a = lead(&a, "a").await;
     a.create::<KmsKey>("apps", key_object("logs", json!({"rotation": {"enabled": true}}))).await;
@@ -82,7 +82,7 @@ async fn a_leader_whose_lease_is_taken_mid_reconcile_makes_no_write_after_and_th
     let writes_when_fenced = a.writes();
 
     // The write that had left is answered; nothing new starts.
-    gate.notify_waiters();
+    gate.open();
     tokio::time::timeout(Duration::from_secs(60), replica_a.controllers).await.expect("a drains").unwrap();
     let fenced = replica_a.leadership.release().await.expect("a says why it stopped");
     assert!(fenced.to_string().contains("held by b") || fenced.to_string().contains("another replica"), "{fenced}");

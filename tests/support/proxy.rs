@@ -32,7 +32,36 @@ pub enum Fault {
     /// The request reaches KMS late, whether or not its client is still there to hear back.
     Late(Duration),
     /// The request waits at the proxy until the gate opens.
-    Hold(Arc<tokio::sync::Notify>),
+    Hold(Gate),
+}
+
+/// A gate that held requests wait at. Opening it is a latch, not a wake-up: a request that
+/// reaches the gate after it opened passes at once, so a test cannot open it too early and
+/// leave a request held forever (`Notify::notify_waiters` wakes only those already waiting).
+#[derive(Clone, Debug)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::new()
+    }
+}
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+
+    /// Lets every held request through, and every later one.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn pass(&self) {
+        let mut open = self.0.subscribe();
+        // The sender lives in `self`, so waiting can only end by the gate opening.
+        let _ = open.wait_for(|open| *open).await;
+    }
 }
 
 impl Fault {
@@ -273,7 +302,7 @@ async fn handle(
     match &fault {
         Some(Fault::Error { status, code, message }) => return Ok(error_response(protocol, *status, code, message)),
         Some(Fault::DropBeforeForward) => return Err(()),
-        Some(Fault::Hold(gate)) => gate.notified().await,
+        Some(Fault::Hold(gate)) => gate.pass().await,
         Some(Fault::Late(delay)) => tokio::time::sleep(*delay).await,
         _ => {}
     }
