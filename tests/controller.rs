@@ -399,3 +399,41 @@ async fn rotate_now_rotates_once_across_a_restart_and_records_the_history() {
     let rotation = key_status(&restarted, "rotating").await.rotation.expect("status.rotation");
     assert_eq!(rotation.on_demand_rotations, Some(1), "carried from the last pass that read it");
 }
+
+/// The account guard in the controller: credentials of another account make the AwsAccount
+/// Ready=False (WrongAccount) and its keys write nothing. With `verifyAccount: false` (a local
+/// emulator) the account's status says nothing was checked, and so does each key's Synced.
+#[tokio::test]
+async fn the_account_guard_holds_in_the_controller_and_an_unverified_account_says_so() {
+    let moto = Moto::start();
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&moto.endpoint(), json!({"accountId": "210987654321"})).await;
+    let accounts: Api<AwsAccount> = Api::all(cluster.client());
+    let reconcile_account = || async {
+        let account = accounts.get("test").await.expect("account");
+        let _ = kms_operator::controller::account::reconcile(std::sync::Arc::new(account), cluster.ctx.clone()).await;
+        accounts.get("test").await.expect("account").status.expect("status written")
+    };
+    let refused = reconcile_account().await;
+    let ready = condition(&refused.conditions, "Ready");
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "WrongAccount"), "{ready:?}");
+    cluster.create::<KmsKey>("apps", key_object("app", json!({}))).await;
+    let _ = cluster.reconcile_key("app").await;
+    let _ = cluster.reconcile_key("app").await;
+    assert_eq!(cluster.writes(), 0, "no KMS write for credentials of another account");
+    let synced = key_status(&cluster, "app").await;
+    assert_eq!(condition(&synced.conditions, "Synced").reason, "WrongAccount");
+
+    let unverified = json!({"spec": {"verifyAccount": false}});
+    accounts.patch("test", &PatchParams::default(), &Patch::Merge(&unverified)).await.expect("patch");
+    let status = reconcile_account().await;
+    assert_eq!(status.account_verified, Some(false));
+    let ready = condition(&status.conditions, "Ready");
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "AccountNotVerified"), "{ready:?}");
+    reconcile_twice(&cluster, "app").await;
+    let key = key_status(&cluster, "app").await;
+    assert!(key.key_id.is_some(), "created once nothing is checked");
+    let synced = condition(&key.conditions, "Synced");
+    assert!(synced.message.contains("verifyAccount is false"), "{synced:?}");
+}

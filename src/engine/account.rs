@@ -3,6 +3,7 @@
 use crate::api::conditions::{ConditionUpdate, SYNCED};
 use crate::api::{AwsAccountStatus, Kind, ObjectName};
 use crate::aws::AccountConfig;
+use crate::engine::identity::unverified_notice;
 use crate::engine::plan::Plan;
 use crate::engine::report::{Outcome, Report, ready};
 use crate::engine::{Engine, Finding};
@@ -14,24 +15,39 @@ impl Engine {
         let object = ObjectName::new(Kind::AwsAccount, None, &account.name);
         let plan = Plan::default();
         match self.verify_account(account).await {
-            Ok(identity) => AccountReport {
-                object,
-                changes: plan.changes,
-                blockers: plan.blockers,
-                // Accepted without proof (a custom endpoint): say so where the run's results are
-                // read, not only in a log line.
-                notices: identity.warning.iter().map(|w| Finding::new("IdentityUnconfirmed", w.clone())).collect(),
-                outcome: Outcome::InSync,
-                ready: ready(
-                    true,
-                    "CredentialsValid",
-                    identity.warning.clone().unwrap_or_else(|| {
-                        format!("credentials resolve to {} in account {}", identity.caller, account.account_id)
-                    }),
-                ),
-                synced: ConditionUpdate::new(SYNCED, true, "InSync", "the account is reachable"),
-                status: AwsAccountStatus { caller_arn: Some(identity.caller), ..AwsAccountStatus::default() },
-            },
+            Ok(identity) => {
+                let (ready, synced, notices): (_, _, Vec<Finding>) = match &identity.caller {
+                    Some(caller) => (
+                        ready(
+                            true,
+                            "CredentialsValid",
+                            format!("credentials resolve to {caller} in account {}", account.account_id),
+                        ),
+                        "the account is reachable",
+                        Vec::new(),
+                    ),
+                    // Usable, but unproven: say so where the run's results and the account's
+                    // status are read, not only in a log line.
+                    None => {
+                        let notice = unverified_notice(account);
+                        (ready(true, notice.reason, notice.message.clone()), "nothing to check", vec![notice])
+                    }
+                };
+                AccountReport {
+                    object,
+                    changes: plan.changes,
+                    blockers: plan.blockers,
+                    notices,
+                    outcome: Outcome::InSync,
+                    ready,
+                    synced: ConditionUpdate::new(SYNCED, true, "InSync", synced),
+                    status: AwsAccountStatus {
+                        account_verified: Some(identity.verified()),
+                        caller_arn: identity.caller,
+                        ..AwsAccountStatus::default()
+                    },
+                }
+            }
             Err(error) => AccountReport {
                 object,
                 changes: plan.changes,

@@ -19,7 +19,7 @@ use crate::engine::change::Action;
 use crate::engine::converge::Converged;
 use crate::engine::desired::{DesiredKey, Mandate, desired_key};
 use crate::engine::report::{Outcome, Report, ready_unless_refused, synced_condition};
-use crate::engine::{Engine, EngineError, Mode};
+use crate::engine::{Engine, EngineError, Mode, noting_unverified};
 
 pub type KeyReport = Report<KmsKeyStatus>;
 
@@ -141,6 +141,11 @@ fn outcome_text(outcome: &Outcome) -> String {
 impl Engine {
     /// Converges (or, in `Mode::Plan`, only plans) one `KmsKey`.
     pub async fn reconcile_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
+        let account = request.account;
+        noting_unverified(self.reconcile_key_pass(request, mode).await, Some(account))
+    }
+
+    async fn reconcile_key_pass(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
         let desired =
             desired_key(request.key, request.account, request.tenant, request.memory.mandate(), &self.settings);
         let memory = request.memory;
@@ -189,13 +194,18 @@ impl Engine {
             .await;
         let creating = lock(&creating).clone();
         let created = lock(&known_key_id).clone().filter(|id| memory.key_id != Some(id.as_str()));
-        let mut report = report(&desired, pass, Some(&caller), creating, created);
+        let mut report = report(&desired, pass, caller.as_deref(), creating, created);
         carry_rotation_history(&mut report.status, memory);
         report
     }
 
     /// What deleting the `KmsKey` does to its key, by its deletion policy.
     pub async fn delete_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
+        let account = request.account;
+        noting_unverified(self.delete_key_pass(request, mode).await, Some(account))
+    }
+
+    async fn delete_key_pass(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
         let desired =
             desired_key(request.key, request.account, request.tenant, request.memory.mandate(), &self.settings);
         let caller = match self.verify_account(&desired.account).await {
@@ -210,7 +220,11 @@ impl Engine {
         let observation = match self.observe_key(&desired, &lookup).await {
             Ok(observation) => observation,
             Err(error) => {
-                return failed(&desired, EngineError::aws(error).with_caller(&caller), request.memory.creating);
+                let error = match caller.as_deref() {
+                    Some(caller) => EngineError::aws(error).with_caller(caller),
+                    None => EngineError::aws(error),
+                };
+                return failed(&desired, error, request.memory.creating);
             }
         };
         let plan = plan_key_deletion(&desired, &observation);
@@ -222,15 +236,15 @@ impl Engine {
             Converged { observation: Some(observation), changes: Vec::new(), plan, outcome: Outcome::InSync };
         if let Some(refusal) = pass.plan.refusal() {
             pass.outcome = Outcome::Refused(refusal);
-            return report(&desired, pass, Some(&caller), None, None);
+            return report(&desired, pass, caller.as_deref(), None, None);
         }
         if pass.plan.changes.is_empty() {
-            return report(&desired, pass, Some(&caller), None, None);
+            return report(&desired, pass, caller.as_deref(), None, None);
         }
         if mode == Mode::Plan {
             pass.changes = pass.plan.changes.clone();
             pass.outcome = Outcome::Pending;
-            return report(&desired, pass, Some(&caller), None, None);
+            return report(&desired, pass, caller.as_deref(), None, None);
         }
         let changes = pass.plan.changes.clone();
         pass.outcome = match self.execute_key_changes(&desired, &changes, &mut pass.changes, Recording::none()).await {
@@ -242,6 +256,6 @@ impl Engine {
         if let Ok(now) = self.observe_key(&desired, &lookup).await {
             pass.observation = Some(now);
         }
-        report(&desired, pass, Some(&caller), None, None)
+        report(&desired, pass, caller.as_deref(), None, None)
     }
 }
