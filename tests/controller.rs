@@ -310,7 +310,8 @@ where
 async fn only_one_replica_leads_and_a_standby_takes_over_when_it_leaves() {
     use kms_operator::controller::leader::{Leadership, LeaseName, LeaseTiming};
     let cluster = Cluster::new().await;
-    let timing = LeaseTiming { duration_seconds: 3, renew_grace_seconds: 1 };
+    // Renewed every 2 s, expired after 4 s: a renewal may run 2 s late before b may lead.
+    let timing = LeaseTiming { duration_seconds: 4, renew_grace_seconds: 2 };
     let (stop_a, shutdown_a) = tokio::sync::watch::channel(false);
     let name = |identity| LeaseName { name: "kms-operator-leader", namespace: "apps", identity };
     let leader_a =
@@ -318,13 +319,25 @@ async fn only_one_replica_leads_and_a_standby_takes_over_when_it_leaves() {
 
     let (stop_b, shutdown_b) = tokio::sync::watch::channel(false);
     let client = cluster.client();
+    let waiting_since = jiff::Timestamp::now();
     let standby = tokio::spawn(async move { Leadership::acquire(client, name("b"), timing, stop_b, shutdown_b).await });
     let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(cluster.client(), "apps");
     let holder = || async { leases.get("kms-operator-leader").await.ok()?.spec?.holder_identity };
-    for _ in 0..5 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    // Watched for more than a whole lease: until a renewed the Lease later than one lease
+    // duration after b began to wait. Any lease b saw when it began would have expired by then
+    // had a not renewed it, so a standby that ignored renewals would have taken it.
+    let watched_until = waiting_since + jiff::SignedDuration::from_secs(timing.duration_seconds as i64);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
         assert_eq!(holder().await.as_deref(), Some("a"), "the standby never takes a held lease");
-        assert!(!standby.is_finished());
+        assert!(!standby.is_finished(), "the standby does not lead while a holds the lease");
+        let lease = leases.get("kms-operator-leader").await.expect("the Lease");
+        let renewed = lease.spec.and_then(|s| s.renew_time).map(|t| t.0);
+        if renewed.is_some_and(|renewed| renewed > watched_until) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "a did not renew its lease within 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     leader_a.release().await;
     let leader_b = tokio::time::timeout(Duration::from_secs(30), standby)

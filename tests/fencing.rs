@@ -116,13 +116,20 @@ async fn a_leader_that_cannot_renew_stops_writing_before_its_lease_expires() {
     for method in ["GET", "PUT", "PATCH"] {
         a.fake.fail_next(method, "leases", 503, 10_000);
     }
-    let cut_off = jiff::Timestamp::now();
     wait_until("a is fenced", async || a.ctx.engine.is_stopping()).await;
     let fenced_at = jiff::Timestamp::now();
-    let expires_for_others = cut_off + jiff::SignedDuration::from_secs(TIMING.duration_seconds as i64);
+    // When the others may take over: the last renewal that reached the API server, as the Lease
+    // records it (read from the store: the API refuses every Lease request now), plus its
+    // duration. A renewal under way at the cut-off counts only if it landed.
+    let lease = a.fake.objects("coordination.k8s.io/v1", "leases").into_iter().find(|l| l["metadata"]["name"] == LEASE);
+    let lease = lease.expect("the Lease");
+    let renewed: jiff::Timestamp = lease["spec"]["renewTime"].as_str().expect("renewTime").parse().expect("a time");
+    let seconds = lease["spec"]["leaseDurationSeconds"].as_i64().expect("leaseDurationSeconds");
+    assert_eq!(seconds, TIMING.duration_seconds as i64);
+    let expires_for_others = renewed + jiff::SignedDuration::from_secs(seconds);
     assert!(
         fenced_at < expires_for_others,
-        "fenced at {fenced_at}, before the lease could expire ({expires_for_others})"
+        "fenced at {fenced_at}, after the lease renewed at {renewed} could expire ({expires_for_others})"
     );
     let writes_when_fenced = a.writes();
 

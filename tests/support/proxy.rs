@@ -122,6 +122,8 @@ struct Bucket {
 struct State {
     /// Requests received and not yet answered (or dropped).
     in_flight: usize,
+    /// The same, by operation, from the moment the request's operation is known.
+    in_flight_by_operation: BTreeMap<String, usize>,
     /// Keys created through the proxy, and when: ListKeys leaves them out for `hide_new_keys`,
     /// as KMS's eventually consistent listing may.
     created: Vec<(String, Instant)>,
@@ -274,6 +276,28 @@ async fn forward(
     Ok(Response::from_parts(parts, Full::new(body)))
 }
 
+/// One request of an operation in flight, counted until it is answered or dropped.
+struct InFlight {
+    state: Arc<Mutex<State>>,
+    operation: String,
+}
+
+impl InFlight {
+    fn start(state: &Arc<Mutex<State>>, operation: &str) -> InFlight {
+        *state.lock().expect("proxy state").in_flight_by_operation.entry(operation.to_owned()).or_default() += 1;
+        InFlight { state: state.clone(), operation: operation.to_owned() }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = state.in_flight_by_operation.get_mut(&self.operation) {
+            *count = count.saturating_sub(1);
+        }
+    }
+}
+
 /// `Err(())` closes the connection without an answer.
 async fn handle(
     upstream: SocketAddr,
@@ -283,6 +307,7 @@ async fn handle(
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map_err(|_| ())?.to_bytes();
     let (operation, protocol) = operation_of(&parts, &body);
+    let _in_flight = InFlight::start(&state, &operation);
     let (fault, throttled) = {
         let mut state = state.lock().expect("proxy state");
         state.received.push((operation.clone(), access_key_of(&parts)));
@@ -430,6 +455,11 @@ impl FaultProxy {
     /// stay in flight until they land.
     pub fn in_flight(&self) -> usize {
         self.state.lock().expect("proxy state").in_flight
+    }
+
+    /// Requests of `operation` received and not answered yet.
+    pub fn in_flight_of(&self, operation: &str) -> usize {
+        self.state.lock().expect("proxy state").in_flight_by_operation.get(operation).copied().unwrap_or(0)
     }
 
     /// Faults still waiting to be injected.
