@@ -3,7 +3,8 @@
 //! (before or after the request reached KMS), and delays. It can also enforce request quotas.
 //! STS requests (`GetCallerIdentity`, the operator's identity check) pass through it too and
 //! can be failed the same way; their errors are written in STS's XML. On request it also
-//! reports rotation periods as KMS does and moto does not (`rotation_periods.rs`).
+//! reports rotation periods (`rotation_periods.rs`) and AWS managed keys as KMS does and moto
+//! does not.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -138,6 +139,8 @@ struct State {
     buckets: HashMap<String, Bucket>,
     /// `Some` once `report_rotation_periods` was called.
     rotation_periods: Option<RotationPeriods>,
+    /// Keys DescribeKey reports as AWS managed (`report_aws_managed`).
+    aws_managed: Vec<String>,
 }
 
 impl State {
@@ -225,7 +228,7 @@ fn error_response(protocol: Protocol, status: u16, code: &str, message: &str) ->
 }
 
 /// Notes the key a CreateKey made, hides keys created moments ago from ListKeys, and reports
-/// rotation periods when asked to.
+/// rotation periods and AWS managed keys when asked to.
 async fn rewrite(
     state: &Mutex<State>,
     operation: &str,
@@ -242,6 +245,14 @@ async fn rewrite(
             parts.headers.remove(hyper::header::CONTENT_LENGTH);
             return Response::from_parts(parts, Full::new(Bytes::from(answer.to_string())));
         }
+    }
+    if operation == "DescribeKey"
+        && let Some(mut described) = json.clone()
+        && described["KeyMetadata"]["KeyId"].as_str().is_some_and(|id| state.aws_managed.iter().any(|k| k == id))
+    {
+        described["KeyMetadata"]["KeyManager"] = serde_json::json!("AWS");
+        parts.headers.remove(hyper::header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Full::new(Bytes::from(described.to_string())));
     }
     let now = Instant::now();
     if operation == "CreateKey"
@@ -427,6 +438,12 @@ impl FaultProxy {
     /// KMS does (moto does not).
     pub fn report_rotation_periods(&self) {
         self.state.lock().expect("proxy state").rotation_periods.get_or_insert_with(RotationPeriods::default);
+    }
+
+    /// From now on, DescribeKey reports `key_id` as KMS reports an AWS managed key (`KeyManager:
+    /// AWS`, the keys behind `alias/aws/...`), which moto never does.
+    pub fn report_aws_managed(&self, key_id: &str) {
+        self.state.lock().expect("proxy state").aws_managed.push(key_id.to_owned());
     }
 
     /// Throttles each operation beyond `per_second` requests per second, as KMS does.
