@@ -7,15 +7,15 @@ mod support;
 
 use std::time::Duration;
 
-use kms_operator::api::{AwsAccount, KmsAlias, KmsKey};
+use kms_operator::api::{AwsAccount, KmsAlias, KmsGrant, KmsKey};
 use kms_operator::controller::{ControllerOptions, FINALIZER, run_controllers};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
-use support::cluster::{Cluster, condition, key_object};
+use support::cluster::{Cluster, condition, key_object, object_in};
 use support::kms;
 use support::manifests::REGION;
 use support::moto::Moto;
-use support::proxy::{Fault, FaultProxy};
+use support::proxy::{Fault, FaultProxy, Gate};
 
 async fn setup() -> (Moto, Cluster, aws_sdk_kms::Client) {
     let moto = Moto::start();
@@ -310,6 +310,7 @@ where
 async fn only_one_replica_leads_and_a_standby_takes_over_when_it_leaves() {
     use kms_operator::controller::leader::{Leadership, LeaseName, LeaseTiming};
     let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({})).await;
     // Renewed every 2 s, expired after 4 s: a renewal may run 2 s late before b may lead.
     let timing = LeaseTiming { duration_seconds: 4, renew_grace_seconds: 2 };
     let (stop_a, shutdown_a) = tokio::sync::watch::channel(false);
@@ -449,4 +450,103 @@ async fn the_account_guard_holds_in_the_controller_and_an_unverified_account_say
     assert!(key.key_id.is_some(), "created once nothing is checked");
     let synced = condition(&key.conditions, "Synced");
     assert!(synced.message.contains("verifyAccount is false"), "{synced:?}");
+}
+
+/// The controllers survive a compaction of the API server's history: their watches are cut,
+/// resume from a version that is gone, are answered 410 Gone, list again, and act on what
+/// changed meanwhile.
+#[tokio::test]
+async fn the_controllers_list_again_after_a_compaction_and_act_on_what_changed() {
+    let (_moto, cluster, _client) = setup().await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let options = ControllerOptions { watch_namespace: None, concurrency: 4 };
+    let running = tokio::spawn({
+        let ctx = cluster.ctx.clone();
+        async move { run_controllers(ctx, &options, shutdown).await }
+    });
+    let ready = |name: &'static str| {
+        let cluster = &cluster;
+        async move {
+            wait_for(|| async {
+                let status = cluster.get::<KmsKey>("apps", name).await?.status?;
+                status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
+            })
+            .await
+        }
+    };
+    cluster.create::<KmsKey>("apps", key_object("before", json!({}))).await;
+    ready("before").await;
+
+    cluster.fake.compact();
+    cluster.create::<KmsKey>("apps", key_object("after", json!({}))).await;
+    ready("after").await;
+    assert!(cluster.fake.expired_watches() > 0, "the watches resumed from a compacted version and were told so");
+
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
+}
+
+/// Every status field the controller writes is one the CRDs declare, so a real API server keeps
+/// it: crash safety's `status.creating` (the intent recorded before CreateKey leaves) among them,
+/// and the rotation, replica, alias and grant records.
+#[tokio::test]
+async fn the_status_the_controller_writes_survives_pruning_by_the_crd_schema() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(moto.port).await;
+    proxy.report_rotation_periods();
+    let gate = Gate::new();
+    proxy.inject("CreateKey", Fault::Hold(gate.clone()), 1);
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&proxy.endpoint(), json!({})).await;
+    let spec = json!({
+        "description": "everything",
+        "tags": {"Team": "data"},
+        "rotation": {"enabled": true, "periodDays": 180, "rotateNow": "first"},
+        "multiRegion": true,
+        "replicas": [{"region": "us-west-2"}],
+    });
+    cluster.create::<KmsKey>("apps", key_object("full", spec)).await;
+    cluster
+        .create::<KmsAlias>(
+            "apps",
+            object_in("KmsAlias", "apps", "full", json!({"name": "alias/full", "keyRef": {"name": "full"}})),
+        )
+        .await;
+    let grant = json!({"keyRef": {"name": "full"}, "name": "reader", "granteePrincipal": "arn:aws:iam::123456789012:role/reader", "operations": ["Decrypt"]});
+    cluster.create::<KmsGrant>("apps", object_in("KmsGrant", "apps", "full", grant)).await;
+    cluster.reconcile_key("full").await.expect("admitted, finalizer added");
+
+    let pass = tokio::spawn({
+        let ctx = cluster.ctx.clone();
+        let key: KmsKey = cluster.get("apps", "full").await.unwrap();
+        async move { kms_operator::controller::key::reconcile(std::sync::Arc::new(key), ctx).await }
+    });
+    wait_for(|| async { (proxy.injected("CreateKey") == 1).then_some(()) }).await;
+    let intent = key_status(&cluster, "full").await.creating;
+    assert!(intent.is_some(), "the intent to create, read back from the API");
+    gate.open();
+    pass.await.unwrap().expect("created");
+    for _ in 0..3 {
+        cluster.reconcile_key("full").await.expect("reconciled");
+    }
+    for _ in 0..2 {
+        cluster.reconcile_alias("full").await.expect("alias");
+        cluster.reconcile_on_key::<KmsGrant>("apps", "full").await.expect("grant");
+    }
+    let accounts: Api<AwsAccount> = Api::all(cluster.client());
+    let account = accounts.get("test").await.unwrap();
+    kms_operator::controller::account::reconcile(std::sync::Arc::new(account), cluster.ctx.clone()).await.unwrap();
+
+    assert_eq!(cluster.fake.pruned("controller"), Vec::<String>::new(), "nothing the controller wrote was pruned");
+    let key = key_status(&cluster, "full").await;
+    assert_eq!(condition(&key.conditions, "Ready").status, "True", "{key:?}");
+    let rotation = key.rotation.expect("status.rotation");
+    assert_eq!((rotation.period_days, rotation.rotate_now_applied.as_deref()), (Some(180), Some("first")));
+    assert_eq!(key.replicas.len(), 1, "status.replicas");
+    let alias = cluster.get::<KmsAlias>("apps", "full").await.unwrap().status.expect("alias status");
+    assert_eq!(alias.target_key_id, key.key_id);
+    let grant = cluster.get::<KmsGrant>("apps", "full").await.unwrap().status.expect("grant status");
+    assert!(grant.grant_id.is_some());
+    assert_eq!(accounts.get("test").await.unwrap().status.and_then(|s| s.account_verified), Some(true));
 }
