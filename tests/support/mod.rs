@@ -4,9 +4,11 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod aws_permissions;
 pub mod chart;
 pub mod cli;
 pub mod cluster;
+pub mod docs;
 pub mod engine;
 pub mod fake_kube;
 pub mod iam;
