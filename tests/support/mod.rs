@@ -7,11 +7,15 @@
 pub mod aws_permissions;
 pub mod chart;
 pub mod cli;
+pub mod cli_help;
 pub mod cluster;
+pub mod doc_commands;
 pub mod docs;
 pub mod engine;
 pub mod fake_kube;
 pub mod iam;
+pub mod iam_document;
+pub mod json_shape;
 pub mod kms;
 pub mod manifests;
 pub mod moto;
