@@ -24,7 +24,7 @@ use std::path::Path;
 
 use kms_operator::aws::Op;
 use serde_json::Value;
-use support::cli::{Output, command_in};
+use support::cli::kms_operator_in;
 use support::cli_help::{self, Flag};
 use support::doc_commands::{Project, check_path, commands};
 use support::docs::{self, Block, Page, Table};
@@ -85,7 +85,7 @@ fn every_manifest_in_the_docs_is_valid() {
             .collect();
         std::fs::write(dir.path().join("99-borrowed-from-deploy-examples.yaml"), borrowed.join("---\n"))
             .expect("write");
-        let output = run(&["validate", "-f", "."], dir.path());
+        let output = kms_operator_in(&["validate", "-f", "."], dir.path(), &[("RUST_LOG", "warn")]);
         checked += manifests.len();
         if output.code != 0 {
             problems.push(format!("{}: `kms-operator validate` refuses its manifests:\n{}", page.path, output.stderr));
@@ -93,15 +93,6 @@ fn every_manifest_in_the_docs_is_valid() {
     }
     assert!(checked >= 5, "only {checked} manifests found in the docs");
     report(problems);
-}
-
-fn run(args: &[&str], dir: &Path) -> Output {
-    let output = command_in(args, dir, &[("RUST_LOG", "warn")]).output().expect("kms-operator");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 // ---- JSON ------------------------------------------------------------------------------
@@ -163,12 +154,7 @@ fn real_output() -> (BTreeMap<String, Shape>, Shape) {
     let mut kinds: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut summaries = Vec::new();
     for (args, dir) in runs {
-        let output = command_in(&args, dir, &env).output().expect("kms-operator");
-        let output = Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+        let output = kms_operator_in(&args, dir, &env);
         for result in output.json().as_array().expect("results") {
             kinds.entry(result["kind"].as_str().expect("kind").to_owned()).or_default().push(result.clone());
         }
