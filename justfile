@@ -10,13 +10,15 @@ default:
 demo:
     bash scripts/demo.sh
 
-# Format check, clippy with warnings as errors, and every test (unit, CRD, integration, chart, CI files).
+# Format check, clippy with warnings as errors, and every test (unit, CRD, integration, docs, chart,
+# CI files, the image).
 test: venv
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
     cargo test --all-targets
     just chart-test
     just ci-files-test
+    just image-test
 
 # Lint and render the Helm chart with Helm's own SDK, validate what it renders, and run the Argo CD health check.
 chart-test: venv
@@ -26,6 +28,11 @@ chart-test: venv
 # pull-request script against fake GitHub and GitLab APIs.
 ci-files-test: venv
     cd tests/ci && ../../.venv/bin/python -m unittest -v test_ci_files
+
+# Lint the Dockerfile with hadolint and replay its build stages on the host (no container engine
+# needed): the same files copied, the same cargo commands, up to the release binary the images ship.
+image-test: venv
+    cd tests/image && ../../.venv/bin/python -m unittest -v test_dockerfile
 
 # Format and lint without testing.
 lint:
