@@ -10,14 +10,16 @@ default:
 demo:
     bash scripts/demo.sh
 
-# Format check, clippy with warnings as errors, and every test (unit, CRD, integration, chart, CI files).
-# Rust tests run under cargo-nextest, each in its own process under a deadline (.config/nextest.toml).
+# Format check, clippy with warnings as errors, and every test (unit, CRD, integration, docs, chart,
+# CI files, the image). Rust tests run under cargo-nextest, each in its own process under a
+# deadline (.config/nextest.toml).
 test: venv nextest
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
     cargo nextest run --all-targets
     just chart-test
     just ci-files-test
+    just image-test
 
 # Lint and render the Helm chart with Helm's own SDK, validate what it renders, and run the Argo CD health check.
 chart-test: venv
@@ -31,6 +33,11 @@ ci-files-test: venv
 # Install the test runner, cargo-nextest, unless it is there already.
 nextest:
     cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --version 0.9.143 --locked
+
+# Lint the Dockerfile with hadolint and replay its build stages on the host (no container engine
+# needed): the same files copied, the same cargo commands, up to the release binary the images ship.
+image-test: venv
+    cd tests/image && ../../.venv/bin/python -m unittest -v test_dockerfile
 
 # Format and lint without testing.
 lint:

@@ -7,6 +7,9 @@
 //!
 //!     cargo bench --bench controller_fleet -- 100
 
+#[allow(dead_code)]
+#[path = "../tests/support/cbor.rs"]
+mod cbor;
 mod common;
 #[allow(dead_code)]
 #[path = "../tests/support/fake_kube/mod.rs"]

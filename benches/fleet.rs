@@ -5,6 +5,9 @@
 //!
 //!     cargo bench --bench fleet -- 100
 
+#[allow(dead_code)]
+#[path = "../tests/support/cbor.rs"]
+mod cbor;
 mod common;
 #[allow(dead_code)]
 #[path = "../tests/support/moto.rs"]

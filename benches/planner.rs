@@ -79,6 +79,7 @@ fn desired(policy: Value) -> DesiredKey {
         pending_window_days: 30,
         may_adopt: false,
         mandate: Mandate::default(),
+        monitoring: None,
     }
 }
 
@@ -102,6 +103,7 @@ fn benches(c: &mut Criterion) {
         rotation_history: None,
         tags: desired.full_tags(&desired.tags),
         replicas: Vec::new(),
+        monitoring: None,
     }));
     assert!(plan_key(&desired, &observed).is_empty(), "the benchmark plans a converged key");
 

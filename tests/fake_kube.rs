@@ -51,7 +51,7 @@ async fn create_get_patch_and_conflicts() {
 }
 
 #[tokio::test]
-async fn finalizers_hold_deletion_until_removed() {
+async fn finalizers_hold_deletion_until_removed_and_none_is_added_meanwhile() {
     let fake = server().await;
     let api: Api<ConfigMap> = Api::namespaced(fake.client(), "apps");
     let mut held = config_map("held");
@@ -60,6 +60,11 @@ async fn finalizers_hold_deletion_until_removed() {
     api.delete("held", &DeleteParams::default()).await.unwrap();
     let marked = api.get("held").await.unwrap();
     assert!(marked.metadata.deletion_timestamp.is_some());
+    // Once deletion began, no finalizer may be added.
+    let more = json!({"metadata": {"finalizers": ["x/y", "kmsoperator.dev/finalizer"]}});
+    let error = api.patch("held", &PatchParams::default(), &Patch::Merge(&more)).await.unwrap_err();
+    assert!(matches!(&error, kube::Error::Api(status) if status.code == 422), "{error}");
+    assert!(error.to_string().contains("no new finalizers"), "{error}");
     api.patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
     assert!(api.get_opt("held").await.unwrap().is_none(), "gone once the last finalizer is removed");
 }
@@ -167,23 +172,6 @@ async fn status_is_written_only_through_its_subresource() {
     let error =
         maps.patch_status("m", &PatchParams::default(), &Patch::Merge(json!({"status": {}}))).await.unwrap_err();
     assert!(matches!(error, kube::Error::Api(status) if status.code == 404));
-}
-
-#[tokio::test]
-async fn no_finalizer_is_added_once_deletion_began() {
-    let fake = server().await;
-    let api: Api<ConfigMap> = Api::namespaced(fake.client(), "apps");
-    let mut held = config_map("held");
-    held.metadata.finalizers = Some(vec!["x/y".into()]);
-    api.create(&PostParams::default(), &held).await.unwrap();
-    api.delete("held", &DeleteParams::default()).await.unwrap();
-    let more = json!({"metadata": {"finalizers": ["x/y", "kmsoperator.dev/finalizer"]}});
-    let error = api.patch("held", &PatchParams::default(), &Patch::Merge(&more)).await.unwrap_err();
-    assert!(matches!(&error, kube::Error::Api(status) if status.code == 422), "{error}");
-    assert!(error.to_string().contains("no new finalizers"), "{error}");
-    // Removing one is how deletion ends.
-    api.patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": []}}))).await.unwrap();
-    assert!(api.get_opt("held").await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -62,6 +62,14 @@ fn exported() -> Families {
     metrics.drift(&key);
     metrics.conditions(&key, true, true);
     metrics.key_state(&key, "Enabled", true);
+    let alarm = kms_operator::api::monitoring::AlarmStatus {
+        name: "kms-operator/c/key/apps/orders/eu-west-1/decrypt".into(),
+        signal: "Decrypt".into(),
+        region: Some("eu-west-1".into()),
+        state: "ALARM".into(),
+        ..Default::default()
+    };
+    metrics.key_alarms(&key, &[alarm]);
     metrics.drifting(&key, jiff::Timestamp::UNIX_EPOCH);
     metrics.leading(true);
     let text = metrics.render();

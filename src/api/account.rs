@@ -75,6 +75,11 @@ pub struct AwsAccountSpec {
     /// bypass KMS's policy lockout safety check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<AccountPermissions>,
+
+    /// Where key usage alarms live: the log group receiving the account's CloudTrail, its
+    /// region, the SNS topics keys may notify, and the account-wide key deletion alarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<super::monitoring::AccountMonitoring>,
 }
 
 /// What the platform team lets the tenants of one account do; everything absent is refused.

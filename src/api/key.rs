@@ -32,6 +32,11 @@ use super::serde_helpers::{default_true, empty_as_none, is_false};
     printcolumn(name = "Rotation", type_ = "boolean", json_path = ".status.rotation.enabled"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Synced", type_ = "string", json_path = ".status.conditions[?(@.type==\"Synced\")].status"),
+    printcolumn(
+        name = "Alarm",
+        type_ = "string",
+        json_path = ".status.monitoring.alarms[?(@.state==\"ALARM\")].signal"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(validation = Rule::new("!has(self.policy) || !has(self.policyDocument) || self.policyDocument == ''").message("spec.policy and spec.policyDocument are mutually exclusive: keep one of them"))]
@@ -120,6 +125,11 @@ pub struct KmsKeySpec {
     /// `Manage` converges the key; `Observe` only reads and reports.
     #[serde(default)]
     pub management_policy: ManagementPolicy,
+
+    /// Alarms on the key's use (decrypt volume, AccessDenied); needs the account's
+    /// `spec.monitoring`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<super::monitoring::KeyMonitoring>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
@@ -261,6 +271,9 @@ pub struct KmsKeyStatus {
     pub rotation: Option<RotationStatus>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replicas: Vec<ReplicaStatus>,
+    /// The key's alarms and their states.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<super::monitoring::MonitoringStatus>,
     /// A CreateKey that was about to leave when this was written and whose key is not on record
     /// yet: a pass that finds it waits for that key to appear before creating another.
     #[serde(default, skip_serializing_if = "Option::is_none")]

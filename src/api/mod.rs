@@ -8,6 +8,7 @@ pub mod conditions;
 pub mod crds;
 mod grant;
 mod key;
+pub mod monitoring;
 mod object;
 mod schema;
 mod serde_helpers;

@@ -93,7 +93,8 @@ impl AwsError {
 
 pub(super) fn kind_from_code(code: &str) -> Option<ErrorKind> {
     let kind = match code {
-        "NotFoundException" => ErrorKind::NotFound,
+        // CloudWatch says ResourceNotFound, CloudWatch Logs ResourceNotFoundException.
+        "NotFoundException" | "ResourceNotFound" | "ResourceNotFoundException" => ErrorKind::NotFound,
         "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" | "NotAuthorizedException" => {
             ErrorKind::AccessDenied
         }
@@ -103,12 +104,17 @@ pub(super) fn kind_from_code(code: &str) -> Option<ErrorKind> {
         "KMSInvalidStateException" | "DisabledException" => ErrorKind::InvalidState,
         "MalformedPolicyDocumentException" => ErrorKind::MalformedPolicy,
         "AlreadyExistsException" => ErrorKind::AlreadyExists,
-        "LimitExceededException" => ErrorKind::LimitExceeded,
+        "LimitExceededException" | "LimitExceeded" => ErrorKind::LimitExceeded,
         "KMSInternalException"
         | "DependencyTimeoutException"
         | "InternalFailure"
         | "ServiceUnavailable"
-        | "InternalServerError" => ErrorKind::ServerError,
+        | "InternalServerError"
+        | "InternalServiceFault"
+        | "InternalServiceError"
+        | "ServiceUnavailableException"
+        // CloudWatch Logs: another change to the same resource is under way; nothing happened.
+        | "OperationAbortedException" => ErrorKind::ServerError,
         "InvalidArnException"
         | "InvalidAliasNameException"
         | "InvalidGrantIdException"
@@ -117,7 +123,11 @@ pub(super) fn kind_from_code(code: &str) -> Option<ErrorKind> {
         | "ValidationException"
         | "UnsupportedOperationException"
         | "TagException"
-        | "SerializationException" => ErrorKind::Invalid,
+        | "SerializationException"
+        | "InvalidParameterValue"
+        | "InvalidParameterCombination"
+        | "MissingParameter"
+        | "InvalidParameterException" => ErrorKind::Invalid,
         "ExpiredTokenException"
         | "ExpiredToken"
         | "InvalidClientTokenId"

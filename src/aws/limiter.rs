@@ -27,7 +27,7 @@ impl Default for RateLimits {
 pub enum RateLimitParseError {
     #[error("rate limit `{0}` is not OPERATION=REQUESTS_PER_SECOND (for example CreateKey=5)")]
     Syntax(String),
-    #[error("rate limit `{0}` names no KMS operation the operator calls")]
+    #[error("rate limit `{0}` names no AWS operation the operator calls")]
     UnknownOperation(String),
     #[error("rate limit `{0}` must be a whole number of requests per second, at least 1")]
     Rate(String),

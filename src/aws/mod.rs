@@ -1,6 +1,7 @@
 //! Talking to AWS: clients per (account, region), one call path that paces, counts, classifies
 //! and retries, and plain views of what KMS returns.
 
+mod alarms;
 mod caller;
 mod client;
 mod convert;
@@ -13,6 +14,7 @@ mod pool;
 mod retry;
 mod stats;
 
+pub use alarms::{AlarmClient, LogsClient};
 pub use caller::CallContext;
 pub use client::KmsClient;
 pub use credentials::NO_CREDENTIALS;

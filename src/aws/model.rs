@@ -133,3 +133,52 @@ pub struct CallerIdentity {
     pub account_id: String,
     pub arn: String,
 }
+
+/// A CloudWatch metric alarm as the operator writes it and reads it back: every field that
+/// PutMetricAlarm sets and the plan compares (actions sorted).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct MetricAlarm {
+    pub name: String,
+    pub description: String,
+    pub namespace: String,
+    pub metric: String,
+    pub dimensions: BTreeMap<String, String>,
+    /// `Sum`.
+    pub statistic: String,
+    pub period: i32,
+    pub evaluation_periods: i32,
+    pub datapoints_to_alarm: i32,
+    pub threshold: f64,
+    /// `GreaterThanThreshold`, `GreaterThanOrEqualToThreshold`, ...
+    pub comparison: String,
+    /// `notBreaching`, `breaching`, `ignore` or `missing`.
+    pub treat_missing_data: String,
+    pub alarm_actions: Vec<String>,
+    pub ok_actions: Vec<String>,
+    pub actions_enabled: bool,
+}
+
+/// A live alarm: its definition, ARN and state.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct AlarmEntry {
+    pub alarm: MetricAlarm,
+    pub arn: Option<String>,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    pub state: String,
+    /// When the alarm entered its state (RFC 3339).
+    pub since: Option<String>,
+}
+
+/// A CloudWatch Logs metric filter with its one metric transformation.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct MetricFilter {
+    pub log_group: String,
+    pub name: String,
+    pub pattern: String,
+    pub namespace: String,
+    pub metric: String,
+    /// What one matching event adds: `1`.
+    pub value: String,
+    /// Dimension name to JSON selector, e.g. `KeyArn` → `$.resources[0].ARN`.
+    pub dimensions: BTreeMap<String, String>,
+}

@@ -26,7 +26,8 @@ macro_rules! operations {
                 match self { $(Op::$op => $idempotent,)* }
             }
 
-            /// KMS's published default request quota (requests per second, per account and region).
+            /// The service's published default request quota (requests per second, per account
+            /// and region).
             pub fn default_quota(self) -> u32 {
                 match self { $(Op::$op => $quota,)* }
             }
@@ -65,6 +66,16 @@ operations! {
     RetireGrant => true, true, 50;
     RevokeGrant => true, true, 50;
     GetCallerIdentity => false, true, 100;
+    // CloudWatch: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_limits.html
+    DescribeAlarms => false, true, 9;
+    PutMetricAlarm => true, true, 3;
+    DeleteAlarms => true, true, 3;
+    // CloudWatch Logs lists no quota for its metric filter calls; they are paced like the
+    // control-plane calls its quota page does list (CreateLogGroup, DescribeLogGroups: 5).
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html
+    DescribeMetricFilters => false, true, 5;
+    PutMetricFilter => true, true, 5;
+    DeleteMetricFilter => true, true, 5;
 }
 
 impl Op {
@@ -76,10 +87,19 @@ impl Op {
         self as usize
     }
 
+    /// The IAM service prefix of the operation's API.
+    pub fn service(self) -> &'static str {
+        match self {
+            Op::GetCallerIdentity => "sts",
+            Op::DescribeAlarms | Op::PutMetricAlarm | Op::DeleteAlarms => "cloudwatch",
+            Op::DescribeMetricFilters | Op::PutMetricFilter | Op::DeleteMetricFilter => "logs",
+            _ => "kms",
+        }
+    }
+
     /// The IAM action this operation needs, as an AccessDenied message names it.
     pub fn iam_action(self) -> String {
-        let service = if self == Op::GetCallerIdentity { "sts" } else { "kms" };
-        format!("{service}:{}", self.name())
+        format!("{}:{}", self.service(), self.name())
     }
 }
 

@@ -17,6 +17,7 @@ use aws_sdk_kms::config::{Region, SharedCredentialsProvider};
 use aws_types::origin::Origin;
 use tokio::sync::Mutex;
 
+use super::alarms::{AlarmClient, LogsClient};
 use super::caller::CallContext;
 use super::client::KmsClient;
 use super::error::{AwsError, ErrorKind};
@@ -83,6 +84,8 @@ impl Default for Timeouts {
 struct AccountClients {
     sdk: SdkConfig,
     kms: HashMap<String, KmsClient>,
+    alarms: HashMap<String, AlarmClient>,
+    logs: HashMap<String, LogsClient>,
 }
 
 pub struct ClientPool {
@@ -138,7 +141,7 @@ impl ClientPool {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
                 let sdk = self.account_sdk_config(account).await;
-                entry.insert(AccountClients { sdk, kms: HashMap::new() })
+                entry.insert(AccountClients { sdk, kms: HashMap::new(), alarms: HashMap::new(), logs: HashMap::new() })
             }
         }
     }
@@ -171,6 +174,49 @@ impl ClientPool {
         client
     }
 
+    /// The CloudWatch client for `account` in `region`: the account's endpoint, as for KMS,
+    /// unless `AWS_ENDPOINT_URL_CLOUDWATCH` names CloudWatch's own.
+    pub async fn alarms(&self, account: &AccountConfig, region: &str) -> AlarmClient {
+        let mut accounts = self.accounts.lock().await;
+        let clients = self.clients_for(&mut accounts, account).await;
+        if let Some(client) = clients.alarms.get(region) {
+            return client.clone();
+        }
+        let mut config = aws_sdk_cloudwatch::config::Builder::from(&clients.sdk)
+            .region(Region::new(region.to_owned()))
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(self.timeout_config());
+        if let Some(url) = service_endpoint("AWS_ENDPOINT_URL_CLOUDWATCH").or_else(|| account.endpoint_url.clone()) {
+            config = config.endpoint_url(url);
+        }
+        let inner = aws_sdk_cloudwatch::Client::from_conf(config.build());
+        let client = AlarmClient::new(inner, &account.account_id, region, self.ctx.clone());
+        clients.alarms.insert(region.to_owned(), client.clone());
+        client
+    }
+
+    /// The CloudWatch Logs client for `account` in `region`: the account's endpoint, as for
+    /// KMS, unless `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS` names CloudWatch Logs' own.
+    pub async fn logs(&self, account: &AccountConfig, region: &str) -> LogsClient {
+        let mut accounts = self.accounts.lock().await;
+        let clients = self.clients_for(&mut accounts, account).await;
+        if let Some(client) = clients.logs.get(region) {
+            return client.clone();
+        }
+        let mut config = aws_sdk_cloudwatchlogs::config::Builder::from(&clients.sdk)
+            .region(Region::new(region.to_owned()))
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(self.timeout_config());
+        if let Some(url) = service_endpoint("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS").or_else(|| account.endpoint_url.clone())
+        {
+            config = config.endpoint_url(url);
+        }
+        let inner = aws_sdk_cloudwatchlogs::Client::from_conf(config.build());
+        let client = LogsClient::new(inner, &account.account_id, region, self.ctx.clone());
+        clients.logs.insert(region.to_owned(), client.clone());
+        client
+    }
+
     /// Who the account's credentials say we are (`sts:GetCallerIdentity`).
     pub async fn caller_identity(&self, account: &AccountConfig) -> Result<CallerIdentity, AwsError> {
         let sdk = {
@@ -198,6 +244,11 @@ impl ClientPool {
             _ => Err(AwsError::new(Op::GetCallerIdentity, ErrorKind::Other, "response has no account or ARN")),
         }
     }
+}
+
+/// A service's own endpoint from the environment, which wins over the account's `endpointUrl`.
+fn service_endpoint(variable: &str) -> Option<String> {
+    std::env::var(variable).ok().filter(|url| !url.is_empty())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::context::{Context, ControllerError, Refusal, object_name};
 use crate::api::validate::validate_account;
 use crate::api::{AwsAccount, Kind};
 use crate::aws::AccountConfig;
+use crate::engine::Mode;
 use kube::ResourceExt;
 
 /// Boxed with an explicit `Send`: kube-runtime spawns reconciles onto the runtime.
@@ -32,7 +33,7 @@ async fn check(account: &Arc<AwsAccount>, ctx: &Context) -> Result<Action, Contr
             .await;
     }
     let config = AccountConfig::from_spec(&account.name_any(), &account.spec);
-    let report = ctx.engine.check_account(&config).await;
+    let report = ctx.engine.check_account(&config, account.spec.monitoring.as_ref(), Some(Mode::Apply)).await;
     ctx.finish(&api, account.as_ref(), &name, previous, report, started).await
 }
 

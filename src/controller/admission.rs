@@ -6,6 +6,7 @@ use kube::Resource;
 
 use super::context::{Context, ControllerError, Refusal};
 use super::targets::resolve;
+use crate::api::monitoring::AccountMonitoring;
 use crate::api::tenancy;
 use crate::api::validate::validate_key;
 use crate::api::{AwsAccount, KmsKey};
@@ -18,6 +19,8 @@ use crate::engine::on_key::{OnKey, OnKeyContext};
 pub struct AdmittedKey {
     pub account: AccountConfig,
     pub tenant: Tenant,
+    /// The account's `spec.monitoring`.
+    pub monitoring: Option<AccountMonitoring>,
 }
 
 /// What an admitted alias or grant is reconciled with.
@@ -87,7 +90,11 @@ impl Context {
         let labels = self.namespace_labels(&namespace_of(key)).await?;
         let spec = &account.spec;
         Ok(match admission::admit_key(key, AccountRef { name, spec }, &labels) {
-            Ok(tenant) => Ok(AdmittedKey { account: AccountConfig::from_spec(name, spec), tenant }),
+            Ok(tenant) => Ok(AdmittedKey {
+                account: AccountConfig::from_spec(name, spec),
+                tenant,
+                monitoring: spec.monitoring.clone(),
+            }),
             Err(refusals) => Err(refused(&refusals)),
         })
     }

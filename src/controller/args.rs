@@ -31,7 +31,7 @@ pub struct RunArgs {
     #[arg(long, env = "POD_NAMESPACE")]
     pub lease_namespace: Option<String>,
 
-    /// This replica's identity in the Lease and in Events (default: POD_NAME, else the host name).
+    /// This replica's identity in the Lease and in Events (default: POD_NAME, else $HOSTNAME, else kms-operator-<pid>).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
 

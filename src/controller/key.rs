@@ -11,10 +11,11 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalized, finalizer};
 
+use super::admission::AdmittedKey;
 use super::context::{Context, ControllerError, object_name};
 use super::status::{StatusIntent, api_for};
 use super::{deletion, events, gate};
-use crate::api::{Kind, KmsKey, ObjectName};
+use crate::api::{Kind, KmsKey, KmsKeyStatus, ObjectName};
 use crate::engine::key::{KeyReport, KeyRequest, Memory, REPLACE_DELETED_KEY};
 use crate::engine::{Mode, Outcome};
 
@@ -71,18 +72,12 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
         Err(refusal) => return ctx.refuse(&api, key, &name, previous, refusal, started).await.map(Some),
     };
     let recorder = StatusIntent::new(&api, key);
-    let request = KeyRequest {
-        key,
-        account: &admitted.account,
-        tenant: &admitted.tenant,
-        memory: memory(key),
-        recorder: Some(&recorder),
-    };
-    let report = ctx.engine.reconcile_key(request, mode).await;
+    let report = ctx.engine.reconcile_key(request(key, &admitted, Some(&recorder)), mode).await;
     if mode == Mode::Plan && gate::admits(&report) {
         return Ok(None);
     }
     record_key_state(ctx, &name, key, &report);
+    events::publish(&ctx.recorder, key, alarm_events(previous, &report.status)).await;
     ctx.finish(&api, &recorder.latest(key), &name, previous, report, started).await.map(Some)
 }
 
@@ -90,9 +85,52 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
 /// reading the key leaves the last state known: a failure says nothing about the key.
 fn record_key_state(ctx: &Context, name: &ObjectName, key: &KmsKey, report: &KeyReport) {
     match (&report.status.key_state, &report.outcome) {
-        (Some(state), _) => ctx.metrics.key_state(name, state, key.spec.enabled),
+        (Some(state), _) => {
+            ctx.metrics.key_state(name, state, key.spec.enabled);
+            let alarms = report.status.monitoring.as_ref().map(|m| m.alarms.as_slice()).unwrap_or_default();
+            ctx.metrics.key_alarms(name, alarms);
+        }
         (None, Outcome::Failed(_)) => {}
         (None, _) => ctx.metrics.no_key(name),
+    }
+}
+
+/// A Warning Event for each alarm of the key that entered ALARM since the last pass.
+fn alarm_events(previous: Option<&KmsKeyStatus>, now: &KmsKeyStatus) -> Vec<kube::runtime::events::Event> {
+    let alarms = |status: Option<&KmsKeyStatus>| {
+        status.and_then(|s| s.monitoring.as_ref()).map(|m| m.alarms.clone()).unwrap_or_default()
+    };
+    let before = alarms(previous);
+    alarms(Some(now))
+        .into_iter()
+        .filter(|now| now.state == ALARM && !before.iter().any(|b| b.name == now.name && b.state == ALARM))
+        .map(|now| {
+            let note = format!(
+                "alarm {} ({} of the key in {}) entered ALARM{}",
+                now.name,
+                now.signal,
+                now.region.as_deref().unwrap_or("?"),
+                now.since.as_deref().map(|s| format!(" at {s}")).unwrap_or_default()
+            );
+            events::event(EventType::Warning, "AlarmFiring", "Monitor", note)
+        })
+        .collect()
+}
+
+const ALARM: &str = "ALARM";
+
+fn request<'a>(
+    key: &'a KmsKey,
+    admitted: &'a AdmittedKey,
+    recorder: Option<&'a dyn crate::engine::key::IntentRecorder>,
+) -> KeyRequest<'a> {
+    KeyRequest {
+        key,
+        account: &admitted.account,
+        monitoring: admitted.monitoring.as_ref(),
+        tenant: &admitted.tenant,
+        memory: memory(key),
+        recorder,
     }
 }
 
@@ -125,8 +163,40 @@ async fn cleanup(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError>
             return Ok(Action::await_change());
         }
     };
-    let request =
-        KeyRequest { key, account: &admitted.account, tenant: &admitted.tenant, memory: memory(key), recorder: None };
-    let report = ctx.engine.delete_key(request, Mode::Apply).await;
+    let report = ctx.engine.delete_key(request(key, &admitted, None), Mode::Apply).await;
     deletion::finish(ctx, key, &name, &report, FINALIZER).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::monitoring::{AlarmStatus, MonitoringStatus};
+
+    fn status(states: &[(&str, &str)]) -> KmsKeyStatus {
+        let alarms = states
+            .iter()
+            .map(|(name, state)| AlarmStatus {
+                name: (*name).into(),
+                signal: "Decrypt".into(),
+                region: Some("eu-west-1".into()),
+                state: (*state).into(),
+                ..AlarmStatus::default()
+            })
+            .collect();
+        KmsKeyStatus { monitoring: Some(MonitoringStatus { alarms }), ..KmsKeyStatus::default() }
+    }
+
+    #[test]
+    fn an_event_when_an_alarm_enters_alarm_and_not_while_it_stays() {
+        let before = status(&[("a", "OK"), ("b", "ALARM")]);
+        let now = status(&[("a", "ALARM"), ("b", "ALARM")]);
+        let events = alarm_events(Some(&before), &now);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].reason, "AlarmFiring");
+        assert!(
+            events[0].note.as_deref().unwrap_or("").contains("alarm a (Decrypt of the key in eu-west-1) entered ALARM")
+        );
+        assert!(alarm_events(Some(&now), &now).is_empty(), "a resync of the same state says nothing again");
+        assert_eq!(alarm_events(None, &status(&[("c", "ALARM")])).len(), 1, "a first pass that finds ALARM says so");
+    }
 }

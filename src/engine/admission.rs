@@ -55,7 +55,11 @@ fn admit(
 /// A `KmsKey` in a namespace with `labels`, using `account`.
 pub fn admit_key(key: &KmsKey, account: AccountRef<'_>, labels: &Labels) -> Result<Tenant, Vec<Refusal>> {
     let object = ObjectName::of(Kind::KmsKey, &key.metadata);
-    admit(&object, account, labels, |permitted| tenancy::check_key(key, &object, permitted))
+    admit(&object, account, labels, |permitted| {
+        let mut refusals = tenancy::check_key(key, &object, permitted);
+        refusals.extend(tenancy::check_notify(key, &object, permitted));
+        refusals
+    })
 }
 
 /// A `KmsAlias` or `KmsGrant`, using the account of the key it points at.

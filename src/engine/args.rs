@@ -21,7 +21,7 @@ pub struct EngineArgs {
     #[arg(long, env = "KMS_OPERATOR_CONCURRENCY", default_value_t = 16)]
     pub concurrency: usize,
 
-    /// Requests per second for one KMS operation, e.g. CreateKey=10 (default: KMS's published quotas). Repeatable or comma-separated.
+    /// Requests per second for one AWS operation, e.g. CreateKey=10 or PutMetricAlarm=3 (default: each service's published quotas). Repeatable or comma-separated.
     #[arg(long = "rate-limit", env = "KMS_OPERATOR_RATE_LIMITS", value_delimiter = ',')]
     pub rate_limits: Vec<String>,
 

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::api::ObjectName;
 use crate::aws::Op;
 use crate::aws::model::{GrantConstraintsView, RotationState};
+use crate::engine::monitoring::MonitoringAction;
 use crate::policy;
 
 /// The key a change applies to.
@@ -17,6 +18,8 @@ pub enum KeyHandle {
     New,
     /// A key another `KmsKey` of the same run will create (only in plans, never executed).
     Pending(ObjectName),
+    /// No key: a change to an `AwsAccount`'s own alarms and filters.
+    Account,
 }
 
 impl KeyHandle {
@@ -25,6 +28,7 @@ impl KeyHandle {
             KeyHandle::Existing(id) => id.clone(),
             KeyHandle::New => "(new key)".to_owned(),
             KeyHandle::Pending(object) => format!("(key of {object}, to be created)"),
+            KeyHandle::Account => "(account)".to_owned(),
         }
     }
 
@@ -128,6 +132,8 @@ pub enum Action {
         name: String,
         reason: String,
     },
+    /// An alarm or metric filter watching the key's use (docs/monitoring.md).
+    Monitoring(MonitoringAction),
 }
 
 /// An action on the key `key` in `region`. For aliases and grants, `key` is the key the alias
@@ -195,6 +201,7 @@ impl Change {
             Action::DeleteAlias { .. } => Op::DeleteAlias,
             Action::CreateGrant(_) => Op::CreateGrant,
             Action::RetireGrant { .. } => Op::RetireGrant,
+            Action::Monitoring(action) => action.operation(),
         }
     }
 
@@ -211,6 +218,7 @@ impl Change {
     /// `+` adds, `~` changes, `-` removes.
     pub fn symbol(&self) -> char {
         match &self.action {
+            Action::Monitoring(action) => action.symbol(),
             Action::CreateKey(_) | Action::ReplicateKey(_) | Action::CreateAlias { .. } | Action::CreateGrant(_) => '+',
             Action::EnableRotation { was: None, .. } => '+',
             Action::ScheduleDeletion { .. }
@@ -286,6 +294,7 @@ impl Change {
             Action::RetireGrant { grant_id, name, reason } => {
                 format!("retire grant {name} ({grant_id}) on {key} in {}: {reason}", self.region)
             }
+            Action::Monitoring(action) => action.summary(&self.region),
         }
     }
 
@@ -324,6 +333,7 @@ impl Change {
                     detail("encryption context subset", tag_list(&grant.constraints.encryption_context_subset));
                 }
             }
+            Action::Monitoring(action) => lines.extend(action.details()),
             _ => {}
         }
         lines

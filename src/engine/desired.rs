@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::admission::Tenant;
+use super::monitoring::{DesiredMonitoring, KeyAlarms, MonitoringSetup};
 use super::ownership::{KeyOwner, OWNER_TAG, key_owner, owner_value, parse_owner};
 use super::settings::{EngineSettings, partition_of};
+use crate::api::monitoring::AccountMonitoring;
 use crate::api::{DeletionPolicy, KmsKey, ObjectName, catalog};
 use crate::aws::AccountConfig;
 use crate::policy::{self, BuildContext};
@@ -66,6 +68,8 @@ pub struct DesiredKey {
     pub may_adopt: bool,
     /// What this pass may bring back of a key taken out of service outside the operator.
     pub mandate: Mandate,
+    /// Alarms on the key's use; `None` when the account has no `spec.monitoring`.
+    pub monitoring: Option<DesiredMonitoring>,
 }
 
 /// Whether a pass runs on the user's request and so may undo what someone did to the key
@@ -144,9 +148,29 @@ fn policy_for(key: &KmsKey, account: &AccountConfig, region: &str, creates: bool
     creates.then(|| policy::default_policy(&ctx))
 }
 
+/// The key's alarms, when its account says where alarms live.
+fn monitoring_for(
+    key: &KmsKey,
+    object: &ObjectName,
+    account: &AccountConfig,
+    spec: Option<&AccountMonitoring>,
+    settings: &EngineSettings,
+) -> Option<DesiredMonitoring> {
+    let setup = MonitoringSetup::new(account, spec?, &settings.cluster_name);
+    let decryptable = key.spec.key_usage == catalog::DEFAULT_KEY_USAGE;
+    Some(DesiredMonitoring {
+        prefix: setup.naming.key_prefix(object),
+        owner: (OWNER_TAG.to_owned(), owner_value(&settings.cluster_name, object)),
+        object: object.clone(),
+        alarms: key.spec.monitoring.as_ref().map(|m| KeyAlarms::new(m, decryptable)),
+        setup,
+    })
+}
+
 pub fn desired_key(
     key: &KmsKey,
     account: &AccountConfig,
+    account_monitoring: Option<&AccountMonitoring>,
     tenant: &Tenant,
     mandate: Mandate,
     settings: &EngineSettings,
@@ -181,6 +205,7 @@ pub fn desired_key(
         })
         .collect();
     DesiredKey {
+        monitoring: monitoring_for(key, &object, account, account_monitoring, settings),
         owner: (OWNER_TAG.to_owned(), owner_value(&settings.cluster_name, &object)),
         object,
         account: account.clone(),

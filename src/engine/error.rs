@@ -69,6 +69,9 @@ fn hint(error: &AwsError, caller: Option<&str>) -> String {
                 error.op.iam_action()
             )
         }
+        ErrorKind::LimitExceeded if error.op.service() == "logs" => {
+            ". CloudWatch Logs allows 100 metric filters per log group: remove filters, or set spec.monitoring.metricFilters: Shared on the AwsAccount (docs/monitoring.md)".to_owned()
+        }
         ErrorKind::LimitExceeded => {
             ". A KMS resource quota is used up: raise it in Service Quotas or remove unused resources".to_owned()
         }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use futures::{StreamExt, TryStreamExt};
 
 use super::cache::{SharedCache, lock};
+use super::monitoring::MonitoringListings;
 use super::ownership::owner_of;
 use crate::aws::model::{AliasEntry, CallerIdentity, GrantEntry};
 use crate::aws::{AccountConfig, AwsError, ClientPool, ErrorKind, KmsClient};
@@ -49,6 +50,8 @@ pub struct Listings {
     aliases: SharedCache<Scope, Vec<AliasEntry>>,
     grants: SharedCache<(String, String, String), Vec<GrantEntry>>,
     identities: SharedCache<AccountConfig, CallerIdentity>,
+    /// Alarms and metric filters (docs/monitoring.md).
+    pub monitoring: MonitoringListings,
 }
 
 fn scope(client: &KmsClient) -> Scope {
@@ -62,6 +65,7 @@ impl Listings {
             aliases: SharedCache::new(ttl),
             grants: SharedCache::new(ttl),
             identities: SharedCache::new(ttl),
+            monitoring: MonitoringListings::new(ttl),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod grant;
 pub mod identity;
 pub mod key;
 mod listings;
+pub mod monitoring;
 pub mod on_key;
 pub mod ownership;
 pub mod plan;

@@ -112,7 +112,7 @@ pub fn verdict(output: &RunOutput) -> String {
 fn calls(summary: &CallSummary) -> String {
     let throttles =
         if summary.throttles > 0 { format!(", {} throttled and retried", summary.throttles) } else { String::new() };
-    format!("{} KMS reads, {} writes{throttles}", summary.reads, summary.writes)
+    format!("{} AWS reads, {} writes{throttles}", summary.reads, summary.writes)
 }
 
 fn condition_cell(status: bool) -> &'static str {

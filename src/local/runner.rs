@@ -14,6 +14,7 @@ use super::manifests::ManifestSet;
 use super::progress::RunProgress;
 use super::result::ResourceResult;
 use super::targets::{KeyDirectory, explicit_target};
+use crate::api::monitoring::AccountMonitoring;
 use crate::api::{KeyPointer, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
 use crate::aws::{AccountConfig, CallSummary};
 use crate::engine::alias::KeyTarget;
@@ -107,6 +108,8 @@ pub struct Runner<'a> {
     set: &'a ManifestSet,
     concurrency: usize,
     accounts: BTreeMap<String, AccountConfig>,
+    /// Each account's `spec.monitoring`, by name.
+    monitoring: BTreeMap<String, AccountMonitoring>,
     /// Accounts whose identity check failed this run: their resources are not attempted, so the
     /// account's error is reported once instead of once per resource.
     unverified: Mutex<BTreeSet<String>>,
@@ -123,9 +126,14 @@ impl<'a> Runner<'a> {
                 Some((name.clone(), AccountConfig::from_spec(&name, &a.object.spec)))
             })
             .collect();
+        let monitoring = set
+            .accounts
+            .iter()
+            .filter_map(|a| Some((a.object.metadata.name.clone()?, a.object.spec.monitoring.clone()?)))
+            .collect();
         let total = set.accounts.len() + set.keys.len() + set.aliases.len() + set.grants.len();
         let progress = Arc::new(RunProgress::new(total));
-        Runner { engine, set, concurrency, accounts, unverified: Mutex::new(BTreeSet::new()), progress }
+        Runner { engine, set, concurrency, accounts, monitoring, unverified: Mutex::new(BTreeSet::new()), progress }
     }
 
     /// Resources finished so far, of all: what a progress display shows.
@@ -168,8 +176,15 @@ impl<'a> Runner<'a> {
         let before = self.engine.calls().stats.snapshot();
         let at = &now();
         let accounts: Vec<&AccountConfig> = self.accounts.values().collect();
+        // Deleting leaves an account's own alarms, as deleting the AwsAccount in a cluster does.
+        let account_mode = match command {
+            Command::Plan => Some(Mode::Plan),
+            Command::Apply => Some(Mode::Apply),
+            Command::Delete => None,
+        };
         let mut results: Vec<ResourceResult> = each(&accounts, self.concurrency, |account| async move {
-            let report = self.counted(self.engine.check_account(account)).await;
+            let monitoring = self.monitoring.get(&account.name);
+            let report = self.counted(self.engine.check_account(account, monitoring, account_mode)).await;
             let id = Some(account.account_id.clone());
             let state = match (report.is_failed(), report.status.account_verified) {
                 (true, _) => "Unverified",
@@ -244,7 +259,9 @@ impl<'a> Runner<'a> {
         let account = self
             .usable_account(&key.spec.account_ref)
             .map_err(|reason| Box::new(ResourceResult::unresolved(object_name(key), reason)))?;
-        let request = KeyRequest { key, account, tenant: &tenant, memory: Memory::default(), recorder: None };
+        let monitoring = self.monitoring.get(&key.spec.account_ref);
+        let request =
+            KeyRequest { key, account, monitoring, tenant: &tenant, memory: Memory::default(), recorder: None };
         Ok(if delete {
             self.engine.delete_key(request, mode).await
         } else {

@@ -4,7 +4,9 @@
 //! STS requests (`GetCallerIdentity`, the operator's identity check) pass through it too and
 //! can be failed the same way; their errors are written in STS's XML. On request it also
 //! reports rotation periods (`rotation_periods.rs`) and AWS managed keys as KMS does and moto
-//! does not.
+//! does not. CloudWatch requests, which the Rust SDK sends in Smithy RPC v2 CBOR, are translated
+//! to the JSON protocol moto parses and their answers back (`cbor.rs`); PutMetricFilter replaces
+//! a filter of the same name, as CloudWatch Logs does (moto adds a second one).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -17,6 +19,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
+use super::cbor::{cbor_to_json, json_to_cbor, rpc_v2_operation};
 use super::rotation_periods::RotationPeriods;
 
 #[derive(Clone, Debug)]
@@ -189,9 +192,14 @@ enum Protocol {
     Json,
     /// STS: a form body with `Action=GetCallerIdentity`, XML errors.
     Query,
+    /// CloudWatch: `/service/<service>/operation/<operation>`, CBOR bodies and errors.
+    Cbor,
 }
 
 fn operation_of(parts: &hyper::http::request::Parts, body: &[u8]) -> (String, Protocol) {
+    if let Some((_, operation)) = rpc_v2_operation(parts.uri.path()) {
+        return (operation.to_owned(), Protocol::Cbor);
+    }
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).and_then(|v| v.split('.').nth(1));
     if let Some(operation) = target {
         return (operation.to_owned(), Protocol::Json);
@@ -210,8 +218,18 @@ fn access_key_of(parts: &hyper::http::request::Parts) -> String {
 }
 
 fn error_response(protocol: Protocol, status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let json = format!(r#"{{"__type":"{code}","message":"{message}"}}"#);
     let (content_type, body) = match protocol {
-        Protocol::Json => ("application/x-amz-json-1.1", format!(r#"{{"__type":"{code}","message":"{message}"}}"#)),
+        Protocol::Cbor => {
+            let cbor = json_to_cbor(json.as_bytes()).expect("an error document");
+            return Response::builder()
+                .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+                .header("content-type", "application/cbor")
+                .header("smithy-protocol", "rpc-v2-cbor")
+                .body(Full::new(Bytes::from(cbor)))
+                .expect("error response");
+        }
+        Protocol::Json => ("application/x-amz-json-1.1", json),
         Protocol::Query => (
             "text/xml",
             format!(
@@ -342,8 +360,19 @@ async fn handle(
         Some(Fault::Late(delay)) => tokio::time::sleep(*delay).await,
         _ => {}
     }
+    let (parts, body) = match protocol {
+        Protocol::Cbor => cbor_request(parts, &body, &operation)?,
+        _ => (parts, body),
+    };
+    if operation == "PutMetricFilter" {
+        replace_filter(upstream, &parts, &body).await?;
+    }
     let response = forward(upstream, parts, body.clone()).await.map_err(|_| ())?;
     let response = rewrite(&state, &operation, &body, response).await;
+    let response = match protocol {
+        Protocol::Cbor => cbor_response(response).await?,
+        _ => response,
+    };
     *state.lock().expect("proxy state").forwarded.entry(operation).or_default() += 1;
     match fault {
         Some(Fault::DropAfterForward) => Err(()),
@@ -353,6 +382,50 @@ async fn handle(
         }
         _ => Ok(response),
     }
+}
+
+/// CloudWatch's CBOR request as the JSON 1.0 request moto parses.
+fn cbor_request(
+    mut parts: hyper::http::request::Parts,
+    body: &[u8],
+    operation: &str,
+) -> Result<(hyper::http::request::Parts, Bytes), ()> {
+    let service = rpc_v2_operation(parts.uri.path()).map(|(service, _)| service.to_owned()).ok_or(())?;
+    let json = cbor_to_json(body).map_err(|_| ())?;
+    parts.uri = hyper::Uri::from_static("/");
+    let headers = &mut parts.headers;
+    headers.remove("smithy-protocol");
+    headers.remove(hyper::header::ACCEPT);
+    headers.insert(hyper::header::CONTENT_TYPE, "application/x-amz-json-1.0".parse().map_err(|_| ())?);
+    headers.insert("x-amz-target", format!("{service}.{operation}").parse().map_err(|_| ())?);
+    headers.insert(hyper::header::CONTENT_LENGTH, json.len().into());
+    Ok((parts, Bytes::from(json)))
+}
+
+/// moto's JSON answer as the CBOR answer the SDK reads.
+async fn cbor_response(response: Response<Full<Bytes>>) -> Result<Response<Full<Bytes>>, ()> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let cbor = json_to_cbor(&bytes).map_err(|_| ())?;
+    parts.headers.insert(hyper::header::CONTENT_TYPE, "application/cbor".parse().map_err(|_| ())?);
+    parts.headers.insert("smithy-protocol", "rpc-v2-cbor".parse().map_err(|_| ())?);
+    parts.headers.insert(hyper::header::CONTENT_LENGTH, cbor.len().into());
+    Ok(Response::from_parts(parts, Full::new(Bytes::from(cbor))))
+}
+
+/// CloudWatch Logs' PutMetricFilter creates or replaces; moto appends a second filter of the
+/// same name, so the proxy deletes the old one first.
+async fn replace_filter(upstream: SocketAddr, parts: &hyper::http::request::Parts, body: &[u8]) -> Result<(), ()> {
+    let request: serde_json::Value = serde_json::from_slice(body).map_err(|_| ())?;
+    let delete =
+        serde_json::json!({ "logGroupName": request["logGroupName"], "filterName": request["filterName"] }).to_string();
+    let mut request = Request::builder().method("POST").uri("/").body(Full::new(Bytes::new())).map_err(|_| ())?;
+    *request.headers_mut() = parts.headers.clone();
+    let headers = request.headers_mut();
+    headers.insert("x-amz-target", "Logs_20140328.DeleteMetricFilter".parse().map_err(|_| ())?);
+    headers.insert(hyper::header::CONTENT_LENGTH, delete.len().into());
+    let (parts, _) = request.into_parts();
+    forward(upstream, parts, Bytes::from(delete)).await.map(|_| ()).map_err(|_| ())
 }
 
 #[derive(Debug)]

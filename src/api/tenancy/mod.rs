@@ -12,6 +12,7 @@ mod grants;
 mod namespaces;
 mod principals;
 mod refusal;
+mod topics;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,7 @@ pub use grants::{check_grant, check_target_account};
 pub use namespaces::{namespace_refusal, selects};
 pub use principals::{Permitted, check_key};
 pub use refusal::{Reason, Refusal};
+pub use topics::check_notify;
 
 /// A namespace's labels, as the cluster or the `Namespace` manifests of a local run have them.
 pub type Labels = BTreeMap<String, String>;

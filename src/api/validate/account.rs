@@ -83,6 +83,9 @@ pub fn validate_account(account: &AwsAccount) -> Vec<Issue> {
             check_selector(&mut issues, "spec.permissions.adoptionNamespaces", selector);
         }
     }
+    if let Some(monitoring) = &spec.monitoring {
+        super::monitoring::check_account_monitoring(&mut issues, spec, monitoring);
+    }
     issues.into_vec()
 }
 

@@ -54,6 +54,10 @@ pub fn validate_key(key: &KmsKey, account: Option<&AwsAccountSpec>) -> Vec<Issue
     let primary_region = spec.region.as_deref().or(account.map(|a| a.region.as_str()));
     check_replicas(&mut issues, spec, primary_region, ownership);
     check_import(&mut issues, spec, primary_region, account);
+    if let Some(monitoring) = &spec.monitoring {
+        let account = account.map(|a| (spec.account_ref.as_str(), a));
+        super::monitoring::check_key_monitoring(&mut issues, monitoring, &spec.key_usage, account);
+    }
     issues.into_vec()
 }
 

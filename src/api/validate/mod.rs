@@ -10,6 +10,7 @@ mod grant;
 mod issue;
 mod key;
 mod meta;
+mod monitoring;
 pub mod names;
 pub mod path;
 mod policy;

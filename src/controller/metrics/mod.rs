@@ -18,7 +18,7 @@ use prometheus_client::registry::Registry;
 use crate::api::ObjectName;
 use crate::aws::CallStats;
 use calls::CallCollector;
-use resources::{KeyState, ResourceCollector, Resources, Seen};
+use resources::{AlarmState, KeyState, ResourceCollector, Resources, Seen};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
@@ -115,9 +115,25 @@ impl Metrics {
         self.resources.update(object, |seen| seen.key = Some(key));
     }
 
+    /// The states of the key's alarms, as the pass read them.
+    pub fn key_alarms(&self, object: &ObjectName, alarms: &[crate::api::monitoring::AlarmStatus]) {
+        let alarms = alarms
+            .iter()
+            .map(|a| AlarmState {
+                signal: a.signal.clone(),
+                region: a.region.clone().unwrap_or_default(),
+                state: a.state.clone(),
+            })
+            .collect();
+        self.resources.update(object, |seen| seen.alarms = alarms);
+    }
+
     /// The object has no key (none yet, or it is gone or not its own).
     pub fn no_key(&self, object: &ObjectName) {
-        self.resources.update(object, |seen| seen.key = None);
+        self.resources.update(object, |seen| {
+            seen.key = None;
+            seen.alarms.clear();
+        });
     }
 
     /// The object's drift goes on, since `started`.

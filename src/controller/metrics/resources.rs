@@ -20,12 +20,21 @@ pub(super) struct KeyState {
     pub spec_enabled: bool,
 }
 
+/// One alarm of a KmsKey, as the last pass that read it saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct AlarmState {
+    pub signal: String,
+    pub region: String,
+    pub state: String,
+}
+
 #[derive(Clone, Debug, Default)]
 pub(super) struct Seen {
     /// Ready and Synced.
     pub conditions: Option<(bool, bool)>,
     pub key: Option<KeyState>,
     pub drift_started: Option<jiff::Timestamp>,
+    pub alarms: Vec<AlarmState>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -61,8 +70,30 @@ impl Collector for ResourceCollector {
         let seen = self.0.lock();
         encode_conditions(&mut encoder, &seen)?;
         encode_key_states(&mut encoder, &seen)?;
+        encode_alarms(&mut encoder, &seen)?;
         encode_drift(&mut encoder, &seen)
     }
+}
+
+fn encode_alarms(encoder: &mut DescriptorEncoder, seen: &BTreeMap<ObjectName, Seen>) -> std::fmt::Result {
+    let mut family = encoder.encode_descriptor(
+        "kms_operator_key_alarm_state",
+        "1 for each alarm of a KmsKey (docs/monitoring.md): its signal, the region of the key copy it watches, and its state in CloudWatch (OK, ALARM, INSUFFICIENT_DATA)",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (object, alarm) in seen.iter().flat_map(|(o, s)| s.alarms.iter().map(move |a| (o, a))) {
+        let [namespace, name] = resource_labels(object);
+        let labels = [
+            namespace,
+            name,
+            ("signal", alarm.signal.as_str()),
+            ("region", alarm.region.as_str()),
+            ("state", alarm.state.as_str()),
+        ];
+        ConstGauge::new(1).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
 
 fn encode_key_states(encoder: &mut DescriptorEncoder, seen: &BTreeMap<ObjectName, Seen>) -> std::fmt::Result {

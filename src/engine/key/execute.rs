@@ -66,6 +66,14 @@ impl Engine {
         let mut created: Option<String> = None;
         for change in changes {
             self.may_start(change)?;
+            if let Action::Monitoring(action) = &change.action {
+                // A new key's alarms wait for the next round, which knows the key's ARN.
+                if change.key != KeyHandle::New {
+                    self.execute_monitoring(&desired.account, change, action).await?;
+                    made.push(change.clone());
+                }
+                continue;
+            }
             let client = self.kms(&desired.account, &change.region).await;
             let key_id = match (&change.key, &created) {
                 (KeyHandle::Existing(id), _) | (KeyHandle::New, Some(id)) => id.clone(),
@@ -79,6 +87,9 @@ impl Engine {
                 },
                 (KeyHandle::Pending(object), _) => {
                     return Err(EngineError::Unresolved(format!("the key of {object} does not exist yet")));
+                }
+                (KeyHandle::Account, _) => {
+                    return Err(EngineError::Unresolved("an account's change came with a key's".into()));
                 }
             };
             if matches!(change.action, Action::CreateKey(_)) {

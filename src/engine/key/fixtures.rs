@@ -47,6 +47,7 @@ pub(crate) fn desired() -> DesiredKey {
         pending_window_days: 30,
         may_adopt: true,
         mandate: Mandate::default(),
+        monitoring: None,
     }
 }
 
@@ -71,5 +72,6 @@ pub(crate) fn live(desired: &DesiredKey) -> ObservedKey {
         rotation_history: None,
         tags: desired.full_tags(&desired.tags),
         replicas: Vec::new(),
+        monitoring: None,
     }
 }

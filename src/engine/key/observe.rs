@@ -89,11 +89,18 @@ impl Engine {
             return Ok(KeyObservation::NotOwned { owner: owner_of(&tags).map(str::to_owned), key: Box::new(key) });
         }
         if key.is_pending_deletion() {
-            let observed =
-                ObservedKey { key, policy: None, rotation: None, rotation_history: None, tags, replicas: Vec::new() };
+            let observed = ObservedKey {
+                key,
+                policy: None,
+                rotation: None,
+                rotation_history: None,
+                tags,
+                replicas: Vec::new(),
+                monitoring: None,
+            };
             return Ok(KeyObservation::Found(Box::new(observed)));
         }
-        let (policy, rotation, replicas) = futures::try_join!(
+        let (policy, rotation, replicas, monitoring) = futures::try_join!(
             self.tolerate_new_key(&key.key_id, || client.get_policy(&key.key_id)),
             async {
                 if key.key_spec == ROTATABLE_KEY_SPEC {
@@ -103,6 +110,12 @@ impl Engine {
                 }
             },
             self.observe_replicas(desired, &key),
+            async {
+                match &desired.monitoring {
+                    Some(m) => self.observe_monitoring(&desired.account, &m.setup, &m.prefix).await.map(Some),
+                    None => Ok(None),
+                }
+            },
         )?;
         let rotation_history = match &rotation {
             Some(live)
@@ -117,8 +130,15 @@ impl Engine {
             }
             _ => None,
         };
-        let observed =
-            ObservedKey { policy: Some(parse_policy(&policy)), rotation, rotation_history, tags, replicas, key };
+        let observed = ObservedKey {
+            policy: Some(parse_policy(&policy)),
+            rotation,
+            rotation_history,
+            tags,
+            replicas,
+            monitoring,
+            key,
+        };
         Ok(KeyObservation::Found(Box::new(observed)))
     }
 

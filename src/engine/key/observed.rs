@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::aws::model::{KeyDescription, RotationEntry, RotationState};
+use crate::engine::monitoring::ObservedMonitoring;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObservedReplica {
@@ -29,6 +30,9 @@ pub struct ObservedKey {
     pub rotation_history: Option<Vec<RotationEntry>>,
     pub tags: BTreeMap<String, String>,
     pub replicas: Vec<ObservedReplica>,
+    /// The key's alarms and filters; `None` when its account has no monitoring, or not read
+    /// (the key is pending deletion).
+    pub monitoring: Option<ObservedMonitoring>,
 }
 
 impl ObservedKey {

@@ -12,6 +12,7 @@ use crate::api::tenancy::Reason;
 use crate::aws::model::KeyDescription;
 use crate::engine::change::{Action, Change, Finding, KeyHandle, NewKeyPlan, NewReplicaPlan, TagChange};
 use crate::engine::desired::{DesiredKey, DesiredReplica, Origin};
+use crate::engine::monitoring::{KeyCopy, ObservedMonitoring, plan_key_monitoring};
 use crate::engine::ownership::{KeyOwner, describe_owner};
 use crate::engine::plan::Plan;
 use crate::policy;
@@ -113,7 +114,36 @@ fn plan_creation(desired: &DesiredKey) -> Plan {
         }
         changes.push(on_new(&desired.region, Action::DisableKey));
     }
+    // Shown now, made in the pass's next round, once the key and its ARN exist.
+    if let Some(monitoring) = &desired.monitoring {
+        let copies = [KeyCopy { region: desired.region.clone(), arn: NEW_KEY.to_owned() }];
+        let empty = ObservedMonitoring::default();
+        changes.extend(plan_key_monitoring(monitoring, &KeyHandle::New, NEW_KEY, &copies, &empty).changes);
+    }
     Plan { changes, ..Plan::default() }
+}
+
+/// How a plan names the ARN and id of a key it creates.
+const NEW_KEY: &str = "(new key)";
+
+/// The key's alarms and filters: one pair of alarms per copy of the key (primary and live
+/// replicas), each with its own ARN.
+fn plan_monitoring(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan) {
+    let (Some(wanted), Some(live)) = (&desired.monitoring, &observed.monitoring) else {
+        return;
+    };
+    let key = &observed.key;
+    let mut copies = vec![KeyCopy { region: desired.region.clone(), arn: key.arn.clone() }];
+    copies.extend(
+        observed
+            .replicas
+            .iter()
+            .filter(|r| !r.key.is_pending_deletion())
+            .map(|r| KeyCopy { region: r.region.clone(), arn: r.key.arn.clone() }),
+    );
+    let monitoring = plan_key_monitoring(wanted, &KeyHandle::Existing(key.key_id.clone()), &key.key_id, &copies, live);
+    plan.changes.extend(monitoring.changes);
+    plan.blockers.extend(monitoring.blockers);
 }
 
 fn replica_plan(desired: &DesiredKey, replica: &DesiredReplica, primary: Option<&ObservedKey>) -> NewReplicaPlan {
@@ -281,6 +311,7 @@ fn plan_existing(desired: &DesiredKey, observed: &ObservedKey) -> Plan {
     if !desired.enabled && key.enabled {
         plan.changes.push(on_primary(Action::DisableKey));
     }
+    plan_monitoring(desired, observed, &mut plan);
     plan
 }
 

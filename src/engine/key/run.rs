@@ -11,13 +11,15 @@ use super::observed::KeyObservation;
 use super::plan::{plan_key, plan_key_deletion};
 use super::status::{key_ready, key_status};
 use crate::api::CreateIntent;
+use crate::api::monitoring::AccountMonitoring;
 use crate::api::{KmsKey, KmsKeyStatus, RotationStatus};
 use crate::aws::AccountConfig;
 use crate::engine::admission::Tenant;
 use crate::engine::cache::lock;
-use crate::engine::change::Action;
+use crate::engine::change::{Action, KeyHandle};
 use crate::engine::converge::Converged;
 use crate::engine::desired::{DesiredKey, Mandate, desired_key};
+use crate::engine::monitoring::plan_monitoring_removal;
 use crate::engine::report::{Outcome, Report, ready_unless_refused, synced_condition};
 use crate::engine::{Engine, EngineError, Mode, noting_unverified};
 
@@ -26,6 +28,8 @@ pub type KeyReport = Report<KmsKeyStatus>;
 pub struct KeyRequest<'a> {
     pub key: &'a KmsKey,
     pub account: &'a AccountConfig,
+    /// The account's `spec.monitoring`: where the key's alarms live.
+    pub monitoring: Option<&'a AccountMonitoring>,
     /// What the key's namespace may do, from admission.
     pub tenant: &'a Tenant,
     /// What the controller's status remembers; local mode remembers nothing.
@@ -131,6 +135,14 @@ fn failed(desired: &DesiredKey, error: EngineError, creating: Option<&CreateInte
     report(desired, pass, None, creating.cloned(), None)
 }
 
+/// An AWS error of the pass, naming the identity it ran as when that was verified.
+fn aws_failure(error: crate::aws::AwsError, caller: Option<&str>) -> EngineError {
+    match caller {
+        Some(caller) => EngineError::aws(error).with_caller(caller),
+        None => EngineError::aws(error),
+    }
+}
+
 fn outcome_text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Failed(error) => error.to_string(),
@@ -139,6 +151,11 @@ fn outcome_text(outcome: &Outcome) -> String {
 }
 
 impl Engine {
+    fn desired(&self, request: &KeyRequest<'_>) -> DesiredKey {
+        let mandate = request.memory.mandate();
+        desired_key(request.key, request.account, request.monitoring, request.tenant, mandate, &self.settings)
+    }
+
     /// Converges (or, in `Mode::Plan`, only plans) one `KmsKey`.
     pub async fn reconcile_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
         let account = request.account;
@@ -146,8 +163,7 @@ impl Engine {
     }
 
     async fn reconcile_key_pass(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
-        let desired =
-            desired_key(request.key, request.account, request.tenant, request.memory.mandate(), &self.settings);
+        let desired = self.desired(&request);
         let memory = request.memory;
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
@@ -206,8 +222,7 @@ impl Engine {
     }
 
     async fn delete_key_pass(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
-        let desired =
-            desired_key(request.key, request.account, request.tenant, request.memory.mandate(), &self.settings);
+        let desired = self.desired(&request);
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
             Err(error) => return failed(&desired, error, request.memory.creating),
@@ -219,15 +234,22 @@ impl Engine {
         };
         let observation = match self.observe_key(&desired, &lookup).await {
             Ok(observation) => observation,
-            Err(error) => {
-                let error = match caller.as_deref() {
-                    Some(caller) => EngineError::aws(error).with_caller(caller),
-                    None => EngineError::aws(error),
-                };
-                return failed(&desired, error, request.memory.creating);
-            }
+            Err(error) => return failed(&desired, aws_failure(error, caller.as_deref()), request.memory.creating),
         };
-        let plan = plan_key_deletion(&desired, &observation);
+        let mut plan = plan_key_deletion(&desired, &observation);
+        // Alarms and filters go whatever the deletion policy: they hold no data.
+        if let (Some(monitoring), true) = (&desired.monitoring, plan.refusals.is_empty() && !desired.observe_only) {
+            let handle = match &observation {
+                KeyObservation::Found(observed) => KeyHandle::Existing(observed.key.key_id.clone()),
+                _ => KeyHandle::Account,
+            };
+            match self.observe_monitoring(&desired.account, &monitoring.setup, &monitoring.prefix).await {
+                Ok(live) => plan.changes.extend(plan_monitoring_removal(&monitoring.setup, &handle, &live).changes),
+                Err(error) => {
+                    return failed(&desired, aws_failure(error, caller.as_deref()), request.memory.creating);
+                }
+            }
+        }
         let key_id = match &observation {
             KeyObservation::Found(observed) => Some(observed.key.key_id.clone()),
             _ => None,

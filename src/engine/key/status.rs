@@ -4,6 +4,7 @@ use super::observed::KeyObservation;
 use super::rotate_now::{applied_value, record_history};
 use crate::api::catalog::{ROTATE_NOW_BASE_TAG, ROTATE_NOW_TAG};
 use crate::api::conditions::ConditionUpdate;
+use crate::api::monitoring::MonitoringStatus;
 use crate::api::{KmsKeyStatus, ReplicaStatus, RotationStatus};
 use crate::engine::desired::DesiredKey;
 use crate::engine::report::ready;
@@ -50,6 +51,11 @@ pub fn key_status(desired: &DesiredKey, observation: Option<&KeyObservation>) ->
         }
         rotation
     });
+    status.monitoring = observed
+        .monitoring
+        .as_ref()
+        .map(|m| MonitoringStatus { alarms: m.statuses() })
+        .filter(|m| !m.alarms.is_empty());
     status.replicas = key
         .replicas
         .iter()
