@@ -11,11 +11,12 @@ demo:
     bash scripts/demo.sh
 
 # Format check, clippy with warnings as errors, and every test (unit, CRD, integration, docs, chart,
-# CI files, the image).
-test: venv
+# CI files, the image). Rust tests run under cargo-nextest, each in its own process under a
+# deadline (.config/nextest.toml).
+test: venv nextest
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
-    cargo test --all-targets
+    cargo nextest run --all-targets
     just chart-test
     just ci-files-test
     just image-test
@@ -28,6 +29,10 @@ chart-test: venv
 # pull-request script against fake GitHub and GitLab APIs.
 ci-files-test: venv
     cd tests/ci && ../../.venv/bin/python -m unittest -v test_ci_files
+
+# Install the test runner, cargo-nextest, unless it is there already.
+nextest:
+    cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --version 0.9.143 --locked
 
 # Lint the Dockerfile with hadolint and replay its build stages on the host (no container engine
 # needed): the same files copied, the same cargo commands, up to the release binary the images ship.

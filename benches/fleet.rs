@@ -35,7 +35,7 @@ const CONCURRENCY: usize = 16;
 
 fn manifests(dir: &Path, endpoint: &str, n: usize) {
     let mut text = format!(
-        "apiVersion: kmsoperator.dev/v1alpha1\nkind: AwsAccount\nmetadata: {{name: fleet}}\nspec: {{accountId: \"123456789012\", region: eu-west-1, endpointUrl: \"{endpoint}\", allowedNamespaces: {{}}}}\n"
+        "apiVersion: kmsoperator.dev/v1alpha1\nkind: AwsAccount\nmetadata: {{name: fleet}}\nspec: {{accountId: \"123456789012\", region: eu-west-1, endpointUrl: \"{endpoint}\", stsEndpointUrl: \"{endpoint}\", allowedNamespaces: {{}}}}\n"
     );
     for i in 0..n {
         let _ = write!(

@@ -58,6 +58,8 @@ fn desired(policy: Value) -> DesiredKey {
             assume_role_arn: None,
             external_id: None,
             endpoint_url: None,
+            sts_endpoint_url: None,
+            verify_account: true,
         },
         region: "ap-southeast-2".into(),
         origin: Origin::Create,

@@ -97,6 +97,8 @@ async fn the_chart_grants_exactly_what_the_controller_calls() {
     let moto = Moto::start();
     let cluster = Cluster::new().await;
     cluster.namespace("apps", json!({"kmsoperator.dev/tenant": "platform"})).await;
+    // Where the chart installs the operator, and its leader Lease lives.
+    cluster.namespace("kms-system", json!({})).await;
     cluster
         .account(
             &moto.endpoint(),

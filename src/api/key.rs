@@ -10,7 +10,7 @@ use super::catalog::{
     ROTATABLE_KEY_SPEC,
 };
 use super::schema;
-use super::serde_helpers::{empty_as_none, is_false};
+use super::serde_helpers::{default_true, empty_as_none, is_false};
 
 /// One customer managed KMS key, its policy, rotation, tags and multi-Region replicas.
 // kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.
@@ -339,10 +339,6 @@ pub struct ReplicaStatus {
     pub arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_state: Option<String>,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 fn default_key_spec() -> String {

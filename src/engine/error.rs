@@ -8,8 +8,9 @@ pub enum EngineError {
     Credentials { account: String, source: AwsError },
 
     /// STS could not say who the credentials are, for a reason that is not the credentials'
-    /// (a timeout, a 5xx, throttling, ...): retried when transient, never taken as a verdict.
-    #[error("AwsAccount {account}: could not confirm which account the credentials belong to: {source}{}", retry_note(.source))]
+    /// (a timeout, a 5xx, throttling, an endpoint without STS): retried when transient, never
+    /// taken as a verdict, and nothing is written meanwhile.
+    #[error("AwsAccount {account}: could not confirm which account the credentials belong to: {source}{}", unverified_note(.source))]
     Unverified { account: String, source: AwsError },
 
     #[error(
@@ -51,8 +52,12 @@ pub enum EngineError {
 pub const CREDENTIALS_FIX: &str = "Fix: provide credentials: AWS_PROFILE (after `aws sso login` for an SSO profile) \
      or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY at the command line; IRSA or EKS Pod Identity in a cluster";
 
-fn retry_note(error: &AwsError) -> &'static str {
-    if error.kind.is_transient() { "; this is usually temporary and is retried" } else { "" }
+fn unverified_note(error: &AwsError) -> &'static str {
+    if error.kind.is_transient() {
+        "; this is usually temporary and is retried"
+    } else {
+        ". Fix: let the operator reach STS: spec.stsEndpointUrl (an STS VPC endpoint) or AWS_ENDPOINT_URL_STS; only for a local emulator without STS, spec.verifyAccount: false"
+    }
 }
 
 fn hint(error: &AwsError, caller: Option<&str>) -> String {

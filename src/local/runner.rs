@@ -186,10 +186,10 @@ impl<'a> Runner<'a> {
             let monitoring = self.monitoring.get(&account.name);
             let report = self.counted(self.engine.check_account(account, monitoring, account_mode)).await;
             let id = Some(account.account_id.clone());
-            let state = match (report.is_failed(), report.notices.is_empty()) {
+            let state = match (report.is_failed(), report.status.account_verified) {
                 (true, _) => "Unverified",
-                (false, false) => "Unconfirmed",
-                (false, true) => "Verified",
+                (false, Some(true)) => "Verified",
+                (false, _) => "NotChecked",
             };
             ResourceResult::from_report(report, at, id, Some(state.to_owned()))
         })

@@ -92,9 +92,10 @@ impl Cluster {
     }
 
     /// The AwsAccount `test`, open to every namespace (and adoption) unless `extra` says
-    /// otherwise (a JSON merge patch: `{"allowedNamespaces": null}` removes the selector).
+    /// otherwise (a JSON merge patch: `{"allowedNamespaces": null}` removes the selector). The
+    /// server at `endpoint` answers STS as well, in account `ACCOUNT_ID`.
     pub async fn account(&self, endpoint: &str, extra: Value) {
-        let mut spec = json!({"accountId": ACCOUNT_ID, "region": REGION, "endpointUrl": endpoint, "allowedNamespaces": {}, "permissions": {"adoptionNamespaces": {}}});
+        let mut spec = json!({"accountId": ACCOUNT_ID, "region": REGION, "endpointUrl": endpoint, "stsEndpointUrl": endpoint, "allowedNamespaces": {}, "permissions": {"adoptionNamespaces": {}}});
         json_patch::merge(&mut spec, &extra);
         let account: AwsAccount = serde_json::from_value(json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "AwsAccount", "metadata": {"name": "test"}, "spec": spec})).unwrap();
         Api::<AwsAccount>::all(self.client()).create(&PostParams::default(), &account).await.expect("create account");

@@ -13,7 +13,7 @@ use crate::engine::converge::Converged;
 use crate::engine::ownership::{KeyOwner, key_owner};
 use crate::engine::plan::Plan;
 use crate::engine::report::{Outcome, Report, ready, ready_unless_refused, synced_condition};
-use crate::engine::{Engine, EngineError, Mode};
+use crate::engine::{Engine, EngineError, Mode, noting_unverified};
 
 pub type AliasReport = Report<KmsAliasStatus>;
 
@@ -177,6 +177,11 @@ impl Engine {
 
     /// Converges (or plans) one `KmsAlias`.
     pub async fn reconcile_alias(&self, request: AliasRequest<'_>, mode: Mode) -> AliasReport {
+        let target = request.target.as_ref().ok().copied();
+        noting_unverified(self.reconcile_alias_pass(request, mode).await, target.map(|t| &t.account))
+    }
+
+    async fn reconcile_alias_pass(&self, request: AliasRequest<'_>, mode: Mode) -> AliasReport {
         let alias = request.alias;
         let target = match request.target {
             Ok(target) => target,
@@ -213,6 +218,11 @@ impl Engine {
 
     /// Deleting a `KmsAlias` deletes its alias (never one pointing at a key the operator does not own).
     pub async fn delete_alias(&self, request: AliasRequest<'_>, mode: Mode) -> AliasReport {
+        let target = request.target.as_ref().ok().copied();
+        noting_unverified(self.delete_alias_pass(request, mode).await, target.map(|t| &t.account))
+    }
+
+    async fn delete_alias_pass(&self, request: AliasRequest<'_>, mode: Mode) -> AliasReport {
         let alias = request.alias;
         let target = match request.target {
             Ok(target) => target,

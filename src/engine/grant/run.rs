@@ -16,7 +16,7 @@ use crate::engine::on_key::OnKeyContext;
 use crate::engine::ownership::KeyOwner;
 use crate::engine::plan::Plan;
 use crate::engine::report::{Outcome, Report, ready, ready_unless_refused, synced_condition};
-use crate::engine::{Engine, EngineError, Mode};
+use crate::engine::{Engine, EngineError, Mode, noting_unverified};
 
 pub type GrantReport = Report<KmsGrantStatus>;
 
@@ -222,6 +222,11 @@ impl Engine {
 
     /// Converges (or plans) one `KmsGrant`.
     pub async fn reconcile_grant(&self, request: GrantRequest<'_>, mode: Mode) -> GrantReport {
+        let target = request.target.as_ref().ok().copied();
+        noting_unverified(self.reconcile_grant_pass(request, mode).await, target.map(|t| &t.account))
+    }
+
+    async fn reconcile_grant_pass(&self, request: GrantRequest<'_>, mode: Mode) -> GrantReport {
         let grant = request.grant;
         let want = desired_grant(&grant.spec);
         let target = match request.target {
@@ -276,6 +281,11 @@ impl Engine {
 
     /// Deleting a `KmsGrant` retires its grant (or revokes it where retiring is not allowed).
     pub async fn delete_grant(&self, request: GrantRequest<'_>, mode: Mode) -> GrantReport {
+        let target = request.target.as_ref().ok().copied();
+        noting_unverified(self.delete_grant_pass(request, mode).await, target.map(|t| &t.account))
+    }
+
+    async fn delete_grant_pass(&self, request: GrantRequest<'_>, mode: Mode) -> GrantReport {
         let grant = request.grant;
         let want = desired_grant(&grant.spec);
         let target = match request.target {

@@ -24,6 +24,8 @@ pub(crate) fn desired() -> DesiredKey {
             assume_role_arn: None,
             external_id: None,
             endpoint_url: None,
+            sts_endpoint_url: None,
+            verify_account: true,
         },
         region: "eu-west-1".into(),
         origin: Origin::Create,
