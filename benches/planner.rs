@@ -99,6 +99,7 @@ fn benches(c: &mut Criterion) {
         rotation: Some(RotationState { enabled: true, period_days: Some(365), ..RotationState::default() }),
         rotation_history: None,
         tags: desired.full_tags(&desired.tags),
+        primary_owner: None,
         replicas: Vec::new(),
     }));
     assert!(plan_key(&desired, &observed).is_empty(), "the benchmark plans a converged key");

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::aws::model::{KeyDescription, RotationEntry, RotationState};
+use crate::engine::ownership::owner_of;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObservedReplica {
@@ -28,10 +29,18 @@ pub struct ObservedKey {
     /// Every rotation so far; `None` when not read (see `rotate_now::needs_history`).
     pub rotation_history: Option<Vec<RotationEntry>>,
     pub tags: BTreeMap<String, String>,
+    /// The ownership tag of its multi-Region primary, when this key is a replica that carries
+    /// none of its own: a family has one owner, the primary's.
+    pub primary_owner: Option<String>,
     pub replicas: Vec<ObservedReplica>,
 }
 
 impl ObservedKey {
+    /// The ownership tag that decides whose the key is: its own, else its primary's.
+    pub fn owner_tag(&self) -> Option<&str> {
+        owner_of(&self.tags).or(self.primary_owner.as_deref())
+    }
+
     pub fn replica(&self, region: &str) -> Option<&ObservedReplica> {
         self.replicas.iter().find(|r| r.region == region)
     }
