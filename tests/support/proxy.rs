@@ -107,6 +107,8 @@ struct State {
     buckets: HashMap<String, Bucket>,
     /// `Some` once `report_rotation_periods` was called.
     rotation_periods: Option<RotationPeriods>,
+    /// Keys DescribeKey reports as AWS managed (moto creates customer managed keys only).
+    aws_managed: Vec<String>,
 }
 
 impl State {
@@ -194,7 +196,7 @@ fn error_response(protocol: Protocol, status: u16, code: &str, message: &str) ->
 }
 
 /// Notes the key a CreateKey made, hides keys created moments ago from ListKeys, and reports
-/// rotation periods when asked to.
+/// rotation periods and AWS managed keys when asked to.
 async fn rewrite(
     state: &Mutex<State>,
     operation: &str,
@@ -211,6 +213,14 @@ async fn rewrite(
             parts.headers.remove(hyper::header::CONTENT_LENGTH);
             return Response::from_parts(parts, Full::new(Bytes::from(answer.to_string())));
         }
+    }
+    if operation == "DescribeKey"
+        && let Some(mut described) = json.clone()
+        && described["KeyMetadata"]["KeyId"].as_str().is_some_and(|id| state.aws_managed.iter().any(|k| k == id))
+    {
+        described["KeyMetadata"]["KeyManager"] = serde_json::Value::from("AWS");
+        parts.headers.remove(hyper::header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Full::new(Bytes::from(described.to_string())));
     }
     let now = Instant::now();
     if operation == "CreateKey"
@@ -376,6 +386,11 @@ impl FaultProxy {
     }
 
     /// Throttles each operation beyond `per_second` requests per second, as KMS does.
+    /// DescribeKey reports `key_id` as an AWS managed key from now on.
+    pub fn report_aws_managed(&self, key_id: &str) {
+        self.state.lock().expect("proxy state").aws_managed.push(key_id.to_owned());
+    }
+
     pub fn enforce_quota(&self, operation: &str, per_second: f64) {
         self.state.lock().expect("proxy state").quotas.insert(operation.to_owned(), per_second);
     }
