@@ -10,7 +10,7 @@ use serde_path_to_error::Segment;
 use serde_yaml_ng::{Mapping, Value};
 
 use super::Source;
-use super::lines::{self, FieldLines, MAX_DEPTH, MAX_VALUES, Refused};
+use super::lines::{self, FieldLines, MAX_DEPTH, MAX_LOOKAHEAD, MAX_VALUES, Refused};
 use super::namespaces::{NamespaceManifest, decode_namespace, is_namespace};
 use crate::api::validate::{Issue, closest, path};
 use crate::api::{API_VERSION, AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
@@ -75,6 +75,12 @@ pub(super) fn decode_file(
                 Refused::TooManyValues { line } => {
                     (line, format!("this YAML document holds more than {MAX_VALUES} values"))
                 }
+                Refused::LookaheadTooLong { line } => (
+                    line,
+                    format!(
+                        "a flow collection ({{...}} or [...]) here runs past {MAX_LOOKAHEAD} characters before the YAML parser can tell what it is"
+                    ),
+                ),
             };
             issues.push(
                 Issue::new(

@@ -10,7 +10,10 @@
 //! if the two parsers ever disagree, the loader matches documents by their start line and falls
 //! back to the document's line.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::ops::Not;
+use std::rc::Rc;
 
 use saphyr_parser::{Event, Parser};
 
@@ -40,6 +43,9 @@ pub(super) enum Refused {
     TooDeep { line: usize },
     /// A document of more than [`MAX_VALUES`] values.
     TooManyValues { line: usize },
+    /// A stretch the parser must hold whole before it can tell what it is, longer than
+    /// [`MAX_LOOKAHEAD`] characters.
+    LookaheadTooLong { line: usize },
 }
 
 /// One step of a field path: a mapping key as paths write it (`spec`, `["aws:x"]`), or an item.
@@ -142,9 +148,13 @@ pub(super) fn index(text: &str) -> Result<Vec<DocLines>, Refused> {
     // How many levels each anchored collection spans: an alias nests as deep as its anchor.
     let mut heights: HashMap<usize, usize> = HashMap::new();
 
-    for next in Parser::new_from_str(text) {
+    let meter = Meter::default();
+    let mut last_line = 1;
+    for next in Parser::new_from_iter(meter.reader(text)) {
         let Ok((event, span)) = next else { break };
+        meter.allow_from_here();
         let line = span.start.line();
+        last_line = line;
         if matches!(event, Event::Scalar(..) | Event::Alias(_) | Event::MappingStart(..) | Event::SequenceStart(..)) {
             values += 1;
             if values > MAX_VALUES {
@@ -194,7 +204,47 @@ pub(super) fn index(text: &str) -> Result<Vec<DocLines>, Refused> {
             _ => {}
         }
     }
+    if meter.cut.get() {
+        return Err(Refused::LookaheadTooLong { line: last_line });
+    }
     Ok(docs)
+}
+
+/// Characters the scanner may read past the last event it produced. It reads ahead while it
+/// cannot yet tell what a node is (a flow collection where a key may start, `[...]: v`), and
+/// keeps every token of that stretch: a top-level `[1,1,1,...]` of 8 MiB would cost it gigabytes.
+/// A whole manifest in JSON (one flow mapping) is a few KiB to a few tens.
+pub const MAX_LOOKAHEAD: usize = 256 * 1024;
+
+/// Counts the characters the scanner reads and ends its input once it is [`MAX_LOOKAHEAD`]
+/// past the last event, so that no stretch of the file is buffered beyond that.
+#[derive(Clone, Default)]
+struct Meter {
+    read: Rc<Cell<usize>>,
+    allowed: Rc<Cell<usize>>,
+    /// Set when the input was ended early: the file is refused.
+    cut: Rc<Cell<bool>>,
+}
+
+impl Meter {
+    fn reader<'t>(&self, text: &'t str) -> impl Iterator<Item = char> + 't {
+        self.allow_from_here();
+        let meter = self.clone();
+        let mut chars = text.chars();
+        std::iter::from_fn(move || {
+            let read = meter.read.get();
+            if read >= meter.allowed.get() {
+                meter.cut.set(chars.as_str().is_empty().not());
+                return None;
+            }
+            meter.read.set(read + 1);
+            chars.next()
+        })
+    }
+
+    fn allow_from_here(&self) {
+        self.allowed.set(self.read.get() + MAX_LOOKAHEAD);
+    }
 }
 
 /// Records the line of a node and returns the node its children hang under, if they can be
