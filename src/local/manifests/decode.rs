@@ -78,7 +78,7 @@ pub(super) fn decode_file(
                 Refused::LookaheadTooLong { line } => (
                     line,
                     format!(
-                        "a flow collection ({{...}} or [...]) here runs past {MAX_LOOKAHEAD} characters before the YAML parser can tell what it is"
+                        "after this line the YAML parser would have to hold more than {MAX_LOOKAHEAD} characters before it can tell what they are (a flow collection, {{...}} or [...], or a scalar this long)"
                     ),
                 ),
             };

@@ -356,6 +356,19 @@ kind: KmsAlias
     }
 
     #[test]
+    fn the_parser_reads_at_most_its_lookahead_past_the_last_event() {
+        // A flow collection where a key may start is held whole until it closes.
+        let held = format!("[{}]\n", vec!["\"aaaaaaaaaa\""; MAX_LOOKAHEAD / 12 + 1].join(","));
+        assert_eq!(index(&held), Err(Refused::LookaheadTooLong { line: 1 }));
+        let scalar = format!("a: 1\nb: \"{}\"\n", "x".repeat(2 * MAX_LOOKAHEAD));
+        assert!(matches!(index(&scalar), Err(Refused::LookaheadTooLong { .. })), "a scalar is held whole too");
+        // The same values in a value position, and a JSON manifest, are read as they come.
+        let items = format!("items: [{}]\n", vec!["\"aaaaaaaaaa\""; MAX_LOOKAHEAD / 12 + 1].join(","));
+        assert!(index(&items).is_ok());
+        assert!(index("{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"a\"}}").is_ok());
+    }
+
+    #[test]
     fn a_document_of_more_values_than_the_limit_is_refused_and_many_documents_are_not() {
         let at_limit = format!("items: [{}]\n", vec!["1"; MAX_VALUES - 3].join(","));
         assert!(index(&at_limit).is_ok(), "the mapping, its key, the sequence and its items");
