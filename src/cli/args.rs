@@ -143,6 +143,7 @@ mod tests {
         assert_eq!(file_size("512KiB"), Ok(512 * 1024));
         assert_eq!(file_size("1 GiB"), Ok(1 << 30));
         assert_eq!(file_size("1000"), Ok(1000));
+        assert_eq!(file_size("8MiB"), Ok(ReadLimits::default().max_file_size), "the flag's default is the reader's");
         for bad in ["8MB", "8.5MiB", "0", "-1", "", "MiB"] {
             assert!(file_size(bad).is_err(), "{bad}");
         }

@@ -21,7 +21,7 @@ use crate::api::validate::Issue;
 
 pub use lines::FieldLines;
 pub use namespaces::NamespaceManifest;
-pub use read::{DEFAULT_MAX_FILE_SIZE, ReadLimits};
+pub use read::ReadLimits;
 pub use set::ManifestSet;
 
 /// Where an object was written.

@@ -14,7 +14,7 @@ use crate::api::validate::Issue;
 
 /// The size limit unless `--max-file-size` says otherwise: far above any real manifest file,
 /// far below what would hurt the machine reading it.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
+const DEFAULT_MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 
 /// Where the kernel exposes itself as files: "regular" files there can be endless or change
 /// what they report as they are read.
