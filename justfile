@@ -57,11 +57,12 @@ venv:
 e2e:
     bash scripts/e2e.sh
 
-# Benchmarks (not tests, not in CI): the planner with criterion, then fleets of 100 and 1000
-# keys + aliases converged against a proxy that enforces KMS's request quotas, by local mode and
-# by the controller (in-memory Kubernetes API).
+# Benchmarks (not tests, not in CI): the planner with criterion, reading large and hostile
+# manifest files, then fleets of 100 and 1000 keys + aliases converged against a proxy that
+# enforces KMS's request quotas, by local mode and by the controller (in-memory Kubernetes API).
 bench: venv
     cargo bench --bench planner
+    cargo bench --bench reading
     cargo bench --bench fleet -- 100
     cargo bench --bench fleet -- 1000
     cargo bench --bench controller_fleet -- 100

@@ -58,7 +58,7 @@ async fn engine() -> Engine {
 }
 
 async fn run(dir: &Path, command: Command) -> (RunOutput, Duration) {
-    let (set, mut issues) = manifests::load(&[dir.to_path_buf()]);
+    let (set, mut issues) = manifests::load(&[dir.to_path_buf()], manifests::ReadLimits::default());
     issues.extend(set.validate());
     assert!(issues.is_empty(), "invalid benchmark manifests: {issues:?}");
     let engine = engine().await;

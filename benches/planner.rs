@@ -102,6 +102,7 @@ fn benches(c: &mut Criterion) {
         rotation: Some(RotationState { enabled: true, period_days: Some(365), ..RotationState::default() }),
         rotation_history: None,
         tags: desired.full_tags(&desired.tags),
+        primary_owner: None,
         replicas: Vec::new(),
         monitoring: None,
     }));

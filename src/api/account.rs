@@ -71,8 +71,9 @@ pub struct AwsAccountSpec {
     pub allowed_namespaces: Option<LabelSelector>,
 
     /// What tenants of this account may declare: which other accounts their policies and
-    /// grants may name, who may adopt keys the operator did not create, and whether keys may
-    /// bypass KMS's policy lockout safety check.
+    /// grants may name, who may adopt keys the operator did not create, whether keys may
+    /// bypass KMS's policy lockout safety check, which alias names a namespace may use, and
+    /// whether policies may delegate grant creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<AccountPermissions>,
 
@@ -100,6 +101,18 @@ pub struct AccountPermissions {
     /// Whether keys of this account may set `bypassPolicyLockoutSafetyCheck`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub bypass_policy_lockout_safety_check: bool,
+
+    /// Patterns an alias created or repointed from a namespace must match: `{namespace}`
+    /// stands for the object's namespace, `*` for any run of characters
+    /// (`alias/{namespace}/*`); absent: any name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_names: Option<Vec<String>>,
+
+    /// Whether key policies may give `kms:CreateGrant` to principals outside `accountId`
+    /// without the condition `Bool kms:GrantIsForAWSResource: true`; with it, such a principal
+    /// could grant the key to any account, out of the operator's sight.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub delegate_grants: bool,
 }
 
 impl AwsAccountSpec {

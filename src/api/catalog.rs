@@ -79,10 +79,41 @@ pub const MAX_DESCRIPTION_CHARS: usize = 8192;
 pub const MAX_ALIAS_NAME_CHARS: usize = 256;
 pub const MAX_GRANT_NAME_CHARS: usize = 256;
 
+/// The AWS partition a region belongs to, from its name's prefix. A multi-Region key's
+/// replicas must stay in its primary's partition, and ARNs and service endpoints follow it.
+pub fn partition_of(region: &str) -> &'static str {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-iso-", "aws-iso"),
+        ("us-isob-", "aws-iso-b"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-isof-", "aws-iso-f"),
+        ("eusc-", "aws-eusc"),
+    ];
+    PREFIXES.iter().find(|(prefix, _)| region.starts_with(prefix)).map_or("aws", |(_, partition)| partition)
+}
+
 pub fn key_usages_for(key_spec: &str) -> Option<&'static [&'static str]> {
     KEY_SPECS.iter().find(|(spec, _)| *spec == key_spec).map(|(_, usages)| *usages)
 }
 
 pub fn key_spec_names() -> impl Iterator<Item = &'static str> {
     KEY_SPECS.iter().map(|(spec, _)| *spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_follow_region_prefixes() {
+        assert_eq!(partition_of("ap-southeast-2"), "aws");
+        assert_eq!(partition_of("us-east-1"), "aws");
+        assert_eq!(partition_of("cn-north-1"), "aws-cn");
+        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition_of("us-iso-east-1"), "aws-iso");
+        assert_eq!(partition_of("us-isob-east-1"), "aws-iso-b");
+        assert_eq!(partition_of("eu-isoe-west-1"), "aws-iso-e");
+    }
 }

@@ -1,8 +1,6 @@
 //! `crds`, `validate`, `plan`, `apply`, `delete`.
 
-use std::path::PathBuf;
-
-use super::args::{CrdsArgs, LocalArgs, OutputFormat};
+use super::args::{CrdsArgs, FileArgs, LocalArgs, OutputFormat};
 use super::signals::Signals;
 use crate::api::crds;
 use crate::local::admission::Admission;
@@ -41,26 +39,40 @@ pub fn crds(args: &CrdsArgs) -> u8 {
     0
 }
 
-/// Loads and validates; prints every issue. `None` when anything is wrong.
-fn load_valid(paths: &[PathBuf]) -> Option<ManifestSet> {
-    let (set, mut issues) = manifests::load(paths);
+/// Loads and validates, and checks which files may declare what; prints every issue. `None`
+/// when anything is wrong.
+fn load_valid(files: &FileArgs) -> Option<ManifestSet> {
+    let (set, mut issues) = manifests::load(&files.filename, files.limits());
     for note in &set.skipped {
         eprintln!("note: {note}");
     }
     issues.extend(set.validate());
-    if issues.is_empty() {
+    let refused = match std::env::current_dir().and_then(|dir| dir.canonicalize()) {
+        Ok(dir) => files.trust().refusals(&set, &dir),
+        Err(error) if files.trust().is_active() => {
+            eprintln!(
+                "error: the working directory, which --platform-files and --tenant-files are relative to, cannot be read: {error}"
+            );
+            return None;
+        }
+        Err(_) => Vec::new(),
+    };
+    if issues.is_empty() && refused.is_empty() {
         return Some(set);
     }
     for issue in &issues {
         eprintln!("error: {issue}");
     }
-    eprintln!("{} problem(s) found; nothing was sent to AWS.", issues.len());
+    for (reason, issue) in &refused {
+        eprintln!("error: {reason}: {issue}");
+    }
+    eprintln!("{} problem(s) found; nothing was sent to AWS.", issues.len() + refused.len());
     None
 }
 
 /// Spec rules, then the tenancy rules of every object whose account is in the set.
-pub fn validate(paths: &[PathBuf]) -> u8 {
-    let Some(set) = load_valid(paths) else {
+pub fn validate(files: &FileArgs) -> u8 {
+    let Some(set) = load_valid(files) else {
         return 1;
     };
     let refusals = Admission::new(&set).refusals();
@@ -77,7 +89,7 @@ pub fn validate(paths: &[PathBuf]) -> u8 {
 }
 
 pub async fn run(command: Command, args: &LocalArgs) -> u8 {
-    let Some(set) = load_valid(&args.files.filename) else {
+    let Some(set) = load_valid(&args.files) else {
         return 1;
     };
     let engine = match args.engine.engine(args.engine.settings()).await {

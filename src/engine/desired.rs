@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::admission::Tenant;
 use super::monitoring::{DesiredMonitoring, KeyAlarms, MonitoringSetup};
-use super::ownership::{KeyOwner, OWNER_TAG, key_owner, owner_value, parse_owner};
+use super::ownership::{KeyOwner, OWNER_TAG, owner_from, owner_value, parse_owner};
 use super::settings::{EngineSettings, partition_of};
 use crate::api::monitoring::AccountMonitoring;
 use crate::api::{DeletionPolicy, KmsKey, ObjectName, catalog};
@@ -91,10 +91,10 @@ impl DesiredKey {
         &self.owner.1
     }
 
-    /// Whose a key with `tags` is, as seen from this object's namespace.
-    pub fn owner_of(&self, tags: &BTreeMap<String, String>) -> KeyOwner {
+    /// Whose a key with the ownership tag `owner` is, as seen from this object's namespace.
+    pub fn owner_of(&self, owner: Option<&str>) -> KeyOwner {
         match parse_owner(self.owner_value()) {
-            Some((cluster, namespace, _)) => key_owner(tags, cluster, namespace),
+            Some((cluster, namespace, _)) => owner_from(owner, cluster, namespace),
             None => KeyOwner::Foreign(self.owner_value().to_owned()),
         }
     }
@@ -127,16 +127,22 @@ impl DesiredKey {
     }
 }
 
-/// The policy a key in `region` gets: the builder's, the raw document, or the AWS default for
-/// keys the operator creates. `None` when an imported key declares no policy.
-fn policy_for(key: &KmsKey, account: &AccountConfig, region: &str, creates: bool) -> Option<Value> {
-    let ctx = BuildContext {
-        account_id: &account.account_id,
+/// What the builder needs to compile `key`'s policy for a copy in `region` of account
+/// `account_id`.
+pub fn build_context<'a>(key: &'a KmsKey, account_id: &'a str, region: &'a str) -> BuildContext<'a> {
+    BuildContext {
+        account_id,
         region,
         partition: partition_of(region),
         key_spec: &key.spec.key_spec,
         key_usage: &key.spec.key_usage,
-    };
+    }
+}
+
+/// The policy a key in `region` gets: the builder's, the raw document, or the AWS default for
+/// keys the operator creates. `None` when an imported key declares no policy.
+fn policy_for(key: &KmsKey, account: &AccountConfig, region: &str, creates: bool) -> Option<Value> {
+    let ctx = build_context(key, &account.account_id, region);
     if let Some(spec) = &key.spec.policy {
         return Some(policy::build(spec, &ctx));
     }

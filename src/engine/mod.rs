@@ -10,6 +10,7 @@ pub mod change;
 mod converge;
 pub mod desired;
 mod error;
+mod family;
 pub mod grant;
 pub mod identity;
 pub mod key;

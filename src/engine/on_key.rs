@@ -83,7 +83,9 @@ impl OnKey for KmsAlias {
     }
 
     fn refusals(&self, object: &ObjectName, permitted: Permitted<'_>) -> Vec<Refusal> {
-        tenancy::check_target_account(object, &self.spec.pointer(), permitted)
+        let mut refusals = tenancy::check_alias_name(object, &self.spec.name, permitted);
+        refusals.extend(tenancy::check_target_account(object, &self.spec.pointer(), permitted));
+        refusals
     }
 
     fn converge<'a>(

@@ -4,14 +4,34 @@
 
 use std::collections::BTreeMap;
 
+use sha2::{Digest, Sha256};
+
 use crate::api::ObjectName;
+use crate::api::catalog::MAX_TAG_VALUE_CHARS;
 
 pub const OWNER_TAG: &str = "kmsoperator.dev/owner";
 
-/// `<cluster>/<namespace>/<name>`.
+/// `<cluster>/<namespace>/<name>`. KMS keeps 256 characters of a tag value, and a namespace (63)
+/// and a name (253) may hold more together: then the name is cut and ends in `+` and 16 hex
+/// digits of its SHA-256, so that the value still fits, stays the same on every run, differs
+/// for every name, and still names the cluster and namespace that ownership and IAM read.
+/// (`+` is not in Kubernetes names, so a shortened value never equals a name written out.)
 pub fn owner_value(cluster: &str, object: &ObjectName) -> String {
-    format!("{cluster}/{}", object.qualified())
+    let full = format!("{cluster}/{}", object.qualified());
+    if full.chars().count() <= MAX_TAG_VALUE_CHARS {
+        return full;
+    }
+    let namespace = object.namespace.as_deref().unwrap_or("default");
+    let digest = Sha256::digest(object.name.as_bytes());
+    let hex: String = digest.iter().take(NAME_DIGEST_BYTES).map(|b| format!("{b:02x}")).collect();
+    let prefix = format!("{cluster}/{namespace}/");
+    let room = MAX_TAG_VALUE_CHARS.saturating_sub(prefix.chars().count() + 1 + hex.len());
+    let head: String = object.name.chars().take(room).collect();
+    format!("{prefix}{head}+{hex}")
 }
+
+/// 16 hex digits: a collision between two names of one namespace is out of reach.
+const NAME_DIGEST_BYTES: usize = 8;
 
 pub fn owner_of(tags: &BTreeMap<String, String>) -> Option<&str> {
     tags.get(OWNER_TAG).map(String::as_str)
@@ -40,7 +60,13 @@ pub enum KeyOwner {
 
 /// Whose the key with `tags` is, for an object in `namespace` of `cluster`.
 pub fn key_owner(tags: &BTreeMap<String, String>, cluster: &str, namespace: &str) -> KeyOwner {
-    match owner_of(tags) {
+    owner_from(owner_of(tags), cluster, namespace)
+}
+
+/// Whose a key with the ownership tag value `owner` (none: no tag) is, for an object in
+/// `namespace` of `cluster`.
+pub fn owner_from(owner: Option<&str>, cluster: &str, namespace: &str) -> KeyOwner {
+    match owner {
         None => KeyOwner::Unowned,
         Some(value) => match parse_owner(value) {
             Some((c, ns, _)) if c == cluster && ns == namespace => KeyOwner::Namespace,
@@ -81,6 +107,29 @@ mod tests {
         assert!(!is_this_cluster("staging", &value));
         assert_eq!(parse_owner("eu/prod/platform-kms/logs"), Some(("eu/prod", "platform-kms", "logs")));
         assert_eq!(parse_owner("logs"), None);
+    }
+
+    #[test]
+    fn an_owner_too_long_for_a_tag_value_is_shortened_and_keeps_cluster_and_namespace() {
+        let namespace = "n".repeat(63);
+        let long = ObjectName::new(Kind::KmsKey, Some(&namespace), &"k".repeat(253));
+        let value = owner_value("kms-operator", &long);
+        assert_eq!(value.chars().count(), MAX_TAG_VALUE_CHARS, "{value}");
+        assert_eq!(value, owner_value("kms-operator", &long), "the same on every run");
+        let (cluster, ns, name) = parse_owner(&value).expect("still parses");
+        assert_eq!((cluster, ns), ("kms-operator", namespace.as_str()));
+        assert!(name.starts_with("kkk") && name.contains('+'), "{name}");
+        assert_eq!(key_owner(&tagged(&value), "kms-operator", &namespace), KeyOwner::Namespace);
+        // Names that share the kept head still get different values.
+        let other = ObjectName::new(Kind::KmsKey, Some(&namespace), &format!("{}x", "k".repeat(252)));
+        assert_ne!(owner_value("kms-operator", &other), value);
+        // The longest cluster name the command line takes still leaves room for a name.
+        let widest = owner_value(&"c".repeat(crate::engine::args::MAX_CLUSTER_NAME_CHARS), &long);
+        assert_eq!(widest.chars().count(), MAX_TAG_VALUE_CHARS, "{widest}");
+        assert!(parse_owner(&widest).is_some_and(|(_, _, name)| name.starts_with('k')), "{widest}");
+        // A value that fits is left as it is.
+        let fits = ObjectName::new(Kind::KmsKey, Some("team-a"), &"k".repeat(247));
+        assert_eq!(owner_value("c", &fits), format!("c/team-a/{}", "k".repeat(247)));
     }
 
     #[test]

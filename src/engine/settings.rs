@@ -1,5 +1,8 @@
 use std::time::Duration;
 
+/// The AWS partition of a region, for the ARNs the policy builder writes.
+pub use crate::api::catalog::partition_of;
+
 /// How the engine behaves where AWS is slow to agree with itself.
 #[derive(Clone, Debug)]
 pub struct EngineSettings {
@@ -35,33 +38,5 @@ impl Default for EngineSettings {
             listing_ttl: None,
             max_rounds: 4,
         }
-    }
-}
-
-/// The AWS partition of a region, for the ARNs the policy builder writes.
-pub fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else {
-        "aws"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partitions_follow_region_prefixes() {
-        assert_eq!(partition_of("ap-southeast-2"), "aws");
-        assert_eq!(partition_of("cn-north-1"), "aws-cn");
-        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
-        assert_eq!(partition_of("us-east-1"), "aws");
     }
 }

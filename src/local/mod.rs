@@ -1,6 +1,7 @@
 //! Local mode: manifests from files, validated and converged against KMS without a cluster.
 
 pub mod admission;
+pub mod file_trust;
 pub mod manifests;
 pub mod markdown;
 pub mod output;

@@ -63,7 +63,7 @@ class Lint(unittest.TestCase):
         result = subprocess.run([BIN / "shellcheck", "--severity=style", str(SCRIPT)], capture_output=True, text=True)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
-    def test_both_platforms_run_the_same_script_with_the_read_only_role(self):
+    def test_both_platforms_run_the_same_script_with_the_read_only_role_and_file_patterns(self):
         for path in (GITHUB_WORKFLOW, GITLAB_JOB):
             text = path.read_text()
             with self.subTest(path=path.name):
@@ -71,6 +71,9 @@ class Lint(unittest.TestCase):
                 self.assertIn("KMS_OPERATOR_ASSUME_ROLE_NAME: kms-operator-plan", text)
                 self.assertIn("role/kms-operator-plan-ci", text)
                 self.assertIn("sts.amazonaws.com", text)
+                # Files are bound to tenants, for validate and plan alike.
+                self.assertIn('KMS_OPERATOR_PLATFORM_FILES: "keys/platform/**"', text)
+                self.assertIn('KMS_OPERATOR_TENANT_FILES: "keys/teams/{namespace}/**"', text)
 
 
 class FakeApi(http.server.ThreadingHTTPServer):

@@ -1,8 +1,10 @@
-//! Rules on an `AwsAccount`: identity, region, role, endpoint and namespace selector.
+//! Rules on an `AwsAccount`: identity, region, role, endpoint, namespace selectors and alias name
+//! patterns.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::Issue;
+use super::alias_patterns::check_alias_patterns;
 use super::issue::{Issues, quote};
 use super::meta::issues_for;
 use super::names::{check_region, is_account_id, parse_role_arn};
@@ -82,6 +84,9 @@ pub fn validate_account(account: &AwsAccount) -> Vec<Issue> {
         if let Some(selector) = &permissions.adoption_namespaces {
             check_selector(&mut issues, "spec.permissions.adoptionNamespaces", selector);
         }
+        if let Some(patterns) = &permissions.alias_names {
+            check_alias_patterns(&mut issues, "spec.permissions.aliasNames", patterns);
+        }
     }
     if let Some(monitoring) = &spec.monitoring {
         super::monitoring::check_account_monitoring(&mut issues, spec, monitoring);
@@ -151,6 +156,8 @@ permissions:
   adoptionNamespaces:
     matchLabels: {kmsoperator.dev/tenant: platform}
   bypassPolicyLockoutSafetyCheck: false
+  aliasNames: ["alias/{namespace}/*"]
+  delegateGrants: false
 "#,
         )));
     }

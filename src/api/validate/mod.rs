@@ -6,6 +6,7 @@
 
 mod account;
 mod alias;
+mod alias_patterns;
 mod grant;
 mod issue;
 mod key;

@@ -10,7 +10,7 @@ use crate::aws::{ErrorKind, KmsClient};
 use crate::engine::admission::Tenant;
 use crate::engine::change::{Action, Change, KeyHandle};
 use crate::engine::converge::Converged;
-use crate::engine::ownership::{KeyOwner, key_owner};
+use crate::engine::ownership::{KeyOwner, owner_from};
 use crate::engine::plan::Plan;
 use crate::engine::report::{Outcome, Report, ready, ready_unless_refused, synced_condition};
 use crate::engine::{Engine, EngineError, Mode, noting_unverified};
@@ -93,8 +93,9 @@ fn failed(alias: &KmsAlias, region: Option<&str>, error: EngineError) -> AliasRe
 }
 
 impl Engine {
-    /// Who owns `key_id`, as seen from `namespace`. A key whose tags cannot be read is treated
-    /// as another's: nothing proves it is the namespace's.
+    /// Who owns `key_id`, as seen from `namespace` (for a replica without a tag of its own,
+    /// its primary's owner). A key whose tags cannot be read is treated as another's: nothing
+    /// proves it is the namespace's.
     pub(crate) async fn key_owner(
         &self,
         client: &KmsClient,
@@ -102,16 +103,20 @@ impl Engine {
         namespace: &str,
     ) -> Result<KeyOwner, EngineError> {
         let tags = match self.listings.indexed_tags(client, key_id) {
-            Some(tags) => tags,
-            None => match client.list_tags(key_id).await {
-                Ok(tags) => tags,
-                Err(e) if matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::NotFound) => {
-                    return Ok(KeyOwner::Foreign(format!("(unreadable: {})", e.reason())));
-                }
-                Err(e) => return Err(EngineError::aws(e)),
-            },
+            Some(tags) => Ok(tags),
+            None => client.list_tags(key_id).await,
         };
-        Ok(key_owner(&tags, &self.settings.cluster_name, namespace))
+        let owner = match tags {
+            Ok(tags) => self.family_owner(client, key_id, &tags).await,
+            Err(e) => Err(e),
+        };
+        match owner {
+            Ok(owner) => Ok(owner_from(owner.as_deref(), &self.settings.cluster_name, namespace)),
+            Err(e) if matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::NotFound) => {
+                Ok(KeyOwner::Foreign(format!("(unreadable: {})", e.reason())))
+            }
+            Err(e) => Err(EngineError::aws(e)),
+        }
     }
 
     async fn observe_alias(

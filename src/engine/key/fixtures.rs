@@ -71,6 +71,7 @@ pub(crate) fn live(desired: &DesiredKey) -> ObservedKey {
         rotation: Some(RotationState { enabled: true, period_days: Some(365), ..RotationState::default() }),
         rotation_history: None,
         tags: desired.full_tags(&desired.tags),
+        primary_owner: None,
         replicas: Vec::new(),
         monitoring: None,
     }

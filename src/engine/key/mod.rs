@@ -7,6 +7,8 @@ mod fixtures;
 mod intent;
 mod observe;
 pub mod observed;
+#[cfg(test)]
+mod ownership_tests;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;

@@ -88,6 +88,11 @@ impl Engine {
         if desired.owns_key() && owner_of(&tags) != Some(desired.owner_value()) {
             return Ok(KeyObservation::NotOwned { owner: owner_of(&tags).map(str::to_owned), key: Box::new(key) });
         }
+        // An imported key may be a replica someone made by hand: its family's owner decides.
+        let primary_owner = match owner_of(&tags) {
+            None => self.primary_owner(&client, &key).await?,
+            Some(_) => None,
+        };
         if key.is_pending_deletion() {
             let observed = ObservedKey {
                 key,
@@ -95,6 +100,7 @@ impl Engine {
                 rotation: None,
                 rotation_history: None,
                 tags,
+                primary_owner,
                 replicas: Vec::new(),
                 monitoring: None,
             };
@@ -135,6 +141,7 @@ impl Engine {
             rotation,
             rotation_history,
             tags,
+            primary_owner,
             replicas,
             monitoring,
             key,
@@ -181,7 +188,7 @@ impl Engine {
         Ok(Sorted::Many(duplicates))
     }
 
-    async fn describe(&self, client: &KmsClient, key_id: &str) -> Result<KeyDescription, AwsError> {
+    pub(crate) async fn describe(&self, client: &KmsClient, key_id: &str) -> Result<KeyDescription, AwsError> {
         self.tolerate_new_key(key_id, || client.describe_key(key_id)).await
     }
 

@@ -260,6 +260,10 @@ impl Engine {
             pass.outcome = Outcome::Refused(refusal);
             return report(&desired, pass, caller.as_deref(), None, None);
         }
+        if !pass.plan.blockers.is_empty() {
+            pass.outcome = Outcome::Blocked;
+            return report(&desired, pass, caller.as_deref(), None, None);
+        }
         if pass.plan.changes.is_empty() {
             return report(&desired, pass, caller.as_deref(), None, None);
         }
