@@ -50,7 +50,7 @@ pub(crate) fn check_policy_spec(issues: &mut Issues, field: &str, policy: &Polic
 
     let statements = path::child(field, "statements");
     for (i, statement) in policy.statements.iter().enumerate() {
-        check_statement(issues, &path::item(&statements, i), "statement", statement);
+        check_statement(issues, &path::item(&statements, i), "statement", &statement.to_json());
     }
 }
 
