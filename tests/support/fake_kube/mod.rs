@@ -3,6 +3,7 @@
 //! subresources, generations, finalizers with deletion timestamps, and conflicts on stale
 //! resource versions. It records every request and can fail chosen ones.
 
+mod limits;
 mod patch;
 mod serve;
 mod store;
@@ -17,6 +18,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
 
+pub use limits::{CLIENT_MAX_DEPTH, too_deep_for_clients};
 pub use store::Path;
 use store::Store;
 

@@ -174,8 +174,7 @@ impl Store {
     }
 
     pub fn create(&mut self, path: &Path, body: &[u8]) -> Result<Value, ApiError> {
-        let mut object: Value =
-            serde_json::from_slice(body).map_err(|e| ApiError::new(400, "BadRequest", &e.to_string()))?;
+        let mut object: Value = super::limits::parse(body)?;
         let name = text(&object, "/metadata/name")
             .or_else(|| text(&object, "/metadata/generateName").map(|prefix| format!("{prefix}{}", self.uid + 1)))
             .ok_or_else(|| ApiError::new(422, "Invalid", "metadata.name is required"))?;
@@ -193,6 +192,7 @@ impl Store {
         object["metadata"]["generation"] = json!(1);
         object["metadata"]["creationTimestamp"] =
             json!(jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+        super::limits::admit(path, None, &object)?;
         if let Some(kind) = object.get("kind").and_then(Value::as_str) {
             self.kinds.insert((path.group_version.clone(), path.plural.clone()), kind.to_owned());
         }
@@ -236,6 +236,7 @@ impl Store {
                 updated["metadata"]["generation"] = json!(generation);
             }
         }
+        super::limits::admit(path, Some(&current), &updated)?;
         if updated == current {
             return Ok(current);
         }
@@ -256,8 +257,7 @@ impl Store {
 
     pub fn replace(&mut self, path: &Path, body: &[u8]) -> Result<Value, ApiError> {
         let current = self.current(path)?;
-        let updated: Value =
-            serde_json::from_slice(body).map_err(|e| ApiError::new(400, "BadRequest", &e.to_string()))?;
+        let updated: Value = super::limits::parse(body)?;
         still_at(&updated, &current)?;
         self.store(path, current, updated)
     }
@@ -270,8 +270,7 @@ impl Store {
         manager: &str,
         force: bool,
     ) -> Result<Value, ApiError> {
-        let patch: Value =
-            serde_json::from_slice(body).map_err(|e| ApiError::new(400, "BadRequest", &e.to_string()))?;
+        let patch: Value = super::limits::parse(body)?;
         let key = (Self::bucket(path), Self::ns(path), path.name.clone().unwrap_or_default());
         let current = match self.current(path) {
             Ok(current) => current,
