@@ -121,7 +121,7 @@ async fn the_chart_grants_exactly_what_the_controller_calls() {
     .expect("leading");
     let running = tokio::spawn({
         let ctx = cluster.ctx.clone();
-        let options = ControllerOptions { watch_namespace: None, concurrency: 4 };
+        let options = ControllerOptions::new(None, 4);
         async move { run_controllers(ctx, &options, shutdown).await }
     });
 

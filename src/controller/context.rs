@@ -227,10 +227,18 @@ impl Context {
         }
     }
 
-    /// After the finalizer ran: forget the object in metrics and backoff.
+    /// Once the object is gone (its finalizer ran, or its delete event came): forget it in
+    /// metrics and backoff.
     pub fn forget(&self, name: &ObjectName) {
         self.metrics.forget(name);
         self.requeue.forget(name);
+    }
+
+    /// Forgets every object of `kind` but `live` (after a relist: the ones that still exist).
+    pub fn forget_all_but(&self, kind: crate::api::Kind, live: &[ObjectName]) {
+        let gone = |name: &ObjectName| name.kind == kind && !live.contains(name);
+        self.metrics.forget_where(gone);
+        self.requeue.forget_where(gone);
     }
 
     pub fn error_policy(&self, name: &ObjectName, error: &ControllerError) -> Action {

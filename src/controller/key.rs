@@ -45,10 +45,6 @@ pub fn reconcile(key: Arc<KmsKey>, ctx: Arc<Context>) -> BoxFuture<'static, Resu
     .boxed()
 }
 
-pub fn error_policy(key: Arc<KmsKey>, error: &ControllerError, ctx: Arc<Context>) -> Action {
-    ctx.error_policy(&object_name(Kind::KmsKey, key.as_ref()), error)
-}
-
 /// `Some(action)` when the key is not admitted, checked with reads only: then it gets no
 /// finalizer, and deleting it later needs nothing from the operator.
 async fn admit_before_finalizer(key: &KmsKey, ctx: &Context) -> Result<Option<Action>, ControllerError> {

@@ -73,10 +73,6 @@ pub fn reconcile<T: OnKeyResource>(
     .boxed()
 }
 
-pub fn error_policy<T: OnKeyResource>(object: Arc<T>, error: &ControllerError, ctx: Arc<Context>) -> Action {
-    ctx.error_policy(&object_name(T::KIND, object.as_ref()), error)
-}
-
 /// `Some(action)` when the object is not admitted, checked with reads only.
 async fn admit_before_finalizer<T: OnKeyResource>(
     object: &T,

@@ -20,6 +20,12 @@ pub struct EngineSettings {
     pub listing_ttl: Option<Duration>,
     /// Observe-plan-execute rounds per resource before giving up on convergence.
     pub max_rounds: u32,
+    /// How long one pass may wait in place for AWS to agree with itself (IAM propagating a new
+    /// principal, a create whose answer was lost showing in ListKeys) before it ends with
+    /// `StillWaiting`, to be looked at again later; `None`: as long as the waits themselves
+    /// allow (local mode, where a run should finish its work). The controller sets it, so that
+    /// a resource that waits never holds a worker others need.
+    pub wait_budget: Option<Duration>,
 }
 
 pub const DEFAULT_CLUSTER_NAME: &str = "kms-operator";
@@ -34,6 +40,7 @@ impl Default for EngineSettings {
             create_visibility_window: Duration::from_secs(120),
             listing_ttl: None,
             max_rounds: 4,
+            wait_budget: None,
         }
     }
 }

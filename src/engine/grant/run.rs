@@ -180,7 +180,8 @@ impl Engine {
                         operations: grant.operations.clone(),
                         constraints: grant.constraints.clone(),
                     };
-                    match self.while_iam_propagates(|| client.create_grant(key_id, &request)).await {
+                    let subject = format!("{key_id}/{}", grant.name);
+                    match self.while_iam_propagates(&subject, || client.create_grant(key_id, &request)).await {
                         Ok(grant_id) => {
                             let entry = GrantEntry {
                                 grant_id,

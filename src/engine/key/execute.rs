@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::Instant;
 
 use std::sync::Mutex;
 
@@ -111,7 +110,7 @@ impl Engine {
                     tags: new.tags.clone(),
                     bypass_policy_lockout_safety_check: new.bypass_lockout_check,
                 };
-                let key = match self.while_iam_propagates(|| client.create_key(&request)).await {
+                let key = match self.while_iam_propagates(desired.owner_value(), || client.create_key(&request)).await {
                     Ok(key) => key,
                     Err(EngineError::Aws { source, .. }) if source.kind.outcome_unknown() => {
                         // The key may exist now, or soon: the next lookup lists the region again
@@ -136,10 +135,9 @@ impl Engine {
                     bypass_policy_lockout_safety_check: replica.bypass_lockout_check,
                 };
                 self.remember_created(key_id);
-                let result = match self
-                    .while_iam_propagates(|| self.tolerate_new_key(key_id, || client.replicate_key(key_id, &request)))
-                    .await
-                {
+                let subject = format!("{key_id}/{}", replica.region);
+                let replicate = || self.tolerate_new_key(key_id, || client.replicate_key(key_id, &request));
+                let result = match self.while_iam_propagates(&subject, replicate).await {
                     // An earlier attempt whose answer was lost already made it.
                     Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::AlreadyExists => Ok(()),
                     other => other.map(|_| ()),
@@ -164,7 +162,7 @@ impl Engine {
                 let put = || self.tolerate_new_key(key_id, || client.put_policy(key_id, &text, *bypass_lockout_check));
                 let deleted = from.as_ref().map(policy::deleted_principals).unwrap_or_default();
                 if deleted.is_empty() {
-                    self.while_iam_propagates(put).await
+                    self.while_iam_propagates(&format!("{key_id}/{}", change.region), put).await
                 } else {
                     // A principal that was deleted does not come back by waiting: fail at once,
                     // and let the controller's backoff space out the next attempt.
@@ -263,30 +261,5 @@ impl Engine {
         Fut: Future<Output = Result<T, AwsError>>,
     {
         self.tolerate_new_key(key_id, call).await.map_err(EngineError::aws)
-    }
-
-    /// KMS refuses a policy naming an IAM principal until IAM has propagated it; Terraform's
-    /// provider waits for that too. Bounded by `policy_propagation_timeout`.
-    pub(crate) async fn while_iam_propagates<T, F, Fut>(&self, mut call: F) -> Result<T, EngineError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, AwsError>>,
-    {
-        let start = Instant::now();
-        loop {
-            match call().await {
-                Err(error) if error.is_invalid_principal() => {
-                    if start.elapsed() >= self.settings.policy_propagation_timeout {
-                        return Err(EngineError::PolicyRefused {
-                            source: error,
-                            elapsed_secs: start.elapsed().as_secs(),
-                        });
-                    }
-                    tracing::info!(error = %error, "KMS refused a principal in the policy; waiting for IAM to propagate");
-                    tokio::time::sleep(self.settings.consistency_poll).await;
-                }
-                other => return other.map_err(EngineError::aws),
-            }
-        }
     }
 }

@@ -164,7 +164,7 @@ impl Engine {
                         rotated: *lock(&rotated),
                     };
                     let desired = &desired;
-                    async move { self.observe_key(desired, &lookup).await.map_err(EngineError::aws) }.boxed()
+                    async move { self.observe_key(desired, &lookup).await }.boxed()
                 },
                 |observation| plan_key(&desired, observation),
                 |changes| {
@@ -210,7 +210,7 @@ impl Engine {
         let observation = match self.observe_key(&desired, &lookup).await {
             Ok(observation) => observation,
             Err(error) => {
-                return failed(&desired, EngineError::aws(error).with_caller(&caller), request.memory.creating);
+                return failed(&desired, error.with_caller(&caller), request.memory.creating);
             }
         };
         let plan = plan_key_deletion(&desired, &observation);
