@@ -76,6 +76,7 @@ fn desired(policy: Value) -> DesiredKey {
         deletion: DeletionPolicy::Retain,
         pending_window_days: 30,
         may_adopt: false,
+        show_owners: false,
         mandate: Mandate::default(),
     }
 }

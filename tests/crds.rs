@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use kms_operator::api::crds;
 use kube::core::cel::{Validator, compile_schema};
 use serde_json::{Value, json};
-use support::structural::{depth_bound, unknown_keywords, validate};
+use support::fake_kube::structural::{depth_bound, unknown_keywords, validate};
 
 fn crds_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds")

@@ -198,6 +198,26 @@ impl Context {
         S: CommonStatus,
     {
         let fresh = previous.cloned().unwrap_or_default();
+        self.refuse_as(api, object, name, previous, fresh, refusal, started).await
+    }
+
+    /// Records a refusal with `fresh` as the rest of status.
+    // The arguments are one status write's inputs, each needed once.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn refuse_as<K, S>(
+        &self,
+        api: &Api<K>,
+        object: &K,
+        name: &ObjectName,
+        previous: Option<&S>,
+        fresh: S,
+        refusal: Refusal,
+        started: Instant,
+    ) -> Result<Action, ControllerError>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+        S: CommonStatus,
+    {
         if let Some(status) = next_status(previous, fresh, &refusal.conditions(), object.meta().generation, &now()) {
             patch_status(api, object, previous, &status).await?;
             let event = events::event(

@@ -13,7 +13,7 @@ use kube::runtime::finalizer::{Event as Finalized, finalizer};
 
 use super::context::{Context, ControllerError, object_name};
 use super::status::{StatusIntent, api_for};
-use super::{deletion, events, gate};
+use super::{deletion, dependents, events, gate};
 use crate::api::{Kind, KmsKey, ObjectName};
 use crate::engine::key::{KeyReport, KeyRequest, Memory, REPLACE_DELETED_KEY};
 use crate::engine::{Mode, Outcome};
@@ -106,6 +106,20 @@ fn memory(key: &KmsKey) -> Memory<'_> {
 
 async fn cleanup(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError> {
     let name = object_name(Kind::KmsKey, key);
+    let users = dependents::of(ctx, key).await?;
+    if !users.is_empty() {
+        let note = format!(
+            "deleting waits for {} to be deleted first: once the key is released or scheduled for deletion, nothing could prove their aliases and grants on it are this namespace's to remove; delete them too, or remove their finalizer {FINALIZER} to leave what they made in KMS",
+            users.join(", ")
+        );
+        events::publish(
+            &ctx.recorder,
+            key,
+            vec![events::event(EventType::Normal, "WaitingForDependents", "Delete", note)],
+        )
+        .await;
+        return Ok(Action::requeue(dependents::RETRY));
+    }
     let key_id = key.status.as_ref().and_then(|s| s.key_id.clone());
     let left = key_id
         .as_deref()

@@ -7,6 +7,7 @@ pub mod args;
 pub mod backoff;
 pub mod context;
 mod deletion;
+mod dependents;
 pub mod events;
 mod fence;
 mod gate;

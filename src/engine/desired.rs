@@ -64,6 +64,8 @@ pub struct DesiredKey {
     pub pending_window_days: i32,
     /// Whether the namespace may adopt keys the operator did not create (from admission).
     pub may_adopt: bool,
+    /// Whether messages may name another key's owner (`EngineSettings::show_owners`).
+    pub show_owners: bool,
     /// What this pass may bring back of a key taken out of service outside the operator.
     pub mandate: Mandate,
 }
@@ -89,10 +91,11 @@ impl DesiredKey {
 
     /// Whose a key with `tags` is, as seen from this object's namespace.
     pub fn owner_of(&self, tags: &BTreeMap<String, String>) -> KeyOwner {
-        match parse_owner(self.owner_value()) {
+        let owner = match parse_owner(self.owner_value()) {
             Some((cluster, namespace, _)) => key_owner(tags, cluster, namespace),
-            None => KeyOwner::Foreign(self.owner_value().to_owned()),
-        }
+            None => KeyOwner::Foreign(Some(self.owner_value().to_owned())),
+        };
+        owner.told(self.show_owners)
     }
 
     /// The `rotation.rotateNow` value asked for, if any.
@@ -200,6 +203,7 @@ pub fn desired_key(
         deletion: spec.deletion_policy(),
         pending_window_days: spec.pending_window_days(),
         may_adopt: tenant.may_adopt,
+        show_owners: settings.show_owners,
         mandate,
     }
 }

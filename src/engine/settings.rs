@@ -26,6 +26,9 @@ pub struct EngineSettings {
     /// allow (local mode, where a run should finish its work). The controller sets it, so that
     /// a resource that waits never holds a worker others need.
     pub wait_budget: Option<Duration>,
+    /// Whether refusals may say which namespace and object own another's key; off, they name
+    /// the rule and the fix only, so no tenant learns of another's objects.
+    pub show_owners: bool,
 }
 
 pub const DEFAULT_CLUSTER_NAME: &str = "kms-operator";
@@ -41,6 +44,7 @@ impl Default for EngineSettings {
             listing_ttl: None,
             max_rounds: 4,
             wait_budget: None,
+            show_owners: false,
         }
     }
 }

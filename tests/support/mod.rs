@@ -15,4 +15,3 @@ pub mod manifests;
 pub mod moto;
 pub mod proxy;
 pub mod rotation_periods;
-pub mod structural;

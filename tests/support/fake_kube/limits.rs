@@ -5,7 +5,7 @@
 //! - JSON nested deeper than the server decodes: Go's decoder stops at 10,000 levels; this one
 //!   at 1,000, which keeps the test process's stack safe and is as far above the client's 128;
 //! - custom resources of `kmsoperator.dev` that break their CRD's schema, checked on the object
-//!   as it would be stored: the OpenAPI value validation (tests/support/structural.rs) and CEL
+//!   as it would be stored: the OpenAPI value validation (structural.rs) and CEL
 //!   (kube's engine, with the old object for transition rules).
 //!
 //! Everything this server answers is read by kube's own client, whose JSON reader (serde_json)
@@ -19,13 +19,13 @@ use kube::core::cel::{CompiledSchema, Validator, compile_schema};
 use serde_json::Value;
 
 use super::store::{ApiError, Path};
-use crate::support::structural;
+use super::structural;
 
 const MAX_REQUEST_BYTES: usize = 3 * 1024 * 1024;
 const MAX_OBJECT_BYTES: usize = 1536 * 1024;
 const SERVER_MAX_DEPTH: usize = 1000;
 /// serde_json's recursion limit, with which kube's client reads every response.
-pub const CLIENT_MAX_DEPTH: usize = 128;
+const CLIENT_MAX_DEPTH: usize = 128;
 
 /// How deeply the JSON text `bytes` nests objects and lists, read without building anything.
 pub fn nesting_depth(bytes: &[u8]) -> usize {

@@ -3,10 +3,11 @@
 //! subresources, generations, finalizers with deletion timestamps, and conflicts on stale
 //! resource versions. It records every request and can fail chosen ones.
 
-mod limits;
+pub mod limits;
 mod patch;
 mod serve;
 mod store;
+pub mod structural;
 mod watch;
 
 use std::convert::Infallible;
@@ -18,7 +19,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
 
-pub use limits::{CLIENT_MAX_DEPTH, too_deep_for_clients};
 pub use store::Path;
 use store::Store;
 
