@@ -128,7 +128,9 @@ impl Context {
         S: CommonStatus,
     {
         let generation = object.meta().generation;
-        let transient = matches!(&report.outcome, Outcome::Failed(e) if e.is_transient());
+        // Waiting for AWS to catch up is no failure to keep quiet about: it shows at once (and a
+        // create KMS refused on the way is cleared from status with it).
+        let transient = matches!(&report.outcome, Outcome::Failed(e) if e.is_transient() && !e.is_waiting());
         if transient && self.requeue.failures(name) < self.quiet_retries {
             let delay = self.requeue.failure(name);
             if let Outcome::Failed(error) = &report.outcome {

@@ -79,7 +79,8 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
         return Ok(None);
     }
     record_key_state(ctx, &name, key, &report);
-    ctx.finish(&api, &recorder.latest(key), &name, previous, report, started).await.map(Some)
+    let latest = recorder.latest(key);
+    ctx.finish(&api, &latest, &name, latest.status.as_ref(), report, started).await.map(Some)
 }
 
 /// The key's state for the metrics, from the pass that read it. A pass that failed before

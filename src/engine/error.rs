@@ -113,6 +113,11 @@ impl EngineError {
         }
     }
 
+    /// The pass ended waiting for AWS to catch up, within its budget.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self, EngineError::StillWaiting { .. })
+    }
+
     pub fn aws(source: AwsError) -> Self {
         EngineError::Aws { source, caller: None }
     }

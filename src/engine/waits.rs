@@ -43,11 +43,11 @@ impl Engine {
                         return Err(EngineError::PolicyRefused { source: error, elapsed_secs: refused_for.as_secs() });
                     }
                     if self.budget_spent(started) {
+                        // The same words every pass, so that status is not rewritten while waiting.
                         return Err(EngineError::StillWaiting {
                             reason: "PolicyPropagating",
                             what: format!(
-                                "KMS refuses a principal in the key policy ({error}), as it does until IAM propagates a new one; refused for {}s of the {}s allowed",
-                                refused_for.as_secs(),
+                                "KMS refuses a principal in the key policy ({error}), as it does until IAM propagates a new one; tried again until {}s after the first refusal, then reported as PolicyRefused",
                                 self.settings.policy_propagation_timeout.as_secs()
                             ),
                         });

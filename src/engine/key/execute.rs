@@ -30,6 +30,11 @@ impl Recording<'_> {
         Recording { recorder: None, recorded: &NOTHING }
     }
 
+    /// The create recorded last was answered: no key came of it.
+    fn settle(&self) {
+        *lock(self.recorded) = None;
+    }
+
     async fn record(&self) -> Result<(), EngineError> {
         let Some(recorder) = self.recorder else {
             return Ok(());
@@ -83,7 +88,18 @@ impl Engine {
             if matches!(change.action, Action::CreateKey(_)) {
                 recording.record().await?;
             }
-            let new_id = self.execute_key_change(desired, &client, &key_id, change).await?;
+            let new_id = match self.execute_key_change(desired, &client, &key_id, change).await {
+                Ok(new_id) => new_id,
+                // A CreateKey KMS refused made no key: no create is in question any more, and
+                // the next pass may try again at once (IAM may have caught up by then).
+                Err(error)
+                    if matches!(change.action, Action::CreateKey(_)) && !matches!(error, EngineError::Ambiguous(_)) =>
+                {
+                    recording.settle();
+                    return Err(error);
+                }
+                Err(error) => return Err(error),
+            };
             let acted_on = new_id.clone().unwrap_or(key_id);
             created = new_id.or(created);
             made.push(Change { key: KeyHandle::Existing(acted_on), ..change.clone() });
