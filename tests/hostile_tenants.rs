@@ -205,10 +205,7 @@ async fn the_worst_objects_a_tenant_can_write_stop_no_relist_and_no_other_key() 
     assert_eq!(condition(&refusal, "Ready").reason, "InvalidSpec");
 }
 
-async fn converge<K: support::cluster::Namespaced>(cluster: &Cluster, namespace: &str, name: &str)
-where
-    K: kms_operator::controller::on_key::OnKeyResource,
-{
+async fn converge<K: kms_operator::controller::on_key::OnKeyResource>(cluster: &Cluster, namespace: &str, name: &str) {
     for _ in 0..2 {
         cluster.reconcile_on_key::<K>(namespace, name).await.expect("reconciled");
     }
