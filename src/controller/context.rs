@@ -25,6 +25,9 @@ use crate::engine::{Engine, Outcome, Report};
 /// within moments, and the failure backoff is for failures.
 const STALE_RETRY: Duration = Duration::from_secs(1);
 
+/// How soon a pass that waits for other objects looks again.
+const WAIT_RETRY: Duration = Duration::from_secs(5);
+
 /// Failures of the controller itself (the Kubernetes API), not of the resource.
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
@@ -35,6 +38,10 @@ pub enum ControllerError {
     /// The object changed since this pass read it (a write made on an old view was refused).
     #[error("the object changed since it was read: {0}")]
     Stale(kube::Error),
+    /// The pass cannot go on before other objects change (a key's deletion waits for the aliases
+    /// and grants that use it): looked at again shortly.
+    #[error("{message}")]
+    Waiting { reason: &'static str, message: String },
 }
 
 pub struct Context {
@@ -264,6 +271,11 @@ impl Context {
     }
 
     pub fn error_policy(&self, name: &ObjectName, error: &ControllerError) -> Action {
+        if let ControllerError::Waiting { reason, message } = error {
+            tracing::info!(object = %name, reason, message, "waiting");
+            self.metrics.error(name, reason);
+            return Action::requeue(WAIT_RETRY);
+        }
         if error.is_stale_write() {
             // Someone wrote the object after this pass read it: the pass's view is old, not
             // wrong; the next one reads the new version.

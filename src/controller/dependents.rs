@@ -4,8 +4,6 @@
 //! namespace's deletion, or `kubectl delete -f dir/`, every object is being deleted at once, in
 //! no particular order; the key's own deletion waits for theirs.
 
-use std::time::Duration;
-
 use kube::api::{Api, ListParams};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -14,9 +12,6 @@ use super::context::{Context, ControllerError};
 use super::key::FINALIZER;
 use super::watched::Watched;
 use crate::api::{KeyReference, KmsAlias, KmsGrant, KmsKey};
-
-/// How soon a key waiting for its aliases and grants looks again.
-pub const RETRY: Duration = Duration::from_secs(5);
 
 /// The aliases and grants of `key`'s namespace that point at it and still hold something in
 /// KMS (they carry the finalizer), by kind and name. One that cannot be read names no key.

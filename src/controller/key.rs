@@ -116,10 +116,11 @@ async fn cleanup(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError>
         events::publish(
             &ctx.recorder,
             key,
-            vec![events::event(EventType::Normal, "WaitingForDependents", "Delete", note)],
+            vec![events::event(EventType::Normal, "WaitingForDependents", "Delete", note.clone())],
         )
         .await;
-        return Ok(Action::requeue(dependents::RETRY));
+        // An error, so that the finalizer stays.
+        return Err(ControllerError::Waiting { reason: "WaitingForDependents", message: note });
     }
     let key_id = key.status.as_ref().and_then(|s| s.key_id.clone());
     let left = key_id
