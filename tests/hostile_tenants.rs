@@ -508,3 +508,48 @@ async fn refused_and_deleted_objects_leave_nothing_behind() {
     }
     stop(running).await;
 }
+
+#[tokio::test]
+async fn label_and_status_writes_start_no_pass_and_a_delete_event_forgets() {
+    use futures::StreamExt;
+    use kms_operator::api::{Kind, ObjectName};
+    use kms_operator::controller::watched::{Watched, triggers};
+
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.create::<KmsKey>("apps", key_object_in("apps", "app", json!({"description": "v1"}))).await;
+    let api: Api<Watched<KmsKey>> = Api::namespaced(cluster.client(), "apps");
+    let (_store, passes) = triggers(api, Default::default(), Kind::KmsKey, cluster.ctx.clone());
+    let mut passes = Box::pin(passes);
+    async fn next<S>(passes: &mut S) -> KmsKey
+    where
+        S: futures::Stream<Item = Result<Watched<KmsKey>, kube::runtime::watcher::Error>> + Unpin,
+    {
+        let watched = tokio::time::timeout(Duration::from_secs(30), passes.next()).await.expect("a pass");
+        watched.expect("open").expect("decoded").0.expect("a KmsKey")
+    }
+    assert_eq!(next(&mut passes).await.metadata.generation, Some(1), "the first list starts a pass");
+
+    let keys = Api::<KmsKey>::namespaced(cluster.client(), "apps");
+    for i in 0..3 {
+        let labels = json!({"metadata": {"labels": {"touched": i.to_string()}}});
+        keys.patch("app", &PatchParams::default(), &Patch::Merge(labels)).await.unwrap();
+        patch_status::<KmsKey>(&cluster, "apps", "app", json!({"keyState": format!("Forged{i}")})).await;
+    }
+    keys.patch("app", &PatchParams::default(), &Patch::Merge(json!({"spec": {"description": "v2"}}))).await.unwrap();
+    let after = next(&mut passes).await;
+    assert_eq!(after.metadata.generation, Some(2), "the spec change is the next pass: none for labels or status");
+
+    // A refused object leaves metrics and backoff entries; its delete event takes them away.
+    let name = ObjectName::new(Kind::KmsKey, Some("apps"), "app");
+    cluster.ctx.metrics.refused(&name);
+    cluster.ctx.requeue.failure(&name);
+    cluster.delete::<KmsKey>("apps", "app").await;
+    let forgotten =
+        || async { (cluster.ctx.metrics.tracked() == 0 && cluster.ctx.requeue.tracked() == 0).then_some(()) };
+    let drive = async { while passes.next().await.is_some() {} };
+    tokio::select! {
+        _ = wait_for("the delete event forgets the object", forgotten) => {}
+        _ = drive => panic!("the watch ended"),
+    }
+}
