@@ -352,19 +352,22 @@ async fn a_forged_grant_status_reaches_no_account_the_namespace_may_not_use() {
     assert_eq!(theirs_live.grants().len(), 1, "team X's grant is live");
 }
 
-#[tokio::test]
-async fn a_forged_create_intent_holds_no_worker_and_creates_nothing() {
+/// A controller whose passes never wait in place (a budget of zero), with `settings` otherwise,
+/// behind a proxy that counts its KMS calls.
+async fn waiting_nowhere(settings: EngineSettings) -> (Moto, FaultProxy, Cluster) {
     let moto = Moto::start();
     let proxy = FaultProxy::start(moto.port).await;
-    // A window no pass can outlast: only the budget can end the wait.
-    let settings = EngineSettings {
-        wait_budget: Some(Duration::ZERO),
-        create_visibility_window: Duration::from_secs(3600),
-        ..fast_settings()
-    };
-    let cluster = Cluster::with_settings(settings).await;
+    let cluster = Cluster::with_settings(EngineSettings { wait_budget: Some(Duration::ZERO), ..settings }).await;
     cluster.namespace("apps", json!({})).await;
     cluster.account(&proxy.endpoint(), json!({})).await;
+    (moto, proxy, cluster)
+}
+
+#[tokio::test]
+async fn a_forged_create_intent_holds_no_worker_and_creates_nothing() {
+    // A window no pass can outlast: only the budget can end the wait.
+    let window = EngineSettings { create_visibility_window: Duration::from_secs(3600), ..fast_settings() };
+    let (_moto, proxy, cluster) = waiting_nowhere(window).await;
     cluster.create::<KmsKey>("apps", key_object_in("apps", "stalled", json!({}))).await;
     let now = jiff::Timestamp::now().to_string();
     patch_status::<KmsKey>(&cluster, "apps", "stalled", json!({"creating": {"token": "forged", "since": now}})).await;
@@ -378,16 +381,8 @@ async fn a_forged_create_intent_holds_no_worker_and_creates_nothing() {
 
 #[tokio::test]
 async fn a_key_waiting_for_iam_makes_one_attempt_per_pass() {
-    let moto = Moto::start();
-    let proxy = FaultProxy::start(moto.port).await;
-    let settings = EngineSettings {
-        wait_budget: Some(Duration::ZERO),
-        policy_propagation_timeout: Duration::from_secs(3600),
-        ..fast_settings()
-    };
-    let cluster = Cluster::with_settings(settings).await;
-    cluster.namespace("apps", json!({})).await;
-    cluster.account(&proxy.endpoint(), json!({})).await;
+    let timeout = EngineSettings { policy_propagation_timeout: Duration::from_secs(3600), ..fast_settings() };
+    let (_moto, proxy, cluster) = waiting_nowhere(timeout).await;
     proxy.inject("CreateKey", Fault::invalid_principal(), usize::MAX);
     cluster.create::<KmsKey>("apps", key_object_in("apps", "waiting", json!({}))).await;
     cluster.reconcile_key_in("apps", "waiting").await.expect("admitted");
