@@ -28,7 +28,7 @@ const SERVER_MAX_DEPTH: usize = 1000;
 const CLIENT_MAX_DEPTH: usize = 128;
 
 /// How deeply the JSON text `bytes` nests objects and lists, read without building anything.
-pub fn nesting_depth(bytes: &[u8]) -> usize {
+fn nesting_depth(bytes: &[u8]) -> usize {
     let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
     for &byte in bytes {
         if in_string {
