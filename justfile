@@ -23,7 +23,7 @@ test: venv nextest
 
 # Lint and render the Helm chart with Helm's own SDK, validate what it renders, and run the Argo CD health check.
 chart-test: venv
-    cd tests/chart && ../../.venv/bin/python -m unittest -v test_chart test_argocd
+    cd tests/chart && ../../.venv/bin/python -m unittest -v test_chart test_argocd test_access
 
 # Lint the CI files of deploy/ci against their platforms' schemas and shellcheck, and run the
 # pull-request script against fake GitHub and GitLab APIs.

@@ -78,6 +78,7 @@ fn desired(policy: Value) -> DesiredKey {
         deletion: DeletionPolicy::Retain,
         pending_window_days: 30,
         may_adopt: false,
+        show_owners: false,
         mandate: Mandate::default(),
         monitoring: None,
     }

@@ -213,7 +213,8 @@ async fn throttling_is_retried_and_never_marks_the_resource_failed() {
 #[tokio::test]
 async fn an_invalid_spec_is_reported_without_calling_aws() {
     let (_moto, cluster, _client) = setup().await;
-    cluster.create::<KmsKey>("apps", key_object("bad", json!({"rotation": {"periodDays": 30}}))).await;
+    // The CRD admits it; the rules beyond the schema do not: nobody could administer the key.
+    cluster.create::<KmsKey>("apps", key_object("bad", json!({"policy": {"accountRoot": false}}))).await;
     for _ in 0..2 {
         cluster.reconcile_key("bad").await.expect("refused, not failed");
     }
@@ -221,7 +222,7 @@ async fn an_invalid_spec_is_reported_without_calling_aws() {
     let status = key_status(&cluster, "bad").await;
     let synced = condition(&status.conditions, "Synced");
     assert_eq!(synced.reason, "InvalidSpec");
-    assert!(synced.message.contains("spec.rotation.periodDays"), "{}", synced.message);
+    assert!(synced.message.contains("spec.policy.accountRoot"), "{}", synced.message);
     assert_eq!(cluster.aws_calls(), 0);
 }
 
@@ -229,7 +230,7 @@ async fn an_invalid_spec_is_reported_without_calling_aws() {
 async fn the_controllers_converge_keys_and_aliases_through_watches() {
     let (_moto, cluster, client) = setup().await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let options = ControllerOptions { watch_namespace: None, concurrency: 4 };
+    let options = ControllerOptions::new(None, 4);
     let running = tokio::spawn({
         let ctx = cluster.ctx.clone();
         async move { run_controllers(ctx, &options, shutdown).await }
@@ -262,32 +263,48 @@ async fn the_controllers_converge_keys_and_aliases_through_watches() {
 }
 
 #[tokio::test]
-async fn an_alias_it_held_is_taken_back_from_a_key_it_does_not_own() {
+async fn an_alias_it_held_is_taken_back_from_its_namespace_s_keys_never_from_a_key_nobody_owns() {
     let moto = Moto::start();
     let cluster = Cluster::listing_every_pass().await;
     cluster.namespace("apps", json!({})).await;
     cluster.account(&moto.endpoint(), json!({})).await;
     let client = kms::client(&moto.endpoint(), REGION).await;
-    cluster.create::<KmsKey>("apps", key_object("app", json!({}))).await;
-    reconcile_twice(&cluster, "app").await;
+    for name in ["app", "other"] {
+        cluster.create::<KmsKey>("apps", key_object(name, json!({}))).await;
+        reconcile_twice(&cluster, name).await;
+    }
     let key_id = key_status(&cluster, "app").await.key_id.unwrap();
+    let other_id = key_status(&cluster, "other").await.key_id.unwrap();
     cluster
         .create::<KmsAlias>("apps", json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsAlias", "metadata": {"name": "app", "namespace": "apps"}, "spec": {"name": "alias/app", "keyRef": {"name": "app"}}}))
         .await;
     cluster.reconcile_alias("app").await.expect("finalizer added");
     cluster.reconcile_alias("app").await.expect("alias created");
+    let live = || async {
+        let aliases = client.list_aliases().send().await.unwrap();
+        aliases
+            .aliases()
+            .iter()
+            .find(|a| a.alias_name() == Some("alias/app"))
+            .and_then(|a| a.target_key_id().map(str::to_owned))
+    };
 
-    // Someone repoints the alias in the console at a key the operator never owned.
+    // Someone repoints the alias in the console at another key of the namespace: repaired.
+    client.update_alias().alias_name("alias/app").target_key_id(&other_id).send().await.unwrap();
+    cluster.reconcile_alias("app").await.expect("repaired");
+    assert_eq!(live().await.as_deref(), Some(key_id.as_str()), "held, and on a key of the namespace");
+    assert!(cluster.event_reasons("app").contains(&"UpdateAlias".to_owned()), "{:?}", cluster.event_reasons("app"));
+
+    // At a key nobody owns: status cannot prove the alias is this object's (a tenant may be able
+    // to write it), so it is reported, not taken.
     let foreign = client.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
     client.update_alias().alias_name("alias/app").target_key_id(&foreign).send().await.unwrap();
-    cluster.reconcile_alias("app").await.expect("repaired");
-
-    let aliases = client.list_aliases().send().await.unwrap();
-    let live = aliases.aliases().iter().find(|a| a.alias_name() == Some("alias/app")).unwrap();
-    assert_eq!(live.target_key_id(), Some(key_id.as_str()), "the status remembers the alias was this object's");
+    let writes = cluster.writes();
+    cluster.reconcile_alias("app").await.expect("blocked, not failed");
+    assert_eq!(cluster.writes(), writes);
+    assert_eq!(live().await, Some(foreign));
     let alias: KmsAlias = cluster.get("apps", "app").await.unwrap();
-    assert_eq!(condition(&alias.status.unwrap().conditions, "Ready").status, "True");
-    assert!(cluster.event_reasons("app").contains(&"UpdateAlias".to_owned()), "{:?}", cluster.event_reasons("app"));
+    assert_eq!(condition(&alias.status.unwrap().conditions, "Synced").reason, "AliasConflict");
 }
 
 /// Polls `probe` until it returns a value, for at most 30 s.
@@ -459,7 +476,7 @@ async fn the_account_guard_holds_in_the_controller_and_an_unverified_account_say
 async fn the_controllers_list_again_after_a_compaction_and_act_on_what_changed() {
     let (_moto, cluster, _client) = setup().await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let options = ControllerOptions { watch_namespace: None, concurrency: 4 };
+    let options = ControllerOptions::new(None, 4);
     let running = tokio::spawn({
         let ctx = cluster.ctx.clone();
         async move { run_controllers(ctx, &options, shutdown).await }

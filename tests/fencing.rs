@@ -42,7 +42,7 @@ async fn lead(cluster: &Cluster, identity: &str) -> Replica {
             .expect("leads");
     let ctx = cluster.ctx.clone();
     let controllers = tokio::spawn(async move {
-        let options = ControllerOptions { watch_namespace: Some("apps".into()), concurrency: 4 };
+        let options = ControllerOptions::new(Some("apps".into()), 4);
         run_controllers(ctx, &options, shutdown).await;
     });
     Replica { leadership, controllers }

@@ -3,6 +3,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::schema;
 use super::serde_helpers::{default_true, empty_as_none, is_false, is_true};
 
 /// Where keys live: one AWS account, its default region and how to reach it.
@@ -142,9 +143,11 @@ pub struct AwsAccountStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_verified: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::generation")]
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "schema::conditions")]
     pub conditions: Vec<Condition>,
 }

@@ -94,6 +94,21 @@ pub fn partition_of(region: &str) -> &'static str {
     PREFIXES.iter().find(|(prefix, _)| region.starts_with(prefix)).map_or("aws", |(_, partition)| partition)
 }
 
+/// Bounds of `spec.policy.statements` in the CRD schema. They keep what a tenant can store
+/// flat and small enough to parse (the policy itself must fit `MAX_POLICY_BYTES` anyway).
+pub const MAX_STATEMENTS: usize = 100;
+/// Strings (an ARN is at most 2048 characters) and lists of them inside a statement.
+pub const MAX_STATEMENT_STRING_CHARS: usize = 2048;
+pub const MAX_STATEMENT_LIST_ITEMS: usize = 500;
+/// Condition operators in a statement, and keys per operator.
+pub const MAX_CONDITION_ENTRIES: usize = 32;
+
+/// Conditions as Kubernetes bounds `metav1.Condition` (its kubebuilder markers).
+pub const MAX_CONDITION_MESSAGE_CHARS: usize = 32768;
+pub const MAX_CONDITION_REASON_CHARS: usize = 1024;
+/// The largest integer every JSON reader holds exactly (2^53 - 1): the bound of generations.
+pub const MAX_JSON_INTEGER: i64 = 9_007_199_254_740_991;
+
 pub fn key_usages_for(key_spec: &str) -> Option<&'static [&'static str]> {
     KEY_SPECS.iter().find(|(spec, _)| *spec == key_spec).map(|(_, usages)| *usages)
 }

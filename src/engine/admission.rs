@@ -97,6 +97,13 @@ pub fn admit_on_key<T: OnKey>(object: &T, account: AccountRef<'_>, labels: &Labe
     admit(&name, account, labels, |permitted| object.refusals(&name, permitted))
 }
 
+/// Whether an alias or grant may remove what it made in `account`: only whether its namespace
+/// may use the account at all. Removing opens nothing, so the object's own rules (which
+/// principals a grant may name, say) do not keep a grant live after the account narrowed them.
+pub fn admit_removal<T: OnKey>(object: &T, account: AccountRef<'_>, labels: &Labels) -> Result<Tenant, Vec<Refusal>> {
+    admit(&object.object_name(), account, labels, |_| Vec::new())
+}
+
 /// One line for all refusals of an object: the first reason, every message (each a sentence).
 pub fn summary(refusals: &[Refusal]) -> Option<(&'static str, String)> {
     let first = refusals.first()?;

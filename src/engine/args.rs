@@ -28,6 +28,10 @@ pub struct EngineArgs {
     /// Seconds to keep retrying a policy KMS refuses for naming a just-created IAM principal.
     #[arg(long, env = "KMS_OPERATOR_POLICY_PROPAGATION_TIMEOUT", default_value_t = 120)]
     pub policy_propagation_timeout: u64,
+
+    /// Let refusals name the namespace and object that own another's key (off: they name the rule and the fix only, so tenants learn nothing of each other).
+    #[arg(long, env = "KMS_OPERATOR_SHOW_OWNERS", default_value_t = false)]
+    pub show_owners: bool,
 }
 
 /// The longest cluster name: with the longest namespace (63) it leaves the ownership tag (256
@@ -57,6 +61,7 @@ impl EngineArgs {
         EngineSettings {
             cluster_name: self.cluster_name.clone(),
             policy_propagation_timeout: Duration::from_secs(self.policy_propagation_timeout),
+            show_owners: self.show_owners,
             ..EngineSettings::default()
         }
     }

@@ -66,6 +66,8 @@ pub struct DesiredKey {
     pub pending_window_days: i32,
     /// Whether the namespace may adopt keys the operator did not create (from admission).
     pub may_adopt: bool,
+    /// Whether messages may name another key's owner (`EngineSettings::show_owners`).
+    pub show_owners: bool,
     /// What this pass may bring back of a key taken out of service outside the operator.
     pub mandate: Mandate,
     /// Alarms on the key's use; `None` when the account has no `spec.monitoring`.
@@ -93,10 +95,11 @@ impl DesiredKey {
 
     /// Whose a key with the ownership tag `owner` is, as seen from this object's namespace.
     pub fn owner_of(&self, owner: Option<&str>) -> KeyOwner {
-        match parse_owner(self.owner_value()) {
+        let owner = match parse_owner(self.owner_value()) {
             Some((cluster, namespace, _)) => owner_from(owner, cluster, namespace),
-            None => KeyOwner::Foreign(self.owner_value().to_owned()),
-        }
+            None => KeyOwner::Foreign(Some(self.owner_value().to_owned())),
+        };
+        owner.told(self.show_owners)
     }
 
     /// The `rotation.rotateNow` value asked for, if any.
@@ -231,6 +234,7 @@ pub fn desired_key(
         deletion: spec.deletion_policy(),
         pending_window_days: spec.pending_window_days(),
         may_adopt: tenant.may_adopt,
+        show_owners: settings.show_owners,
         mandate,
     }
 }

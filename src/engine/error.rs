@@ -43,6 +43,10 @@ pub enum EngineError {
     #[error("{0}")]
     Unresolved(String),
 
+    /// AWS has not caught up yet and the pass spent its wait budget: looked at again shortly.
+    #[error("{what}; looking again shortly")]
+    StillWaiting { reason: &'static str, what: String },
+
     /// The process was asked to stop before this change started.
     #[error("interrupted before: {0}")]
     Interrupted(String),
@@ -81,6 +85,12 @@ fn hint(error: &AwsError, caller: Option<&str>) -> String {
     }
 }
 
+impl From<AwsError> for EngineError {
+    fn from(source: AwsError) -> Self {
+        EngineError::aws(source)
+    }
+}
+
 impl EngineError {
     /// CamelCase reason for conditions, events and metrics.
     pub fn reason(&self) -> &'static str {
@@ -94,6 +104,7 @@ impl EngineError {
             EngineError::NotConverged { .. } => "NotConverged",
             EngineError::Ambiguous(source) => source.reason(),
             EngineError::Unresolved(_) => "ReferenceNotReady",
+            EngineError::StillWaiting { reason, .. } => reason,
             EngineError::Interrupted(_) => "Interrupted",
         }
     }
@@ -102,9 +113,17 @@ impl EngineError {
     pub fn is_transient(&self) -> bool {
         match self {
             EngineError::Aws { source, .. } | EngineError::Unverified { source, .. } => source.kind.is_transient(),
-            EngineError::NotConverged { .. } | EngineError::Unresolved(_) | EngineError::Ambiguous(_) => true,
+            EngineError::NotConverged { .. }
+            | EngineError::Unresolved(_)
+            | EngineError::Ambiguous(_)
+            | EngineError::StillWaiting { .. } => true,
             _ => false,
         }
+    }
+
+    /// The pass ended waiting for AWS to catch up, within its budget.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self, EngineError::StillWaiting { .. })
     }
 
     pub fn aws(source: AwsError) -> Self {

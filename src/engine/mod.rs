@@ -21,6 +21,7 @@ pub mod ownership;
 pub mod plan;
 mod report;
 mod settings;
+mod waits;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -63,6 +64,8 @@ pub struct Engine {
     in_question: Mutex<HashMap<String, Instant>>,
     /// Set when the process is asked to stop: no new change starts, the ones under way finish.
     stopping: AtomicBool,
+    /// When KMS first refused a principal for each write still waiting for IAM.
+    propagating: waits::Propagating,
 }
 
 impl Engine {
@@ -76,6 +79,7 @@ impl Engine {
             replicated: Mutex::new(HashSet::new()),
             in_question: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
+            propagating: Mutex::new(HashMap::new()),
         }
     }
 

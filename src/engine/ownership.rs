@@ -52,10 +52,22 @@ pub fn parse_owner(value: &str) -> Option<(&str, &str, &str)> {
 pub enum KeyOwner {
     /// It carries this cluster's ownership tag for the namespace asking.
     Namespace,
-    /// It carries an ownership tag of another namespace or another cluster (the tag's value).
-    Foreign(String),
+    /// It carries an ownership tag of another namespace or another cluster: the tag's value,
+    /// where the operator may say whose it is (`--show-owners`).
+    Foreign(Option<String>),
     /// It carries no ownership tag: the operator did not create it.
     Unowned,
+}
+
+impl KeyOwner {
+    /// As told to a tenant: which other namespace or cluster owns a key is not said unless the
+    /// platform lets the operator say it (`--show-owners`).
+    pub fn told(self, show_owners: bool) -> Self {
+        match self {
+            KeyOwner::Foreign(_) if !show_owners => KeyOwner::Foreign(None),
+            other => other,
+        }
+    }
 }
 
 /// Whose the key with `tags` is, for an object in `namespace` of `cluster`.
@@ -70,7 +82,7 @@ pub fn owner_from(owner: Option<&str>, cluster: &str, namespace: &str) -> KeyOwn
         None => KeyOwner::Unowned,
         Some(value) => match parse_owner(value) {
             Some((c, ns, _)) if c == cluster && ns == namespace => KeyOwner::Namespace,
-            _ => KeyOwner::Foreign(value.to_owned()),
+            _ => KeyOwner::Foreign(Some(value.to_owned())),
         },
     }
 }
@@ -81,6 +93,11 @@ pub fn describe_owner(value: &str) -> String {
         Some((cluster, namespace, name)) => format!("KmsKey {namespace}/{name} (cluster {cluster})"),
         None => format!("{OWNER_TAG}={value}"),
     }
+}
+
+/// Another owner as a message may name it: the object, when the operator may say it.
+pub fn describe_foreign(owner: Option<&str>) -> String {
+    owner.map_or_else(|| "another namespace or cluster".to_owned(), describe_owner)
 }
 
 /// Whether `owner` (an ownership tag value) belongs to this cluster, whichever object it names.
@@ -135,16 +152,21 @@ mod tests {
     #[test]
     fn a_key_belongs_to_the_namespace_and_cluster_its_tag_names() {
         assert_eq!(key_owner(&tagged("prod/team-a/logs"), "prod", "team-a"), KeyOwner::Namespace);
-        assert_eq!(
-            key_owner(&tagged("prod/team-a/logs"), "prod", "team-b"),
-            KeyOwner::Foreign("prod/team-a/logs".into())
-        );
-        assert_eq!(
-            key_owner(&tagged("staging/team-a/logs"), "prod", "team-a"),
-            KeyOwner::Foreign("staging/team-a/logs".into())
-        );
-        assert_eq!(key_owner(&tagged("garbage"), "prod", "team-a"), KeyOwner::Foreign("garbage".into()));
+        let foreign = |value: &str| KeyOwner::Foreign(Some(value.into()));
+        assert_eq!(key_owner(&tagged("prod/team-a/logs"), "prod", "team-b"), foreign("prod/team-a/logs"));
+        assert_eq!(key_owner(&tagged("staging/team-a/logs"), "prod", "team-a"), foreign("staging/team-a/logs"));
+        assert_eq!(key_owner(&tagged("garbage"), "prod", "team-a"), foreign("garbage"));
         assert_eq!(key_owner(&BTreeMap::new(), "prod", "team-a"), KeyOwner::Unowned);
         assert_eq!(describe_owner("prod/team-a/logs"), "KmsKey team-a/logs (cluster prod)");
+    }
+
+    #[test]
+    fn another_owner_is_named_only_where_the_platform_allows_it() {
+        let seen = key_owner(&tagged("prod/team-a/logs"), "prod", "team-b");
+        assert_eq!(seen.clone().told(false), KeyOwner::Foreign(None));
+        assert_eq!(describe_foreign(None), "another namespace or cluster");
+        let KeyOwner::Foreign(shown) = seen.told(true) else { panic!("foreign") };
+        assert_eq!(describe_foreign(shown.as_deref()), "KmsKey team-a/logs (cluster prod)");
+        assert_eq!(KeyOwner::Namespace.told(false), KeyOwner::Namespace);
     }
 }

@@ -23,6 +23,15 @@ pub struct EngineSettings {
     pub listing_ttl: Option<Duration>,
     /// Observe-plan-execute rounds per resource before giving up on convergence.
     pub max_rounds: u32,
+    /// How long one pass may wait in place for AWS to agree with itself (IAM propagating a new
+    /// principal, a create whose answer was lost showing in ListKeys) before it ends with
+    /// `StillWaiting`, to be looked at again later; `None`: as long as the waits themselves
+    /// allow (local mode, where a run should finish its work). The controller sets it, so that
+    /// a resource that waits never holds a worker others need.
+    pub wait_budget: Option<Duration>,
+    /// Whether refusals may say which namespace and object own another's key; off, they name
+    /// the rule and the fix only, so no tenant learns of another's objects.
+    pub show_owners: bool,
 }
 
 pub const DEFAULT_CLUSTER_NAME: &str = "kms-operator";
@@ -37,6 +46,8 @@ impl Default for EngineSettings {
             create_visibility_window: Duration::from_secs(120),
             listing_ttl: None,
             max_rounds: 4,
+            wait_budget: None,
+            show_owners: false,
         }
     }
 }

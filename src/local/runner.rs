@@ -308,7 +308,7 @@ impl<'a> Runner<'a> {
         };
         let target = self.target(&namespace, object.pointer(), directory).await;
         let target = target.as_ref().map_err(String::clone);
-        let context = OnKeyContext { target, tenant: &tenant, previous_account: None };
+        let context = OnKeyContext { target, tenant: &tenant, previous_accounts: &[], records: false };
         let report = if delete {
             object.remove(self.engine, context, mode).await
         } else {

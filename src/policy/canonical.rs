@@ -336,14 +336,17 @@ mod tests {
                 ServiceAccess { name: "rds".into(), caller_accounts: Some(vec!["339712836516".into()]) },
                 ServiceAccess { name: "logs".into(), caller_accounts: None },
             ],
-            statements: vec![json!({
-                "Sid": "DenyWithoutTls",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "kms:*",
-                "Resource": "*",
-                "Condition": {"Bool": {"aws:SecureTransport": false}},
-            })],
+            statements: vec![
+                serde_json::from_value(json!({
+                    "Sid": "DenyWithoutTls",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "kms:*",
+                    "Resource": "*",
+                    "Condition": {"Bool": {"aws:SecureTransport": false}},
+                }))
+                .expect("an IAM statement"),
+            ],
         }
     }
 

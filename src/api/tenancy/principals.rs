@@ -130,7 +130,7 @@ fn check_builder(out: &mut Refusals<'_>, policy: &PolicySpec) {
         }
     }
     for (i, statement) in policy.statements.iter().enumerate() {
-        check_statement(out, &path::item("spec.policy.statements", i), "statement", statement);
+        check_statement(out, &path::item("spec.policy.statements", i), "statement", &statement.to_json());
     }
 }
 

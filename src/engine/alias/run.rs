@@ -23,15 +23,21 @@ pub struct AliasRequest<'a> {
     pub target: Result<&'a KeyTarget, String>,
     /// What the alias's namespace may do, from admission.
     pub tenant: &'a Tenant,
+    /// Whether the front door keeps a record of what the object held (the controller's status).
+    pub records: bool,
 }
 
-/// The controller's memory: the alias was Ready in this region at the last pass, so this object
-/// created or took it over then. Local mode has no status, so there a foreign target stays a conflict.
-fn held_before(alias: &KmsAlias, region: &str) -> bool {
-    alias.status.as_ref().is_some_and(|status| {
-        status.region.as_deref() == Some(region)
-            && status.target_key_id.is_some()
-            && is_true(&status.conditions, READY) == Some(true)
+/// The controller's record: the alias was Ready, with this name, in this account and region at
+/// the last pass, so this object created or moved it then. `None` without records (local mode).
+fn held_before(alias: &KmsAlias, records: bool, account: &str, region: &str) -> Option<bool> {
+    records.then(|| {
+        alias.status.as_ref().is_some_and(|status| {
+            status.account_ref.as_deref() == Some(account)
+                && status.name.as_deref() == Some(alias.spec.name.as_str())
+                && status.region.as_deref() == Some(region)
+                && status.target_key_id.is_some()
+                && is_true(&status.conditions, READY) == Some(true)
+        })
     })
 }
 
@@ -59,10 +65,11 @@ fn alias_ready(
 
 fn report(
     alias: &KmsAlias,
-    region: Option<&str>,
+    place: (Option<&str>, Option<&str>),
     target: Option<&KeyHandle>,
     pass: Converged<AliasObservation>,
 ) -> AliasReport {
+    let (account, region) = place;
     let name = &alias.spec.name;
     let region_text = region.unwrap_or("(unknown region)");
     // A refused alias reports nothing about keys it may not use.
@@ -72,6 +79,8 @@ fn report(
         target_key_id: entry.and_then(|e| e.target_key_id.clone()),
         arn: entry.and_then(|e| e.arn.clone()),
         region: region.map(str::to_owned),
+        account_ref: account.filter(|_| entry.is_some()).map(str::to_owned),
+        name: entry.map(|_| name.clone()),
         ..KmsAliasStatus::default()
     };
     AliasReport {
@@ -89,7 +98,7 @@ fn report(
 fn failed(alias: &KmsAlias, region: Option<&str>, error: EngineError) -> AliasReport {
     let pass =
         Converged { observation: None, changes: Vec::new(), plan: Plan::default(), outcome: Outcome::Failed(error) };
-    report(alias, region, None, pass)
+    report(alias, (None, region), None, pass)
 }
 
 impl Engine {
@@ -111,10 +120,11 @@ impl Engine {
             Err(e) => Err(e),
         };
         match owner {
-            Ok(owner) => Ok(owner_from(owner.as_deref(), &self.settings.cluster_name, namespace)),
-            Err(e) if matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::NotFound) => {
-                Ok(KeyOwner::Foreign(format!("(unreadable: {})", e.reason())))
+            Ok(owner) => {
+                Ok(owner_from(owner.as_deref(), &self.settings.cluster_name, namespace).told(self.settings.show_owners))
             }
+            // Nothing proves such a key is the namespace's.
+            Err(e) if matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::NotFound) => Ok(KeyOwner::Foreign(None)),
             Err(e) => Err(EngineError::aws(e)),
         }
     }
@@ -125,7 +135,7 @@ impl Engine {
         name: &str,
         target: Option<&KeyHandle>,
         tenant: &Tenant,
-        held_before: bool,
+        held_before: Option<bool>,
     ) -> Result<AliasObservation, EngineError> {
         let aliases = self.listings.aliases(client).await.map_err(EngineError::aws)?;
         let entry = aliases.into_iter().find(|a| a.name == name);
@@ -205,7 +215,10 @@ impl Engine {
             .converge(
                 mode,
                 false,
-                || self.observe_alias(&client, name, Some(&target.key), tenant, held_before(alias, &region)).boxed(),
+                || {
+                    let held = held_before(alias, request.records, account, &region);
+                    self.observe_alias(&client, name, Some(&target.key), tenant, held).boxed()
+                },
                 |observed| plan_alias(name, &region, &target.key, observed, tenant, account),
                 |changes| {
                     let client = &client;
@@ -218,7 +231,7 @@ impl Engine {
                 },
             )
             .await;
-        report(alias, Some(&region), Some(&target.key), pass)
+        report(alias, (Some(account), Some(&region)), Some(&target.key), pass)
     }
 
     /// Deleting a `KmsAlias` deletes its alias (never one pointing at a key the operator does not own).
@@ -239,7 +252,7 @@ impl Engine {
         }
         let client = self.kms(&target.account, &region).await;
         let (name, tenant) = (&alias.spec.name, request.tenant);
-        let observed = match self.observe_alias(&client, name, Some(&target.key), tenant, false).await {
+        let observed = match self.observe_alias(&client, name, Some(&target.key), tenant, None).await {
             Ok(observed) => observed,
             Err(error) => return failed(alias, Some(&region), error),
         };
@@ -262,6 +275,6 @@ impl Engine {
                 }
             }
         }
-        report(alias, Some(&region), Some(&target.key), pass)
+        report(alias, (Some(&target.account.name), Some(&region)), Some(&target.key), pass)
     }
 }

@@ -26,8 +26,8 @@ pub struct GrantRequest<'a> {
     pub target: Result<&'a KeyTarget, String>,
     /// What the grant's namespace may do, from admission.
     pub tenant: &'a Tenant,
-    /// The account of the key the grant was last on, when it is another than the target's.
-    pub previous_account: Option<&'a AccountConfig>,
+    /// The accounts of keys the grant was on, other than the target's, that the namespace may use.
+    pub previous_accounts: &'a [AccountConfig],
 }
 
 impl<'a> GrantRequest<'a> {
@@ -36,7 +36,7 @@ impl<'a> GrantRequest<'a> {
             grant,
             target: context.target,
             tenant: context.tenant,
-            previous_account: context.previous_account,
+            previous_accounts: context.previous_accounts,
         }
     }
 }
@@ -180,7 +180,8 @@ impl Engine {
                         operations: grant.operations.clone(),
                         constraints: grant.constraints.clone(),
                     };
-                    match self.while_iam_propagates(|| client.create_grant(key_id, &request)).await {
+                    let subject = format!("{key_id}/{}", grant.name);
+                    match self.while_iam_propagates(&subject, || client.create_grant(key_id, &request)).await {
                         Ok(grant_id) => {
                             let entry = GrantEntry {
                                 grant_id,
@@ -268,7 +269,7 @@ impl Engine {
         let moved = moved_from(grant, target, &region);
         let left = if !moved.is_empty() && matches!(pass.outcome, Outcome::InSync | Outcome::Changed | Outcome::Pending)
         {
-            let retired = self.retire_moved(&moved, &want.name, target, request.previous_account, tenant, mode).await;
+            let retired = self.retire_moved(&moved, &want.name, target, request.previous_accounts, tenant, mode).await;
             let left = retired.left.clone();
             settle_move(&mut pass, retired, mode);
             left
@@ -327,7 +328,7 @@ impl Engine {
         let mut left = Vec::new();
         if !moved.is_empty() && !matches!(pass.outcome, Outcome::Refused(_) | Outcome::Failed(_)) {
             let retired =
-                self.retire_moved(&moved, &want.name, target, request.previous_account, request.tenant, mode).await;
+                self.retire_moved(&moved, &want.name, target, request.previous_accounts, request.tenant, mode).await;
             left = retired.left.clone();
             settle_move(&mut pass, retired, mode);
         }

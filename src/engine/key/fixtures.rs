@@ -46,6 +46,7 @@ pub(crate) fn desired() -> DesiredKey {
         deletion: DeletionPolicy::Retain,
         pending_window_days: 30,
         may_adopt: true,
+        show_owners: false,
         mandate: Mandate::default(),
         monitoring: None,
     }

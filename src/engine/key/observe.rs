@@ -12,9 +12,9 @@ use crate::api::catalog::ROTATABLE_KEY_SPEC;
 use crate::api::{CreateIntent, RotationStatus};
 use crate::aws::model::KeyDescription;
 use crate::aws::{AwsError, ErrorKind, KmsClient};
-use crate::engine::Engine;
 use crate::engine::desired::{DesiredKey, Origin};
 use crate::engine::ownership::owner_of;
+use crate::engine::{Engine, EngineError};
 
 /// How to find an object's key: what the front door has on record.
 #[derive(Clone, Debug, Default)]
@@ -39,7 +39,11 @@ impl Engine {
     /// Finds the key of `desired` (by the key on record, `import.keyId`, or its ownership tag)
     /// and reads its state. A recorded key that is gone is reported as gone, unless the lookup's
     /// `replace_deleted` names it: then the key is looked for as for a new object.
-    pub(crate) async fn observe_key(&self, desired: &DesiredKey, lookup: &Lookup) -> Result<KeyObservation, AwsError> {
+    pub(crate) async fn observe_key(
+        &self,
+        desired: &DesiredKey,
+        lookup: &Lookup,
+    ) -> Result<KeyObservation, EngineError> {
         let client = self.kms(&desired.account, &desired.region).await;
         let known_key_id = match lookup.key_id.as_deref() {
             Some(key_id) if lookup.replace_deleted.as_deref() == Some(key_id) => {
@@ -56,14 +60,14 @@ impl Engine {
                 Err(e) if e.kind == ErrorKind::NotFound => {
                     return Ok(KeyObservation::ImportNotFound { key_id: key_id.clone() });
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             },
             (Origin::Create, Some(key_id)) => match self.describe(&client, key_id).await {
                 Ok(key) => key,
                 Err(e) if e.kind == ErrorKind::NotFound => {
                     return Ok(KeyObservation::Gone { key_id: key_id.to_owned() });
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             },
             (Origin::Create, None) => {
                 let owner = desired.owner_value();

@@ -13,7 +13,7 @@ use crate::aws::model::KeyDescription;
 use crate::engine::change::{Action, Change, Finding, KeyHandle, NewKeyPlan, NewReplicaPlan, TagChange};
 use crate::engine::desired::{DesiredKey, DesiredReplica, Origin};
 use crate::engine::monitoring::{KeyCopy, ObservedMonitoring, plan_key_monitoring};
-use crate::engine::ownership::{KeyOwner, describe_owner};
+use crate::engine::ownership::{KeyOwner, describe_foreign, describe_owner};
 use crate::engine::plan::Plan;
 use crate::policy;
 
@@ -38,7 +38,8 @@ pub fn plan_key(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
                 "key {} {}; the operator never changes a key it does not own: set spec.import.keyId to adopt it",
                 key.key_id,
                 match owner {
-                    Some(owner) => format!("is owned by {owner}"),
+                    Some(owner) if desired.show_owners => format!("is owned by {}", describe_owner(owner)),
+                    Some(_) => "carries the ownership tag of another object".to_owned(),
                     None => "carries no ownership tag".to_owned(),
                 }
             ),
@@ -84,8 +85,8 @@ fn adoption_refusal(desired: &DesiredKey, observed: &ObservedKey) -> Option<Plan
         KeyOwner::Foreign(owner) => Some(Plan::refused(
             Reason::ForeignKey,
             format!(
-                "spec.import.keyId {key_id} belongs to {}; objects in namespace {namespace} may not adopt, change or delete it",
-                describe_owner(&owner)
+                "spec.import.keyId {key_id} belongs to {} (its kmsoperator.dev/owner tag), and a key belongs to the namespace its ownership tag names: objects in namespace {namespace} may not adopt, change or delete it; import a key of this namespace, or one nobody owns",
+                describe_foreign(owner.as_deref())
             ),
         )),
         KeyOwner::Unowned => Some(Plan::refused(

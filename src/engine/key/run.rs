@@ -137,9 +137,13 @@ fn failed(desired: &DesiredKey, error: EngineError, creating: Option<&CreateInte
 
 /// An AWS error of the pass, naming the identity it ran as when that was verified.
 fn aws_failure(error: crate::aws::AwsError, caller: Option<&str>) -> EngineError {
+    named_caller(EngineError::aws(error), caller)
+}
+
+fn named_caller(error: EngineError, caller: Option<&str>) -> EngineError {
     match caller {
-        Some(caller) => EngineError::aws(error).with_caller(caller),
-        None => EngineError::aws(error),
+        Some(caller) => error.with_caller(caller),
+        None => error,
     }
 }
 
@@ -185,7 +189,7 @@ impl Engine {
                         rotated: *lock(&rotated),
                     };
                     let desired = &desired;
-                    async move { self.observe_key(desired, &lookup).await.map_err(EngineError::aws) }.boxed()
+                    async move { self.observe_key(desired, &lookup).await }.boxed()
                 },
                 |observation| plan_key(&desired, observation),
                 |changes| {
@@ -234,7 +238,7 @@ impl Engine {
         };
         let observation = match self.observe_key(&desired, &lookup).await {
             Ok(observation) => observation,
-            Err(error) => return failed(&desired, aws_failure(error, caller.as_deref()), request.memory.creating),
+            Err(error) => return failed(&desired, named_caller(error, caller.as_deref()), request.memory.creating),
         };
         let mut plan = plan_key_deletion(&desired, &observation);
         // Alarms and filters go whatever the deletion policy: they hold no data.

@@ -9,12 +9,14 @@
 //! every request and every pruned field, and can fail chosen requests. docs/testing.md lists
 //! what it still does differently.
 
+pub mod limits;
 mod patch;
 mod path;
 mod schema;
 mod selector;
 mod serve;
 mod store;
+pub mod structural;
 mod watch;
 
 use std::convert::Infallible;
@@ -259,7 +261,7 @@ impl FakeKube {
 
 /// A request body as JSON: every body the server reads goes through here.
 fn decode(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::new(400, "BadRequest", &e.to_string()))
+    limits::parse(body)
 }
 
 fn url_pairs(query: &str) -> Vec<(String, String)> {

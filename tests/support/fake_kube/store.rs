@@ -251,6 +251,7 @@ impl Store {
                 metadata.remove(server_set);
             }
         }
+        super::limits::admit(path, None, &object)?;
         self.bump(&mut object);
         self.objects.entry(Self::bucket(path)).or_default().insert(key, object.clone());
         self.record(path, &namespace, "ADDED", &object);
@@ -310,6 +311,7 @@ impl Store {
                 updated["metadata"]["generation"] = json!(generation);
             }
         }
+        super::limits::admit(path, Some(&current), &updated)?;
         if updated == current {
             return Ok(current);
         }
