@@ -127,7 +127,7 @@ async fn create_fleet(fake: &FakeKube, endpoint: &str, n: usize) {
         .await
         .expect("create namespace");
     let account = json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "AwsAccount", "metadata": {"name": "fleet"},
-        "spec": {"accountId": "123456789012", "region": "eu-west-1", "endpointUrl": endpoint, "allowedNamespaces": {}}});
+        "spec": {"accountId": "123456789012", "region": "eu-west-1", "endpointUrl": endpoint, "stsEndpointUrl": endpoint, "allowedNamespaces": {}}});
     Api::<AwsAccount>::all(client.clone())
         .create(&post, &serde_json::from_value(account).expect("account"))
         .await

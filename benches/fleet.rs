@@ -38,7 +38,7 @@ const CONCURRENCY: usize = 16;
 
 fn manifests(dir: &Path, endpoint: &str, n: usize) {
     let mut text = format!(
-        "apiVersion: kmsoperator.dev/v1alpha1\nkind: AwsAccount\nmetadata: {{name: fleet}}\nspec: {{accountId: \"123456789012\", region: eu-west-1, endpointUrl: \"{endpoint}\", allowedNamespaces: {{}}}}\n"
+        "apiVersion: kmsoperator.dev/v1alpha1\nkind: AwsAccount\nmetadata: {{name: fleet}}\nspec: {{accountId: \"123456789012\", region: eu-west-1, endpointUrl: \"{endpoint}\", stsEndpointUrl: \"{endpoint}\", allowedNamespaces: {{}}}}\n"
     );
     for i in 0..n {
         let _ = write!(
@@ -61,7 +61,7 @@ async fn engine() -> Engine {
 }
 
 async fn run(dir: &Path, command: Command) -> (RunOutput, Duration) {
-    let (set, mut issues) = manifests::load(&[dir.to_path_buf()]);
+    let (set, mut issues) = manifests::load(&[dir.to_path_buf()], manifests::ReadLimits::default());
     issues.extend(set.validate());
     assert!(issues.is_empty(), "invalid benchmark manifests: {issues:?}");
     let engine = engine().await;

@@ -58,6 +58,8 @@ fn desired(policy: Value) -> DesiredKey {
             assume_role_arn: None,
             external_id: None,
             endpoint_url: None,
+            sts_endpoint_url: None,
+            verify_account: true,
         },
         region: "ap-southeast-2".into(),
         origin: Origin::Create,
@@ -77,6 +79,7 @@ fn desired(policy: Value) -> DesiredKey {
         deletion: DeletionPolicy::Retain,
         pending_window_days: 30,
         may_adopt: false,
+        show_owners: false,
         mandate: Mandate::default(),
         monitoring: None,
     }
@@ -101,6 +104,7 @@ fn benches(c: &mut Criterion) {
         rotation: Some(RotationState { enabled: true, period_days: Some(365), ..RotationState::default() }),
         rotation_history: None,
         tags: desired.full_tags(&desired.tags),
+        primary_owner: None,
         replicas: Vec::new(),
         monitoring: None,
     }));

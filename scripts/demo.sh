@@ -30,7 +30,9 @@ for _ in $(seq 1 300); do
 done
 endpoint="$(head -n 1 "$proxy_out")"
 
-# The examples carry no endpoint: the standard AWS environment points them at the local server.
+# The examples carry no endpoint: the standard AWS environment points them, KMS and STS alike,
+# at the local server. Their role is assumed there in their own account, so the operator's
+# check that the credentials belong to the declared account holds as it does against AWS.
 export AWS_ENDPOINT_URL="$endpoint"
 export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=ap-southeast-2
 export AWS_EC2_METADATA_DISABLED=true

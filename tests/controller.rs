@@ -7,15 +7,15 @@ mod support;
 
 use std::time::Duration;
 
-use kms_operator::api::{AwsAccount, KmsAlias, KmsKey};
+use kms_operator::api::{AwsAccount, KmsAlias, KmsGrant, KmsKey};
 use kms_operator::controller::{ControllerOptions, FINALIZER, run_controllers};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
-use support::cluster::{Cluster, condition, key_object};
+use support::cluster::{Cluster, condition, key_object, object_in};
 use support::kms;
 use support::manifests::REGION;
 use support::moto::Moto;
-use support::proxy::{Fault, FaultProxy};
+use support::proxy::{Fault, FaultProxy, Gate};
 
 async fn setup() -> (Moto, Cluster, aws_sdk_kms::Client) {
     let moto = Moto::start();
@@ -213,7 +213,8 @@ async fn throttling_is_retried_and_never_marks_the_resource_failed() {
 #[tokio::test]
 async fn an_invalid_spec_is_reported_without_calling_aws() {
     let (_moto, cluster, _client) = setup().await;
-    cluster.create::<KmsKey>("apps", key_object("bad", json!({"rotation": {"periodDays": 30}}))).await;
+    // The CRD admits it; the rules beyond the schema do not: nobody could administer the key.
+    cluster.create::<KmsKey>("apps", key_object("bad", json!({"policy": {"accountRoot": false}}))).await;
     for _ in 0..2 {
         cluster.reconcile_key("bad").await.expect("refused, not failed");
     }
@@ -221,7 +222,7 @@ async fn an_invalid_spec_is_reported_without_calling_aws() {
     let status = key_status(&cluster, "bad").await;
     let synced = condition(&status.conditions, "Synced");
     assert_eq!(synced.reason, "InvalidSpec");
-    assert!(synced.message.contains("spec.rotation.periodDays"), "{}", synced.message);
+    assert!(synced.message.contains("spec.policy.accountRoot"), "{}", synced.message);
     assert_eq!(cluster.aws_calls(), 0);
 }
 
@@ -229,7 +230,7 @@ async fn an_invalid_spec_is_reported_without_calling_aws() {
 async fn the_controllers_converge_keys_and_aliases_through_watches() {
     let (_moto, cluster, client) = setup().await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let options = ControllerOptions { watch_namespace: None, concurrency: 4 };
+    let options = ControllerOptions::new(None, 4);
     let running = tokio::spawn({
         let ctx = cluster.ctx.clone();
         async move { run_controllers(ctx, &options, shutdown).await }
@@ -262,32 +263,48 @@ async fn the_controllers_converge_keys_and_aliases_through_watches() {
 }
 
 #[tokio::test]
-async fn an_alias_it_held_is_taken_back_from_a_key_it_does_not_own() {
+async fn an_alias_it_held_is_taken_back_from_its_namespace_s_keys_never_from_a_key_nobody_owns() {
     let moto = Moto::start();
     let cluster = Cluster::listing_every_pass().await;
     cluster.namespace("apps", json!({})).await;
     cluster.account(&moto.endpoint(), json!({})).await;
     let client = kms::client(&moto.endpoint(), REGION).await;
-    cluster.create::<KmsKey>("apps", key_object("app", json!({}))).await;
-    reconcile_twice(&cluster, "app").await;
+    for name in ["app", "other"] {
+        cluster.create::<KmsKey>("apps", key_object(name, json!({}))).await;
+        reconcile_twice(&cluster, name).await;
+    }
     let key_id = key_status(&cluster, "app").await.key_id.unwrap();
+    let other_id = key_status(&cluster, "other").await.key_id.unwrap();
     cluster
         .create::<KmsAlias>("apps", json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsAlias", "metadata": {"name": "app", "namespace": "apps"}, "spec": {"name": "alias/app", "keyRef": {"name": "app"}}}))
         .await;
     cluster.reconcile_alias("app").await.expect("finalizer added");
     cluster.reconcile_alias("app").await.expect("alias created");
+    let live = || async {
+        let aliases = client.list_aliases().send().await.unwrap();
+        aliases
+            .aliases()
+            .iter()
+            .find(|a| a.alias_name() == Some("alias/app"))
+            .and_then(|a| a.target_key_id().map(str::to_owned))
+    };
 
-    // Someone repoints the alias in the console at a key the operator never owned.
+    // Someone repoints the alias in the console at another key of the namespace: repaired.
+    client.update_alias().alias_name("alias/app").target_key_id(&other_id).send().await.unwrap();
+    cluster.reconcile_alias("app").await.expect("repaired");
+    assert_eq!(live().await.as_deref(), Some(key_id.as_str()), "held, and on a key of the namespace");
+    assert!(cluster.event_reasons("app").contains(&"UpdateAlias".to_owned()), "{:?}", cluster.event_reasons("app"));
+
+    // At a key nobody owns: status cannot prove the alias is this object's (a tenant may be able
+    // to write it), so it is reported, not taken.
     let foreign = client.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_owned();
     client.update_alias().alias_name("alias/app").target_key_id(&foreign).send().await.unwrap();
-    cluster.reconcile_alias("app").await.expect("repaired");
-
-    let aliases = client.list_aliases().send().await.unwrap();
-    let live = aliases.aliases().iter().find(|a| a.alias_name() == Some("alias/app")).unwrap();
-    assert_eq!(live.target_key_id(), Some(key_id.as_str()), "the status remembers the alias was this object's");
+    let writes = cluster.writes();
+    cluster.reconcile_alias("app").await.expect("blocked, not failed");
+    assert_eq!(cluster.writes(), writes);
+    assert_eq!(live().await, Some(foreign));
     let alias: KmsAlias = cluster.get("apps", "app").await.unwrap();
-    assert_eq!(condition(&alias.status.unwrap().conditions, "Ready").status, "True");
-    assert!(cluster.event_reasons("app").contains(&"UpdateAlias".to_owned()), "{:?}", cluster.event_reasons("app"));
+    assert_eq!(condition(&alias.status.unwrap().conditions, "Synced").reason, "AliasConflict");
 }
 
 /// Polls `probe` until it returns a value, for at most 30 s.
@@ -310,7 +327,9 @@ where
 async fn only_one_replica_leads_and_a_standby_takes_over_when_it_leaves() {
     use kms_operator::controller::leader::{Leadership, LeaseName, LeaseTiming};
     let cluster = Cluster::new().await;
-    let timing = LeaseTiming { duration_seconds: 3, renew_grace_seconds: 1 };
+    cluster.namespace("apps", json!({})).await;
+    // Renewed every 2 s, expired after 4 s: a renewal may run 2 s late before b may lead.
+    let timing = LeaseTiming { duration_seconds: 4, renew_grace_seconds: 2 };
     let (stop_a, shutdown_a) = tokio::sync::watch::channel(false);
     let name = |identity| LeaseName { name: "kms-operator-leader", namespace: "apps", identity };
     let leader_a =
@@ -318,13 +337,25 @@ async fn only_one_replica_leads_and_a_standby_takes_over_when_it_leaves() {
 
     let (stop_b, shutdown_b) = tokio::sync::watch::channel(false);
     let client = cluster.client();
+    let waiting_since = jiff::Timestamp::now();
     let standby = tokio::spawn(async move { Leadership::acquire(client, name("b"), timing, stop_b, shutdown_b).await });
     let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(cluster.client(), "apps");
     let holder = || async { leases.get("kms-operator-leader").await.ok()?.spec?.holder_identity };
-    for _ in 0..5 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    // Watched for more than a whole lease: until a renewed the Lease later than one lease
+    // duration after b began to wait. Any lease b saw when it began would have expired by then
+    // had a not renewed it, so a standby that ignored renewals would have taken it.
+    let watched_until = waiting_since + jiff::SignedDuration::from_secs(timing.duration_seconds as i64);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
         assert_eq!(holder().await.as_deref(), Some("a"), "the standby never takes a held lease");
-        assert!(!standby.is_finished());
+        assert!(!standby.is_finished(), "the standby does not lead while a holds the lease");
+        let lease = leases.get("kms-operator-leader").await.expect("the Lease");
+        let renewed = lease.spec.and_then(|s| s.renew_time).map(|t| t.0);
+        if renewed.is_some_and(|renewed| renewed > watched_until) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "a did not renew its lease within 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     leader_a.release().await;
     let leader_b = tokio::time::timeout(Duration::from_secs(30), standby)
@@ -398,4 +429,141 @@ async fn rotate_now_rotates_once_across_a_restart_and_records_the_history() {
     assert_eq!(rotations().await, 1);
     let rotation = key_status(&restarted, "rotating").await.rotation.expect("status.rotation");
     assert_eq!(rotation.on_demand_rotations, Some(1), "carried from the last pass that read it");
+}
+
+/// The account guard in the controller: credentials of another account make the AwsAccount
+/// Ready=False (WrongAccount) and its keys write nothing. With `verifyAccount: false` (a local
+/// emulator) the account's status says nothing was checked, and so does each key's Synced.
+#[tokio::test]
+async fn the_account_guard_holds_in_the_controller_and_an_unverified_account_says_so() {
+    let moto = Moto::start();
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&moto.endpoint(), json!({"accountId": "210987654321"})).await;
+    let accounts: Api<AwsAccount> = Api::all(cluster.client());
+    let reconcile_account = || async {
+        let account = accounts.get("test").await.expect("account");
+        let _ = kms_operator::controller::account::reconcile(std::sync::Arc::new(account), cluster.ctx.clone()).await;
+        accounts.get("test").await.expect("account").status.expect("status written")
+    };
+    let refused = reconcile_account().await;
+    let ready = condition(&refused.conditions, "Ready");
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "WrongAccount"), "{ready:?}");
+    cluster.create::<KmsKey>("apps", key_object("app", json!({}))).await;
+    let _ = cluster.reconcile_key("app").await;
+    let _ = cluster.reconcile_key("app").await;
+    assert_eq!(cluster.writes(), 0, "no KMS write for credentials of another account");
+    let synced = key_status(&cluster, "app").await;
+    assert_eq!(condition(&synced.conditions, "Synced").reason, "WrongAccount");
+
+    let unverified = json!({"spec": {"verifyAccount": false}});
+    accounts.patch("test", &PatchParams::default(), &Patch::Merge(&unverified)).await.expect("patch");
+    let status = reconcile_account().await;
+    assert_eq!(status.account_verified, Some(false));
+    let ready = condition(&status.conditions, "Ready");
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "AccountNotVerified"), "{ready:?}");
+    reconcile_twice(&cluster, "app").await;
+    let key = key_status(&cluster, "app").await;
+    assert!(key.key_id.is_some(), "created once nothing is checked");
+    let synced = condition(&key.conditions, "Synced");
+    assert!(synced.message.contains("verifyAccount is false"), "{synced:?}");
+}
+
+/// The controllers survive a compaction of the API server's history: their watches are cut,
+/// resume from a version that is gone, are answered 410 Gone, list again, and act on what
+/// changed meanwhile.
+#[tokio::test]
+async fn the_controllers_list_again_after_a_compaction_and_act_on_what_changed() {
+    let (_moto, cluster, _client) = setup().await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let options = ControllerOptions::new(None, 4);
+    let running = tokio::spawn({
+        let ctx = cluster.ctx.clone();
+        async move { run_controllers(ctx, &options, shutdown).await }
+    });
+    let ready = |name: &'static str| {
+        let cluster = &cluster;
+        async move {
+            wait_for(|| async {
+                let status = cluster.get::<KmsKey>("apps", name).await?.status?;
+                status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
+            })
+            .await
+        }
+    };
+    cluster.create::<KmsKey>("apps", key_object("before", json!({}))).await;
+    ready("before").await;
+
+    cluster.fake.compact();
+    cluster.create::<KmsKey>("apps", key_object("after", json!({}))).await;
+    ready("after").await;
+    assert!(cluster.fake.expired_watches() > 0, "the watches resumed from a compacted version and were told so");
+
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
+}
+
+/// Every status field the controller writes is one the CRDs declare, so a real API server keeps
+/// it: crash safety's `status.creating` (the intent recorded before CreateKey leaves) among them,
+/// and the rotation, replica, alias and grant records.
+#[tokio::test]
+async fn the_status_the_controller_writes_survives_pruning_by_the_crd_schema() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(moto.port).await;
+    proxy.report_rotation_periods();
+    let gate = Gate::new();
+    proxy.inject("CreateKey", Fault::Hold(gate.clone()), 1);
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&proxy.endpoint(), json!({})).await;
+    let spec = json!({
+        "description": "everything",
+        "tags": {"Team": "data"},
+        "rotation": {"enabled": true, "periodDays": 180, "rotateNow": "first"},
+        "multiRegion": true,
+        "replicas": [{"region": "us-west-2"}],
+    });
+    cluster.create::<KmsKey>("apps", key_object("full", spec)).await;
+    cluster
+        .create::<KmsAlias>(
+            "apps",
+            object_in("KmsAlias", "apps", "full", json!({"name": "alias/full", "keyRef": {"name": "full"}})),
+        )
+        .await;
+    let grant = json!({"keyRef": {"name": "full"}, "name": "reader", "granteePrincipal": "arn:aws:iam::123456789012:role/reader", "operations": ["Decrypt"]});
+    cluster.create::<KmsGrant>("apps", object_in("KmsGrant", "apps", "full", grant)).await;
+    cluster.reconcile_key("full").await.expect("admitted, finalizer added");
+
+    let pass = tokio::spawn({
+        let ctx = cluster.ctx.clone();
+        let key: KmsKey = cluster.get("apps", "full").await.unwrap();
+        async move { kms_operator::controller::key::reconcile(std::sync::Arc::new(key), ctx).await }
+    });
+    wait_for(|| async { (proxy.injected("CreateKey") == 1).then_some(()) }).await;
+    let intent = key_status(&cluster, "full").await.creating;
+    assert!(intent.is_some(), "the intent to create, read back from the API");
+    gate.open();
+    pass.await.unwrap().expect("created");
+    for _ in 0..3 {
+        cluster.reconcile_key("full").await.expect("reconciled");
+    }
+    for _ in 0..2 {
+        cluster.reconcile_alias("full").await.expect("alias");
+        cluster.reconcile_on_key::<KmsGrant>("apps", "full").await.expect("grant");
+    }
+    let accounts: Api<AwsAccount> = Api::all(cluster.client());
+    let account = accounts.get("test").await.unwrap();
+    kms_operator::controller::account::reconcile(std::sync::Arc::new(account), cluster.ctx.clone()).await.unwrap();
+
+    assert_eq!(cluster.fake.pruned("controller"), Vec::<String>::new(), "nothing the controller wrote was pruned");
+    let key = key_status(&cluster, "full").await;
+    assert_eq!(condition(&key.conditions, "Ready").status, "True", "{key:?}");
+    let rotation = key.rotation.expect("status.rotation");
+    assert_eq!((rotation.period_days, rotation.rotate_now_applied.as_deref()), (Some(180), Some("first")));
+    assert_eq!(key.replicas.len(), 1, "status.replicas");
+    let alias = cluster.get::<KmsAlias>("apps", "full").await.unwrap().status.expect("alias status");
+    assert_eq!(alias.target_key_id, key.key_id);
+    let grant = cluster.get::<KmsGrant>("apps", "full").await.unwrap().status.expect("grant status");
+    assert!(grant.grant_id.is_some());
+    assert_eq!(accounts.get("test").await.unwrap().status.and_then(|s| s.account_verified), Some(true));
 }

@@ -17,7 +17,7 @@ use support::engine::{assert_ok, engine_with, fast_settings, run};
 use support::kms;
 use support::manifests::{REGION, Workspace, account, alias, key};
 use support::moto::Moto;
-use support::proxy::{Fault, FaultProxy};
+use support::proxy::{Fault, FaultProxy, Gate};
 
 /// Live keys carrying `owner` as their ownership tag.
 async fn live_keys_owned_by(client: &aws_sdk_kms::Client, owner: &str) -> Vec<String> {
@@ -137,7 +137,7 @@ async fn a_duplicate_in_use_is_reported_and_nothing_is_removed() {
 async fn a_create_aborted_before_its_answer_is_not_repeated_after_a_restart() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(moto.port).await;
-    let gate = Arc::new(tokio::sync::Notify::new());
+    let gate = Gate::new();
     proxy.inject("CreateKey", Fault::Hold(gate.clone()), 1);
     proxy.hide_new_keys(Duration::from_secs(2));
     let cluster = Cluster::new().await;
@@ -159,7 +159,7 @@ async fn a_create_aborted_before_its_answer_is_not_repeated_after_a_restart() {
     let _ = pass.await;
     let recorded: KmsKey = cluster.get("apps", "fragile").await.unwrap();
     let intent = recorded.status.and_then(|s| s.creating).expect("the intent was recorded before CreateKey left");
-    gate.notify_waiters();
+    gate.open();
 
     // A new process: it finds the intent, and waits for the key to show instead of creating one.
     let restarted = Cluster::on(cluster.fake.clone()).await;

@@ -15,7 +15,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::cluster::{Cluster, condition, key_object};
 use support::moto::Moto;
-use support::proxy::{Fault, FaultProxy};
+use support::proxy::{Fault, FaultProxy, Gate};
 use tokio::sync::watch;
 
 const LEASE: &str = "kms-operator-leader";
@@ -42,7 +42,7 @@ async fn lead(cluster: &Cluster, identity: &str) -> Replica {
             .expect("leads");
     let ctx = cluster.ctx.clone();
     let controllers = tokio::spawn(async move {
-        let options = ControllerOptions { watch_namespace: Some("apps".into()), concurrency: 4 };
+        let options = ControllerOptions::new(Some("apps".into()), 4);
         run_controllers(ctx, &options, shutdown).await;
     });
     Replica { leadership, controllers }
@@ -68,7 +68,7 @@ async fn setup() -> (Moto, FaultProxy, Cluster) {
 #[tokio::test]
 async fn a_leader_whose_lease_is_taken_mid_reconcile_makes_no_write_after_and_the_new_leader_finishes() {
     let (_moto, proxy, a) = setup().await;
-    let gate = Arc::new(tokio::sync::Notify::new());
+    let gate = Gate::new();
     proxy.inject("CreateKey", Fault::Hold(gate.clone()), 1);
     let replica_a = lead(&a, "a").await;
     a.create::<KmsKey>("apps", key_object("logs", json!({"rotation": {"enabled": true}}))).await;
@@ -82,7 +82,7 @@ async fn a_leader_whose_lease_is_taken_mid_reconcile_makes_no_write_after_and_th
     let writes_when_fenced = a.writes();
 
     // The write that had left is answered; nothing new starts.
-    gate.notify_waiters();
+    gate.open();
     tokio::time::timeout(Duration::from_secs(60), replica_a.controllers).await.expect("a drains").unwrap();
     let fenced = replica_a.leadership.release().await.expect("a says why it stopped");
     assert!(fenced.to_string().contains("held by b") || fenced.to_string().contains("another replica"), "{fenced}");
@@ -116,13 +116,20 @@ async fn a_leader_that_cannot_renew_stops_writing_before_its_lease_expires() {
     for method in ["GET", "PUT", "PATCH"] {
         a.fake.fail_next(method, "leases", 503, 10_000);
     }
-    let cut_off = jiff::Timestamp::now();
     wait_until("a is fenced", async || a.ctx.engine.is_stopping()).await;
     let fenced_at = jiff::Timestamp::now();
-    let expires_for_others = cut_off + jiff::SignedDuration::from_secs(TIMING.duration_seconds as i64);
+    // When the others may take over: the last renewal that reached the API server, as the Lease
+    // records it (read from the store: the API refuses every Lease request now), plus its
+    // duration. A renewal under way at the cut-off counts only if it landed.
+    let lease = a.fake.objects("coordination.k8s.io/v1", "leases").into_iter().find(|l| l["metadata"]["name"] == LEASE);
+    let lease = lease.expect("the Lease");
+    let renewed: jiff::Timestamp = lease["spec"]["renewTime"].as_str().expect("renewTime").parse().expect("a time");
+    let seconds = lease["spec"]["leaseDurationSeconds"].as_i64().expect("leaseDurationSeconds");
+    assert_eq!(seconds, TIMING.duration_seconds as i64);
+    let expires_for_others = renewed + jiff::SignedDuration::from_secs(seconds);
     assert!(
         fenced_at < expires_for_others,
-        "fenced at {fenced_at}, before the lease could expire ({expires_for_others})"
+        "fenced at {fenced_at}, after the lease renewed at {renewed} could expire ({expires_for_others})"
     );
     let writes_when_fenced = a.writes();
 

@@ -1,8 +1,11 @@
-//! The IAM policy in deploy/iam, asked the questions that matter (with the IAM evaluation model
-//! in support/iam.rs): it allows exactly the KMS actions the operator calls; it lets the operator
-//! add its ownership tag only while creating a key, never to a key that exists; writes reach only
-//! keys this cluster owns; nobody bypasses the lockout check; grants go only to permitted
-//! accounts and cannot hand on CreateGrant.
+//! The IAM policies in deploy/iam, asked the questions that matter (with the IAM evaluation
+//! model in support/iam.rs): the operator's policy allows exactly what AWS documents its calls
+//! to need (support/aws_permissions.rs, with the sources); it lets the operator add its
+//! ownership tag only while creating a key, never to a key that exists; writes reach only keys
+//! this cluster owns; the only role it may create is KMS's multi-Region service-linked role;
+//! nobody bypasses the lockout check; grants go only to permitted accounts and cannot hand on
+//! CreateGrant. The trust policies let exactly the operator's pod in, as docs/install.md sets
+//! it up: IRSA or EKS Pod Identity, with or without an external id.
 
 mod support;
 
@@ -11,20 +14,35 @@ use std::collections::BTreeSet;
 use kms_operator::api::catalog::GRANT_OPERATIONS;
 use kms_operator::aws::Op;
 use serde_json::Value;
+use support::aws_permissions::{
+    DOCUMENTED, MULTI_REGION_ROLE_PATH, MULTI_REGION_SERVICE, Permission, Target, documented,
+};
 use support::iam::{Decision, Request, evaluate, glob};
 
 const ACCOUNT: &str = "111122223333";
 const PARTNER: &str = "339712836516";
 const STRANGER: &str = "999988887777";
+const PLATFORM: &str = "444455556666";
 const OWNER: &str = "kmsoperator.dev/owner";
+const CLUSTER_ARN: &str = "arn:aws:eks:eu-west-1:444455556666:cluster/platform";
 
-/// The shipped policy with its placeholders filled in as the README says.
-fn policy() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/iam/kms-operator-policy.json");
+/// A shipped IAM document with its placeholders filled in as deploy/iam/README.md says.
+fn document(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/iam").join(name);
     let text = std::fs::read_to_string(path).expect("policy");
-    let text =
-        text.replace("PRINCIPAL_ACCOUNT_ID", PARTNER).replace("ACCOUNT_ID", ACCOUNT).replace("CLUSTER_NAME", "prod");
+    let text = text
+        .replace("PRINCIPAL_ACCOUNT_ID", PARTNER)
+        .replace("PLATFORM_ACCOUNT_ID", PLATFORM)
+        .replace("ACCOUNT_ID", ACCOUNT)
+        .replace("CLUSTER_NAME", "prod")
+        .replace("EKS_CLUSTER_ARN", CLUSTER_ARN)
+        .replace("OIDC_PROVIDER", "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE");
     serde_json::from_str(&text).expect("JSON")
+}
+
+/// The operator's policy in each key-holding account.
+fn policy() -> Value {
+    document("kms-operator-policy.json")
 }
 
 fn key(id: &str) -> String {
@@ -52,8 +70,37 @@ fn actions(statement: &Value) -> Vec<String> {
     }
 }
 
+/// The request IAM evaluates for `permission` when the operator makes its call as it does: on
+/// a key this cluster owns, creating keys and replicas with their ownership tag, granting to its
+/// own account.
+fn documented_request(permission: &Permission) -> Request {
+    let action = permission.action;
+    match permission.target {
+        Target::Key if action == "kms:CreateGrant" => on_key(action, Some("prod/team-a/logs"))
+            .with("kms:GranteePrincipal", &[&format!("arn:aws:iam::{ACCOUNT}:role/app")])
+            .with("kms:GrantOperations", &["Decrypt"]),
+        Target::Key => on_key(action, Some("prod/team-a/logs")),
+        Target::Alias => Request::new(action, &format!("arn:aws:kms:eu-west-1:{ACCOUNT}:alias/app")),
+        Target::Account { tagged: false } => Request::new(action, "*"),
+        Target::Account { tagged: true } => Request::new(action, "*")
+            .with(&format!("aws:RequestTag/{OWNER}"), &["prod/team-a/logs"])
+            .with("aws:TagKeys", &[OWNER, "Team"]),
+        Target::MultiRegionServiceLinkedRole => {
+            Request::new(action, &format!("arn:aws:iam::{ACCOUNT}:{MULTI_REGION_ROLE_PATH}"))
+                .with("iam:AWSServiceName", &[MULTI_REGION_SERVICE])
+        }
+        Target::Alarm => Request::new(
+            action,
+            &format!(
+                "arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:kms-operator/prod/key/team-a/logs/eu-west-1/decrypt"
+            ),
+        ),
+        Target::LogGroup => Request::new(action, &format!("arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:trail")),
+    }
+}
+
 #[test]
-fn the_policy_allows_exactly_the_kms_actions_the_operator_calls() {
+fn every_call_is_allowed_as_aws_documents_it_and_nothing_else_is() {
     let policy = policy();
     let mut allowed = BTreeSet::new();
     for statement in allow_statements(&policy) {
@@ -62,12 +109,52 @@ fn the_policy_allows_exactly_the_kms_actions_the_operator_calls() {
             allowed.insert(action);
         }
     }
-    // GetCallerIdentity needs no permission; PutMetricAlarm with tags also needs
-    // cloudwatch:TagResource (CloudWatch API reference, PutMetricAlarm "Tags").
-    let mut called: BTreeSet<String> =
-        Op::ALL.iter().filter(|op| **op != Op::GetCallerIdentity).map(|op| op.iam_action()).collect();
-    called.insert("cloudwatch:TagResource".to_owned());
-    assert_eq!(allowed, called);
+    let mut needed = BTreeSet::new();
+    for op in Op::ALL {
+        let row = documented(op.name());
+        for permission in row.permissions {
+            let request = documented_request(permission);
+            assert_eq!(
+                evaluate(&policy, &request),
+                Decision::Allowed,
+                "{op} needs {} ({:?}{}), per {}",
+                permission.action,
+                permission.target,
+                permission.when.map(|w| format!(", with {w}")).unwrap_or_default(),
+                row.source
+            );
+            needed.insert(permission.action.to_owned());
+        }
+    }
+    assert_eq!(allowed, needed, "the policy allows exactly the documented permissions of the calls");
+    // The table documents the operator's calls, no others.
+    let ops: BTreeSet<&str> = Op::ALL.iter().map(|op| op.name()).collect();
+    let rows: BTreeSet<&str> = DOCUMENTED.iter().map(|row| row.operation).collect();
+    assert_eq!(rows, ops);
+    for row in DOCUMENTED {
+        assert!(row.source.starts_with("https://docs.aws.amazon.com/"), "{}: {}", row.operation, row.source);
+    }
+}
+
+#[test]
+fn the_only_role_it_may_create_is_kms_s_multi_region_service_linked_role() {
+    let policy = policy();
+    let create = |account: &str, path: &str, service: &str| {
+        let request = Request::new("iam:CreateServiceLinkedRole", &format!("arn:aws:iam::{account}:{path}"))
+            .with("iam:AWSServiceName", &[service]);
+        evaluate(&policy, &request)
+    };
+    assert_eq!(create(ACCOUNT, MULTI_REGION_ROLE_PATH, MULTI_REGION_SERVICE), Decision::Allowed);
+    // Another service's role (one that could act with wider permissions), the right path for
+    // another service, another account's role.
+    let elb = "role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing";
+    assert_eq!(create(ACCOUNT, elb, "elasticloadbalancing.amazonaws.com"), Decision::ImplicitDeny);
+    assert_eq!(create(ACCOUNT, MULTI_REGION_ROLE_PATH, "cks.kms.amazonaws.com"), Decision::ImplicitDeny);
+    assert_eq!(create(STRANGER, MULTI_REGION_ROLE_PATH, MULTI_REGION_SERVICE), Decision::ImplicitDeny);
+    // And no other IAM write at all.
+    for action in ["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PassRole"] {
+        assert_eq!(evaluate(&policy, &Request::new(action, "*")), Decision::ImplicitDeny, "{action}");
+    }
 }
 
 #[test]
@@ -228,4 +315,118 @@ fn alarm_writes_reach_only_this_clusters_alarms_by_name() {
         let elsewhere = "arn:aws:logs:eu-west-1:999999999999:log-group:trail";
         assert_eq!(evaluate(&policy, &Request::new(action, elsewhere)), Decision::ImplicitDeny, "{action}");
     }
+}
+
+/// The pod's role, which the key-holding accounts' `kms-operator` roles trust.
+fn pod_role() -> String {
+    format!("arn:aws:iam::{PLATFORM}:role/kms-operator-irsa")
+}
+
+/// The AssumeRole the operator makes for an AwsAccount (aws::pool: session name `kms-operator`,
+/// the account's `externalId`); `transitive_tags`: the pod's credentials come from EKS Pod
+/// Identity, whose session tags are transitive, so STS also authorises `sts:TagSession`.
+fn assume(action: &str, external_id: Option<&str>, transitive_tags: bool) -> Request {
+    let mut request = Request::new(action, &format!("arn:aws:iam::{ACCOUNT}:role/kms-operator"));
+    if let Some(id) = external_id {
+        request = request.with("sts:ExternalId", &[id]);
+    }
+    if transitive_tags {
+        request = request.with("aws:RequestTag/kubernetes-namespace", &["kms-system"]);
+    }
+    request
+}
+
+/// The trust policy docs/install.md tells to give `kms-operator` for an AwsAccount with
+/// `external_id`, with that id filled in.
+fn trust_policy_for(external_id: Option<&str>) -> Value {
+    match external_id {
+        Some(id) => {
+            let mut policy = document("kms-operator-trust-policy-external-id.json");
+            policy["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"] = Value::String(id.to_owned());
+            policy
+        }
+        None => document("kms-operator-trust-policy.json"),
+    }
+}
+
+#[test]
+fn every_documented_account_s_role_lets_the_operator_in_with_irsa_or_pod_identity() {
+    let install = support::docs::page_at("docs/install.md");
+    assert!(
+        install.blocks.iter().any(|b| b.text.contains("kms-operator-trust-policy.json")),
+        "install.md names the trust policy"
+    );
+    let mut accounts: Vec<(String, Value)> =
+        support::docs::manifests(&install).into_iter().map(|(block, manifest)| (block.place(), manifest)).collect();
+    let examples = support::docs::examples();
+    accounts.extend(examples.into_iter().map(|m| ("deploy/examples".to_owned(), m)));
+    accounts.retain(|(_, manifest)| manifest["kind"] == "AwsAccount");
+    assert!(accounts.len() >= 2, "{accounts:?}");
+    let pod_role = pod_role();
+    for (place, account) in &accounts {
+        let external_id = account["spec"]["externalId"].as_str().filter(|id| !id.is_empty());
+        let trust = trust_policy_for(external_id);
+        assert_eq!(trust["Statement"][0]["Principal"]["AWS"], pod_role.as_str(), "{place}");
+        for transitive_tags in [false, true] {
+            assert_eq!(
+                evaluate(&trust, &assume("sts:AssumeRole", external_id, transitive_tags)),
+                Decision::Allowed,
+                "{place}: the AwsAccount as documented, Pod Identity: {transitive_tags}"
+            );
+        }
+        assert_eq!(evaluate(&trust, &assume("sts:TagSession", external_id, true)), Decision::Allowed, "{place}");
+    }
+    // The pod's own policy lets it make that call, and only on the key accounts' operator roles.
+    let pod = document("irsa-role-policy.json");
+    for action in ["sts:AssumeRole", "sts:TagSession"] {
+        assert_eq!(evaluate(&pod, &assume(action, None, true)), Decision::Allowed, "{action}");
+        let elsewhere = Request::new(action, &format!("arn:aws:iam::{ACCOUNT}:role/PlatformKmsAdmin"));
+        assert_eq!(evaluate(&pod, &elsewhere), Decision::ImplicitDeny, "{action}");
+    }
+}
+
+#[test]
+fn with_an_external_id_only_the_matching_one_is_let_in() {
+    let trust = trust_policy_for(Some("kms-7f3a"));
+    assert_eq!(evaluate(&trust, &assume("sts:AssumeRole", Some("kms-7f3a"), false)), Decision::Allowed);
+    for wrong in [None, Some("kms-other"), Some("")] {
+        assert_eq!(evaluate(&trust, &assume("sts:AssumeRole", wrong, false)), Decision::ImplicitDeny, "{wrong:?}");
+        assert_eq!(evaluate(&trust, &assume("sts:TagSession", wrong, true)), Decision::ImplicitDeny, "{wrong:?}");
+    }
+}
+
+#[test]
+fn the_pod_s_role_trusts_only_the_operator_s_service_account_of_one_cluster() {
+    // EKS Pod Identity: the EKS service assumes the role and tags the session with the pod's
+    // cluster, namespace and service account (Amazon EKS User Guide, pod-id-role.html and
+    // pod-id-abac.html).
+    let trust = document("pod-identity-trust-policy.json");
+    assert_eq!(trust["Statement"][0]["Principal"]["Service"], "pods.eks.amazonaws.com");
+    let session = |action: &str, cluster: &str, namespace: &str, account: &str| {
+        Request::new(action, &pod_role())
+            .with("aws:RequestTag/eks-cluster-arn", &[cluster])
+            .with("aws:RequestTag/kubernetes-namespace", &[namespace])
+            .with("aws:RequestTag/kubernetes-service-account", &[account])
+    };
+    let other_cluster = "arn:aws:eks:eu-west-1:444455556666:cluster/sandbox";
+    for action in ["sts:AssumeRole", "sts:TagSession"] {
+        assert_eq!(evaluate(&trust, &session(action, CLUSTER_ARN, "kms-system", "kms-operator")), Decision::Allowed);
+        for (cluster, namespace, account) in [
+            (other_cluster, "kms-system", "kms-operator"),
+            (CLUSTER_ARN, "team-a", "kms-operator"),
+            (CLUSTER_ARN, "kms-system", "default"),
+        ] {
+            let request = session(action, cluster, namespace, account);
+            assert_eq!(evaluate(&trust, &request), Decision::ImplicitDeny, "{action}: {request:?}");
+        }
+    }
+    // IRSA: the cluster's OIDC provider, for the same service account only.
+    let irsa = document("irsa-trust-policy.json");
+    let token = |sub: &str| {
+        Request::new("sts:AssumeRoleWithWebIdentity", &pod_role())
+            .with("oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE:sub", &[sub])
+            .with("oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE:aud", &["sts.amazonaws.com"])
+    };
+    assert_eq!(evaluate(&irsa, &token("system:serviceaccount:kms-system:kms-operator")), Decision::Allowed);
+    assert_eq!(evaluate(&irsa, &token("system:serviceaccount:team-a:kms-operator")), Decision::ImplicitDeny);
 }

@@ -1,6 +1,7 @@
 //! The read-only credentials of `plan` in CI (docs/gitops.md, deploy/iam): `plan` on the
 //! examples, through the counting proxy, with `--assume-role-name kms-operator-plan`, makes only
-//! calls that `plan-readonly-policy.json` allows, all of them as that role; the policy allows
+//! calls that `plan-readonly-policy.json` allows (each with the permissions AWS documents for
+//! it, support/aws_permissions.rs), all of them as that role; the policy allows
 //! no write whatever other policy the role is given; and the CI role may assume nothing but the
 //! plan roles, for nothing but the manifest repository's pull requests.
 
@@ -10,6 +11,7 @@ use std::collections::BTreeSet;
 
 use kms_operator::aws::Op;
 use serde_json::Value;
+use support::aws_permissions::{Target, documented};
 use support::cli::{Output, kms_operator_in};
 use support::iam::{Decision, Request, evaluate};
 use support::moto::{Moto, project_root};
@@ -86,20 +88,24 @@ async fn manifests_in(dir: std::path::PathBuf, args: &[&str], proxy: &FaultProxy
 
 const PLAN_AS_THE_READ_ONLY_ROLE: &[&str] = &["plan", "--assume-role-name", PLAN_ROLE];
 
-/// The IAM action and resource of one request the proxy saw.
-fn request(operation: &str) -> Request {
+/// What IAM authorises for one request the proxy saw: the permissions AWS documents for the
+/// call (support/aws_permissions.rs), each on the resource it names.
+fn requests(operation: &str) -> Vec<Request> {
     let key = format!("arn:aws:kms:ap-southeast-2:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
-    match Op::parse(operation) {
-        Some(op @ (Op::ListKeys | Op::ListAliases | Op::GetCallerIdentity | Op::DescribeAlarms)) => {
-            Request::new(&op.iam_action(), "*")
-        }
-        Some(op @ Op::DescribeMetricFilters) => {
-            let group = format!("arn:aws:logs:ap-southeast-2:{ACCOUNT}:log-group:aws-cloudtrail-logs-{ACCOUNT}");
-            Request::new(&op.iam_action(), &group)
-        }
-        Some(op) => Request::new(&op.iam_action(), &key),
-        None => panic!("plan made a call the operator does not know: {operation}"),
-    }
+    let op = Op::parse(operation).unwrap_or_else(|| panic!("plan made a call the operator does not know: {operation}"));
+    documented(op.name())
+        .permissions
+        .iter()
+        .map(|permission| match permission.target {
+            Target::Key => Request::new(permission.action, &key),
+            Target::Account { tagged: false } => Request::new(permission.action, "*"),
+            Target::LogGroup => Request::new(
+                permission.action,
+                &format!("arn:aws:logs:ap-southeast-2:{ACCOUNT}:log-group:aws-cloudtrail-logs-{ACCOUNT}"),
+            ),
+            other => panic!("{operation}: plan should make no call that needs {} on {other:?}", permission.action),
+        })
+        .collect()
 }
 
 fn allowed_actions(policy: &Value) -> BTreeSet<String> {
@@ -159,12 +165,16 @@ async fn plan_on_the_examples_calls_only_what_the_read_only_policy_allows() {
             continue;
         }
         assert_ne!(access_key, BASE_KEY, "{operation} is made as the plan role, not with the CI role's credentials");
-        let request = request(operation);
-        assert_eq!(evaluate(&policy, &request), Decision::Allowed, "{request:?}");
-        called.insert(request.action);
+        for request in requests(operation) {
+            assert_eq!(evaluate(&policy, &request), Decision::Allowed, "{request:?}");
+            called.insert(request.action);
+        }
     }
     assert!(plans.iter().any(|(operation, _)| operation == "AssumeRole"), "{plans:?}");
-    // The policy allows exactly what plan calls: every read it grants is used.
+    // The policy allows exactly what plan's calls need, every read it grants is used; it also
+    // names sts:GetCallerIdentity, which needs no permission even under a Deny, so that a reader
+    // sees every call plan makes.
+    called.insert("sts:GetCallerIdentity".to_owned());
     assert_eq!(allowed_actions(&policy), called);
 }
 

@@ -9,7 +9,7 @@ use support::cli::{Output, command, run_json};
 use support::kms;
 use support::manifests::{REGION, Workspace, account, key};
 use support::moto::Moto;
-use support::proxy::{Fault, FaultProxy};
+use support::proxy::{Fault, FaultProxy, Gate};
 
 const KEYS: usize = 6;
 
@@ -117,7 +117,7 @@ async fn a_controller_shutting_down_finishes_the_create_under_way_and_starts_not
 
     let moto = Moto::start();
     let proxy = FaultProxy::start(moto.port).await;
-    let gate = Arc::new(tokio::sync::Notify::new());
+    let gate = Gate::new();
     proxy.inject("CreateKey", Fault::Hold(gate.clone()), 1);
     let cluster = Cluster::new().await;
     cluster.namespace("apps", json!({})).await;
@@ -134,7 +134,7 @@ async fn a_controller_shutting_down_finishes_the_create_under_way_and_starts_not
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     cluster.ctx.engine.stop_writes();
-    gate.notify_waiters();
+    gate.open();
     let _ = pass.await.expect("the pass ends");
 
     let status = cluster.get::<KmsKey>("apps", "logs").await.unwrap().status.expect("status written");

@@ -3,10 +3,11 @@
 mod support;
 
 use serde_json::json;
-use support::cli::{kms_operator, run_json};
+use support::cli::{Output, TEST_ENV, kms_operator, kms_operator_in, run_json};
 use support::kms;
-use support::manifests::{REGION, Workspace, account, account_with, key};
+use support::manifests::{ACCOUNT_ID, REGION, Workspace, account, account_with, key};
 use support::moto::Moto;
+use support::proxy::FaultProxy;
 
 const OWNER_TAG: &str = "kmsoperator.dev/owner";
 
@@ -340,18 +341,91 @@ async fn invalid_manifests_reach_no_aws_call() {
     assert!(kms::key_ids(&s.kms).await.is_empty(), "nothing was created");
 }
 
+/// The declared account of the wrong-account tests: moto answers as `ACCOUNT_ID`, never as this.
+const OTHER_ACCOUNT: &str = "210987654321";
+
+/// An AwsAccount declaring `OTHER_ACCOUNT`, with KMS at `endpoint` and `spec` lines appended.
+fn declaring_another_account(endpoint: &str, spec: &str) -> String {
+    account_with(endpoint, &format!("allowedNamespaces: {{}}\n{spec}"))
+        .replace(&format!("accountId: \"{ACCOUNT_ID}\""), &format!("accountId: \"{OTHER_ACCOUNT}\""))
+}
+
+/// `apply -o json` in `dir` with the test environment and one more variable, off the runtime
+/// (which serves the proxies meanwhile).
+async fn apply_in_env(dir: &std::path::Path, (name, value): (&'static str, String)) -> Output {
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut env = TEST_ENV.to_vec();
+        env.push((name, &value));
+        kms_operator_in(&["apply", "-f", ".", "-o", "json"], &dir, &env)
+    })
+    .await
+    .expect("apply")
+}
+
+/// Production behind a KMS VPC endpoint: `endpointUrl` names it, STS is the one the environment
+/// names (`AWS_ENDPOINT_URL_STS`, as with an STS VPC endpoint), and the credentials belong to
+/// another account. STS says so, and the run stops before any KMS call: nothing reached the
+/// KMS endpoint, not even the identity check.
 #[tokio::test]
-async fn a_local_server_answering_as_another_account_is_accepted_with_a_warning() {
-    // Against AWS a different account is refused (unit-tested in engine::identity); a local or
-    // emulated server always answers with its own fixed account id.
-    let s = setup(FULL_SPEC).await;
-    // The spec's principals stay in moto's account, which the declared one now permits.
-    let permitting =
-        account_with(&s.moto.endpoint(), "allowedNamespaces: {}\npermissions: {principalAccounts: [\"123456789012\"]}");
-    s.ws.write("account.yaml", &permitting.replace("accountId: \"123456789012\"", "accountId: \"210987654321\""));
+async fn a_vpc_endpoint_with_credentials_of_another_account_is_refused_before_any_kms_call() {
+    let moto = Moto::start();
+    let vpc_endpoint = FaultProxy::start(moto.port).await;
+    let ws = Workspace::new();
+    ws.write("account.yaml", &declaring_another_account(&vpc_endpoint.endpoint(), "stsEndpointUrl: \"\""));
+    ws.write("key.yaml", &key("logs", "description: application logs"));
+    let apply = apply_in_env(ws.path(), ("AWS_ENDPOINT_URL_STS", moto.endpoint())).await;
+    apply.assert_code(1);
+    let account = apply.resource("AwsAccount", "test");
+    assert_eq!(account["error"]["reason"], "WrongAccount", "{account}");
+    let message = account["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(ACCOUNT_ID) && message.contains(OTHER_ACCOUNT), "{message}");
+    assert_eq!(apply.resource("KmsKey", "logs")["result"], "Failed");
+    assert_eq!(apply.calls("GetCallerIdentity"), 1, "asked at the environment's STS");
+    assert_eq!(apply.writes(), 0);
+    assert_eq!(vpc_endpoint.received(), Vec::<(String, String)>::new(), "the KMS endpoint saw no request");
+    assert!(kms::key_ids(&kms::client(&moto.endpoint(), REGION).await).await.is_empty());
+}
+
+/// `stsEndpointUrl` takes STS, `endpointUrl` takes KMS, each over what the environment says.
+#[tokio::test]
+async fn sts_and_kms_each_go_to_their_own_endpoint() {
+    let moto = Moto::start();
+    let kms_endpoint = FaultProxy::start(moto.port).await;
+    let sts_endpoint = FaultProxy::start(moto.port).await;
+    let ws = Workspace::new();
+    let spec = format!("stsEndpointUrl: {}\nallowedNamespaces: {{}}", sts_endpoint.endpoint());
+    ws.write("account.yaml", &account_with(&kms_endpoint.endpoint(), &spec));
+    ws.write("key.yaml", &key("logs", "description: application logs"));
+    // Nothing listens there: a request sent to the environment's endpoint would fail.
+    let apply = apply_in_env(ws.path(), ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned())).await;
+    apply.assert_code(0);
+    assert_eq!(apply.resource("AwsAccount", "test")["status"]["accountVerified"], true);
+    let operations = |proxy: &FaultProxy| proxy.received().into_iter().map(|(op, _)| op).collect::<Vec<_>>();
+    assert_eq!(operations(&sts_endpoint), vec!["GetCallerIdentity"]);
+    let kms_calls = operations(&kms_endpoint);
+    assert!(kms_calls.contains(&"CreateKey".to_owned()), "{kms_calls:?}");
+    assert!(!kms_calls.contains(&"GetCallerIdentity".to_owned()), "{kms_calls:?}");
+}
+
+/// `verifyAccount: false`, for a local emulator answering in an account of its own: nothing is
+/// asked of STS, and the account's status and every plan say that nothing was checked.
+#[tokio::test]
+async fn an_unverified_account_says_so_in_its_status_and_in_every_plan() {
+    let s = setup("description: application logs").await;
+    s.ws.write("account.yaml", &declaring_another_account(&s.moto.endpoint(), "verifyAccount: false"));
     let apply = run_json("apply", s.ws.path());
     apply.assert_code(0);
-    let ready = apply.resource("AwsAccount", "test")["status"]["conditions"][0].clone();
-    assert_eq!(ready["type"], "Ready");
-    assert!(ready["message"].as_str().unwrap().contains("answers as account 123456789012"), "{ready}");
+    assert_eq!(apply.calls("GetCallerIdentity"), 0);
+    let account = apply.resource("AwsAccount", "test");
+    assert_eq!(account["status"]["accountVerified"], false, "{account}");
+    let ready = account["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap();
+    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("True"), Some("AccountNotVerified")));
+    let key = apply.resource("KmsKey", "logs");
+    assert_eq!(key["notices"][0]["reason"], "AccountNotVerified", "{key}");
+
+    let plan = kms_operator(&["plan", "-f", "."], s.ws.path());
+    plan.assert_code(0);
+    let noted = plan.stdout.matches("verifyAccount is false").count();
+    assert_eq!(noted, 2, "the account and its key: {}", plan.stdout);
 }

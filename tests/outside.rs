@@ -6,12 +6,12 @@
 
 mod support;
 
-use kms_operator::api::KmsKey;
+use kms_operator::api::{KmsAlias, KmsGrant, KmsKey};
 use kms_operator::aws::Op;
 use kms_operator::engine::key::REPLACE_DELETED_KEY;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use support::cluster::{Cluster, condition, key_object, with_changes_outside};
+use support::cluster::{Cluster, condition, key_object, object_in, with_changes_outside};
 
 /// Admission and finalizer, then the pass that creates the key; its id.
 async fn created(cluster: &Cluster, name: &str, spec: serde_json::Value) -> String {
@@ -75,18 +75,26 @@ async fn retaining_a_key_pending_deletion_keeps_it_restorable() {
     assert_eq!(state(&client, &id).await, "Enabled");
 }
 
+/// An id that never existed in KMS.
+const DELETED: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// Makes the key of `name` gone: moto cannot delete one for real, so its recorded id is replaced
+/// by one that never existed, and the original loses its ownership tag, as a deleted key would.
+async fn delete_outside(cluster: &Cluster, client: &aws_sdk_kms::Client, name: &str, key_id: &str) {
+    client.untag_resource().key_id(key_id).tag_keys("kmsoperator.dev/owner").send().await.unwrap();
+    let keys = Api::<KmsKey>::namespaced(cluster.client(), "apps");
+    keys.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": {"keyId": DELETED}})))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_deleted_key_is_never_replaced_without_the_annotation_naming_it() {
     let (_moto, cluster, client) = with_changes_outside().await;
     let original = created(&cluster, "gone", json!({})).await;
-    // The recorded key no longer exists (moto cannot delete one for real: its id is replaced by
-    // one that never existed, and the original loses its ownership tag, as a deleted key would).
-    client.untag_resource().key_id(&original).tag_keys("kmsoperator.dev/owner").send().await.unwrap();
-    let deleted = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    delete_outside(&cluster, &client, "gone", &original).await;
+    let deleted = DELETED;
     let keys = Api::<KmsKey>::namespaced(cluster.client(), "apps");
-    keys.patch_status("gone", &PatchParams::default(), &Patch::Merge(json!({"status": {"keyId": deleted}})))
-        .await
-        .unwrap();
     let creates = || cluster.ctx.engine.calls().stats.snapshot().count(Op::CreateKey);
     for _ in 0..3 {
         cluster.reconcile_key("gone").await.unwrap();
@@ -136,4 +144,68 @@ async fn a_key_disabled_outside_stays_disabled_until_the_kms_key_changes() {
     cluster.reconcile_key("paused").await.unwrap();
     assert_eq!(state(&client, &id).await, "Enabled");
     assert_eq!(condition(&status(&cluster, "paused").await.conditions, "Ready").status, "True");
+}
+
+/// A key deleted outside gets no write of any kind, on any path: not a replacement, not the
+/// spec's new description, tags, rotation or policy, not an alias or a grant on it, and its
+/// deletion (policy Delete) has nothing to schedule.
+#[tokio::test]
+async fn a_deleted_key_gets_no_write_on_any_path() {
+    let (_moto, cluster, client) = with_changes_outside().await;
+    let original = created(&cluster, "gone", json!({"description": "v1", "deletion": {"policy": "Delete"}})).await;
+    delete_outside(&cluster, &client, "gone", &original).await;
+    let writes = cluster.writes();
+
+    let keys = Api::<KmsKey>::namespaced(cluster.client(), "apps");
+    let changed = json!({"spec": {
+        "description": "v2",
+        "tags": {"Team": "data"},
+        "rotation": {"enabled": true, "periodDays": 180, "rotateNow": "now"},
+        "policy": {"users": ["arn:aws:iam::123456789012:role/app"]},
+    }});
+    keys.patch("gone", &PatchParams::default(), &Patch::Merge(&changed)).await.unwrap();
+    for _ in 0..2 {
+        cluster.reconcile_key("gone").await.unwrap();
+    }
+    let reported = status(&cluster, "gone").await;
+    assert_eq!(condition(&reported.conditions, "Ready").reason, "KeyDeleted");
+    assert_eq!(condition(&reported.conditions, "Synced").reason, "KeyDeleted");
+
+    let on_key = json!({"keyRef": {"name": "gone"}});
+    let mut alias = on_key.clone();
+    json_patch::merge(&mut alias, &json!({"name": "alias/gone"}));
+    let mut grant = on_key;
+    json_patch::merge(
+        &mut grant,
+        &json!({"name": "reader", "granteePrincipal": "arn:aws:iam::123456789012:role/reader", "operations": ["Decrypt"]}),
+    );
+    cluster.create::<KmsAlias>("apps", object_in("KmsAlias", "apps", "gone", alias)).await;
+    cluster.create::<KmsGrant>("apps", object_in("KmsGrant", "apps", "gone", grant)).await;
+    for _ in 0..2 {
+        let _ = cluster.reconcile_on_key::<KmsAlias>("apps", "gone").await;
+        let _ = cluster.reconcile_on_key::<KmsGrant>("apps", "gone").await;
+    }
+    for ready in [
+        cluster.get::<KmsAlias>("apps", "gone").await.and_then(|a| a.status).map(|s| s.conditions),
+        cluster.get::<KmsGrant>("apps", "gone").await.and_then(|g| g.status).map(|s| s.conditions),
+    ] {
+        let conditions = ready.expect("status written");
+        assert_eq!(condition(&conditions, "Ready").status, "False", "{conditions:?}");
+    }
+
+    // Deleted: an alias or grant that holds a finalizer is released without a KMS call.
+    cluster.delete::<KmsAlias>("apps", "gone").await;
+    cluster.delete::<KmsGrant>("apps", "gone").await;
+    cluster.delete::<KmsKey>("apps", "gone").await;
+    if cluster.get::<KmsAlias>("apps", "gone").await.is_some() {
+        cluster.reconcile_on_key::<KmsAlias>("apps", "gone").await.unwrap();
+    }
+    if cluster.get::<KmsGrant>("apps", "gone").await.is_some() {
+        cluster.reconcile_on_key::<KmsGrant>("apps", "gone").await.unwrap();
+    }
+    cluster.reconcile_key("gone").await.unwrap();
+    let left = (cluster.get::<KmsAlias>("apps", "gone").await, cluster.get::<KmsGrant>("apps", "gone").await);
+    assert!(left.0.is_none() && left.1.is_none(), "released: {left:?}");
+    assert!(cluster.get::<KmsKey>("apps", "gone").await.is_none(), "released: nothing to delete");
+    assert_eq!(cluster.writes(), writes, "no KMS write on any path");
 }

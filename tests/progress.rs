@@ -7,14 +7,12 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
-use std::sync::Arc;
 
 use serde_json::Value;
 use support::cli::command;
 use support::manifests::{Workspace, account, key};
 use support::moto::Moto;
-use support::proxy::{Fault, FaultProxy};
-use tokio::sync::Notify;
+use support::proxy::{Fault, FaultProxy, Gate};
 
 struct Run {
     progress_line: String,
@@ -25,7 +23,7 @@ struct Run {
 
 /// Runs `kms-operator VERB -o json` in `ws` until a progress line appears on stderr, then opens
 /// `gate` so that the held write, and with it the run, can finish.
-async fn held_run(verb: &'static str, ws: &Workspace, gate: Arc<Notify>) -> Run {
+async fn held_run(verb: &'static str, ws: &Workspace, gate: Gate) -> Run {
     let dir = ws.path().to_owned();
     tokio::task::spawn_blocking(move || {
         let mut child = command(&[verb, "-f", ".", "-o", "json"], &dir)
@@ -52,7 +50,7 @@ async fn held_run(verb: &'static str, ws: &Workspace, gate: Arc<Notify>) -> Run 
                 break line.trim_end().to_owned();
             }
         };
-        gate.notify_one();
+        gate.open();
         stderr.read_to_string(&mut seen).expect("read stderr");
         let status = child.wait().expect("kms-operator ends");
         Run {
@@ -88,7 +86,7 @@ fn assert_json_only(run: &Run) {
 async fn a_slow_apply_logs_progress_lines_on_stderr_and_leaves_stdout_to_the_json() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(moto.port).await;
-    let gate = Arc::new(Notify::new());
+    let gate = Gate::new();
     proxy.inject("CreateKey", Fault::Hold(gate.clone()), 1);
     let ws = Workspace::new();
     ws.write("account.yaml", &account(&proxy.endpoint()));
@@ -115,7 +113,7 @@ async fn a_slow_delete_logs_progress_lines_too() {
     let dir = ws.path().to_owned();
     let applied = tokio::task::spawn_blocking(move || support::cli::run_json("apply", &dir)).await.expect("apply");
     applied.assert_code(0);
-    let gate = Arc::new(Notify::new());
+    let gate = Gate::new();
     proxy.inject("ScheduleKeyDeletion", Fault::Hold(gate.clone()), 1);
 
     let run = held_run("delete", &ws, gate).await;

@@ -173,7 +173,8 @@ async fn a_grant_named_like_another_team_s_is_refused_and_deleting_it_retires_no
     let refused: KmsGrant = w.cluster.get("team-b", "a-grant").await.unwrap();
     let (reason, message) = reason_of(&refused.status.expect("status").conditions);
     assert_eq!(reason, "ForeignKey");
-    assert!(message.contains("belongs to KmsKey team-a/a-key"), "{message}");
+    assert!(message.contains("belongs to another namespace or cluster"), "{message}");
+    assert!(!message.contains("team-a"), "a refusal tells nothing of other tenants' objects: {message}");
     assert!(!w.cluster.has_finalizer::<KmsGrant>("team-b", "a-grant").await);
     w.cluster.delete::<KmsGrant>("team-b", "a-grant").await;
     assert!(w.cluster.get::<KmsGrant>("team-b", "a-grant").await.is_none());
@@ -271,4 +272,103 @@ async fn an_adoption_namespace_adopts_a_key_nobody_created() {
     w.cluster.create::<KmsKey>("platform", key_object_in("platform", "adopt", adopt)).await;
     converge_key(&w.cluster, "platform", "adopt").await;
     assert_eq!(kms::describe(&w.kms, &legacy).await.description(), Some("adopted"));
+}
+
+/// An object refused at admission: no finalizer, both conditions false with `reason`, an Event;
+/// returns the message.
+async fn refused_at_admission<K: support::cluster::Namespaced>(
+    w: &World,
+    namespace: &str,
+    name: &str,
+    reason: &str,
+) -> String {
+    assert!(!w.cluster.has_finalizer::<K>(namespace, name).await, "{namespace}/{name}: never admitted");
+    let object: K = w.cluster.get(namespace, name).await.expect("object");
+    let value = serde_json::to_value(&object).expect("JSON");
+    let conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> =
+        serde_json::from_value(value["status"]["conditions"].clone()).expect("conditions");
+    let (found, message) = reason_of(&conditions);
+    assert_eq!(found, reason, "{message}");
+    assert!(w.cluster.event_reasons(name).contains(&reason.to_owned()), "{:?}", w.cluster.event_reasons(name));
+    message
+}
+
+#[tokio::test]
+async fn a_key_policy_that_hands_create_grant_to_another_account_is_refused_and_released() {
+    let w = world().await;
+    let statement = json!({"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{PARTNER}:root")}, "Action": "kms:Create*", "Resource": "*"});
+    let spec =
+        json!({"policy": {"trustedAccounts": [PARTNER], "statements": [statement]}, "deletion": {"policy": "Delete"}});
+    w.cluster.create::<KmsKey>("team-b", key_object_in("team-b", "delegating", spec)).await;
+    let calls = w.cluster.aws_calls();
+    for _ in 0..2 {
+        w.cluster.reconcile_key_in("team-b", "delegating").await.expect("refused, not failed");
+    }
+    let message = refused_at_admission::<KmsKey>(&w, "team-b", "delegating", "NotPermitted").await;
+    assert!(message.contains("spec.policy.statements[0]") && message.contains("GrantIsForAWSResource"), "{message}");
+    assert_eq!(w.cluster.aws_calls(), calls, "refused before any AWS call");
+    w.cluster.delete::<KmsKey>("team-b", "delegating").await;
+    assert!(w.cluster.get::<KmsKey>("team-b", "delegating").await.is_none(), "released: no finalizer to wait for");
+    assert_eq!(w.cluster.aws_calls(), calls);
+}
+
+#[tokio::test]
+async fn a_replica_made_by_hand_of_another_team_s_key_is_theirs_in_the_cluster_too() {
+    let w = world().await;
+    w.cluster.create::<KmsKey>("team-a", key_object_in("team-a", "a-mrk", json!({"multiRegion": true}))).await;
+    converge_key(&w.cluster, "team-a", "a-mrk").await;
+    let key = key_id(&w.cluster, "team-a", "a-mrk").await;
+    w.kms.replicate_key().key_id(&key).replica_region("us-west-2").send().await.expect("ReplicateKey");
+    let replica = kms::client(&w._moto.endpoint(), "us-west-2").await;
+    let before = kms::policy(&replica, &key).await;
+    let writes = w.cluster.writes();
+
+    let import = json!({"region": "us-west-2", "multiRegion": true, "import": {"keyId": key}, "policy": {"trustedAccounts": [PARTNER]}, "deletion": {"policy": "Delete", "pendingWindowDays": 7}});
+    w.cluster.create::<KmsKey>("platform", key_object_in("platform", "replica", import)).await;
+    w.cluster.reconcile_key_in("platform", "replica").await.expect("refused");
+    let message = refused_at_admission::<KmsKey>(&w, "platform", "replica", "ForeignKey").await;
+    assert!(message.contains("belongs to KmsKey team-a/a-mrk"), "{message}");
+    let pointer = json!({"targetKeyId": key, "accountRef": "test", "region": "us-west-2"});
+    w.cluster.create::<KmsGrant>("platform", grant("platform", "on-replica", pointer)).await;
+    w.cluster.reconcile_on_key::<KmsGrant>("platform", "on-replica").await.expect("refused");
+    refused_at_admission::<KmsGrant>(&w, "platform", "on-replica", "ForeignKey").await;
+
+    w.cluster.delete::<KmsKey>("platform", "replica").await;
+    assert!(w.cluster.get::<KmsKey>("platform", "replica").await.is_none());
+    assert_eq!(w.cluster.writes(), writes, "zero KMS writes");
+    assert_eq!(kms::policy(&replica, &key).await, before);
+    assert_eq!(kms::describe(&replica, &key).await.key_state().map(|s| s.as_str()), Some("Enabled"));
+}
+
+#[tokio::test]
+async fn alias_names_keep_each_namespace_to_its_own_in_the_cluster_too() {
+    let w = world().await;
+    Api::<kms_operator::api::AwsAccount>::all(w.cluster.client())
+        .patch(
+            "test",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"permissions": {"aliasNames": ["alias/{namespace}/*"]}}})),
+        )
+        .await
+        .expect("account patched");
+    w.cluster.create::<KmsKey>("team-b", key_object_in("team-b", "b-key", json!({}))).await;
+    converge_key(&w.cluster, "team-b", "b-key").await;
+    let squat = json!({"name": "alias/team-a/logs", "keyRef": {"name": "b-key"}});
+    w.cluster.create::<KmsAlias>("team-b", object_in("KmsAlias", "team-b", "squat", squat)).await;
+    let writes = w.cluster.writes();
+    for _ in 0..2 {
+        w.cluster.reconcile_on_key::<KmsAlias>("team-b", "squat").await.expect("refused");
+    }
+    let message = refused_at_admission::<KmsAlias>(&w, "team-b", "squat", "NotPermitted").await;
+    assert!(message.contains("alias/team-b/*"), "{message}");
+    assert_eq!(w.cluster.writes(), writes, "zero KMS writes");
+
+    let own = json!({"name": "alias/team-a/logs", "keyRef": {"name": "a-key"}});
+    w.cluster.create::<KmsAlias>("team-a", object_in("KmsAlias", "team-a", "logs", own)).await;
+    for _ in 0..2 {
+        w.cluster.reconcile_on_key::<KmsAlias>("team-a", "logs").await.expect("team A's alias");
+    }
+    let aliases = w.kms.list_aliases().send().await.expect("ListAliases");
+    let logs = aliases.aliases().iter().find(|a| a.alias_name() == Some("alias/team-a/logs")).expect("created");
+    assert_eq!(logs.target_key_id(), Some(w.team_a_key.as_str()));
 }

@@ -17,7 +17,9 @@
 #                             on the target branch (the first manifests): nothing is removed.
 #   PLAN                      set to "false" to validate only (a fork's pull request has no
 #                             credentials)
-#   AWS_*, KMS_OPERATOR_*     credentials and settings of `kms-operator plan` (docs/gitops.md)
+#   AWS_*, KMS_OPERATOR_*     credentials and settings of `kms-operator validate` and `plan`
+#                             (docs/gitops.md), among them KMS_OPERATOR_PLATFORM_FILES and
+#                             KMS_OPERATOR_TENANT_FILES: which files may say what
 #   On GitHub Actions (GITHUB_ACTIONS=true): GITHUB_TOKEN, GITHUB_REPOSITORY, PR_NUMBER,
 #     GITHUB_API_URL; COMMENT_AUTHOR, the login that posts (default github-actions[bot]).
 #   On GitLab CI (GITLAB_CI=true): KMS_PLAN_GITLAB_TOKEN (a project access token, scope api),

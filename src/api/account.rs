@@ -3,7 +3,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::serde_helpers::{empty_as_none, is_false};
+use super::schema;
+use super::serde_helpers::{default_true, empty_as_none, is_false, is_true};
 
 /// Where keys live: one AWS account, its default region and how to reach it.
 // kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.
@@ -21,6 +22,7 @@ use super::serde_helpers::{empty_as_none, is_false};
     printcolumn(name = "Account", type_ = "string", json_path = ".spec.accountId"),
     printcolumn(name = "Region", type_ = "string", json_path = ".spec.region"),
     printcolumn(name = "Role", type_ = "string", json_path = ".spec.assumeRoleArn", priority = "1"),
+    printcolumn(name = "Verified", type_ = "boolean", json_path = ".status.accountVerified"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
@@ -44,10 +46,25 @@ pub struct AwsAccountSpec {
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
     pub external_id: Option<String>,
 
-    /// A KMS-compatible endpoint (local KMS, VPC endpoint) used instead of the public one.
+    /// A KMS-compatible endpoint (local KMS, VPC endpoint) used instead of the public one. It
+    /// is never used for STS.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
     #[schemars(regex(pattern = r"^https?://.+$"))]
     pub endpoint_url: Option<String>,
+
+    /// The STS endpoint that checks which account the credentials belong to
+    /// (`GetCallerIdentity`) and assumes `assumeRoleArn`: a VPC endpoint for STS, or a local
+    /// emulator. Default: the environment's (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`), else
+    /// AWS's regional STS endpoint; never `endpointUrl`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
+    #[schemars(regex(pattern = r"^https?://.+$"))]
+    pub sts_endpoint_url: Option<String>,
+
+    /// Whether the credentials must be shown to belong to `accountId` before any KMS call
+    /// (default true): a mismatch or an identity STS cannot confirm is an error, whatever the
+    /// endpoint. `false` is for local emulators only; it shows in status and in every plan.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub verify_account: bool,
 
     /// Label selector on Namespaces whose objects may use this account: absent admits no
     /// namespace, `{}` admits every namespace.
@@ -55,8 +72,9 @@ pub struct AwsAccountSpec {
     pub allowed_namespaces: Option<LabelSelector>,
 
     /// What tenants of this account may declare: which other accounts their policies and
-    /// grants may name, who may adopt keys the operator did not create, and whether keys may
-    /// bypass KMS's policy lockout safety check.
+    /// grants may name, who may adopt keys the operator did not create, whether keys may
+    /// bypass KMS's policy lockout safety check, which alias names a namespace may use, and
+    /// whether policies may delegate grant creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<AccountPermissions>,
 
@@ -84,6 +102,18 @@ pub struct AccountPermissions {
     /// Whether keys of this account may set `bypassPolicyLockoutSafetyCheck`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub bypass_policy_lockout_safety_check: bool,
+
+    /// Patterns an alias created or repointed from a namespace must match: `{namespace}`
+    /// stands for the object's namespace, `*` for any run of characters
+    /// (`alias/{namespace}/*`); absent: any name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_names: Option<Vec<String>>,
+
+    /// Whether key policies may give `kms:CreateGrant` to principals outside `accountId`
+    /// without the condition `Bool kms:GrantIsForAWSResource: true`; with it, such a principal
+    /// could grant the key to any account, out of the operator's sight.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub delegate_grants: bool,
 }
 
 impl AwsAccountSpec {
@@ -108,10 +138,16 @@ pub struct AwsAccountStatus {
     /// The identity the credentials resolved to (`sts:GetCallerIdentity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_arn: Option<String>,
+    /// Whether the credentials were shown to belong to `spec.accountId`: false when
+    /// `spec.verifyAccount` is false and nothing was checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_verified: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::generation")]
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "schema::conditions")]
     pub conditions: Vec<Condition>,
 }

@@ -96,10 +96,56 @@ pub const MAX_DESCRIPTION_CHARS: usize = 8192;
 pub const MAX_ALIAS_NAME_CHARS: usize = 256;
 pub const MAX_GRANT_NAME_CHARS: usize = 256;
 
+/// The AWS partition a region belongs to, from its name's prefix. A multi-Region key's
+/// replicas must stay in its primary's partition, and ARNs and service endpoints follow it.
+pub fn partition_of(region: &str) -> &'static str {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-iso-", "aws-iso"),
+        ("us-isob-", "aws-iso-b"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-isof-", "aws-iso-f"),
+        ("eusc-", "aws-eusc"),
+    ];
+    PREFIXES.iter().find(|(prefix, _)| region.starts_with(prefix)).map_or("aws", |(_, partition)| partition)
+}
+
+/// Bounds of `spec.policy.statements` in the CRD schema. They keep what a tenant can store
+/// flat and small enough to parse (the policy itself must fit `MAX_POLICY_BYTES` anyway).
+pub const MAX_STATEMENTS: usize = 100;
+/// Strings (an ARN is at most 2048 characters) and lists of them inside a statement.
+pub const MAX_STATEMENT_STRING_CHARS: usize = 2048;
+pub const MAX_STATEMENT_LIST_ITEMS: usize = 500;
+/// Condition operators in a statement, and keys per operator.
+pub const MAX_CONDITION_ENTRIES: usize = 32;
+
+/// Conditions as Kubernetes bounds `metav1.Condition` (its kubebuilder markers).
+pub const MAX_CONDITION_MESSAGE_CHARS: usize = 32768;
+pub const MAX_CONDITION_REASON_CHARS: usize = 1024;
+/// The largest integer every JSON reader holds exactly (2^53 - 1): the bound of generations.
+pub const MAX_JSON_INTEGER: i64 = 9_007_199_254_740_991;
+
 pub fn key_usages_for(key_spec: &str) -> Option<&'static [&'static str]> {
     KEY_SPECS.iter().find(|(spec, _)| *spec == key_spec).map(|(_, usages)| *usages)
 }
 
 pub fn key_spec_names() -> impl Iterator<Item = &'static str> {
     KEY_SPECS.iter().map(|(spec, _)| *spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_follow_region_prefixes() {
+        assert_eq!(partition_of("ap-southeast-2"), "aws");
+        assert_eq!(partition_of("us-east-1"), "aws");
+        assert_eq!(partition_of("cn-north-1"), "aws-cn");
+        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition_of("us-iso-east-1"), "aws-iso");
+        assert_eq!(partition_of("us-isob-east-1"), "aws-iso-b");
+        assert_eq!(partition_of("eu-isoe-west-1"), "aws-iso-e");
+    }
 }

@@ -2,6 +2,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use super::catalog::MAX_CONDITION_MESSAGE_CHARS;
+
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
 
@@ -41,13 +43,22 @@ pub fn merge(
             type_: update.type_.to_owned(),
             status,
             reason: update.reason.clone(),
-            message: update.message.clone(),
+            message: bounded(&update.message),
             observed_generation: generation,
             last_transition_time,
         });
     }
     merged.sort_by(|a, b| a.type_.cmp(&b.type_));
     merged
+}
+
+/// The CRD bounds a condition's message as Kubernetes does; a longer one would make the whole
+/// status write fail.
+fn bounded(message: &str) -> String {
+    match message.char_indices().nth(MAX_CONDITION_MESSAGE_CHARS - 3) {
+        Some((cut, _)) if message.chars().count() > MAX_CONDITION_MESSAGE_CHARS => format!("{}...", &message[..cut]),
+        _ => message.to_owned(),
+    }
 }
 
 pub fn is_true(conditions: &[Condition], type_: &str) -> Option<bool> {

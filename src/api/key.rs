@@ -10,7 +10,8 @@ use super::catalog::{
     ROTATABLE_KEY_SPEC,
 };
 use super::schema;
-use super::serde_helpers::{empty_as_none, is_false};
+use super::serde_helpers::{default_true, empty_as_none, is_false};
+use super::statement::PolicyStatement;
 
 /// One customer managed KMS key, its policy, rotation, tags and multi-Region replicas.
 // kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.
@@ -239,7 +240,7 @@ pub struct PolicySpec {
     /// Extra IAM policy statements, appended as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "schema::statements")]
-    pub statements: Vec<serde_json::Value>,
+    pub statements: Vec<PolicyStatement>,
 }
 
 impl Default for PolicySpec {
@@ -335,10 +336,12 @@ pub struct KmsKeyStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creating: Option<CreateIntent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::generation")]
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "schema::conditions")]
     pub conditions: Vec<Condition>,
 }
 
@@ -357,6 +360,7 @@ pub struct CreateIntent {
 pub struct RotationStatus {
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2_147_483_647))]
     pub period_days: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_rotation_date: Option<String>,
@@ -368,6 +372,7 @@ pub struct RotationStatus {
     pub rotate_now_applied: Option<String>,
     /// On-demand rotations so far, of KMS's limit of 10 per key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 4_294_967_295_u32))]
     pub on_demand_rotations: Option<u32>,
     /// The last 5 rotations, newest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -416,10 +421,6 @@ pub struct MultiRegionConfiguration {
 pub struct RegionalKey {
     pub arn: String,
     pub region: String,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 fn default_key_spec() -> String {

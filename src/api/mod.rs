@@ -13,6 +13,7 @@ mod object;
 mod schema;
 mod serde_helpers;
 mod shared;
+mod statement;
 pub mod status;
 pub mod tenancy;
 pub mod validate;
@@ -27,6 +28,7 @@ pub use key::{
 };
 pub use object::{Kind, ObjectName};
 pub use shared::{KeyPointer, KeyReference};
+pub use statement::{ConditionValue, ConditionValues, OneOrMany, PolicyStatement, Principal};
 
 /// API group of every kind.
 pub const GROUP: &str = "kmsoperator.dev";

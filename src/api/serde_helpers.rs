@@ -9,3 +9,11 @@ pub fn empty_as_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Optio
 pub fn is_false(value: &bool) -> bool {
     !*value
 }
+
+pub fn is_true(value: &bool) -> bool {
+    *value
+}
+
+pub fn default_true() -> bool {
+    true
+}

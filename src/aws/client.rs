@@ -37,6 +37,14 @@ impl KmsClient {
         &self.region
     }
 
+    /// The same account's client for another region, with the same credentials, endpoint and
+    /// call context: to read a multi-Region key's primary from one of its replicas.
+    pub fn in_region(&self, region: &str) -> KmsClient {
+        let config =
+            self.inner.config().to_builder().region(aws_sdk_kms::config::Region::new(region.to_owned())).build();
+        KmsClient::new(aws_sdk_kms::Client::from_conf(config), &self.account_id, region, self.ctx.clone())
+    }
+
     pub fn account_id(&self) -> &str {
         &self.account_id
     }

@@ -54,6 +54,13 @@ impl KeyDescription {
     pub fn is_pending_import(&self) -> bool {
         self.state == "PendingImport"
     }
+
+    /// The region of its multi-Region primary when this key is a replica elsewhere: a
+    /// multi-Region key family has one owner, read from the primary.
+    pub fn primary_elsewhere(&self) -> Option<&str> {
+        let own_region = self.arn.split(':').nth(3)?;
+        self.primary_region.as_deref().filter(|primary| self.multi_region && *primary != own_region)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -216,4 +223,25 @@ pub struct MetricFilter {
     pub value: String,
     /// Dimension name to JSON selector, e.g. `KeyArn` → `$.resources[0].ARN`.
     pub dimensions: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(arn_region: &str, multi_region: bool, primary: Option<&str>) -> KeyDescription {
+        KeyDescription {
+            arn: format!("arn:aws:kms:{arn_region}:111122223333:key/mrk-1"),
+            multi_region,
+            primary_region: primary.map(str::to_owned),
+            ..KeyDescription::default()
+        }
+    }
+
+    #[test]
+    fn only_a_replica_names_a_primary_elsewhere() {
+        assert_eq!(key("us-west-2", true, Some("eu-west-1")).primary_elsewhere(), Some("eu-west-1"));
+        assert_eq!(key("eu-west-1", true, Some("eu-west-1")).primary_elsewhere(), None, "the primary itself");
+        assert_eq!(key("eu-west-1", false, None).primary_elsewhere(), None);
+    }
 }

@@ -1,5 +1,9 @@
 //! Clients per (account, region): credentials from the SDK's default chain, then the account's
-//! role if it names one; the account's endpoint if it names one. Built once, then reused.
+//! role if it names one. KMS goes to the account's `endpointUrl` if it names one; STS (the
+//! role, the identity check) to its `stsEndpointUrl`, never to `endpointUrl`: a KMS endpoint
+//! (a VPC endpoint, a local server) says nothing about whose credentials these are. Without
+//! either, the standard AWS environment decides (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_KMS`,
+//! `AWS_ENDPOINT_URL_STS`), as for any SDK client. Built once, then reused.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -10,6 +14,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_kms::config::retry::RetryConfig;
 use aws_sdk_kms::config::timeout::TimeoutConfig;
 use aws_sdk_kms::config::{Region, SharedCredentialsProvider};
+use aws_types::origin::Origin;
 use tokio::sync::Mutex;
 
 use super::alarms::{AlarmClient, LogsClient};
@@ -29,6 +34,9 @@ pub struct AccountConfig {
     pub assume_role_arn: Option<String>,
     pub external_id: Option<String>,
     pub endpoint_url: Option<String>,
+    pub sts_endpoint_url: Option<String>,
+    /// Whether the credentials must be shown to belong to `account_id` before any KMS call.
+    pub verify_account: bool,
 }
 
 impl AccountConfig {
@@ -40,6 +48,8 @@ impl AccountConfig {
             assume_role_arn: spec.assume_role_arn.clone(),
             external_id: spec.external_id.clone(),
             endpoint_url: spec.endpoint_url.clone(),
+            sts_endpoint_url: spec.sts_endpoint_url.clone(),
+            verify_account: spec.verify_account,
         }
     }
 
@@ -96,28 +106,25 @@ impl ClientPool {
         ClientPool { base, ctx, timeouts, accounts: Mutex::new(HashMap::new()) }
     }
 
-    /// Whether `account` is reached through an endpoint other than AWS's own: its
-    /// `endpointUrl`, or `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_KMS` in the environment.
-    pub fn uses_custom_endpoint(&self, account: &AccountConfig) -> bool {
-        account.endpoint_url.is_some()
-            || self.base.endpoint_url().is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL_KMS").is_some_and(|v| !v.is_empty())
-    }
-
     pub fn context(&self) -> &CallContext {
         &self.ctx
     }
 
+    /// The account's settings for every client: its region and its credentials (after the
+    /// role, assumed through its STS endpoint). Endpoints are each client's own.
     async fn account_sdk_config(&self, account: &AccountConfig) -> SdkConfig {
-        let mut builder = self.base.to_builder().region(Region::new(account.region.clone()));
-        if let Some(url) = &account.endpoint_url {
-            builder = builder.endpoint_url(url);
-        }
-        let config = builder.build();
+        let config = self.base.to_builder().region(Region::new(account.region.clone())).build();
         let Some(role) = &account.assume_role_arn else {
             return config;
         };
-        let mut provider = AssumeRoleProvider::builder(role).session_name("kms-operator").configure(&config);
+        let mut sts = config.to_builder();
+        if let Some(url) = &account.sts_endpoint_url {
+            // Set here, not in the environment: it must win over AWS_ENDPOINT_URL(_STS), as it
+            // does for the identity check's client.
+            sts.insert_origin("endpoint_url", Origin::shared_config());
+            sts = sts.endpoint_url(url);
+        }
+        let mut provider = AssumeRoleProvider::builder(role).session_name("kms-operator").configure(&sts.build());
         if let Some(external_id) = &account.external_id {
             provider = provider.external_id(external_id);
         }
@@ -153,11 +160,14 @@ impl ClientPool {
         if let Some(client) = clients.kms.get(region) {
             return client.clone();
         }
-        let config = aws_sdk_kms::config::Builder::from(&clients.sdk)
+        let mut config = aws_sdk_kms::config::Builder::from(&clients.sdk)
             .region(Region::new(region.to_owned()))
             .retry_config(RetryConfig::disabled())
-            .timeout_config(self.timeout_config())
-            .build();
+            .timeout_config(self.timeout_config());
+        if let Some(url) = &account.endpoint_url {
+            config = config.endpoint_url(url);
+        }
+        let config = config.build();
         let client =
             KmsClient::new(aws_sdk_kms::Client::from_conf(config), &account.account_id, region, self.ctx.clone());
         clients.kms.insert(region.to_owned(), client.clone());
@@ -176,7 +186,7 @@ impl ClientPool {
             .region(Region::new(region.to_owned()))
             .retry_config(RetryConfig::disabled())
             .timeout_config(self.timeout_config());
-        if let Some(url) = service_endpoint("AWS_ENDPOINT_URL_CLOUDWATCH") {
+        if let Some(url) = service_endpoint("AWS_ENDPOINT_URL_CLOUDWATCH").or_else(|| account.endpoint_url.clone()) {
             config = config.endpoint_url(url);
         }
         let inner = aws_sdk_cloudwatch::Client::from_conf(config.build());
@@ -197,7 +207,8 @@ impl ClientPool {
             .region(Region::new(region.to_owned()))
             .retry_config(RetryConfig::disabled())
             .timeout_config(self.timeout_config());
-        if let Some(url) = service_endpoint("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS") {
+        if let Some(url) = service_endpoint("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS").or_else(|| account.endpoint_url.clone())
+        {
             config = config.endpoint_url(url);
         }
         let inner = aws_sdk_cloudwatchlogs::Client::from_conf(config.build());
@@ -214,10 +225,13 @@ impl ClientPool {
         };
         // Like KMS requests: bounded by our timeouts, retried by CallContext only, so that a
         // transient STS failure is paced and counted like any other call.
-        let config = aws_sdk_sts::config::Builder::from(&sdk)
+        let mut config = aws_sdk_sts::config::Builder::from(&sdk)
             .retry_config(RetryConfig::disabled())
-            .timeout_config(self.timeout_config())
-            .build();
+            .timeout_config(self.timeout_config());
+        if let Some(url) = &account.sts_endpoint_url {
+            config = config.endpoint_url(url);
+        }
+        let config = config.build();
         let sts = aws_sdk_sts::Client::from_conf(config);
         let out = self
             .ctx
@@ -249,6 +263,8 @@ mod tests {
             assume_role_arn: role.map(str::to_owned),
             external_id: Some("x".into()),
             endpoint_url: None,
+            sts_endpoint_url: None,
+            verify_account: true,
         }
     }
 

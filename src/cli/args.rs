@@ -3,6 +3,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::EngineArgs;
+use crate::local::file_trust::{FilePattern, FileTrust};
+use crate::local::manifests::ReadLimits;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -54,6 +56,48 @@ pub struct FileArgs {
     /// A manifest file or a directory of them (read recursively, *.yaml and *.yml). Repeatable.
     #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
     pub filename: Vec<PathBuf>,
+
+    /// Files the platform team reviews, relative to the working directory (`**` any depth, `*`
+    /// within a segment): the only ones that may declare AwsAccount and Namespace manifests.
+    /// Repeatable or comma-separated.
+    #[arg(long = "platform-files", value_name = "GLOB", env = "KMS_OPERATOR_PLATFORM_FILES", value_delimiter = ',', value_parser = FilePattern::platform)]
+    pub platform_files: Vec<FilePattern>,
+
+    /// Files of one tenant each, e.g. teams/{namespace}/**: a namespaced object in a file that
+    /// matches must be in that namespace. With this or --platform-files, a file matching neither
+    /// may hold no object. Repeatable or comma-separated.
+    #[arg(long = "tenant-files", value_name = "PATTERN", env = "KMS_OPERATOR_TENANT_FILES", value_delimiter = ',', value_parser = FilePattern::tenant)]
+    pub tenant_files: Vec<FilePattern>,
+
+    /// The largest manifest file read: bytes, or a number with KiB, MiB or GiB.
+    #[arg(long, value_name = "SIZE", env = "KMS_OPERATOR_MAX_FILE_SIZE", default_value = "8MiB", value_parser = file_size)]
+    pub max_file_size: u64,
+}
+
+impl FileArgs {
+    pub fn limits(&self) -> ReadLimits {
+        ReadLimits { max_file_size: self.max_file_size }
+    }
+
+    pub fn trust(&self) -> FileTrust {
+        FileTrust { platform: self.platform_files.clone(), tenant: self.tenant_files.clone() }
+    }
+}
+
+/// `8388608`, `512KiB`, `8MiB`, `1GiB`: binary units only, so that no one wonders whether MB
+/// means 10^6 or 2^20.
+fn file_size(text: &str) -> Result<u64, String> {
+    let units = [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("", 1)];
+    let (number, unit) = units
+        .iter()
+        .find_map(|(suffix, unit)| text.strip_suffix(suffix).map(|number| (number.trim(), *unit)))
+        .unwrap_or((text, 1));
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|size| *size > 0)
+        .ok_or_else(|| format!("{text:?} is not a size: write bytes, or a whole number with KiB, MiB or GiB (8MiB)"))
 }
 
 #[derive(Debug, Args)]
@@ -100,4 +144,21 @@ pub struct LocalArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_sizes_take_binary_units() {
+        assert_eq!(file_size("8MiB"), Ok(8 * 1024 * 1024));
+        assert_eq!(file_size("512KiB"), Ok(512 * 1024));
+        assert_eq!(file_size("1 GiB"), Ok(1 << 30));
+        assert_eq!(file_size("1000"), Ok(1000));
+        assert_eq!(file_size("8MiB"), Ok(ReadLimits::default().max_file_size), "the flag's default is the reader's");
+        for bad in ["8MB", "8.5MiB", "0", "-1", "", "MiB"] {
+            assert!(file_size(bad).is_err(), "{bad}");
+        }
+    }
 }

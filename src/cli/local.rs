@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::args::{CrdsArgs, LocalArgs, OutputFormat, PlanArgs};
+use super::args::{CrdsArgs, FileArgs, LocalArgs, OutputFormat, PlanArgs};
 use super::signals::Signals;
 use crate::api::crds;
 use crate::local::admission::Admission;
@@ -42,27 +42,40 @@ pub fn crds(args: &CrdsArgs) -> u8 {
     0
 }
 
-/// Loads and validates (for `delete`, with its rules); prints every issue. `None` when anything
-/// is wrong.
-fn load_valid(paths: &[PathBuf], command: Option<Command>) -> Option<ManifestSet> {
-    let (set, mut issues) = manifests::load(paths);
+/// Loads and validates (for `delete`, with its rules), and checks which files may declare what;
+/// prints every issue. `None` when anything is wrong.
+fn load_valid(files: &FileArgs, command: Option<Command>) -> Option<ManifestSet> {
+    let (set, mut issues) = manifests::load(&files.filename, files.limits());
     for note in &set.skipped {
         eprintln!("note: {note}");
     }
     issues.extend(if command == Some(Command::Delete) { set.validate_for_deletion() } else { set.validate() });
-    if issues.is_empty() {
+    let refused = match std::env::current_dir().and_then(|dir| dir.canonicalize()) {
+        Ok(dir) => files.trust().refusals(&set, &dir),
+        Err(error) if files.trust().is_active() => {
+            eprintln!(
+                "error: the working directory, which --platform-files and --tenant-files are relative to, cannot be read: {error}"
+            );
+            return None;
+        }
+        Err(_) => Vec::new(),
+    };
+    if issues.is_empty() && refused.is_empty() {
         return Some(set);
     }
     for issue in &issues {
         eprintln!("error: {issue}");
     }
-    eprintln!("{} problem(s) found; nothing was sent to AWS.", issues.len());
+    for (reason, issue) in &refused {
+        eprintln!("error: {reason}: {issue}");
+    }
+    eprintln!("{} problem(s) found; nothing was sent to AWS.", issues.len() + refused.len());
     None
 }
 
 /// Spec rules, then the tenancy rules of every object whose account is in the set.
-pub fn validate(paths: &[PathBuf]) -> u8 {
-    let Some(set) = load_valid(paths, None) else {
+pub fn validate(files: &FileArgs) -> u8 {
+    let Some(set) = load_valid(files, None) else {
         return 1;
     };
     let refusals = Admission::new(&set).refusals();
@@ -81,8 +94,8 @@ pub fn validate(paths: &[PathBuf]) -> u8 {
 /// The manifests before the change, for `plan --base`: they must load (or a removal could go
 /// unseen), but need not hold anything nor pass validation (the controller deletes an object
 /// whatever its spec).
-fn load_base(paths: &[PathBuf]) -> Option<ManifestSet> {
-    let (set, issues) = manifests::load_files(paths);
+fn load_base(paths: &[PathBuf], files: &FileArgs) -> Option<ManifestSet> {
+    let (set, issues) = manifests::load_files(paths, files.limits());
     if issues.is_empty() {
         return Some(set);
     }
@@ -101,10 +114,10 @@ pub async fn plan(args: &PlanArgs) -> u8 {
     if args.base.is_empty() {
         return run(Command::Plan, &args.local).await;
     }
-    let Some(after) = load_valid(&args.local.files.filename, Some(Command::Plan)) else {
+    let Some(after) = load_valid(&args.local.files, Some(Command::Plan)) else {
         return 1;
     };
-    let Some(before) = load_base(&args.base) else {
+    let Some(before) = load_base(&args.base, &args.local.files) else {
         return 1;
     };
     let removals = removals(&before, &after);
@@ -112,7 +125,7 @@ pub async fn plan(args: &PlanArgs) -> u8 {
 }
 
 pub async fn run(command: Command, args: &LocalArgs) -> u8 {
-    let Some(set) = load_valid(&args.files.filename, Some(command)) else {
+    let Some(set) = load_valid(&args.files, Some(command)) else {
         return 1;
     };
     execute(command, args, &set, None).await

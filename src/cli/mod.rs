@@ -53,7 +53,7 @@ async fn run(command: Command) -> u8 {
             }
         },
         Command::Crds(args) => local::crds(&args),
-        Command::Validate(args) => local::validate(&args.files.filename),
+        Command::Validate(args) => local::validate(&args.files),
         Command::Plan(args) => local::plan(&args).await,
         Command::Apply(args) => local::run(crate::local::runner::Command::Apply, &args).await,
         Command::Delete(args) => local::run(crate::local::runner::Command::Delete, &args).await,

@@ -36,7 +36,3 @@ async fn check(account: &Arc<AwsAccount>, ctx: &Context) -> Result<Action, Contr
     let report = ctx.engine.check_account(&config, account.spec.monitoring.as_ref(), Some(Mode::Apply)).await;
     ctx.finish(&api, account.as_ref(), &name, previous, report, started).await
 }
-
-pub fn error_policy(account: Arc<AwsAccount>, error: &ControllerError, ctx: Arc<Context>) -> Action {
-    ctx.error_policy(&object_name(Kind::AwsAccount, account.as_ref()), error)
-}

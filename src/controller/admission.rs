@@ -5,7 +5,7 @@
 use kube::Resource;
 
 use super::context::{Context, ControllerError, Refusal};
-use super::targets::resolve;
+use super::targets::{resolve, resolve_recorded};
 use crate::api::monitoring::AccountMonitoring;
 use crate::api::tenancy;
 use crate::api::validate::validate_key;
@@ -27,8 +27,19 @@ pub struct AdmittedKey {
 pub struct AdmittedOnKey {
     pub target: KeyTarget,
     pub tenant: Tenant,
-    /// The account its status says it was last in, when another than the target's.
-    pub previous_account: Option<AccountConfig>,
+    /// The accounts its status says it was in, other than the target's, that admit the namespace.
+    pub previous_accounts: Vec<AccountConfig>,
+}
+
+/// What an alias's or grant's admission is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Converging it: every rule applies.
+    Converge,
+    /// Removing what it made (its deletion, or access the account no longer permits): removing
+    /// opens nothing, so only whether the namespace may use the account applies, and the engine
+    /// still removes only from keys of the namespace's own.
+    Remove,
 }
 
 impl AdmittedOnKey {
@@ -36,7 +47,8 @@ impl AdmittedOnKey {
         OnKeyContext {
             target: Ok(&self.target),
             tenant: &self.tenant,
-            previous_account: self.previous_account.as_ref(),
+            previous_accounts: &self.previous_accounts,
+            records: true,
         }
     }
 }
@@ -99,16 +111,18 @@ impl Context {
         })
     }
 
-    /// An alias's or grant's admission, against the account of the key it points at.
+    /// An alias's or grant's admission, against the account of the key it points at. For
+    /// removal, the KmsKey may be gone (or have no key on record): then the key and account the
+    /// object's status records are used, admitted like any other.
     pub async fn admit_on_key<T>(
         &self,
         object: &T,
-        check_spec: bool,
+        purpose: Purpose,
     ) -> Result<Result<AdmittedOnKey, Refusal>, ControllerError>
     where
         T: OnKey + Resource,
     {
-        if check_spec {
+        if purpose == Purpose::Converge {
             let issues = object.issues();
             if !issues.is_empty() {
                 return Ok(Err(invalid(&issues)));
@@ -117,18 +131,44 @@ impl Context {
         let namespace = namespace_of(object);
         let (target, account) = match resolve(self, &namespace, object.pointer()).await? {
             Ok(resolved) => resolved,
-            Err(refusal) => return Ok(Err(refusal)),
+            Err(refusal) => match object.recorded_target().filter(|_| purpose == Purpose::Remove) {
+                Some(recorded) => match resolve_recorded(self, recorded).await? {
+                    Ok(resolved) => resolved,
+                    Err(_) => return Ok(Err(refusal)),
+                },
+                None => return Ok(Err(refusal)),
+            },
         };
         let labels = self.namespace_labels(&namespace).await?;
         let account_ref = AccountRef { name: &target.account.name, spec: &account.spec };
-        let tenant = match admission::admit_on_key(object, account_ref, &labels) {
+        let admitted = match purpose {
+            Purpose::Converge => admission::admit_on_key(object, account_ref, &labels),
+            Purpose::Remove => admission::admit_removal(object, account_ref, &labels),
+        };
+        let tenant = match admitted {
             Ok(tenant) => tenant,
             Err(refusals) => return Ok(Err(refused(&refusals))),
         };
-        let previous_account = match object.recorded_account().filter(|name| *name != target.account.name) {
-            Some(name) => self.account(name).await?.map(|a| AccountConfig::from_spec(name, &a.spec)),
-            None => None,
+        let mut previous_accounts = Vec::new();
+        for name in object.recorded_accounts().into_iter().filter(|name| *name != target.account.name) {
+            if let Some(account) = self.admitted_account(name, &labels).await? {
+                previous_accounts.push(account);
+            }
+        }
+        Ok(Ok(AdmittedOnKey { target, tenant, previous_accounts }))
+    }
+
+    /// An account a status names, if it exists and admits the namespace: status is a record a
+    /// tenant may be able to write, never a reason to use an account.
+    async fn admitted_account(
+        &self,
+        name: &str,
+        labels: &tenancy::Labels,
+    ) -> Result<Option<AccountConfig>, ControllerError> {
+        let Some(account) = self.account(name).await? else {
+            return Ok(None);
         };
-        Ok(Ok(AdmittedOnKey { target, tenant, previous_account }))
+        let admitted = tenancy::selects(account.spec.allowed_namespaces.as_ref(), labels);
+        Ok(admitted.then(|| AccountConfig::from_spec(name, &account.spec)))
     }
 }

@@ -31,9 +31,17 @@ pub struct RunArgs {
     #[arg(long, env = "POD_NAMESPACE")]
     pub lease_namespace: Option<String>,
 
-    /// This replica's identity in the Lease and in Events (default: POD_NAME, else the host name).
+    /// This replica's identity in the Lease and in Events (default: POD_NAME, else $HOSTNAME, else kms-operator-<pid>).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+
+    /// Workers of a kind the objects of one namespace may hold at once (default: half of --concurrency), so that no namespace can keep the others waiting.
+    #[arg(long, env = "KMS_OPERATOR_NAMESPACE_CONCURRENCY")]
+    pub namespace_concurrency: Option<u16>,
+
+    /// Longest a pass waits in place for AWS to catch up (IAM propagation, a create whose answer was lost) before it looks again later instead (seconds).
+    #[arg(long, env = "KMS_OPERATOR_WAIT_BUDGET_SECONDS", default_value_t = 5)]
+    pub wait_budget_seconds: u64,
 
     /// Longest wait between retries of a failing resource (seconds).
     #[arg(long, env = "KMS_OPERATOR_MAX_BACKOFF_SECONDS", default_value_t = 300)]

@@ -44,6 +44,15 @@ impl Requeue {
     pub fn forget(&self, object: &ObjectName) {
         self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(object);
     }
+
+    pub fn forget_where(&self, gone: impl Fn(&ObjectName) -> bool) {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).retain(|object, _| !gone(object));
+    }
+
+    /// Objects with failures on record.
+    pub fn tracked(&self) -> usize {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,9 @@ use crate::engine::{Engine, Outcome, Report};
 /// within moments, and the failure backoff is for failures.
 const STALE_RETRY: Duration = Duration::from_secs(1);
 
+/// How soon a pass that waits for other objects looks again.
+const WAIT_RETRY: Duration = Duration::from_secs(5);
+
 /// Failures of the controller itself (the Kubernetes API), not of the resource.
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
@@ -35,6 +38,10 @@ pub enum ControllerError {
     /// The object changed since this pass read it (a write made on an old view was refused).
     #[error("the object changed since it was read: {0}")]
     Stale(kube::Error),
+    /// The pass cannot go on before other objects change (a key's deletion waits for the aliases
+    /// and grants that use it): looked at again shortly.
+    #[error("{message}")]
+    Waiting { reason: &'static str, message: String },
 }
 
 pub struct Context {
@@ -128,7 +135,9 @@ impl Context {
         S: CommonStatus,
     {
         let generation = object.meta().generation;
-        let transient = matches!(&report.outcome, Outcome::Failed(e) if e.is_transient());
+        // Waiting for AWS to catch up is no failure to keep quiet about: it shows at once (and a
+        // create KMS refused on the way is cleared from status with it).
+        let transient = matches!(&report.outcome, Outcome::Failed(e) if e.is_transient() && !e.is_waiting());
         if transient && self.requeue.failures(name) < self.quiet_retries {
             let delay = self.requeue.failure(name);
             if let Outcome::Failed(error) = &report.outcome {
@@ -198,6 +207,26 @@ impl Context {
         S: CommonStatus,
     {
         let fresh = previous.cloned().unwrap_or_default();
+        self.refuse_as(api, object, name, previous, fresh, refusal, started).await
+    }
+
+    /// Records a refusal with `fresh` as the rest of status.
+    // The arguments are one status write's inputs, each needed once.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn refuse_as<K, S>(
+        &self,
+        api: &Api<K>,
+        object: &K,
+        name: &ObjectName,
+        previous: Option<&S>,
+        fresh: S,
+        refusal: Refusal,
+        started: Instant,
+    ) -> Result<Action, ControllerError>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+        S: CommonStatus,
+    {
         if let Some(status) = next_status(previous, fresh, &refusal.conditions(), object.meta().generation, &now()) {
             patch_status(api, object, previous, &status).await?;
             let event = events::event(
@@ -227,13 +256,26 @@ impl Context {
         }
     }
 
-    /// After the finalizer ran: forget the object in metrics and backoff.
+    /// Once the object is gone (its finalizer ran, or its delete event came): forget it in
+    /// metrics and backoff.
     pub fn forget(&self, name: &ObjectName) {
         self.metrics.forget(name);
         self.requeue.forget(name);
     }
 
+    /// Forgets every object of `kind` but `live` (after a relist: the ones that still exist).
+    pub fn forget_all_but(&self, kind: crate::api::Kind, live: &[ObjectName]) {
+        let gone = |name: &ObjectName| name.kind == kind && !live.contains(name);
+        self.metrics.forget_where(gone);
+        self.requeue.forget_where(gone);
+    }
+
     pub fn error_policy(&self, name: &ObjectName, error: &ControllerError) -> Action {
+        if let ControllerError::Waiting { reason, message } = error {
+            tracing::info!(object = %name, reason, message, "waiting");
+            self.metrics.error(name, reason);
+            return Action::requeue(WAIT_RETRY);
+        }
         if error.is_stale_write() {
             // Someone wrote the object after this pass read it: the pass's view is old, not
             // wrong; the next one reads the new version.

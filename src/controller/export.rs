@@ -10,13 +10,12 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::context::Context;
 use super::status::FIELD_MANAGER;
-use crate::api::{KmsAlias, KmsKey, KmsKeyStatus};
+use crate::api::{KmsKey, KmsKeyStatus};
 use crate::aws::AccountConfig;
 use crate::engine::Finding;
 use crate::engine::export::export_data;
@@ -25,12 +24,6 @@ use crate::engine::export::export_data;
 pub const EXPORT_OF: &str = "kmsoperator.dev/export-of";
 
 const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "kms-operator");
-
-/// The KmsKey an alias points at: its ConfigMap lists the alias, so an alias that changes wakes it.
-pub fn key_of_alias(alias: &KmsAlias) -> Option<ObjectRef<KmsKey>> {
-    let name = &alias.spec.key_ref.as_ref()?.name;
-    Some(ObjectRef::new(name).within(&alias.namespace()?))
-}
 
 /// The ownerReference a KmsKey puts on its ConfigMap. `blockOwnerDeletion` is left out: setting
 /// it needs the right to update the KmsKey's finalizers, and background deletion needs no block.
@@ -175,19 +168,5 @@ mod tests {
         live.data = Some(BTreeMap::from([("keyId".to_owned(), "edited".to_owned())]));
         assert!(!holds(&live, &want), "data edited by hand is repaired");
         assert!(owned_by(&want, "uid-1") && !owned_by(&want, "uid-2"));
-    }
-
-    #[test]
-    fn an_alias_wakes_the_key_it_names() {
-        let mut alias =
-            KmsAlias::new("a", serde_json::from_value(json!({"name": "alias/a", "keyRef": {"name": "logs"}})).unwrap());
-        alias.metadata.namespace = Some("apps".into());
-        let woken = key_of_alias(&alias).expect("a key");
-        assert_eq!((woken.name.as_str(), woken.namespace.as_deref()), ("logs", Some("apps")));
-        let by_id = KmsAlias::new(
-            "b",
-            serde_json::from_value(json!({"name": "alias/b", "targetKeyId": "k", "accountRef": "sec"})).unwrap(),
-        );
-        assert!(key_of_alias(&by_id).is_none());
     }
 }

@@ -14,7 +14,7 @@ use kube::runtime::finalizer::{Event as Finalized, finalizer};
 use super::admission::AdmittedKey;
 use super::context::{Context, ControllerError, object_name};
 use super::status::{StatusIntent, api_for};
-use super::{deletion, events, gate};
+use super::{deletion, dependents, events, gate};
 use crate::api::{Kind, KmsKey, KmsKeyStatus, ObjectName};
 use crate::engine::key::{KeyReport, KeyRequest, Memory, REPLACE_DELETED_KEY};
 use crate::engine::{Mode, Outcome};
@@ -44,10 +44,6 @@ pub fn reconcile(key: Arc<KmsKey>, ctx: Arc<Context>) -> BoxFuture<'static, Resu
         .map_err(ControllerError::from_finalizer)
     }
     .boxed()
-}
-
-pub fn error_policy(key: Arc<KmsKey>, error: &ControllerError, ctx: Arc<Context>) -> Action {
-    ctx.error_policy(&object_name(Kind::KmsKey, key.as_ref()), error)
 }
 
 /// `Some(action)` when the key is not admitted, checked with reads only: then it gets no
@@ -83,7 +79,8 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
     }
     record_key_state(ctx, &name, key, &report);
     events::publish(&ctx.recorder, key, alarm_events(previous, &report.status)).await;
-    ctx.finish(&api, &recorder.latest(key), &name, previous, report, started).await.map(Some)
+    let latest = recorder.latest(key);
+    ctx.finish(&api, &latest, &name, latest.status.as_ref(), report, started).await.map(Some)
 }
 
 /// The key's state for the metrics, from the pass that read it. A pass that failed before
@@ -153,6 +150,21 @@ fn memory(key: &KmsKey) -> Memory<'_> {
 
 async fn cleanup(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError> {
     let name = object_name(Kind::KmsKey, key);
+    let users = dependents::of(ctx, key).await?;
+    if !users.is_empty() {
+        let note = format!(
+            "deleting waits for {} to be deleted first: once the key is released or scheduled for deletion, nothing could prove their aliases and grants on it are this namespace's to remove; delete them too, or remove their finalizer {FINALIZER} to leave what they made in KMS",
+            users.join(", ")
+        );
+        events::publish(
+            &ctx.recorder,
+            key,
+            vec![events::event(EventType::Normal, "WaitingForDependents", "Delete", note.clone())],
+        )
+        .await;
+        // An error, so that the finalizer stays.
+        return Err(ControllerError::Waiting { reason: "WaitingForDependents", message: note });
+    }
     let key_id = key.status.as_ref().and_then(|s| s.key_id.clone());
     let left = key_id
         .as_deref()

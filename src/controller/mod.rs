@@ -7,6 +7,7 @@ pub mod args;
 pub mod backoff;
 pub mod context;
 mod deletion;
+mod dependents;
 pub mod events;
 pub mod export;
 mod fence;
@@ -17,8 +18,10 @@ pub mod metrics;
 pub mod on_key;
 mod references;
 pub mod server;
+mod share;
 pub mod status;
 mod targets;
+pub mod watched;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +29,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use tokio::sync::watch;
 
@@ -34,16 +37,28 @@ pub use args::RunArgs;
 pub use context::{Context, ControllerError};
 pub use key::FINALIZER;
 
-use crate::api::{AwsAccount, KmsAlias, KmsGrant, KmsKey};
+use crate::api::{AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey};
 use backoff::Requeue;
 use metrics::Metrics;
 use server::Health;
+use share::NamespaceShare;
+use watched::Watched;
 
 /// How the controllers are wired, apart from the Kubernetes client.
 #[derive(Clone, Debug)]
 pub struct ControllerOptions {
     pub watch_namespace: Option<String>,
+    /// Workers per kind.
     pub concurrency: u16,
+    /// Workers of a kind one namespace may hold at once.
+    pub namespace_share: u16,
+}
+
+impl ControllerOptions {
+    /// `concurrency` workers per kind, of which one namespace may hold half.
+    pub fn new(watch_namespace: Option<String>, concurrency: u16) -> Self {
+        ControllerOptions { watch_namespace, concurrency, namespace_share: (concurrency / 2).max(1) }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,42 +98,80 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     let config = ControllerConfig::default().concurrency(options.concurrency);
     let wc = watcher::Config::default();
     let shutdown_for_writes = shutdown.clone();
+    let share = || NamespaceShare::new(usize::from(options.namespace_share));
+    // What aliases and grants read of their KmsKey: they wake when it changes.
+    let key_changes = || {
+        watcher(scoped::<Watched<KmsKey>>(&client, namespace), wc.clone())
+            .default_backoff()
+            .touched_objects()
+            .predicate_filter(watched::key_target_inputs, Default::default())
+    };
 
-    let keys = Controller::new(scoped::<KmsKey>(&client, namespace), wc.clone()).with_config(config.clone());
-    let key_store = keys.store();
-    let keys = keys
-        .watches(Api::<AwsAccount>::all(client.clone()), wc.clone(), move |account| {
+    // What an exporting KmsKey lists of its aliases: it wakes when one of them changes.
+    let alias_changes = watcher(scoped::<Watched<KmsAlias>>(&client, namespace), wc.clone())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(watched::alias_export_inputs, Default::default());
+
+    let (key_store, key_triggers) =
+        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsKey, ctx.clone());
+    let exporting_keys = key_store.clone();
+    let keys = Controller::for_stream(key_triggers, key_store.clone())
+        .with_config(config.clone())
+        .watches(Api::<Watched<AwsAccount>>::all(client.clone()), wc.clone(), move |account| {
             references::keys_of(&account, &key_store.state())
         })
-        .watches(scoped::<KmsAlias>(&client, namespace), wc.clone(), |alias| export::key_of_alias(&alias))
+        .watches_stream(alias_changes, move |alias| references::exporting_key_of(&alias, &exporting_keys.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
-        .run(key::reconcile, key::error_policy, ctx.clone())
+        .run(
+            watched::decoded(Kind::KmsKey, watched::within_share(Kind::KmsKey, share(), key::reconcile)),
+            watched::error_policy(Kind::KmsKey),
+            ctx.clone(),
+        )
         .for_each(|_| futures::future::ready(()));
 
-    let aliases = Controller::new(scoped::<KmsAlias>(&client, namespace), wc.clone()).with_config(config.clone());
-    let alias_store = aliases.store();
-    let aliases = aliases
-        .watches(scoped::<KmsKey>(&client, namespace), wc.clone(), move |key| {
-            references::aliases_of(&key, &alias_store.state())
-        })
+    let (alias_store, alias_triggers) =
+        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsAlias, ctx.clone());
+    let aliases = Controller::for_stream(alias_triggers, alias_store.clone())
+        .with_config(config.clone())
+        .watches_stream(key_changes(), move |key| references::aliases_of(&key, &alias_store.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
-        .run(on_key::reconcile::<KmsAlias>, on_key::error_policy::<KmsAlias>, ctx.clone())
+        .run(
+            watched::decoded(
+                Kind::KmsAlias,
+                watched::within_share(Kind::KmsAlias, share(), on_key::reconcile::<KmsAlias>),
+            ),
+            watched::error_policy(Kind::KmsAlias),
+            ctx.clone(),
+        )
         .for_each(|_| futures::future::ready(()));
 
-    let grants = Controller::new(scoped::<KmsGrant>(&client, namespace), wc.clone()).with_config(config.clone());
-    let grant_store = grants.store();
-    let grants = grants
-        .watches(scoped::<KmsKey>(&client, namespace), wc.clone(), move |key| {
-            references::grants_of(&key, &grant_store.state())
-        })
+    let (grant_store, grant_triggers) =
+        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsGrant, ctx.clone());
+    let grants = Controller::for_stream(grant_triggers, grant_store.clone())
+        .with_config(config.clone())
+        .watches_stream(key_changes(), move |key| references::grants_of(&key, &grant_store.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
-        .run(on_key::reconcile::<KmsGrant>, on_key::error_policy::<KmsGrant>, ctx.clone())
+        .run(
+            watched::decoded(
+                Kind::KmsGrant,
+                watched::within_share(Kind::KmsGrant, share(), on_key::reconcile::<KmsGrant>),
+            ),
+            watched::error_policy(Kind::KmsGrant),
+            ctx.clone(),
+        )
         .for_each(|_| futures::future::ready(()));
 
-    let accounts = Controller::new(Api::<AwsAccount>::all(client.clone()), wc)
+    let (account_store, account_triggers) =
+        watched::triggers(Api::<Watched<AwsAccount>>::all(client.clone()), wc, Kind::AwsAccount, ctx.clone());
+    let accounts = Controller::for_stream(account_triggers, account_store)
         .with_config(config)
         .graceful_shutdown_on(stopped(shutdown))
-        .run(account::reconcile, account::error_policy, ctx.clone())
+        .run(
+            watched::decoded(Kind::AwsAccount, account::reconcile),
+            watched::error_policy(Kind::AwsAccount),
+            ctx.clone(),
+        )
         .for_each(|_| futures::future::ready(()));
 
     // From the moment shutdown is asked (a signal, a lost lease) no new AWS write starts; the
@@ -188,6 +241,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let mut settings = args.engine.settings();
     // Listings shared between reconciles of different objects, refreshed at least this often.
     settings.listing_ttl = Some(Duration::from_secs(60));
+    settings.wait_budget = Some(Duration::from_secs(args.wait_budget_seconds));
     let engine = args.engine.engine(settings).await.map_err(|e| RunError::Config(e.to_string()))?;
     let metrics = Metrics::new(engine.calls().stats.clone());
     let health = Health::new(metrics.clone());
@@ -215,10 +269,11 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         None
     };
     health.set_ready(true);
-    let options = ControllerOptions {
-        watch_namespace: args.watch_namespace.clone(),
-        concurrency: u16::try_from(args.engine.concurrency).unwrap_or(u16::MAX),
-    };
+    let concurrency = u16::try_from(args.engine.concurrency).unwrap_or(u16::MAX);
+    let mut options = ControllerOptions::new(args.watch_namespace.clone(), concurrency);
+    if let Some(share) = args.namespace_concurrency {
+        options.namespace_share = share.clamp(1, concurrency.max(1));
+    }
     metrics.leading(true);
     run_controllers(ctx, &options, shutdown).await;
     metrics.leading(false);

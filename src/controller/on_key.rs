@@ -15,12 +15,13 @@ use kube::runtime::finalizer::{Event as Finalized, finalizer};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::context::{Context, ControllerError, object_name};
+use super::admission::Purpose;
+use super::context::{Context, ControllerError, Refusal, object_name};
 use super::key::FINALIZER;
 use super::status::api_for;
 use super::{deletion, events, gate};
-use crate::engine::Mode;
 use crate::engine::on_key::OnKey;
+use crate::engine::{Mode, Outcome};
 
 /// What the controller needs of a kind besides `OnKey`.
 pub trait OnKeyResource:
@@ -73,10 +74,6 @@ pub fn reconcile<T: OnKeyResource>(
     .boxed()
 }
 
-pub fn error_policy<T: OnKeyResource>(object: Arc<T>, error: &ControllerError, ctx: Arc<Context>) -> Action {
-    ctx.error_policy(&object_name(T::KIND, object.as_ref()), error)
-}
-
 /// `Some(action)` when the object is not admitted, checked with reads only.
 async fn admit_before_finalizer<T: OnKeyResource>(
     object: &T,
@@ -96,8 +93,11 @@ async fn pass<T: OnKeyResource>(object: &T, ctx: &Context, mode: Mode) -> Result
     let api = api_for(&ctx.client, object);
     let name = object_name(T::KIND, object);
     let previous = object.current_status();
-    let admitted = match ctx.admit_on_key(object, true).await? {
+    let admitted = match ctx.admit_on_key(object, Purpose::Converge).await? {
         Ok(admitted) => admitted,
+        Err(refusal) if mode == Mode::Apply && T::WITHDRAWN_WHEN_REFUSED && refusal.reason == "NotPermitted" => {
+            return withdraw(object, ctx, refusal, started).await.map(Some);
+        }
         Err(refusal) => return ctx.refuse(&api, object, &name, previous, refusal, started).await.map(Some),
     };
     let report = object.converge(&ctx.engine, admitted.context(), mode).await;
@@ -107,9 +107,35 @@ async fn pass<T: OnKeyResource>(object: &T, ctx: &Context, mode: Mode) -> Result
     ctx.finish(&api, object, &name, previous, report, started).await.map(Some)
 }
 
+/// An admitted object its account's rules now refuse (a grantee whose account was taken out of
+/// `principalAccounts`, say): what it made is removed, not kept, since nobody permits it any
+/// more; the refusal is recorded as for any refused object.
+async fn withdraw<T: OnKeyResource>(
+    object: &T,
+    ctx: &Context,
+    refusal: Refusal,
+    started: Instant,
+) -> Result<Action, ControllerError> {
+    let api = api_for(&ctx.client, object);
+    let name = object_name(T::KIND, object);
+    let previous = object.current_status();
+    let admitted = match ctx.admit_on_key(object, Purpose::Remove).await? {
+        Ok(admitted) => admitted,
+        Err(_) => return ctx.refuse(&api, object, &name, previous, refusal, started).await,
+    };
+    let report = object.remove(&ctx.engine, admitted.context(), Mode::Apply).await;
+    if let Outcome::Failed(error) = &report.outcome {
+        tracing::warn!(object = %name, %error, "could not remove what a refused object made; retrying");
+        ctx.metrics.error(&name, error.reason());
+        return ctx.refuse(&api, object, &name, previous, refusal, started).await;
+    }
+    events::publish(&ctx.recorder, object, events::events_for(&report, false)).await;
+    ctx.refuse_as(&api, object, &name, previous, report.status, refusal, started).await
+}
+
 async fn cleanup<T: OnKeyResource>(object: &T, ctx: &Context) -> Result<Action, ControllerError> {
     let name = object_name(T::KIND, object);
-    let admitted = match ctx.admit_on_key(object, false).await? {
+    let admitted = match ctx.admit_on_key(object, Purpose::Remove).await? {
         Ok(admitted) => admitted,
         Err(refusal) => {
             // Nothing may, or can, find the key any more: let the object go, and say what stays.

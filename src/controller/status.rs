@@ -103,17 +103,28 @@ pub struct StatusIntent<'a> {
     pub name: String,
     /// The object's version as read, then as this recorder left it.
     version: Mutex<Option<String>>,
+    /// The intent this recorder wrote, if it wrote one.
+    written: Mutex<Option<CreateIntent>>,
 }
 
 impl<'a> StatusIntent<'a> {
     pub fn new(api: &'a Api<crate::api::KmsKey>, key: &crate::api::KmsKey) -> Self {
-        StatusIntent { api, name: key.name_any(), version: Mutex::new(key.resource_version()) }
+        StatusIntent {
+            api,
+            name: key.name_any(),
+            version: Mutex::new(key.resource_version()),
+            written: Mutex::new(None),
+        }
     }
 
-    /// `key` as the rest of the pass must write it: at the version the intent's write left.
+    /// `key` as the rest of the pass must write it: at the version the intent's write left,
+    /// with the intent in its status, so that a pass whose create KMS refused clears it.
     pub fn latest(&self, key: &crate::api::KmsKey) -> crate::api::KmsKey {
         let mut key = key.clone();
         key.metadata.resource_version = self.version.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(intent) = self.written.lock().unwrap_or_else(PoisonError::into_inner).clone() {
+            key.status.get_or_insert_with(Default::default).creating = Some(intent);
+        }
         key
     }
 }
@@ -129,6 +140,7 @@ impl IntentRecorder for StatusIntent<'_> {
                 .await
                 .map_err(|e| e.to_string())?;
             *self.version.lock().unwrap_or_else(PoisonError::into_inner) = written.resource_version();
+            *self.written.lock().unwrap_or_else(PoisonError::into_inner) = Some(intent.clone());
             Ok(())
         }
         .boxed()

@@ -8,6 +8,7 @@ use crate::api::{AwsAccount, KeyPointer, KmsKey};
 use crate::aws::AccountConfig;
 use crate::engine::KeyHandle;
 use crate::engine::alias::{KeyTarget, explicit_target};
+use crate::engine::on_key::Recorded;
 
 fn missing_account(name: &str) -> Refusal {
     Refusal::new(
@@ -55,4 +56,18 @@ pub async fn resolve(
     };
     let config = AccountConfig::from_spec(account_ref, &account.spec);
     Ok(Ok((explicit_target(target_key_id, &config, pointer.region), account)))
+}
+
+/// The key and account an object's status records, as a target: for removing what the object
+/// made once its KmsKey is gone. Whether the namespace may use that account, and whether the
+/// key is the namespace's, are decided as for any target.
+pub async fn resolve_recorded(
+    ctx: &Context,
+    recorded: Recorded<'_>,
+) -> Result<Result<(KeyTarget, AwsAccount), Refusal>, ControllerError> {
+    let Some(account) = ctx.account(recorded.account).await? else {
+        return Ok(Err(missing_account(recorded.account)));
+    };
+    let config = AccountConfig::from_spec(recorded.account, &account.spec);
+    Ok(Ok((explicit_target(recorded.key_id, &config, Some(recorded.region)), account)))
 }

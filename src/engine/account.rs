@@ -5,6 +5,7 @@ use crate::api::conditions::{ConditionUpdate, SYNCED};
 use crate::api::monitoring::AccountMonitoring;
 use crate::api::{AwsAccountStatus, Kind, ObjectName};
 use crate::aws::AccountConfig;
+use crate::engine::identity::unverified_notice;
 use crate::engine::plan::Plan;
 use crate::engine::report::{Outcome, Report, ready, synced_condition};
 use crate::engine::{Engine, Finding, Mode};
@@ -37,18 +38,28 @@ impl Engine {
                 };
             }
         };
-        // Accepted without proof (a custom endpoint): say so where the run's results are read,
-        // not only in a log line.
-        let notices: Vec<Finding> =
-            identity.warning.iter().map(|w| Finding::new("IdentityUnconfirmed", w.clone())).collect();
-        let ready = ready(
-            true,
-            "CredentialsValid",
-            identity.warning.clone().unwrap_or_else(|| {
-                format!("credentials resolve to {} in account {}", identity.caller, account.account_id)
-            }),
-        );
-        let status = AwsAccountStatus { caller_arn: Some(identity.caller.clone()), ..AwsAccountStatus::default() };
+        let (ready, reachable, notices): (_, _, Vec<Finding>) = match &identity.caller {
+            Some(caller) => (
+                ready(
+                    true,
+                    "CredentialsValid",
+                    format!("credentials resolve to {caller} in account {}", account.account_id),
+                ),
+                "the account is reachable",
+                Vec::new(),
+            ),
+            // Usable, but unproven: say so where the run's results and the account's status are
+            // read, not only in a log line.
+            None => {
+                let notice = unverified_notice(account);
+                (ready(true, notice.reason, notice.message.clone()), "nothing to check", vec![notice])
+            }
+        };
+        let status = AwsAccountStatus {
+            account_verified: Some(identity.verified()),
+            caller_arn: identity.caller.clone(),
+            ..AwsAccountStatus::default()
+        };
         let (Some(spec), Some(mode)) = (monitoring, mode) else {
             return AccountReport {
                 object,
@@ -57,14 +68,14 @@ impl Engine {
                 notices,
                 outcome: Outcome::InSync,
                 ready,
-                synced: ConditionUpdate::new(SYNCED, true, "InSync", "the account is reachable"),
+                synced: ConditionUpdate::new(SYNCED, true, "InSync", reachable),
                 status,
             };
         };
         let pass = self.converge_account_monitoring(account, spec, mode).await;
-        let outcome = match pass.outcome {
-            Outcome::Failed(error) => Outcome::Failed(error.with_caller(&identity.caller)),
-            other => other,
+        let outcome = match (pass.outcome, identity.caller.as_deref()) {
+            (Outcome::Failed(error), Some(caller)) => Outcome::Failed(error.with_caller(caller)),
+            (other, _) => other,
         };
         AccountReport {
             object,

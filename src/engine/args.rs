@@ -14,7 +14,7 @@ use crate::aws::{CallContext, ClientPool, RateLimitParseError, RateLimits, Retry
 #[derive(Clone, Debug, Args)]
 pub struct EngineArgs {
     /// Written into ownership tags; set a different name for each cluster that manages the same account.
-    #[arg(long, env = "KMS_OPERATOR_CLUSTER_NAME", default_value = DEFAULT_CLUSTER_NAME)]
+    #[arg(long, env = "KMS_OPERATOR_CLUSTER_NAME", default_value = DEFAULT_CLUSTER_NAME, value_parser = cluster_name)]
     pub cluster_name: String,
 
     /// Resources reconciled at the same time.
@@ -28,6 +28,31 @@ pub struct EngineArgs {
     /// Seconds to keep retrying a policy KMS refuses for naming a just-created IAM principal.
     #[arg(long, env = "KMS_OPERATOR_POLICY_PROPAGATION_TIMEOUT", default_value_t = 120)]
     pub policy_propagation_timeout: u64,
+
+    /// Let refusals name the namespace and object that own another's key (off: they name the rule and the fix only, so tenants learn nothing of each other).
+    #[arg(long, env = "KMS_OPERATOR_SHOW_OWNERS", default_value_t = false)]
+    pub show_owners: bool,
+}
+
+/// The longest cluster name: with the longest namespace (63) it leaves the ownership tag (256
+/// characters) room for a name of at least 46 characters and its digest (see
+/// `ownership::owner_value`).
+pub const MAX_CLUSTER_NAME_CHARS: usize = 128;
+
+/// A cluster name that fits in the ownership tag, in the characters KMS allows in a tag value.
+fn cluster_name(value: &str) -> Result<String, String> {
+    let chars = value.chars().count();
+    if chars == 0 || chars > MAX_CLUSTER_NAME_CHARS {
+        return Err(format!(
+            "is {chars} characters; a cluster name is written into every ownership tag and must be 1 to {MAX_CLUSTER_NAME_CHARS}"
+        ));
+    }
+    match value.chars().find(|c| !(c.is_alphanumeric() || "_.:/=+-@".contains(*c))) {
+        Some(bad) => Err(format!(
+            "contains {bad:?}; a cluster name is written into every ownership tag, which takes letters, digits and _ . : / = + - @"
+        )),
+        None => Ok(value.to_owned()),
+    }
 }
 
 impl EngineArgs {
@@ -36,6 +61,7 @@ impl EngineArgs {
         EngineSettings {
             cluster_name: self.cluster_name.clone(),
             policy_propagation_timeout: Duration::from_secs(self.policy_propagation_timeout),
+            show_owners: self.show_owners,
             ..EngineSettings::default()
         }
     }
@@ -46,5 +72,19 @@ impl EngineArgs {
         let ctx = CallContext::new(&limits, RetryPolicy::default());
         let pool = ClientPool::from_environment(ctx, Timeouts::default()).await;
         Ok(Engine::new(pool, settings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_name_must_fit_an_ownership_tag() {
+        assert_eq!(cluster_name("eu/prod-1").as_deref(), Ok("eu/prod-1"));
+        assert!(cluster_name(&"c".repeat(MAX_CLUSTER_NAME_CHARS)).is_ok());
+        assert!(cluster_name(&"c".repeat(MAX_CLUSTER_NAME_CHARS + 1)).unwrap_err().contains("1 to 128"));
+        assert!(cluster_name("").is_err());
+        assert!(cluster_name("prod*").unwrap_err().contains("'*'"));
     }
 }

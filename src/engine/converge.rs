@@ -77,6 +77,8 @@ impl Engine {
             made.extend(executed);
             match result {
                 Ok(()) => {}
+                // The pass spent its wait budget: it ends here and is looked at again later.
+                Err(error @ EngineError::StillWaiting { .. }) => return done(made, plan, Outcome::Failed(error)),
                 // A throttle that outlasted its retries, or a write whose outcome is unknown:
                 // look again before deciding anything.
                 Err(error) if error.is_transient() => {

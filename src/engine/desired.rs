@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::admission::Tenant;
 use super::monitoring::{DesiredMonitoring, KeyAlarms, MonitoringSetup};
-use super::ownership::{KeyOwner, OWNER_TAG, key_owner, owner_value, parse_owner};
+use super::ownership::{KeyOwner, OWNER_TAG, owner_from, owner_value, parse_owner};
 use super::settings::{EngineSettings, partition_of};
 use crate::api::monitoring::AccountMonitoring;
 use crate::api::{DeletionPolicy, KmsKey, ObjectName, catalog};
@@ -69,6 +69,8 @@ pub struct DesiredKey {
     pub pending_window_days: i32,
     /// Whether the namespace may adopt keys the operator did not create (from admission).
     pub may_adopt: bool,
+    /// Whether messages may name another key's owner (`EngineSettings::show_owners`).
+    pub show_owners: bool,
     /// What this pass may bring back of a key taken out of service outside the operator.
     pub mandate: Mandate,
     /// Alarms on the key's use; `None` when the account has no `spec.monitoring`.
@@ -94,12 +96,13 @@ impl DesiredKey {
         &self.owner.1
     }
 
-    /// Whose a key with `tags` is, as seen from this object's namespace.
-    pub fn owner_of(&self, tags: &BTreeMap<String, String>) -> KeyOwner {
-        match parse_owner(self.owner_value()) {
-            Some((cluster, namespace, _)) => key_owner(tags, cluster, namespace),
-            None => KeyOwner::Foreign(self.owner_value().to_owned()),
-        }
+    /// Whose a key with the ownership tag `owner` is, as seen from this object's namespace.
+    pub fn owner_of(&self, owner: Option<&str>) -> KeyOwner {
+        let owner = match parse_owner(self.owner_value()) {
+            Some((cluster, namespace, _)) => owner_from(owner, cluster, namespace),
+            None => KeyOwner::Foreign(Some(self.owner_value().to_owned())),
+        };
+        owner.told(self.show_owners)
     }
 
     /// The `rotation.rotateNow` value asked for, if any.
@@ -130,16 +133,22 @@ impl DesiredKey {
     }
 }
 
-/// The policy a key in `region` gets: the builder's, the raw document, or the AWS default for
-/// keys the operator creates. `None` when an imported key declares no policy.
-fn policy_for(key: &KmsKey, account: &AccountConfig, region: &str, creates: bool) -> Option<Value> {
-    let ctx = BuildContext {
-        account_id: &account.account_id,
+/// What the builder needs to compile `key`'s policy for a copy in `region` of account
+/// `account_id`.
+pub fn build_context<'a>(key: &'a KmsKey, account_id: &'a str, region: &'a str) -> BuildContext<'a> {
+    BuildContext {
+        account_id,
         region,
         partition: partition_of(region),
         key_spec: &key.spec.key_spec,
         key_usage: &key.spec.key_usage,
-    };
+    }
+}
+
+/// The policy a key in `region` gets: the builder's, the raw document, or the AWS default for
+/// keys the operator creates. `None` when an imported key declares no policy.
+fn policy_for(key: &KmsKey, account: &AccountConfig, region: &str, creates: bool) -> Option<Value> {
+    let ctx = build_context(key, &account.account_id, region);
     if let Some(spec) = &key.spec.policy {
         return Some(policy::build(spec, &ctx));
     }
@@ -235,6 +244,7 @@ pub fn desired_key(
         deletion: spec.deletion_policy(),
         pending_window_days: spec.pending_window_days(),
         may_adopt: tenant.may_adopt,
+        show_owners: settings.show_owners,
         mandate,
     }
 }

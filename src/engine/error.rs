@@ -8,8 +8,9 @@ pub enum EngineError {
     Credentials { account: String, source: AwsError },
 
     /// STS could not say who the credentials are, for a reason that is not the credentials'
-    /// (a timeout, a 5xx, throttling, ...): retried when transient, never taken as a verdict.
-    #[error("AwsAccount {account}: could not confirm which account the credentials belong to: {source}{}", retry_note(.source))]
+    /// (a timeout, a 5xx, throttling, an endpoint without STS): retried when transient, never
+    /// taken as a verdict, and nothing is written meanwhile.
+    #[error("AwsAccount {account}: could not confirm which account the credentials belong to: {source}{}", unverified_note(.source))]
     Unverified { account: String, source: AwsError },
 
     #[error(
@@ -42,6 +43,10 @@ pub enum EngineError {
     #[error("{0}")]
     Unresolved(String),
 
+    /// AWS has not caught up yet and the pass spent its wait budget: looked at again shortly.
+    #[error("{what}; looking again shortly")]
+    StillWaiting { reason: &'static str, what: String },
+
     /// The process was asked to stop before this change started.
     #[error("interrupted before: {0}")]
     Interrupted(String),
@@ -51,8 +56,12 @@ pub enum EngineError {
 pub const CREDENTIALS_FIX: &str = "Fix: provide credentials: AWS_PROFILE (after `aws sso login` for an SSO profile) \
      or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY at the command line; IRSA or EKS Pod Identity in a cluster";
 
-fn retry_note(error: &AwsError) -> &'static str {
-    if error.kind.is_transient() { "; this is usually temporary and is retried" } else { "" }
+fn unverified_note(error: &AwsError) -> &'static str {
+    if error.kind.is_transient() {
+        "; this is usually temporary and is retried"
+    } else {
+        ". Fix: let the operator reach STS: spec.stsEndpointUrl (an STS VPC endpoint) or AWS_ENDPOINT_URL_STS; only for a local emulator without STS, spec.verifyAccount: false"
+    }
 }
 
 fn hint(error: &AwsError, caller: Option<&str>) -> String {
@@ -76,6 +85,12 @@ fn hint(error: &AwsError, caller: Option<&str>) -> String {
     }
 }
 
+impl From<AwsError> for EngineError {
+    fn from(source: AwsError) -> Self {
+        EngineError::aws(source)
+    }
+}
+
 impl EngineError {
     /// CamelCase reason for conditions, events and metrics.
     pub fn reason(&self) -> &'static str {
@@ -89,6 +104,7 @@ impl EngineError {
             EngineError::NotConverged { .. } => "NotConverged",
             EngineError::Ambiguous(source) => source.reason(),
             EngineError::Unresolved(_) => "ReferenceNotReady",
+            EngineError::StillWaiting { reason, .. } => reason,
             EngineError::Interrupted(_) => "Interrupted",
         }
     }
@@ -97,9 +113,17 @@ impl EngineError {
     pub fn is_transient(&self) -> bool {
         match self {
             EngineError::Aws { source, .. } | EngineError::Unverified { source, .. } => source.kind.is_transient(),
-            EngineError::NotConverged { .. } | EngineError::Unresolved(_) | EngineError::Ambiguous(_) => true,
+            EngineError::NotConverged { .. }
+            | EngineError::Unresolved(_)
+            | EngineError::Ambiguous(_)
+            | EngineError::StillWaiting { .. } => true,
             _ => false,
         }
+    }
+
+    /// The pass ended waiting for AWS to catch up, within its budget.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self, EngineError::StillWaiting { .. })
     }
 
     pub fn aws(source: AwsError) -> Self {

@@ -11,6 +11,7 @@ mod converge;
 pub mod desired;
 mod error;
 pub mod export;
+mod family;
 pub mod grant;
 pub mod identity;
 pub mod key;
@@ -22,6 +23,7 @@ pub mod ownership;
 pub mod plan;
 mod report;
 mod settings;
+mod waits;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -32,6 +34,7 @@ use std::time::Instant;
 pub use args::EngineArgs;
 pub use change::{Action, Change, Finding, KeyHandle};
 pub use error::EngineError;
+pub(crate) use identity::noting_unverified;
 pub use report::{Outcome, Report};
 pub use settings::{DEFAULT_CLUSTER_NAME, EngineSettings, partition_of};
 
@@ -65,6 +68,8 @@ pub struct Engine {
     stopping: AtomicBool,
     /// Tokens of the grants this process created.
     grant_tokens: grant::GrantTokens,
+    /// When KMS first refused a principal for each write still waiting for IAM.
+    propagating: waits::Propagating,
 }
 
 impl Engine {
@@ -79,6 +84,7 @@ impl Engine {
             in_question: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
             grant_tokens: grant::GrantTokens::default(),
+            propagating: Mutex::new(HashMap::new()),
         }
     }
 
@@ -112,17 +118,14 @@ impl Engine {
         self.pool.kms(account, region).await
     }
 
-    /// Fails unless the account's credentials really are the declared account (see
-    /// [`identity::check_identity`] for custom endpoints).
+    /// Fails unless the account's credentials really are the declared account
+    /// ([`identity::check_identity`]); with `verifyAccount: false` nothing is asked and the
+    /// identity is unverified.
     pub async fn verify_account(&self, account: &AccountConfig) -> Result<Identity, EngineError> {
-        let answer = self.listings.identity(&self.pool, account).await;
-        let identity = check_identity(account, answer, self.pool.uses_custom_endpoint(account))?;
-        // Debug only: every resource of the account passes here, and the account's own report
-        // (check_account) already shows the warning once.
-        if let Some(warning) = &identity.warning {
-            tracing::debug!(account = %account.name, "{warning}");
+        if !account.verify_account {
+            return Ok(Identity { caller: None });
         }
-        Ok(identity)
+        check_identity(account, self.listings.identity(&self.pool, account).await)
     }
 
     fn remember_created(&self, key_id: &str) {

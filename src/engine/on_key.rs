@@ -21,12 +21,27 @@ pub struct OnKeyContext<'a> {
     pub target: Result<&'a KeyTarget, String>,
     /// What its namespace may do, from admission.
     pub tenant: &'a Tenant,
-    /// The account its status says it was last in, when that is another one than the target's
-    /// (a grant that moved between accounts leaves its old grant there).
-    pub previous_account: Option<&'a AccountConfig>,
+    /// The accounts its status says it was last in, other than the target's (a grant that moved
+    /// between accounts leaves its old grant there), where the front door admitted the namespace.
+    pub previous_accounts: &'a [AccountConfig],
+    /// Whether the front door keeps a record of what the object held (the controller's status).
+    pub records: bool,
+}
+
+/// Where its status says an alias or grant is: enough to find and remove it once the KmsKey it
+/// pointed at is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recorded<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub key_id: &'a str,
 }
 
 pub trait OnKey: Send + Sync {
+    /// Whether a refusal by its account's rules takes back what it made: a grant gives access,
+    /// which an account that no longer permits it must not leave; an alias gives none.
+    const WITHDRAWN_WHEN_REFUSED: bool;
+
     type Status: CommonStatus;
     const KIND: Kind;
 
@@ -38,10 +53,11 @@ pub trait OnKey: Send + Sync {
     fn issues(&self) -> Vec<Issue>;
     /// The tenancy rules that need no call to AWS, against the account of the key.
     fn refusals(&self, object: &ObjectName, permitted: Permitted<'_>) -> Vec<Refusal>;
-    /// The `AwsAccount` its status says it was last in, if it keeps such a record (grants).
-    fn recorded_account(&self) -> Option<&str> {
-        None
+    /// The `AwsAccount`s its status says it was in, if it keeps such a record (grants).
+    fn recorded_accounts(&self) -> Vec<&str> {
+        Vec::new()
     }
+    fn recorded_target(&self) -> Option<Recorded<'_>>;
     /// Whether it asks to take over what the operator did not create (`KmsAlias.spec.adopt`).
     fn adopts(&self) -> bool {
         false
@@ -65,6 +81,16 @@ pub trait OnKey: Send + Sync {
 impl OnKey for KmsAlias {
     type Status = crate::api::KmsAliasStatus;
     const KIND: Kind = Kind::KmsAlias;
+    const WITHDRAWN_WHEN_REFUSED: bool = false;
+
+    fn recorded_target(&self) -> Option<Recorded<'_>> {
+        let status = self.status.as_ref()?;
+        Some(Recorded {
+            account: status.account_ref.as_deref()?,
+            region: status.region.as_deref()?,
+            key_id: status.target_key_id.as_deref()?,
+        })
+    }
 
     fn pointer(&self) -> KeyPointer<'_> {
         self.spec.pointer()
@@ -87,7 +113,9 @@ impl OnKey for KmsAlias {
     }
 
     fn refusals(&self, object: &ObjectName, permitted: Permitted<'_>) -> Vec<Refusal> {
-        tenancy::check_target_account(object, &self.spec.pointer(), permitted)
+        let mut refusals = tenancy::check_alias_name(object, &self.spec.name, permitted);
+        refusals.extend(tenancy::check_target_account(object, &self.spec.pointer(), permitted));
+        refusals
     }
 
     fn converge<'a>(
@@ -97,7 +125,10 @@ impl OnKey for KmsAlias {
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
         engine
-            .reconcile_alias(AliasRequest { alias: self, target: context.target, tenant: context.tenant }, mode)
+            .reconcile_alias(
+                AliasRequest { alias: self, target: context.target, tenant: context.tenant, records: context.records },
+                mode,
+            )
             .boxed()
     }
 
@@ -107,7 +138,12 @@ impl OnKey for KmsAlias {
         context: OnKeyContext<'a>,
         mode: Mode,
     ) -> BoxFuture<'a, Report<Self::Status>> {
-        engine.delete_alias(AliasRequest { alias: self, target: context.target, tenant: context.tenant }, mode).boxed()
+        engine
+            .delete_alias(
+                AliasRequest { alias: self, target: context.target, tenant: context.tenant, records: context.records },
+                mode,
+            )
+            .boxed()
     }
 
     fn columns(&self, status: &Self::Status) -> (Option<String>, Option<String>) {
@@ -122,6 +158,16 @@ impl OnKey for KmsAlias {
 impl OnKey for KmsGrant {
     type Status = crate::api::KmsGrantStatus;
     const KIND: Kind = Kind::KmsGrant;
+    const WITHDRAWN_WHEN_REFUSED: bool = true;
+
+    fn recorded_target(&self) -> Option<Recorded<'_>> {
+        let status = self.status.as_ref()?;
+        Some(Recorded {
+            account: status.account_ref.as_deref()?,
+            region: status.region.as_deref()?,
+            key_id: status.key_id.as_deref()?,
+        })
+    }
 
     fn pointer(&self) -> KeyPointer<'_> {
         self.spec.pointer()
@@ -169,8 +215,14 @@ impl OnKey for KmsGrant {
         (status.grant_id.clone(), Some(self.spec.name.clone()))
     }
 
-    fn recorded_account(&self) -> Option<&str> {
-        let status = self.status.as_ref()?;
-        status.superseded.first().map(|s| s.account_ref.as_str()).or(status.account_ref.as_deref())
+    fn recorded_accounts(&self) -> Vec<&str> {
+        let Some(status) = self.status.as_ref() else {
+            return Vec::new();
+        };
+        let mut accounts: Vec<&str> =
+            status.superseded.iter().map(|s| s.account_ref.as_str()).chain(status.account_ref.as_deref()).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        accounts
     }
 }

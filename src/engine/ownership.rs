@@ -4,14 +4,34 @@
 
 use std::collections::BTreeMap;
 
+use sha2::{Digest, Sha256};
+
 use crate::api::ObjectName;
+use crate::api::catalog::MAX_TAG_VALUE_CHARS;
 
 pub const OWNER_TAG: &str = "kmsoperator.dev/owner";
 
-/// `<cluster>/<namespace>/<name>`.
+/// `<cluster>/<namespace>/<name>`. KMS keeps 256 characters of a tag value, and a namespace (63)
+/// and a name (253) may hold more together: then the name is cut and ends in `+` and 16 hex
+/// digits of its SHA-256, so that the value still fits, stays the same on every run, differs
+/// for every name, and still names the cluster and namespace that ownership and IAM read.
+/// (`+` is not in Kubernetes names, so a shortened value never equals a name written out.)
 pub fn owner_value(cluster: &str, object: &ObjectName) -> String {
-    format!("{cluster}/{}", object.qualified())
+    let full = format!("{cluster}/{}", object.qualified());
+    if full.chars().count() <= MAX_TAG_VALUE_CHARS {
+        return full;
+    }
+    let namespace = object.namespace.as_deref().unwrap_or("default");
+    let digest = Sha256::digest(object.name.as_bytes());
+    let hex: String = digest.iter().take(NAME_DIGEST_BYTES).map(|b| format!("{b:02x}")).collect();
+    let prefix = format!("{cluster}/{namespace}/");
+    let room = MAX_TAG_VALUE_CHARS.saturating_sub(prefix.chars().count() + 1 + hex.len());
+    let head: String = object.name.chars().take(room).collect();
+    format!("{prefix}{head}+{hex}")
 }
+
+/// 16 hex digits: a collision between two names of one namespace is out of reach.
+const NAME_DIGEST_BYTES: usize = 8;
 
 pub fn owner_of(tags: &BTreeMap<String, String>) -> Option<&str> {
     tags.get(OWNER_TAG).map(String::as_str)
@@ -32,19 +52,37 @@ pub fn parse_owner(value: &str) -> Option<(&str, &str, &str)> {
 pub enum KeyOwner {
     /// It carries this cluster's ownership tag for the namespace asking.
     Namespace,
-    /// It carries an ownership tag of another namespace or another cluster (the tag's value).
-    Foreign(String),
+    /// It carries an ownership tag of another namespace or another cluster: the tag's value,
+    /// where the operator may say whose it is (`--show-owners`).
+    Foreign(Option<String>),
     /// It carries no ownership tag: the operator did not create it.
     Unowned,
 }
 
+impl KeyOwner {
+    /// As told to a tenant: which other namespace or cluster owns a key is not said unless the
+    /// platform lets the operator say it (`--show-owners`).
+    pub fn told(self, show_owners: bool) -> Self {
+        match self {
+            KeyOwner::Foreign(_) if !show_owners => KeyOwner::Foreign(None),
+            other => other,
+        }
+    }
+}
+
 /// Whose the key with `tags` is, for an object in `namespace` of `cluster`.
 pub fn key_owner(tags: &BTreeMap<String, String>, cluster: &str, namespace: &str) -> KeyOwner {
-    match owner_of(tags) {
+    owner_from(owner_of(tags), cluster, namespace)
+}
+
+/// Whose a key with the ownership tag value `owner` (none: no tag) is, for an object in
+/// `namespace` of `cluster`.
+pub fn owner_from(owner: Option<&str>, cluster: &str, namespace: &str) -> KeyOwner {
+    match owner {
         None => KeyOwner::Unowned,
         Some(value) => match parse_owner(value) {
             Some((c, ns, _)) if c == cluster && ns == namespace => KeyOwner::Namespace,
-            _ => KeyOwner::Foreign(value.to_owned()),
+            _ => KeyOwner::Foreign(Some(value.to_owned())),
         },
     }
 }
@@ -55,6 +93,11 @@ pub fn describe_owner(value: &str) -> String {
         Some((cluster, namespace, name)) => format!("KmsKey {namespace}/{name} (cluster {cluster})"),
         None => format!("{OWNER_TAG}={value}"),
     }
+}
+
+/// Another owner as a message may name it: the object, when the operator may say it.
+pub fn describe_foreign(owner: Option<&str>) -> String {
+    owner.map_or_else(|| "another namespace or cluster".to_owned(), describe_owner)
 }
 
 /// Whether `owner` (an ownership tag value) belongs to this cluster, whichever object it names.
@@ -84,18 +127,46 @@ mod tests {
     }
 
     #[test]
+    fn an_owner_too_long_for_a_tag_value_is_shortened_and_keeps_cluster_and_namespace() {
+        let namespace = "n".repeat(63);
+        let long = ObjectName::new(Kind::KmsKey, Some(&namespace), &"k".repeat(253));
+        let value = owner_value("kms-operator", &long);
+        assert_eq!(value.chars().count(), MAX_TAG_VALUE_CHARS, "{value}");
+        assert_eq!(value, owner_value("kms-operator", &long), "the same on every run");
+        let (cluster, ns, name) = parse_owner(&value).expect("still parses");
+        assert_eq!((cluster, ns), ("kms-operator", namespace.as_str()));
+        assert!(name.starts_with("kkk") && name.contains('+'), "{name}");
+        assert_eq!(key_owner(&tagged(&value), "kms-operator", &namespace), KeyOwner::Namespace);
+        // Names that share the kept head still get different values.
+        let other = ObjectName::new(Kind::KmsKey, Some(&namespace), &format!("{}x", "k".repeat(252)));
+        assert_ne!(owner_value("kms-operator", &other), value);
+        // The longest cluster name the command line takes still leaves room for a name.
+        let widest = owner_value(&"c".repeat(crate::engine::args::MAX_CLUSTER_NAME_CHARS), &long);
+        assert_eq!(widest.chars().count(), MAX_TAG_VALUE_CHARS, "{widest}");
+        assert!(parse_owner(&widest).is_some_and(|(_, _, name)| name.starts_with('k')), "{widest}");
+        // A value that fits is left as it is.
+        let fits = ObjectName::new(Kind::KmsKey, Some("team-a"), &"k".repeat(247));
+        assert_eq!(owner_value("c", &fits), format!("c/team-a/{}", "k".repeat(247)));
+    }
+
+    #[test]
     fn a_key_belongs_to_the_namespace_and_cluster_its_tag_names() {
         assert_eq!(key_owner(&tagged("prod/team-a/logs"), "prod", "team-a"), KeyOwner::Namespace);
-        assert_eq!(
-            key_owner(&tagged("prod/team-a/logs"), "prod", "team-b"),
-            KeyOwner::Foreign("prod/team-a/logs".into())
-        );
-        assert_eq!(
-            key_owner(&tagged("staging/team-a/logs"), "prod", "team-a"),
-            KeyOwner::Foreign("staging/team-a/logs".into())
-        );
-        assert_eq!(key_owner(&tagged("garbage"), "prod", "team-a"), KeyOwner::Foreign("garbage".into()));
+        let foreign = |value: &str| KeyOwner::Foreign(Some(value.into()));
+        assert_eq!(key_owner(&tagged("prod/team-a/logs"), "prod", "team-b"), foreign("prod/team-a/logs"));
+        assert_eq!(key_owner(&tagged("staging/team-a/logs"), "prod", "team-a"), foreign("staging/team-a/logs"));
+        assert_eq!(key_owner(&tagged("garbage"), "prod", "team-a"), foreign("garbage"));
         assert_eq!(key_owner(&BTreeMap::new(), "prod", "team-a"), KeyOwner::Unowned);
         assert_eq!(describe_owner("prod/team-a/logs"), "KmsKey team-a/logs (cluster prod)");
+    }
+
+    #[test]
+    fn another_owner_is_named_only_where_the_platform_allows_it() {
+        let seen = key_owner(&tagged("prod/team-a/logs"), "prod", "team-b");
+        assert_eq!(seen.clone().told(false), KeyOwner::Foreign(None));
+        assert_eq!(describe_foreign(None), "another namespace or cluster");
+        let KeyOwner::Foreign(shown) = seen.told(true) else { panic!("foreign") };
+        assert_eq!(describe_foreign(shown.as_deref()), "KmsKey team-a/logs (cluster prod)");
+        assert_eq!(KeyOwner::Namespace.told(false), KeyOwner::Namespace);
     }
 }

@@ -1,5 +1,8 @@
 use std::time::Duration;
 
+/// The AWS partition of a region, for the ARNs the policy builder writes.
+pub use crate::api::catalog::partition_of;
+
 /// How the engine behaves where AWS is slow to agree with itself.
 #[derive(Clone, Debug)]
 pub struct EngineSettings {
@@ -20,6 +23,15 @@ pub struct EngineSettings {
     pub listing_ttl: Option<Duration>,
     /// Observe-plan-execute rounds per resource before giving up on convergence.
     pub max_rounds: u32,
+    /// How long one pass may wait in place for AWS to agree with itself (IAM propagating a new
+    /// principal, a create whose answer was lost showing in ListKeys) before it ends with
+    /// `StillWaiting`, to be looked at again later; `None`: as long as the waits themselves
+    /// allow (local mode, where a run should finish its work). The controller sets it, so that
+    /// a resource that waits never holds a worker others need.
+    pub wait_budget: Option<Duration>,
+    /// Whether refusals may say which namespace and object own another's key; off, they name
+    /// the rule and the fix only, so no tenant learns of another's objects.
+    pub show_owners: bool,
 }
 
 pub const DEFAULT_CLUSTER_NAME: &str = "kms-operator";
@@ -34,34 +46,8 @@ impl Default for EngineSettings {
             create_visibility_window: Duration::from_secs(120),
             listing_ttl: None,
             max_rounds: 4,
+            wait_budget: None,
+            show_owners: false,
         }
-    }
-}
-
-/// The AWS partition of a region, for the ARNs the policy builder writes.
-pub fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else {
-        "aws"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partitions_follow_region_prefixes() {
-        assert_eq!(partition_of("ap-southeast-2"), "aws");
-        assert_eq!(partition_of("cn-north-1"), "aws-cn");
-        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
-        assert_eq!(partition_of("us-east-1"), "aws");
     }
 }

@@ -152,13 +152,13 @@ fn drift_and_notes_have_sections_of_their_own() {
         vec![change(Action::UpdateDescription { from: "a".into(), to: "b".into() })],
     );
     let mut noted = row(Kind::AwsAccount, "local", Outcome::InSync, Vec::new());
-    noted.notices.push(Finding::new("IdentityUnconfirmed", "a custom endpoint: not checked"));
+    noted.notices.push(Finding::new("AccountNotVerified", "verifyAccount is false: not checked"));
     let text = markdown(&plan(vec![drift, noted]));
     assert!(!text.contains("#### Changes"), "drift is no change: {text}");
     let drift_at = text.find("#### Drift left as it is (managementPolicy: Observe)").expect("drift section");
     assert!(text[drift_at..].contains("- `~ description: \"a\" -> \"b\"`"), "{text}");
     assert!(
-        text.contains("#### Notes\n\n- **AwsAccount local (eu-west-1)**: a custom endpoint: not checked"),
+        text.contains("#### Notes\n\n- **AwsAccount local (eu-west-1)**: verifyAccount is false: not checked"),
         "{text}"
     );
 }

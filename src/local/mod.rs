@@ -4,6 +4,7 @@ pub mod admission;
 mod by_tag;
 pub mod deletions;
 mod export;
+pub mod file_trust;
 pub mod manifests;
 pub mod markdown;
 pub mod output;

@@ -50,17 +50,16 @@ pub fn mark_removed(result: &mut ResourceResult) {
 /// `before` only where `after` has none of that name (an account removed with its keys).
 pub fn removals(before: &ManifestSet, after: &ManifestSet) -> Removals {
     let removed_accounts = gone(Kind::AwsAccount, &before.accounts, &after.accounts);
-    let mut set = ManifestSet {
-        keys: gone(Kind::KmsKey, &before.keys, &after.keys),
-        aliases: gone(Kind::KmsAlias, &before.aliases, &after.aliases),
-        grants: gone(Kind::KmsGrant, &before.grants, &after.grants),
-        accounts: after.accounts.clone(),
-        namespaces: after.namespaces.clone(),
-        ..ManifestSet::default()
-    };
-    set.accounts.extend(removed_accounts.iter().cloned());
-    set.namespaces.extend(
-        before.namespaces.iter().filter(|n| !after.namespaces.iter().any(|a| a.object.name == n.object.name)).cloned(),
+    let mut accounts = after.accounts.clone();
+    accounts.extend(removed_accounts.iter().cloned());
+    let mut namespaces = after.namespaces.clone();
+    namespaces.extend(before.namespaces.iter().filter(|n| after.namespace(&n.object.name).is_none()).cloned());
+    let set = ManifestSet::of(
+        accounts,
+        gone(Kind::KmsKey, &before.keys, &after.keys),
+        gone(Kind::KmsAlias, &before.aliases, &after.aliases),
+        gone(Kind::KmsGrant, &before.grants, &after.grants),
+        namespaces,
     );
     let mut removed: BTreeSet<ObjectName> = removed_accounts.iter().map(|a| name_of(Kind::AwsAccount, a)).collect();
     removed.extend(set.keys.iter().map(|k| name_of(Kind::KmsKey, k)));
@@ -80,7 +79,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("set.yaml");
         std::fs::write(&file, yaml).expect("write");
-        let (set, issues) = load(&[PathBuf::from(&file)]);
+        let (set, issues) = load(&[PathBuf::from(&file)], crate::local::manifests::ReadLimits::default());
         assert!(issues.is_empty(), "{issues:?}");
         set
     }

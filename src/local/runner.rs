@@ -216,10 +216,10 @@ impl<'a> Runner<'a> {
             let monitoring = self.monitoring.get(&account.name);
             let report = self.counted(self.engine.check_account(account, monitoring, account_mode)).await;
             let id = Some(account.account_id.clone());
-            let state = match (report.is_failed(), report.notices.is_empty()) {
+            let state = match (report.is_failed(), report.status.account_verified) {
                 (true, _) => "Unverified",
-                (false, false) => "Unconfirmed",
-                (false, true) => "Verified",
+                (false, Some(true)) => "Verified",
+                (false, _) => "NotChecked",
             };
             ResourceResult::from_report(report, at, id, Some(state.to_owned()))
         })
@@ -340,7 +340,7 @@ impl<'a> Runner<'a> {
         };
         let target = self.target(&namespace, pointer, directory).await;
         let target = target.as_ref().map_err(String::clone);
-        let context = OnKeyContext { target, tenant: &tenant, previous_account: None };
+        let context = OnKeyContext { target, tenant: &tenant, previous_accounts: &[], records: false };
         let report = if delete {
             object.remove(self.engine, context, mode).await
         } else {
@@ -371,7 +371,7 @@ impl<'a> Runner<'a> {
             Err(Unfound::Missing(message)) => return ResourceResult::nothing_to_delete(object.object_name(), message),
             Err(Unfound::Failed(error)) => return ResourceResult::failed_before(object.object_name(), error),
         };
-        let context = OnKeyContext { target: Ok(&target), tenant: &tenant, previous_account: None };
+        let context = OnKeyContext { target: Ok(&target), tenant: &tenant, previous_accounts: &[], records: false };
         let report = object.remove(self.engine, context, mode).await;
         let (id, state) = object.columns(&report.status);
         ResourceResult::from_report(report, at, id, state)

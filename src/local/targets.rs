@@ -84,6 +84,8 @@ mod tests {
             assume_role_arn: None,
             external_id: None,
             endpoint_url: None,
+            sts_endpoint_url: None,
+            verify_account: true,
         }
     }
 

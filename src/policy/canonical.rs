@@ -336,14 +336,17 @@ mod tests {
                 ServiceAccess { name: "rds".into(), caller_accounts: Some(vec!["339712836516".into()]) },
                 ServiceAccess { name: "logs".into(), caller_accounts: None },
             ],
-            statements: vec![json!({
-                "Sid": "DenyWithoutTls",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "kms:*",
-                "Resource": "*",
-                "Condition": {"Bool": {"aws:SecureTransport": false}},
-            })],
+            statements: vec![
+                serde_json::from_value(json!({
+                    "Sid": "DenyWithoutTls",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "kms:*",
+                    "Resource": "*",
+                    "Condition": {"Bool": {"aws:SecureTransport": false}},
+                }))
+                .expect("an IAM statement"),
+            ],
         }
     }
 
@@ -358,17 +361,6 @@ mod tests {
         )
         .unwrap();
         assert_equivalent(&a, &b);
-    }
-
-    #[test]
-    fn pretty_and_compact_text_are_equivalent() {
-        let built = build(&full_spec(), &ctx());
-        let pretty: Value = serde_json::from_str(&to_pretty_json(&built)).unwrap();
-        let compact: Value = serde_json::from_str(&built.to_string()).unwrap();
-        let kms_style: Value =
-            serde_json::from_str(&serde_json::to_string_pretty(&built).unwrap().replace("  ", "    ")).unwrap();
-        assert_equivalent(&pretty, &compact);
-        assert_equivalent(&built, &kms_style);
     }
 
     #[test]
@@ -718,7 +710,6 @@ mod tests {
         assert_eq!(canonical(&json!("not a policy")), json!("not a policy"));
         assert_eq!(canonical(&json!(null)), json!(null));
         let odd = policy(json!([stmt(json!({"Action": ["kms:Decrypt", 3], "Condition": {"Null": {"k": null}}}))]));
-        assert_eq!(canonical(&odd), canonical(&odd.clone()));
         assert_different(
             &odd,
             &policy(json!([stmt(json!({"Action": ["kms:Decrypt", "3"], "Condition": {"Null": {"k": null}}}))])),

@@ -16,6 +16,8 @@ mod canonical;
 mod deleted;
 mod diff;
 #[cfg(test)]
+mod documented_tests;
+#[cfg(test)]
 mod equivalence_props;
 mod render;
 

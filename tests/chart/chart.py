@@ -32,6 +32,11 @@ ALL_ON = {
     "priorityClassName": "system-cluster-critical",
     "metrics": {"port": 9090, "service": {"enabled": True, "type": "ClusterIP", "port": 9090, "annotations": {"x": "y"}}, "serviceMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "5s", "labels": {"release": "prometheus"}}},
     "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+    "namespaceConcurrency": 4,
+    "waitBudgetSeconds": 10,
+    "showOwners": True,
+    "networkPolicy": {"enabled": True, "metricsFrom": [{"namespaceSelector": {"matchLabels": {"team": "observability"}}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]},
+    "tenantRoles": {"enabled": True},
     "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}, "alertLabels": {"team": "platform"}, "runbookUrl": "https://wiki.example.com/kms/operations.md", "driftSeconds": 900, "throttleRatio": 0.2},
     "grafanaDashboard": {"enabled": True, "labels": {"grafana_dashboard": "1", "team": "platform"}, "annotations": {"grafana_folder": "KMS"}, "namespace": "monitoring"},
 }

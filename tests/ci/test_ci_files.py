@@ -72,7 +72,7 @@ class Lint(unittest.TestCase):
                 self.assertIn("git worktree add --detach", text)
                 self.assertIn("BASE_MANIFESTS", text)
 
-    def test_both_platforms_run_the_same_script_with_the_read_only_role(self):
+    def test_both_platforms_run_the_same_script_with_the_read_only_role_and_file_patterns(self):
         for path in (GITHUB_WORKFLOW, GITLAB_JOB):
             text = path.read_text()
             with self.subTest(path=path.name):
@@ -80,6 +80,9 @@ class Lint(unittest.TestCase):
                 self.assertIn("KMS_OPERATOR_ASSUME_ROLE_NAME: kms-operator-plan", text)
                 self.assertIn("role/kms-operator-plan-ci", text)
                 self.assertIn("sts.amazonaws.com", text)
+                # Files are bound to tenants, for validate and plan alike.
+                self.assertIn('KMS_OPERATOR_PLATFORM_FILES: "keys/platform/**"', text)
+                self.assertIn('KMS_OPERATOR_TENANT_FILES: "keys/teams/{namespace}/**"', text)
 
 
 class FakeApi(http.server.ThreadingHTTPServer):

@@ -47,6 +47,38 @@ impl Output {
             .unwrap_or_else(|| panic!("no {kind} {name} in output:\n{}", self.stdout))
     }
 
+    /// The resource was refused with `reason`, in its result and in both conditions; returns
+    /// the refusal's message.
+    pub fn assert_refused(&self, kind: &str, name: &str, reason: &str) -> String {
+        let resource = self.resource(kind, name);
+        // A refused row keeps the contract's shape: kind, namespace, name, actions, status.
+        assert_eq!(resource["actions"], serde_json::json!([]), "{resource:#}");
+        assert!(resource["namespace"].is_string() && resource["status"].is_object(), "{resource:#}");
+        assert_eq!(resource["result"], "Refused", "{resource:#}");
+        assert_eq!(resource["refused"]["reason"], reason, "{resource:#}");
+        let conditions = resource["status"]["conditions"].as_array().expect("conditions");
+        for type_ in ["Ready", "Synced"] {
+            let condition = conditions.iter().find(|c| c["type"] == type_).expect("condition");
+            assert_eq!(
+                (condition["status"].as_str(), condition["reason"].as_str()),
+                (Some("False"), Some(reason)),
+                "{type_}"
+            );
+        }
+        resource["refused"]["message"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// KMS calls other than the account's identity check: a refusal made without asking AWS.
+    pub fn calls_beyond_identity(&self) -> u64 {
+        let summary = self.summary();
+        let by_operation = summary["calls"]["byOperation"].as_object().cloned().unwrap_or_default();
+        by_operation
+            .iter()
+            .filter(|(op, _)| op.as_str() != "GetCallerIdentity")
+            .map(|(_, n)| n.as_u64().unwrap_or(0))
+            .sum()
+    }
+
     pub fn assert_code(&self, code: i32) -> &Self {
         assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self

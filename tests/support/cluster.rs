@@ -61,6 +61,11 @@ impl Cluster {
         Cluster::with_engine(fake, engine_with(fast_settings(), RateLimits::unlimited()).await)
     }
 
+    /// A controller whose engine has `settings`, on a new API server.
+    pub async fn with_settings(settings: EngineSettings) -> Cluster {
+        Cluster::with_engine(FakeKube::new(), engine_with(settings, RateLimits::unlimited()).await)
+    }
+
     fn with_engine(fake: FakeKube, engine: kms_operator::engine::Engine) -> Cluster {
         let client = fake.client_named("controller");
         let metrics = Metrics::new(engine.calls().stats.clone());
@@ -92,11 +97,17 @@ impl Cluster {
     }
 
     /// The AwsAccount `test`, open to every namespace (and adoption) unless `extra` says
-    /// otherwise (a JSON merge patch: `{"allowedNamespaces": null}` removes the selector).
+    /// otherwise (a JSON merge patch: `{"allowedNamespaces": null}` removes the selector). The
+    /// server at `endpoint` answers STS as well, in account `ACCOUNT_ID`.
     pub async fn account(&self, endpoint: &str, extra: Value) {
-        let mut spec = json!({"accountId": ACCOUNT_ID, "region": REGION, "endpointUrl": endpoint, "allowedNamespaces": {}, "permissions": {"adoptionNamespaces": {}}});
+        self.account_named("test", endpoint, extra).await;
+    }
+
+    /// Like `account`, under another name (another account, or the same one reached elsewhere).
+    pub async fn account_named(&self, name: &str, endpoint: &str, extra: Value) {
+        let mut spec = json!({"accountId": ACCOUNT_ID, "region": REGION, "endpointUrl": endpoint, "stsEndpointUrl": endpoint, "allowedNamespaces": {}, "permissions": {"adoptionNamespaces": {}}});
         json_patch::merge(&mut spec, &extra);
-        let account: AwsAccount = serde_json::from_value(json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "AwsAccount", "metadata": {"name": "test"}, "spec": spec})).unwrap();
+        let account: AwsAccount = serde_json::from_value(json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "AwsAccount", "metadata": {"name": name}, "spec": spec})).unwrap();
         Api::<AwsAccount>::all(self.client()).create(&PostParams::default(), &account).await.expect("create account");
     }
 

@@ -45,7 +45,7 @@ pub async fn engine() -> Engine {
 }
 
 pub fn load(dir: &Path) -> ManifestSet {
-    let (set, mut issues) = manifests::load(&[dir.to_path_buf()]);
+    let (set, mut issues) = manifests::load(&[dir.to_path_buf()], manifests::ReadLimits::default());
     issues.extend(set.validate());
     assert!(issues.is_empty(), "invalid test manifests: {issues:?}");
     set

@@ -36,11 +36,16 @@ pub fn account(endpoint: &str) -> String {
     account_with(endpoint, "allowedNamespaces: {}\npermissions: {adoptionNamespaces: {}}")
 }
 
-/// An AwsAccount named `test` with `spec` lines appended (indented 2 spaces).
+/// An AwsAccount named `test` with `spec` lines appended (indented 2 spaces). The server at
+/// `endpoint` answers STS too (as moto does, in its own account, `ACCOUNT_ID`), so the account
+/// is verified there, unless `spec` names its own `stsEndpointUrl`.
 pub fn account_with(endpoint: &str, spec: &str) -> String {
     let mut yaml = format!(
         "apiVersion: kmsoperator.dev/v1alpha1\nkind: AwsAccount\nmetadata:\n  name: test\nspec:\n  accountId: \"{ACCOUNT_ID}\"\n  region: {REGION}\n  endpointUrl: {endpoint}\n"
     );
+    if !spec.lines().any(|line| line.trim_start().starts_with("stsEndpointUrl:")) {
+        yaml.push_str(&format!("  stsEndpointUrl: {endpoint}\n"));
+    }
     for line in spec.lines().filter(|l| !l.trim().is_empty()) {
         yaml.push_str("  ");
         yaml.push_str(line);

@@ -3,10 +3,10 @@
 //! (before or after the request reached KMS), and delays. It can also enforce request quotas.
 //! STS requests (`GetCallerIdentity`, the operator's identity check) pass through it too and
 //! can be failed the same way; their errors are written in STS's XML. On request it also
-//! reports rotation periods as KMS does and moto does not (`rotation_periods.rs`).
-//! CloudWatch requests, which the Rust SDK sends in Smithy RPC v2 CBOR, are translated to the
-//! JSON protocol moto parses and their answers back (`cbor.rs`); PutMetricFilter replaces a
-//! filter of the same name, as CloudWatch Logs does (moto adds a second one). On request it
+//! reports rotation periods (`rotation_periods.rs`) and AWS managed keys as KMS does and moto
+//! does not. CloudWatch requests, which the Rust SDK sends in Smithy RPC v2 CBOR, are translated
+//! to the JSON protocol moto parses and their answers back (`cbor.rs`); PutMetricFilter replaces
+//! a filter of the same name, as CloudWatch Logs does (moto adds a second one). On request it
 //! describes keys whose material KMS does not make, and HMAC keys, as KMS does
 //! (`key_material.rs`).
 
@@ -39,7 +39,36 @@ pub enum Fault {
     /// The request reaches KMS late, whether or not its client is still there to hear back.
     Late(Duration),
     /// The request waits at the proxy until the gate opens.
-    Hold(Arc<tokio::sync::Notify>),
+    Hold(Gate),
+}
+
+/// A gate that held requests wait at. Opening it is a latch, not a wake-up: a request that
+/// reaches the gate after it opened passes at once, so a test cannot open it too early and
+/// leave a request held forever (`Notify::notify_waiters` wakes only those already waiting).
+#[derive(Clone, Debug)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::new()
+    }
+}
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+
+    /// Lets every held request through, and every later one.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn pass(&self) {
+        let mut open = self.0.subscribe();
+        // The sender lives in `self`, so waiting can only end by the gate opening.
+        let _ = open.wait_for(|open| *open).await;
+    }
 }
 
 impl Fault {
@@ -100,6 +129,8 @@ struct Bucket {
 struct State {
     /// Requests received and not yet answered (or dropped).
     in_flight: usize,
+    /// The same, by operation, from the moment the request's operation is known.
+    in_flight_by_operation: BTreeMap<String, usize>,
     /// Keys created through the proxy, and when: ListKeys leaves them out for `hide_new_keys`,
     /// as KMS's eventually consistent listing may.
     created: Vec<(String, Instant)>,
@@ -116,6 +147,8 @@ struct State {
     rotation_periods: Option<RotationPeriods>,
     /// `Some` once `describe_key_material` was called.
     key_material: Option<KeyMaterialAsKms>,
+    /// Keys DescribeKey reports as AWS managed (`report_aws_managed`).
+    aws_managed: Vec<String>,
 }
 
 impl State {
@@ -217,8 +250,9 @@ fn error_response(protocol: Protocol, status: u16, code: &str, message: &str) ->
         .expect("error response")
 }
 
-/// Notes the key a CreateKey made, hides keys created moments ago from ListKeys, and reports
-/// rotation periods when asked to.
+/// Notes the key a CreateKey made, hides keys created moments ago from ListKeys, and describes
+/// key material, rotation periods and AWS managed keys when asked to: each rewrite applies to
+/// what the one before it left, so that they combine.
 async fn rewrite(
     state: &Mutex<State>,
     operation: &str,
@@ -227,38 +261,52 @@ async fn rewrite(
 ) -> Response<Full<Bytes>> {
     let (mut parts, body) = response.into_parts();
     let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-    let json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
-    let mut state = state.lock().expect("proxy state");
-    if let (Some(material), Some(json)) = (state.key_material.as_mut(), json.as_ref()) {
-        material.record(operation, request, json);
-        if let Some(answer) = material.answer(operation, json) {
-            parts.headers.remove(hyper::header::CONTENT_LENGTH);
-            return Response::from_parts(parts, Full::new(Bytes::from(answer.to_string())));
-        }
-    }
-    if let Some(periods) = state.rotation_periods.as_mut() {
-        periods.record(operation, request, parts.status.is_success());
-        if let Some(answer) = json.as_ref().and_then(|j| periods.answer(operation, request, j)) {
-            parts.headers.remove(hyper::header::CONTENT_LENGTH);
-            return Response::from_parts(parts, Full::new(Bytes::from(answer.to_string())));
-        }
-    }
+    let mut json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+    let mut guard = state.lock().expect("proxy state");
+    let state = &mut *guard;
     let now = Instant::now();
+    let mut rewritten = false;
     if operation == "CreateKey"
         && let Some(id) = json.as_ref().and_then(|j| j["KeyMetadata"]["KeyId"].as_str())
     {
         state.created.push((id.to_owned(), now));
     }
-    let (Some(hide), true, Some(mut listing)) = (state.hide_new_keys, operation == "ListKeys", json) else {
-        return Response::from_parts(parts, Full::new(bytes));
-    };
-    let hidden: Vec<&str> =
-        state.created.iter().filter(|(_, at)| now.duration_since(*at) < hide).map(|(id, _)| id.as_str()).collect();
-    if let Some(keys) = listing["Keys"].as_array_mut() {
-        keys.retain(|k| k["KeyId"].as_str().is_none_or(|id| !hidden.contains(&id)));
+    if let (Some(material), Some(body)) = (state.key_material.as_mut(), json.as_mut()) {
+        material.record(operation, request, body);
+        if let Some(answer) = material.answer(operation, body) {
+            *body = answer;
+            rewritten = true;
+        }
     }
-    parts.headers.remove(hyper::header::CONTENT_LENGTH);
-    Response::from_parts(parts, Full::new(Bytes::from(listing.to_string())))
+    if let Some(periods) = state.rotation_periods.as_mut() {
+        periods.record(operation, request, parts.status.is_success());
+        if let Some(answer) = json.as_ref().and_then(|j| periods.answer(operation, request, j)) {
+            json = Some(answer);
+            rewritten = true;
+        }
+    }
+    if operation == "DescribeKey"
+        && let Some(described) = json.as_mut()
+        && described["KeyMetadata"]["KeyId"].as_str().is_some_and(|id| state.aws_managed.iter().any(|k| k == id))
+    {
+        described["KeyMetadata"]["KeyManager"] = serde_json::json!("AWS");
+        rewritten = true;
+    }
+    if let (Some(hide), "ListKeys", Some(listing)) = (state.hide_new_keys, operation, json.as_mut()) {
+        let hidden: Vec<&str> =
+            state.created.iter().filter(|(_, at)| now.duration_since(*at) < hide).map(|(id, _)| id.as_str()).collect();
+        if let Some(keys) = listing["Keys"].as_array_mut() {
+            keys.retain(|k| k["KeyId"].as_str().is_none_or(|id| !hidden.contains(&id)));
+        }
+        rewritten = true;
+    }
+    match json.filter(|_| rewritten) {
+        Some(json) => {
+            parts.headers.remove(hyper::header::CONTENT_LENGTH);
+            Response::from_parts(parts, Full::new(Bytes::from(json.to_string())))
+        }
+        None => Response::from_parts(parts, Full::new(bytes)),
+    }
 }
 
 async fn forward(
@@ -276,6 +324,28 @@ async fn forward(
     Ok(Response::from_parts(parts, Full::new(body)))
 }
 
+/// One request of an operation in flight, counted until it is answered or dropped.
+struct InFlight {
+    state: Arc<Mutex<State>>,
+    operation: String,
+}
+
+impl InFlight {
+    fn start(state: &Arc<Mutex<State>>, operation: &str) -> InFlight {
+        *state.lock().expect("proxy state").in_flight_by_operation.entry(operation.to_owned()).or_default() += 1;
+        InFlight { state: state.clone(), operation: operation.to_owned() }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = state.in_flight_by_operation.get_mut(&self.operation) {
+            *count = count.saturating_sub(1);
+        }
+    }
+}
+
 /// `Err(())` closes the connection without an answer.
 async fn handle(
     upstream: SocketAddr,
@@ -285,6 +355,7 @@ async fn handle(
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map_err(|_| ())?.to_bytes();
     let (operation, protocol) = operation_of(&parts, &body);
+    let _in_flight = InFlight::start(&state, &operation);
     let (fault, throttled) = {
         let mut state = state.lock().expect("proxy state");
         state.received.push((operation.clone(), access_key_of(&parts)));
@@ -307,7 +378,7 @@ async fn handle(
     match &fault {
         Some(Fault::Error { status, code, message }) => return Ok(error_response(protocol, *status, code, message)),
         Some(Fault::DropBeforeForward) => return Err(()),
-        Some(Fault::Hold(gate)) => gate.notified().await,
+        Some(Fault::Hold(gate)) => gate.pass().await,
         Some(Fault::Late(delay)) => tokio::time::sleep(*delay).await,
         _ => {}
     }
@@ -471,6 +542,12 @@ impl FaultProxy {
         self.state.lock().expect("proxy state").key_material = Some(KeyMaterialAsKms::new(stores));
     }
 
+    /// From now on, DescribeKey reports `key_id` as KMS reports an AWS managed key (`KeyManager:
+    /// AWS`, the keys behind `alias/aws/...`), which moto never does.
+    pub fn report_aws_managed(&self, key_id: &str) {
+        self.state.lock().expect("proxy state").aws_managed.push(key_id.to_owned());
+    }
+
     /// Throttles each operation beyond `per_second` requests per second, as KMS does.
     pub fn enforce_quota(&self, operation: &str, per_second: f64) {
         self.state.lock().expect("proxy state").quotas.insert(operation.to_owned(), per_second);
@@ -497,6 +574,11 @@ impl FaultProxy {
     /// stay in flight until they land.
     pub fn in_flight(&self) -> usize {
         self.state.lock().expect("proxy state").in_flight
+    }
+
+    /// Requests of `operation` received and not answered yet.
+    pub fn in_flight_of(&self, operation: &str) -> usize {
+        self.state.lock().expect("proxy state").in_flight_by_operation.get(operation).copied().unwrap_or(0)
     }
 
     /// Faults still waiting to be injected.

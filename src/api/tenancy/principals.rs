@@ -130,11 +130,11 @@ fn check_builder(out: &mut Refusals<'_>, policy: &PolicySpec) {
         }
     }
     for (i, statement) in policy.statements.iter().enumerate() {
-        check_statement(out, &path::item("spec.policy.statements", i), "statement", statement);
+        check_statement(out, &path::item("spec.policy.statements", i), "statement", &statement.to_json());
     }
 }
 
-fn named(label: &str, statement: &Map<String, Value>) -> String {
+pub(super) fn named(label: &str, statement: &Map<String, Value>) -> String {
     match statement.get("Sid").and_then(Value::as_str) {
         Some(sid) => format!("{label} (Sid {sid:?})"),
         None => label.to_owned(),
@@ -180,7 +180,7 @@ fn check_statement(out: &mut Refusals<'_>, field: &str, label: &str, statement: 
 }
 
 /// `(principal type, value)` pairs: `"*"` alone is the AWS type.
-fn principal_values(principal: &Value) -> Vec<(&str, &str)> {
+pub(super) fn principal_values(principal: &Value) -> Vec<(&str, &str)> {
     match principal {
         Value::String(s) => vec![("AWS", s.as_str())],
         Value::Object(types) => types
@@ -198,14 +198,14 @@ fn principal_values(principal: &Value) -> Vec<(&str, &str)> {
     }
 }
 
-enum Named<'a> {
+pub(super) enum Named<'a> {
     Everyone,
     Account(&'a str),
     Service,
     Unverifiable,
 }
 
-fn classify<'a>(kind: &str, value: &'a str) -> Named<'a> {
+pub(super) fn classify<'a>(kind: &str, value: &'a str) -> Named<'a> {
     match kind {
         "AWS" if value == "*" => Named::Everyone,
         "AWS" if is_account_id(value) => Named::Account(value),
@@ -216,8 +216,8 @@ fn classify<'a>(kind: &str, value: &'a str) -> Named<'a> {
 }
 
 /// Condition keys that say which account the caller is in.
-const ACCOUNT_KEYS: [&str; 2] = ["kms:calleraccount", "aws:principalaccount"];
-const ARN_KEY: &str = "aws:principalarn";
+pub(super) const ACCOUNT_KEYS: [&str; 2] = ["kms:calleraccount", "aws:principalaccount"];
+pub(super) const ARN_KEY: &str = "aws:principalarn";
 
 /// An Allow to `"*"` must be pinned to permitted accounts by a condition that holds only for
 /// callers in them: a positive string or ARN match (not `ForAllValues:`, which holds for a
@@ -263,7 +263,7 @@ fn check_pinned(out: &mut Refusals<'_>, field: &str, label: &str, condition: Opt
 }
 
 /// `(operator, key, value)` for every value of every condition.
-fn condition_values(condition: Option<&Value>) -> Vec<(&str, &str, &str)> {
+pub(super) fn condition_values(condition: Option<&Value>) -> Vec<(&str, &str, &str)> {
     let Some(Value::Object(operators)) = condition else {
         return Vec::new();
     };

@@ -1,8 +1,10 @@
-//! Rules on an `AwsAccount`: identity, region, role, endpoint and namespace selector.
+//! Rules on an `AwsAccount`: identity, region, role, endpoint, namespace selectors and alias name
+//! patterns.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::Issue;
+use super::alias_patterns::check_alias_patterns;
 use super::issue::{Issues, quote};
 use super::meta::issues_for;
 use super::names::{check_region, is_account_id, parse_role_arn};
@@ -50,14 +52,20 @@ pub fn validate_account(account: &AwsAccount) -> Vec<Issue> {
             "add spec.assumeRoleArn, or remove spec.externalId",
         );
     }
-    if let Some(url) = &spec.endpoint_url
-        && !is_http_url(url)
-    {
-        issues.add(
-            "spec.endpointUrl",
-            format!("{} is not an http(s) URL", quote(url)),
-            "use a URL such as https://kms.us-east-1.amazonaws.com or http://127.0.0.1:5000",
-        );
+    let endpoints = [
+        ("spec.endpointUrl", &spec.endpoint_url, "https://kms.us-east-1.amazonaws.com"),
+        ("spec.stsEndpointUrl", &spec.sts_endpoint_url, "https://sts.us-east-1.amazonaws.com"),
+    ];
+    for (field, url, example) in endpoints {
+        if let Some(url) = url
+            && !is_http_url(url)
+        {
+            issues.add(
+                field,
+                format!("{} is not an http(s) URL", quote(url)),
+                format!("use a URL such as {example} or http://127.0.0.1:5000"),
+            );
+        }
     }
 
     if let Some(selector) = &spec.allowed_namespaces {
@@ -75,6 +83,9 @@ pub fn validate_account(account: &AwsAccount) -> Vec<Issue> {
         }
         if let Some(selector) = &permissions.adoption_namespaces {
             check_selector(&mut issues, "spec.permissions.adoptionNamespaces", selector);
+        }
+        if let Some(patterns) = &permissions.alias_names {
+            check_alias_patterns(&mut issues, "spec.permissions.aliasNames", patterns);
         }
     }
     if let Some(monitoring) = &spec.monitoring {
@@ -135,6 +146,8 @@ region: ap-southeast-2
 assumeRoleArn: arn:aws:iam::484357440923:role/kms-operator
 externalId: "abc"
 endpointUrl: http://127.0.0.1:5000
+stsEndpointUrl: ""
+verifyAccount: true
 allowedNamespaces:
   matchLabels: {kmsoperator.dev/tenant: platform}
   matchExpressions: [{key: team, operator: In, values: [a]}]
@@ -143,6 +156,8 @@ permissions:
   adoptionNamespaces:
     matchLabels: {kmsoperator.dev/tenant: platform}
   bypassPolicyLockoutSafetyCheck: false
+  aliasNames: ["alias/{namespace}/*"]
+  delegateGrants: false
 "#,
         )));
     }
@@ -184,12 +199,14 @@ permissions:
     }
 
     #[test]
-    fn endpoint_must_be_http_or_https() {
-        for bad in ["127.0.0.1:5000", "ftp://host", "http://", "http:// x"] {
-            let issues = validate_account(&account(&format!(
-                "{{accountId: '484357440923', region: us-east-1, endpointUrl: '{bad}'}}"
-            )));
-            assert_issue(&issues, ACCOUNT, "spec.endpointUrl", &[&quote(bad)], "http://127.0.0.1:5000");
+    fn endpoints_must_be_http_or_https() {
+        for field in ["endpointUrl", "stsEndpointUrl"] {
+            for bad in ["127.0.0.1:5000", "ftp://host", "http://", "http:// x"] {
+                let issues = validate_account(&account(&format!(
+                    "{{accountId: '484357440923', region: us-east-1, {field}: '{bad}'}}"
+                )));
+                assert_issue(&issues, ACCOUNT, &format!("spec.{field}"), &[&quote(bad)], "http://127.0.0.1:5000");
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod account;
 mod alias;
+mod alias_patterns;
 mod export;
 mod grant;
 mod issue;

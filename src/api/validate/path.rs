@@ -18,19 +18,6 @@ pub fn item(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
 }
 
-/// The path one level up, or `None` at the top.
-pub fn parent(path: &str) -> Option<&str> {
-    let cut = if let Some(inner) = path.strip_suffix("\"]") {
-        // A quoted key may itself contain `[`, so find where the quotes open.
-        inner.rfind("[\"")?
-    } else if path.ends_with(']') {
-        path.rfind('[')?
-    } else {
-        path.rfind('.')?
-    };
-    Some(&path[..cut])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,14 +29,5 @@ mod tests {
         assert_eq!(child("spec.tags", "aws:x"), "spec.tags[\"aws:x\"]");
         assert_eq!(child("spec.tags", "kmsoperator.dev/owner"), "spec.tags[\"kmsoperator.dev/owner\"]");
         assert_eq!(item("spec.replicas", 2), "spec.replicas[2]");
-    }
-
-    #[test]
-    fn parent_walks_up_one_segment() {
-        assert_eq!(parent("spec.rotation.periodDays"), Some("spec.rotation"));
-        assert_eq!(parent("spec.replicas[2]"), Some("spec.replicas"));
-        assert_eq!(parent("spec.replicas[2].region"), Some("spec.replicas[2]"));
-        assert_eq!(parent("spec.tags[\"a[b\"]"), Some("spec.tags"));
-        assert_eq!(parent("spec"), None);
     }
 }

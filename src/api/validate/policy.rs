@@ -49,8 +49,19 @@ pub(crate) fn check_policy_spec(issues: &mut Issues, field: &str, policy: &Polic
     }
 
     let statements = path::child(field, "statements");
+    let mut bytes = 0;
     for (i, statement) in policy.statements.iter().enumerate() {
-        check_statement(issues, &path::item(&statements, i), "statement", statement);
+        let json = statement.to_json();
+        bytes += json.to_string().len();
+        check_statement(issues, &path::item(&statements, i), "statement", &json);
+    }
+    // The builder adds its own statements: these alone already tell whether the policy fits.
+    if bytes > MAX_POLICY_BYTES {
+        issues.add(
+            statements,
+            format!("take {bytes} bytes, more than the {MAX_POLICY_BYTES} bytes KMS allows a whole key policy"),
+            "shorten the statements: merge them, or move per-principal access into IAM policies or KmsGrants",
+        );
     }
 }
 
@@ -252,6 +263,17 @@ mod tests {
         let padding = " ".repeat(MAX_POLICY_BYTES);
         let issues = with_document(&format!(r#"{{"Statement": [{}]}}{padding}"#, good_statement()));
         assert_issue(&issues, KEY, DOCUMENT, &["bytes, over the KMS limit of 32768"], "shorten the policy");
+    }
+
+    #[test]
+    fn statements_that_cannot_fit_a_key_policy_are_rejected() {
+        let arns: Vec<String> = (0..800).map(|i| format!("arn:aws:iam::484357440923:role/role-{i:04}")).collect();
+        let statement = serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "kms:*", "NotResource": arns});
+        let mut k = key("{accountRef: core}");
+        k.spec.policy =
+            Some(PolicySpec { statements: vec![serde_json::from_value(statement).unwrap()], ..PolicySpec::default() });
+        let issues = validate_key(&k, None);
+        assert_issue(&issues, KEY, "spec.policy.statements", &["more than the 32768 bytes"], "shorten the statements");
     }
 
     #[test]

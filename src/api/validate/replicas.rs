@@ -8,6 +8,7 @@ use super::names::check_region;
 use super::path;
 use super::tags::{Ownership, check_tags};
 use crate::api::KmsKeySpec;
+use crate::api::catalog::partition_of;
 
 pub(crate) fn check_replicas(
     issues: &mut Issues,
@@ -42,6 +43,21 @@ pub(crate) fn check_replicas(
                 &region_field,
                 format!("{} is the key's primary region", quote(&replica.region)),
                 "remove this replica: the primary key already lives in that region",
+            );
+        }
+        if let Some(primary) = primary_region
+            && partition_of(primary) != partition_of(&replica.region)
+        {
+            issues.add(
+                &region_field,
+                format!(
+                    "{} is in partition {}, but the primary region {} is in {}; KMS replicates a key only within its partition",
+                    quote(&replica.region),
+                    partition_of(&replica.region),
+                    primary,
+                    partition_of(primary)
+                ),
+                format!("choose a replica region of partition {}, or create a separate key there", partition_of(primary)),
             );
         }
         if let Some(description) = &replica.description {
@@ -96,6 +112,33 @@ mod tests {
             &["\"ap-southeast-2\" is the key's primary region"],
             "remove",
         );
+    }
+
+    #[test]
+    fn replicas_stay_in_the_primary_s_partition() {
+        for (primary, replica, partition) in [
+            ("us-east-1", "cn-north-1", "aws-cn"),
+            ("us-east-1", "us-gov-west-1", "aws-us-gov"),
+            ("cn-north-1", "us-west-2", "aws"),
+        ] {
+            let spec = format!(
+                "{{accountRef: core, region: {primary}, multiRegion: true, replicas: [{{region: {replica}}}]}}"
+            );
+            let issues = validate_key(&key(&spec), None);
+            assert_issue(
+                &issues,
+                KEY,
+                "spec.replicas[0].region",
+                &[&format!("is in partition {partition}")],
+                "separate key",
+            );
+        }
+        let spec = "{accountRef: core, region: cn-north-1, multiRegion: true, replicas: [{region: cn-northwest-1}]}";
+        assert_clean(&validate_key(&key(spec), None));
+        // Without spec.region the account's region is the primary's.
+        let spec = "{accountRef: core, multiRegion: true, replicas: [{region: us-gov-east-1}]}";
+        let issues = validate_key(&key(spec), Some(&account_spec()));
+        assert_issue(&issues, KEY, "spec.replicas[0].region", &["ap-southeast-2 is in aws"], "partition aws");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::api::ObjectName;
+use crate::api::{Kind, ObjectName};
 use crate::aws::CallStats;
 use calls::CallCollector;
 use resources::{AlarmState, KeyState, ResourceCollector, Resources, Seen};
@@ -42,6 +42,7 @@ pub struct Metrics {
     reconciles: Family<ResultLabel, Counter>,
     errors: Family<ReasonLabel, Counter>,
     drift: Family<KindLabel, Counter>,
+    deferred: Family<KindLabel, Counter>,
     duration: Family<KindLabel, Histogram>,
     leader: Gauge,
     resources: Resources,
@@ -60,6 +61,7 @@ impl Metrics {
         let reconciles = Family::<ResultLabel, Counter>::default();
         let errors = Family::<ReasonLabel, Counter>::default();
         let drift = Family::<KindLabel, Counter>::default();
+        let deferred = Family::<KindLabel, Counter>::default();
         let duration =
             Family::<KindLabel, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.01, 2.0, 14)));
         registry.register("kms_operator_reconciles", "Reconcile passes, by kind and result", reconciles.clone());
@@ -72,6 +74,11 @@ impl Metrics {
             "kms_operator_drift_detected",
             "Passes that found live state differing from an unchanged spec",
             drift.clone(),
+        );
+        registry.register(
+            "kms_operator_reconciles_deferred",
+            "Passes put off for a moment because their namespace held its share of workers, by kind",
+            deferred.clone(),
         );
         registry.register(
             "kms_operator_reconcile_duration_seconds",
@@ -87,7 +94,7 @@ impl Metrics {
         let resources = Resources::default();
         registry.register_collector(Box::new(CallCollector(calls)));
         registry.register_collector(Box::new(ResourceCollector(resources.clone())));
-        Metrics { reconciles, errors, drift, duration, leader, resources, registry: Arc::new(registry) }
+        Metrics { reconciles, errors, drift, deferred, duration, leader, resources, registry: Arc::new(registry) }
     }
 
     pub fn reconciled(&self, object: &ObjectName, result: &str, took: Duration) {
@@ -156,6 +163,20 @@ impl Metrics {
 
     pub fn forget(&self, object: &ObjectName) {
         self.resources.lock().remove(object);
+    }
+
+    pub fn forget_where(&self, gone: impl Fn(&ObjectName) -> bool) {
+        self.resources.lock().retain(|object, _| !gone(object));
+    }
+
+    /// Objects the metrics hold series or counts for.
+    pub fn tracked(&self) -> usize {
+        self.resources.lock().len()
+    }
+
+    /// A pass put off because its namespace held its share of workers.
+    pub fn deferred(&self, kind: Kind) {
+        self.deferred.get_or_create(&KindLabel { kind: kind.to_string() }).inc();
     }
 
     /// Whether this replica runs the controllers.

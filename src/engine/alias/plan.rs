@@ -4,7 +4,7 @@ use crate::api::tenancy::Reason;
 use crate::aws::model::AliasEntry;
 use crate::engine::admission::Tenant;
 use crate::engine::change::{Action, Change, Finding, KeyHandle};
-use crate::engine::ownership::{KeyOwner, describe_owner};
+use crate::engine::ownership::{KeyOwner, describe_foreign, describe_owner};
 use crate::engine::plan::Plan;
 
 /// The alias as KMS lists it, and who owns the keys involved, as seen from the alias's namespace.
@@ -16,22 +16,42 @@ pub struct AliasObservation {
     pub target_owner: Option<KeyOwner>,
     /// Who owns the key the alias points at now, when that is another key.
     pub current_owner: Option<KeyOwner>,
-    /// Whether this `KmsAlias` already held the alias (its status said Ready in this region), so
-    /// that a hand-made repoint to a key nobody owns is drift to repair rather than someone
-    /// else's alias.
-    pub held_before: bool,
+    /// What the front door's record (the controller's status) says: whether this `KmsAlias`
+    /// held the alias, in this account, name and region, at its last pass; `None` where there is
+    /// no record (local mode).
+    pub held_before: Option<bool>,
     /// The spec takes over an alias on a key nobody owns (`spec.adopt`; admission lets only
     /// adoption namespaces ask).
     pub adopt: bool,
 }
 
-fn conflict(name: &str, region: &str, current: &str) -> Finding {
+fn conflict(name: &str, region: &str, current: &str, owner: Option<&KeyOwner>) -> Finding {
+    let whose = match owner {
+        Some(KeyOwner::Namespace) => {
+            "a key of this namespace that this KmsAlias's status does not show it held; an alias is moved only from a key of the object's own namespace by the KmsAlias that held it: choose another name, or point that alias at the declared key (or delete it) by hand if it is really this one's"
+        }
+        _ => {
+            "which kms-operator did not create; it takes over an alias on such a key only when asked: choose another name, set spec.adopt: true (from a namespace the account lets adopt) if the alias is really this one's, or delete that alias by hand"
+        }
+    };
     Finding::new(
         "AliasConflict",
-        format!(
-            "alias {name} already exists in {region} and points at key {current}, which kms-operator did not create; it takes over an alias it did not hold only when asked: choose another name, set spec.adopt: true (from a namespace the account lets adopt) if the alias is really this one's, or delete that alias by hand"
-        ),
+        format!("alias {name} already exists in {region} and points at key {current}, {whose}"),
     )
+}
+
+/// Whether the alias may be moved from the key it points at now: that key must be one of the
+/// namespace's own (its ownership tag says so), and where the front door keeps a record of
+/// what the object held (the controller's status), that record must say this object held the
+/// alias in this account, name and region. The record alone proves nothing: a tenant who may
+/// write status could forge it. An alias on a key nobody owns is taken over only when the spec
+/// asks (`adopt`) from an adoption namespace, whatever the record says.
+fn may_take_over(observed: &AliasObservation, tenant: &Tenant) -> bool {
+    match observed.current_owner {
+        Some(KeyOwner::Namespace) => observed.held_before != Some(false),
+        Some(KeyOwner::Unowned) => observed.adopt && tenant.may_adopt,
+        _ => false,
+    }
 }
 
 /// The refusal when the alias or grant of `tenant` may not use the key `key_id` owned so: keys
@@ -39,11 +59,11 @@ fn conflict(name: &str, region: &str, current: &str) -> Finding {
 pub fn target_refusal(owner: Option<&KeyOwner>, key_id: &str, tenant: &Tenant, account: &str) -> Option<Plan> {
     match owner? {
         KeyOwner::Namespace => None,
-        KeyOwner::Foreign(value) => Some(Plan::refused(
+        KeyOwner::Foreign(owner) => Some(Plan::refused(
             Reason::ForeignKey,
             format!(
-                "key {key_id} belongs to {}; objects in namespace {} may not alias it, grant on it or adopt it",
-                describe_owner(value),
+                "key {key_id} belongs to {} (its kmsoperator.dev/owner tag), and a key belongs to the namespace its ownership tag names: objects in namespace {} may not alias it, grant on it or adopt it; point the object at a KmsKey of this namespace",
+                describe_foreign(owner.as_deref()),
                 tenant.namespace
             ),
         )),
@@ -61,14 +81,18 @@ pub fn target_refusal(owner: Option<&KeyOwner>, key_id: &str, tenant: &Tenant, a
 /// The refusal when the alias points at a key of another namespace now: moving an alias away
 /// from a key would redirect that key's users to another one.
 fn repoint_refusal(name: &str, current: &str, owner: Option<&KeyOwner>, tenant: &Tenant) -> Option<Plan> {
-    let Some(KeyOwner::Foreign(value)) = owner else {
+    let Some(KeyOwner::Foreign(owner)) = owner else {
         return None;
+    };
+    // The key of another namespace is named only where its owner may be.
+    let whose = match owner {
+        Some(owner) => format!("key {current}, which belongs to {}", describe_owner(owner)),
+        None => format!("a key of {}", describe_foreign(None)),
     };
     Some(Plan::refused(
         Reason::ForeignKey,
         format!(
-            "alias {name} points at key {current}, which belongs to {}; objects in namespace {} may not repoint or delete it: choose another alias name",
-            describe_owner(value),
+            "alias {name} points at {whose}: an alias on a key of another namespace is that namespace's, and objects in namespace {} may not repoint or delete it; choose another alias name",
             tenant.namespace
         ),
     ))
@@ -99,10 +123,8 @@ pub fn plan_alias(
     if let Some(refused) = repoint_refusal(name, current, observed.current_owner.as_ref(), tenant) {
         return refused;
     }
-    let ours = observed.current_owner == Some(KeyOwner::Namespace);
-    let adopted = observed.adopt && tenant.may_adopt && observed.current_owner == Some(KeyOwner::Unowned);
-    if !ours && !observed.held_before && !adopted {
-        plan.blockers.push(conflict(name, region, current));
+    if !may_take_over(observed, tenant) {
+        plan.blockers.push(conflict(name, region, current, observed.current_owner.as_ref()));
         return plan;
     }
     plan.changes.push(change(Action::UpdateAlias { name: name.to_owned(), from: current.to_owned() }));
@@ -161,7 +183,7 @@ mod tests {
 
     fn seen(current: Option<&str>, current_owner: KeyOwner) -> AliasObservation {
         AliasObservation {
-            held_before: false,
+            held_before: None,
             adopt: false,
             entry: current.map(|t| AliasEntry { name: "alias/app".into(), arn: None, target_key_id: Some(t.into()) }),
             target_owner: Some(KeyOwner::Namespace),
@@ -170,7 +192,7 @@ mod tests {
     }
 
     fn foreign() -> KeyOwner {
-        KeyOwner::Foreign("prod/team-a/app".into())
+        KeyOwner::Foreign(Some("prod/team-a/app".into()))
     }
 
     fn key(id: &str) -> KeyHandle {
@@ -207,21 +229,33 @@ mod tests {
 
     #[test]
     fn an_alias_on_a_key_of_another_namespace_is_never_taken_even_if_held_before() {
-        for held_before in [false, true] {
+        for held_before in [None, Some(false), Some(true)] {
             let observed = AliasObservation { held_before, ..seen(Some("theirs"), foreign()) };
             let plan = plan(&observed);
             let refused = refusal(&plan);
             assert_eq!(refused.reason, "ForeignKey");
             assert!(refused.message.contains("belongs to KmsKey team-a/app (cluster prod)"), "{}", refused.message);
         }
+        let untold = plan(&seen(Some("theirs"), KeyOwner::Foreign(None)));
+        let message = &refusal(&untold).message;
+        assert!(message.contains("a key of another namespace or cluster"), "{message}");
+        assert!(!message.contains("theirs") && !message.contains("team-a"), "nothing of the other tenant: {message}");
+        assert!(message.contains("choose another alias name"), "the fix: {message}");
     }
 
     #[test]
-    fn an_alias_this_object_held_is_repointed_from_a_key_nobody_owns() {
-        let observed = AliasObservation { held_before: true, ..seen(Some("legacy"), KeyOwner::Unowned) };
-        let plan = plan(&observed);
-        assert!(plan.blockers.is_empty() && plan.refusals.is_empty(), "{plan:?}");
-        assert_eq!(plan.changes[0].action, Action::UpdateAlias { name: "alias/app".into(), from: "legacy".into() });
+    fn a_record_of_holding_the_alias_is_needed_but_never_enough() {
+        // The key it points at now is the namespace's: the record decides.
+        let held = |held_before| AliasObservation { held_before, ..seen(Some("k2"), KeyOwner::Namespace) };
+        assert_eq!(plan(&held(Some(true))).changes.len(), 1, "held here: repointed");
+        let refused = plan(&held(Some(false)));
+        assert!(refused.changes.is_empty());
+        assert_eq!(refused.blockers[0].reason, "AliasConflict");
+        // A key nobody owns: a record (perhaps forged) does not make the alias this object's.
+        let legacy = AliasObservation { held_before: Some(true), ..seen(Some("legacy"), KeyOwner::Unowned) };
+        let plan = plan(&legacy);
+        assert!(plan.changes.is_empty(), "{plan:?}");
+        assert_eq!(plan.blockers[0].reason, "AliasConflict");
     }
 
     #[test]

@@ -10,10 +10,10 @@ use crate::aws::{ErrorKind, KmsClient};
 use crate::engine::admission::Tenant;
 use crate::engine::change::{Action, Change, KeyHandle};
 use crate::engine::converge::Converged;
-use crate::engine::ownership::{KeyOwner, key_owner};
+use crate::engine::ownership::{KeyOwner, owner_from};
 use crate::engine::plan::Plan;
 use crate::engine::report::{Outcome, Report, ready, ready_unless_refused, synced_condition};
-use crate::engine::{Engine, EngineError, Mode};
+use crate::engine::{Engine, EngineError, Mode, noting_unverified};
 
 pub type AliasReport = Report<KmsAliasStatus>;
 
@@ -23,15 +23,21 @@ pub struct AliasRequest<'a> {
     pub target: Result<&'a KeyTarget, String>,
     /// What the alias's namespace may do, from admission.
     pub tenant: &'a Tenant,
+    /// Whether the front door keeps a record of what the object held (the controller's status).
+    pub records: bool,
 }
 
-/// The controller's memory: the alias was Ready in this region at the last pass, so this object
-/// created or took it over then. Local mode has no status, so there a foreign target stays a conflict.
-fn held_before(alias: &KmsAlias, region: &str) -> bool {
-    alias.status.as_ref().is_some_and(|status| {
-        status.region.as_deref() == Some(region)
-            && status.target_key_id.is_some()
-            && is_true(&status.conditions, READY) == Some(true)
+/// The controller's record: the alias was Ready, with this name, in this account and region at
+/// the last pass, so this object created or moved it then. `None` without records (local mode).
+fn held_before(alias: &KmsAlias, records: bool, account: &str, region: &str) -> Option<bool> {
+    records.then(|| {
+        alias.status.as_ref().is_some_and(|status| {
+            status.account_ref.as_deref() == Some(account)
+                && status.name.as_deref() == Some(alias.spec.name.as_str())
+                && status.region.as_deref() == Some(region)
+                && status.target_key_id.is_some()
+                && is_true(&status.conditions, READY) == Some(true)
+        })
     })
 }
 
@@ -59,10 +65,11 @@ fn alias_ready(
 
 fn report(
     alias: &KmsAlias,
-    region: Option<&str>,
+    place: (Option<&str>, Option<&str>),
     target: Option<&KeyHandle>,
     pass: Converged<AliasObservation>,
 ) -> AliasReport {
+    let (account, region) = place;
     let name = &alias.spec.name;
     let region_text = region.unwrap_or("(unknown region)");
     // A refused alias reports nothing about keys it may not use.
@@ -72,6 +79,8 @@ fn report(
         target_key_id: entry.and_then(|e| e.target_key_id.clone()),
         arn: entry.and_then(|e| e.arn.clone()),
         region: region.map(str::to_owned),
+        account_ref: account.filter(|_| entry.is_some()).map(str::to_owned),
+        name: entry.map(|_| name.clone()),
         ..KmsAliasStatus::default()
     };
     AliasReport {
@@ -89,12 +98,13 @@ fn report(
 fn failed(alias: &KmsAlias, region: Option<&str>, error: EngineError) -> AliasReport {
     let pass =
         Converged { observation: None, changes: Vec::new(), plan: Plan::default(), outcome: Outcome::Failed(error) };
-    report(alias, region, None, pass)
+    report(alias, (None, region), None, pass)
 }
 
 impl Engine {
-    /// Who owns `key_id`, as seen from `namespace`. A key whose tags cannot be read is treated
-    /// as another's: nothing proves it is the namespace's.
+    /// Who owns `key_id`, as seen from `namespace` (for a replica without a tag of its own,
+    /// its primary's owner). A key whose tags cannot be read is treated as another's: nothing
+    /// proves it is the namespace's.
     pub(crate) async fn key_owner(
         &self,
         client: &KmsClient,
@@ -102,16 +112,21 @@ impl Engine {
         namespace: &str,
     ) -> Result<KeyOwner, EngineError> {
         let tags = match self.listings.indexed_tags(client, key_id) {
-            Some(tags) => tags,
-            None => match client.list_tags(key_id).await {
-                Ok(tags) => tags,
-                Err(e) if matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::NotFound) => {
-                    return Ok(KeyOwner::Foreign(format!("(unreadable: {})", e.reason())));
-                }
-                Err(e) => return Err(EngineError::aws(e)),
-            },
+            Some(tags) => Ok(tags),
+            None => client.list_tags(key_id).await,
         };
-        Ok(key_owner(&tags, &self.settings.cluster_name, namespace))
+        let owner = match tags {
+            Ok(tags) => self.family_owner(client, key_id, &tags).await,
+            Err(e) => Err(e),
+        };
+        match owner {
+            Ok(owner) => {
+                Ok(owner_from(owner.as_deref(), &self.settings.cluster_name, namespace).told(self.settings.show_owners))
+            }
+            // Nothing proves such a key is the namespace's.
+            Err(e) if matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::NotFound) => Ok(KeyOwner::Foreign(None)),
+            Err(e) => Err(EngineError::aws(e)),
+        }
     }
 
     async fn observe_alias(
@@ -120,7 +135,7 @@ impl Engine {
         alias: &KmsAlias,
         target: Option<&KeyHandle>,
         tenant: &Tenant,
-        held_before: bool,
+        held_before: Option<bool>,
     ) -> Result<AliasObservation, EngineError> {
         let name = alias.spec.name.as_str();
         let aliases = self.listings.aliases(client).await.map_err(EngineError::aws)?;
@@ -178,6 +193,11 @@ impl Engine {
 
     /// Converges (or plans) one `KmsAlias`.
     pub async fn reconcile_alias(&self, request: AliasRequest<'_>, mode: Mode) -> AliasReport {
+        let target = request.target.as_ref().ok().copied();
+        noting_unverified(self.reconcile_alias_pass(request, mode).await, target.map(|t| &t.account))
+    }
+
+    async fn reconcile_alias_pass(&self, request: AliasRequest<'_>, mode: Mode) -> AliasReport {
         let alias = request.alias;
         let target = match request.target {
             Ok(target) => target,
@@ -196,7 +216,10 @@ impl Engine {
             .converge(
                 mode,
                 false,
-                || self.observe_alias(&client, alias, Some(&target.key), tenant, held_before(alias, &region)).boxed(),
+                || {
+                    let held = held_before(alias, request.records, account, &region);
+                    self.observe_alias(&client, alias, Some(&target.key), tenant, held).boxed()
+                },
                 |observed| plan_alias(name, &region, &target.key, observed, tenant, account),
                 |changes| {
                     let client = &client;
@@ -209,11 +232,16 @@ impl Engine {
                 },
             )
             .await;
-        report(alias, Some(&region), Some(&target.key), pass)
+        report(alias, (Some(account), Some(&region)), Some(&target.key), pass)
     }
 
     /// Deleting a `KmsAlias` deletes its alias (never one pointing at a key the operator does not own).
     pub async fn delete_alias(&self, request: AliasRequest<'_>, mode: Mode) -> AliasReport {
+        let target = request.target.as_ref().ok().copied();
+        noting_unverified(self.delete_alias_pass(request, mode).await, target.map(|t| &t.account))
+    }
+
+    async fn delete_alias_pass(&self, request: AliasRequest<'_>, mode: Mode) -> AliasReport {
         let alias = request.alias;
         let target = match request.target {
             Ok(target) => target,
@@ -225,7 +253,7 @@ impl Engine {
         }
         let client = self.kms(&target.account, &region).await;
         let (name, tenant) = (&alias.spec.name, request.tenant);
-        let observed = match self.observe_alias(&client, alias, Some(&target.key), tenant, false).await {
+        let observed = match self.observe_alias(&client, alias, Some(&target.key), tenant, None).await {
             Ok(observed) => observed,
             Err(error) => return failed(alias, Some(&region), error),
         };
@@ -248,6 +276,6 @@ impl Engine {
                 }
             }
         }
-        report(alias, Some(&region), Some(&target.key), pass)
+        report(alias, (Some(&target.account.name), Some(&region)), Some(&target.key), pass)
     }
 }

@@ -51,14 +51,14 @@ impl Engine {
         records: &[GrantRecord],
         name: &str,
         target: &KeyTarget,
-        previous_account: Option<&AccountConfig>,
+        previous_accounts: &[AccountConfig],
         tenant: &Tenant,
         mode: Mode,
     ) -> Retired {
         let mut retired = Retired::default();
         for record in records {
             if let Err(error) =
-                self.retire_one(record, name, target, previous_account, tenant, mode, &mut retired.changes).await
+                self.retire_one(record, name, target, previous_accounts, tenant, mode, &mut retired.changes).await
             {
                 retired.left.push(record.clone());
                 retired.error.get_or_insert(error);
@@ -74,7 +74,7 @@ impl Engine {
         record: &GrantRecord,
         name: &str,
         target: &KeyTarget,
-        previous_account: Option<&AccountConfig>,
+        previous_accounts: &[AccountConfig],
         tenant: &Tenant,
         mode: Mode,
         changes: &mut Vec<Change>,
@@ -82,12 +82,17 @@ impl Engine {
         let account = if record.account_ref == target.account.name {
             &target.account
         } else {
-            previous_account.filter(|a| a.name == record.account_ref).ok_or_else(|| {
+            // Status is a record, not an authority: an account it names is used only when the
+            // front door admitted the namespace to it, and only after the credentials prove to
+            // be that account.
+            let account = previous_accounts.iter().find(|a| a.name == record.account_ref).ok_or_else(|| {
                 EngineError::Unresolved(format!(
-                    "grant {} on key {} was left in AwsAccount {}, which cannot be found: recreate that AwsAccount so the grant can be retired, or retire it by hand",
-                    record.grant_id, record.key_id, record.account_ref
+                    "grant {} on key {} was left in AwsAccount {}, which does not exist or does not admit namespace {}: it is not retired; ask the platform team to admit the namespace there (or recreate the AwsAccount), or retire the grant by hand",
+                    record.grant_id, record.key_id, record.account_ref, tenant.namespace
                 ))
-            })?
+            })?;
+            self.verify_account(account).await?;
+            account
         };
         let client = self.kms(account, &record.region).await;
         let owner = self.key_owner(&client, &record.key_id, &tenant.namespace).await?;

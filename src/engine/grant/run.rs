@@ -16,7 +16,7 @@ use crate::engine::on_key::OnKeyContext;
 use crate::engine::ownership::KeyOwner;
 use crate::engine::plan::Plan;
 use crate::engine::report::{Outcome, Report, ready, ready_unless_refused, synced_condition};
-use crate::engine::{Engine, EngineError, Mode};
+use crate::engine::{Engine, EngineError, Mode, noting_unverified};
 
 pub type GrantReport = Report<KmsGrantStatus>;
 
@@ -26,8 +26,8 @@ pub struct GrantRequest<'a> {
     pub target: Result<&'a KeyTarget, String>,
     /// What the grant's namespace may do, from admission.
     pub tenant: &'a Tenant,
-    /// The account of the key the grant was last on, when it is another than the target's.
-    pub previous_account: Option<&'a AccountConfig>,
+    /// The accounts of keys the grant was on, other than the target's, that the namespace may use.
+    pub previous_accounts: &'a [AccountConfig],
 }
 
 impl<'a> GrantRequest<'a> {
@@ -36,7 +36,7 @@ impl<'a> GrantRequest<'a> {
             grant,
             target: context.target,
             tenant: context.tenant,
-            previous_account: context.previous_account,
+            previous_accounts: context.previous_accounts,
         }
     }
 }
@@ -180,7 +180,8 @@ impl Engine {
                         operations: grant.operations.clone(),
                         constraints: grant.constraints.clone(),
                     };
-                    match self.while_iam_propagates(|| client.create_grant(key_id, &request)).await {
+                    let subject = format!("{key_id}/{}", grant.name);
+                    match self.while_iam_propagates(&subject, || client.create_grant(key_id, &request)).await {
                         Ok(created) => {
                             if let Some(token) = created.token {
                                 self.grant_tokens.remember(&created.grant_id, token);
@@ -226,6 +227,11 @@ impl Engine {
 
     /// Converges (or plans) one `KmsGrant`.
     pub async fn reconcile_grant(&self, request: GrantRequest<'_>, mode: Mode) -> GrantReport {
+        let target = request.target.as_ref().ok().copied();
+        noting_unverified(self.reconcile_grant_pass(request, mode).await, target.map(|t| &t.account))
+    }
+
+    async fn reconcile_grant_pass(&self, request: GrantRequest<'_>, mode: Mode) -> GrantReport {
         let grant = request.grant;
         let want = desired_grant(&grant.spec);
         let target = match request.target {
@@ -267,7 +273,7 @@ impl Engine {
         let moved = moved_from(grant, target, &region);
         let left = if !moved.is_empty() && matches!(pass.outcome, Outcome::InSync | Outcome::Changed | Outcome::Pending)
         {
-            let retired = self.retire_moved(&moved, &want.name, target, request.previous_account, tenant, mode).await;
+            let retired = self.retire_moved(&moved, &want.name, target, request.previous_accounts, tenant, mode).await;
             let left = retired.left.clone();
             settle_move(&mut pass, retired, mode);
             left
@@ -283,6 +289,11 @@ impl Engine {
 
     /// Deleting a `KmsGrant` retires its grant (or revokes it where retiring is not allowed).
     pub async fn delete_grant(&self, request: GrantRequest<'_>, mode: Mode) -> GrantReport {
+        let target = request.target.as_ref().ok().copied();
+        noting_unverified(self.delete_grant_pass(request, mode).await, target.map(|t| &t.account))
+    }
+
+    async fn delete_grant_pass(&self, request: GrantRequest<'_>, mode: Mode) -> GrantReport {
         let grant = request.grant;
         let want = desired_grant(&grant.spec);
         let target = match request.target {
@@ -324,7 +335,7 @@ impl Engine {
         let mut left = Vec::new();
         if !moved.is_empty() && !matches!(pass.outcome, Outcome::Refused(_) | Outcome::Failed(_)) {
             let retired =
-                self.retire_moved(&moved, &want.name, target, request.previous_account, request.tenant, mode).await;
+                self.retire_moved(&moved, &want.name, target, request.previous_accounts, request.tenant, mode).await;
             left = retired.left.clone();
             settle_move(&mut pass, retired, mode);
         }

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::Instant;
 
 use std::sync::Mutex;
 
@@ -29,6 +28,11 @@ impl Recording<'_> {
     pub fn none() -> Recording<'static> {
         static NOTHING: Mutex<Option<CreateIntent>> = Mutex::new(None);
         Recording { recorder: None, recorded: &NOTHING }
+    }
+
+    /// The create recorded last was answered: no key came of it.
+    fn settle(&self) {
+        *lock(self.recorded) = None;
     }
 
     async fn record(&self) -> Result<(), EngineError> {
@@ -95,7 +99,18 @@ impl Engine {
             if matches!(change.action, Action::CreateKey(_)) {
                 recording.record().await?;
             }
-            let new_id = self.execute_key_change(desired, &client, &key_id, change).await?;
+            let new_id = match self.execute_key_change(desired, &client, &key_id, change).await {
+                Ok(new_id) => new_id,
+                // A CreateKey KMS refused made no key: no create is in question any more, and
+                // the next pass may try again at once (IAM may have caught up by then).
+                Err(error)
+                    if matches!(change.action, Action::CreateKey(_)) && !matches!(error, EngineError::Ambiguous(_)) =>
+                {
+                    recording.settle();
+                    return Err(error);
+                }
+                Err(error) => return Err(error),
+            };
             let acted_on = new_id.clone().unwrap_or(key_id);
             created = new_id.or(created);
             made.push(Change { key: KeyHandle::Existing(acted_on), ..change.clone() });
@@ -123,7 +138,7 @@ impl Engine {
                     tags: new.tags.clone(),
                     bypass_policy_lockout_safety_check: new.bypass_lockout_check,
                 };
-                let key = match self.while_iam_propagates(|| client.create_key(&request)).await {
+                let key = match self.while_iam_propagates(desired.owner_value(), || client.create_key(&request)).await {
                     Ok(key) => key,
                     Err(EngineError::Aws { source, .. }) if source.kind.outcome_unknown() => {
                         // The key may exist now, or soon: the next lookup lists the region again
@@ -148,10 +163,9 @@ impl Engine {
                     bypass_policy_lockout_safety_check: replica.bypass_lockout_check,
                 };
                 self.remember_created(key_id);
-                let result = match self
-                    .while_iam_propagates(|| self.tolerate_new_key(key_id, || client.replicate_key(key_id, &request)))
-                    .await
-                {
+                let subject = format!("{key_id}/{}", replica.region);
+                let replicate = || self.tolerate_new_key(key_id, || client.replicate_key(key_id, &request));
+                let result = match self.while_iam_propagates(&subject, replicate).await {
                     // An earlier attempt whose answer was lost already made it.
                     Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::AlreadyExists => Ok(()),
                     other => other.map(|_| ()),
@@ -176,7 +190,7 @@ impl Engine {
                 let put = || self.tolerate_new_key(key_id, || client.put_policy(key_id, &text, *bypass_lockout_check));
                 let deleted = from.as_ref().map(policy::deleted_principals).unwrap_or_default();
                 if deleted.is_empty() {
-                    self.while_iam_propagates(put).await
+                    self.while_iam_propagates(&format!("{key_id}/{}", change.region), put).await
                 } else {
                     // A principal that was deleted does not come back by waiting: fail at once,
                     // and let the controller's backoff space out the next attempt.
@@ -275,30 +289,5 @@ impl Engine {
         Fut: Future<Output = Result<T, AwsError>>,
     {
         self.tolerate_new_key(key_id, call).await.map_err(EngineError::aws)
-    }
-
-    /// KMS refuses a policy naming an IAM principal until IAM has propagated it; Terraform's
-    /// provider waits for that too. Bounded by `policy_propagation_timeout`.
-    pub(crate) async fn while_iam_propagates<T, F, Fut>(&self, mut call: F) -> Result<T, EngineError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, AwsError>>,
-    {
-        let start = Instant::now();
-        loop {
-            match call().await {
-                Err(error) if error.is_invalid_principal() => {
-                    if start.elapsed() >= self.settings.policy_propagation_timeout {
-                        return Err(EngineError::PolicyRefused {
-                            source: error,
-                            elapsed_secs: start.elapsed().as_secs(),
-                        });
-                    }
-                    tracing::info!(error = %error, "KMS refused a principal in the policy; waiting for IAM to propagate");
-                    tokio::time::sleep(self.settings.consistency_poll).await;
-                }
-                other => return other.map_err(EngineError::aws),
-            }
-        }
     }
 }

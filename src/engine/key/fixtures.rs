@@ -24,6 +24,8 @@ pub(crate) fn desired() -> DesiredKey {
             assume_role_arn: None,
             external_id: None,
             endpoint_url: None,
+            sts_endpoint_url: None,
+            verify_account: true,
         },
         region: "eu-west-1".into(),
         origin: Origin::Create,
@@ -45,6 +47,7 @@ pub(crate) fn desired() -> DesiredKey {
         deletion: DeletionPolicy::Retain,
         pending_window_days: 30,
         may_adopt: true,
+        show_owners: false,
         mandate: Mandate::default(),
         monitoring: None,
     }
@@ -71,6 +74,7 @@ pub(crate) fn live(desired: &DesiredKey) -> ObservedKey {
         rotation: Some(RotationState { enabled: true, period_days: Some(365), ..RotationState::default() }),
         rotation_history: None,
         tags: desired.full_tags(&desired.tags),
+        primary_owner: None,
         replicas: Vec::new(),
         monitoring: None,
     }

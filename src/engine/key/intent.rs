@@ -12,9 +12,9 @@ use futures::future::BoxFuture;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::CreateIntent;
-use crate::aws::{AwsError, KmsClient};
-use crate::engine::Engine;
+use crate::aws::KmsClient;
 use crate::engine::cache::lock;
+use crate::engine::{Engine, EngineError};
 
 /// Where a front door keeps the record of a CreateKey about to leave.
 pub trait IntentRecorder: Send + Sync {
@@ -53,22 +53,34 @@ impl Engine {
         here.into_iter().chain(there).filter(|left| !left.is_zero()).max()
     }
 
-    /// Lists `owner`'s keys again, backing off, until one appears or `left` has passed.
+    /// Lists `owner`'s keys again, backing off, until one appears or `left` has passed. A pass
+    /// waits within its budget only; past it, while the create may still land, it ends with
+    /// `StillWaiting` rather than create a second key or hold a worker.
     pub(crate) async fn wait_for_created(
         &self,
         client: &KmsClient,
         owner: &str,
         left: Duration,
-    ) -> Result<Vec<String>, AwsError> {
+    ) -> Result<Vec<String>, EngineError> {
         tracing::info!(owner, ?left, "a create may still land; listing again before creating another key");
-        let deadline = Instant::now() + left;
+        let window_ends = Instant::now() + left;
+        let deadline = Instant::now() + self.within_budget(left);
         let mut pause = self.settings.consistency_poll;
         loop {
             tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
             self.listings.forget_keys(client);
             let owned = self.listings.keys_owned_by(client, owner).await?;
-            if !owned.is_empty() || Instant::now() >= deadline {
+            if !owned.is_empty() || Instant::now() >= window_ends {
                 return Ok(owned);
+            }
+            if Instant::now() >= deadline {
+                return Err(EngineError::StillWaiting {
+                    reason: "CreateInQuestion",
+                    what: format!(
+                        "a CreateKey for {owner} whose outcome is unknown may still show in ListKeys for {}s; no other key is created before",
+                        window_ends.saturating_duration_since(Instant::now()).as_secs()
+                    ),
+                });
             }
             pause = (pause * 2).min(Duration::from_secs(10));
         }

@@ -8,6 +8,8 @@ mod intent;
 mod material;
 mod observe;
 pub mod observed;
+#[cfg(test)]
+mod ownership_tests;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;

@@ -12,9 +12,9 @@ use crate::api::catalog::{ORIGIN_AWS_KMS, ROTATABLE_KEY_SPEC};
 use crate::api::{CreateIntent, RotationStatus};
 use crate::aws::model::KeyDescription;
 use crate::aws::{AwsError, ErrorKind, KmsClient};
-use crate::engine::Engine;
 use crate::engine::desired::{DesiredKey, Origin};
 use crate::engine::ownership::owner_of;
+use crate::engine::{Engine, EngineError};
 
 /// How to find an object's key: what the front door has on record.
 #[derive(Clone, Debug, Default)]
@@ -46,7 +46,11 @@ impl Engine {
     /// Finds the key of `desired` (by the key on record, `import.keyId`, or its ownership tag)
     /// and reads its state. A recorded key that is gone is reported as gone, unless the lookup's
     /// `replace_deleted` names it: then the key is looked for as for a new object.
-    pub(crate) async fn observe_key(&self, desired: &DesiredKey, lookup: &Lookup) -> Result<KeyObservation, AwsError> {
+    pub(crate) async fn observe_key(
+        &self,
+        desired: &DesiredKey,
+        lookup: &Lookup,
+    ) -> Result<KeyObservation, EngineError> {
         let client = self.kms(&desired.account, &desired.region).await;
         let known_key_id = match lookup.key_id.as_deref() {
             Some(key_id) if lookup.replace_deleted.as_deref() == Some(key_id) => {
@@ -63,14 +67,14 @@ impl Engine {
                 Err(e) if e.kind == ErrorKind::NotFound => {
                     return Ok(KeyObservation::ImportNotFound { key_id: key_id.clone() });
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             },
             (Origin::Create, Some(key_id)) => match self.describe(&client, key_id).await {
                 Ok(key) => key,
                 Err(e) if e.kind == ErrorKind::NotFound => {
                     return Ok(KeyObservation::Gone { key_id: key_id.to_owned() });
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             },
             (Origin::Create, None) => {
                 let owner = desired.owner_value();
@@ -95,6 +99,11 @@ impl Engine {
         if desired.owns_key() && owner_of(&tags) != Some(desired.owner_value()) {
             return Ok(KeyObservation::NotOwned { owner: owner_of(&tags).map(str::to_owned), key: Box::new(key) });
         }
+        // An imported key may be a replica someone made by hand: its family's owner decides.
+        let primary_owner = match owner_of(&tags) {
+            None => self.primary_owner(&client, &key).await?,
+            Some(_) => None,
+        };
         if key.is_pending_deletion() {
             let observed = ObservedKey {
                 key,
@@ -102,6 +111,7 @@ impl Engine {
                 rotation: None,
                 rotation_history: None,
                 tags,
+                primary_owner,
                 replicas: Vec::new(),
                 monitoring: None,
             };
@@ -142,6 +152,7 @@ impl Engine {
             rotation,
             rotation_history,
             tags,
+            primary_owner,
             replicas,
             monitoring,
             key,
@@ -188,7 +199,7 @@ impl Engine {
         Ok(Sorted::Many(duplicates))
     }
 
-    async fn describe(&self, client: &KmsClient, key_id: &str) -> Result<KeyDescription, AwsError> {
+    pub(crate) async fn describe(&self, client: &KmsClient, key_id: &str) -> Result<KeyDescription, AwsError> {
         self.tolerate_new_key(key_id, || client.describe_key(key_id)).await
     }
 

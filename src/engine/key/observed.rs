@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::aws::model::{KeyDescription, RotationEntry, RotationState};
 use crate::engine::monitoring::ObservedMonitoring;
+use crate::engine::ownership::owner_of;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObservedReplica {
@@ -29,6 +30,9 @@ pub struct ObservedKey {
     /// Every rotation so far; `None` when not read (see `rotate_now::needs_history`).
     pub rotation_history: Option<Vec<RotationEntry>>,
     pub tags: BTreeMap<String, String>,
+    /// The ownership tag of its multi-Region primary, when this key is a replica that carries
+    /// none of its own: a family has one owner, the primary's.
+    pub primary_owner: Option<String>,
     pub replicas: Vec<ObservedReplica>,
     /// The key's alarms and filters; `None` when its account has no monitoring, or not read
     /// (the key is pending deletion).
@@ -36,6 +40,11 @@ pub struct ObservedKey {
 }
 
 impl ObservedKey {
+    /// The ownership tag that decides whose the key is: its own, else its primary's.
+    pub fn owner_tag(&self) -> Option<&str> {
+        owner_of(&self.tags).or(self.primary_owner.as_deref())
+    }
+
     pub fn replica(&self, region: &str) -> Option<&ObservedReplica> {
         self.replicas.iter().find(|r| r.region == region)
     }

@@ -14,7 +14,7 @@ use crate::aws::model::KeyDescription;
 use crate::engine::change::{Action, Change, Finding, KeyHandle, NewKeyPlan, NewReplicaPlan, TagChange};
 use crate::engine::desired::{DesiredKey, DesiredReplica, Origin};
 use crate::engine::monitoring::{KeyCopy, ObservedMonitoring, plan_key_monitoring};
-use crate::engine::ownership::{KeyOwner, describe_owner};
+use crate::engine::ownership::{KeyOwner, describe_foreign, describe_owner};
 use crate::engine::plan::Plan;
 use crate::policy;
 
@@ -39,7 +39,8 @@ pub fn plan_key(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
                 "key {} {}; the operator never changes a key it does not own: set spec.import.keyId to adopt it",
                 key.key_id,
                 match owner {
-                    Some(owner) => format!("is owned by {owner}"),
+                    Some(owner) if desired.show_owners => format!("is owned by {}", describe_owner(owner)),
+                    Some(_) => "carries the ownership tag of another object".to_owned(),
                     None => "carries no ownership tag".to_owned(),
                 }
             ),
@@ -60,21 +61,33 @@ pub fn plan_key(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
 }
 
 /// An imported key must be the namespace's own, or one nobody owns adopted from a namespace
-/// the account lets adopt: a key of another namespace or cluster is never touched.
+/// the account lets adopt: a key of another namespace or cluster is never touched. Whose it is
+/// comes from its ownership tag, or its multi-Region primary's. A key of the namespace that
+/// another KmsKey created is that object's: two objects managing one key undo each other, and
+/// either one's `Delete` would destroy the other's data.
 fn adoption_refusal(desired: &DesiredKey, observed: &ObservedKey) -> Option<Plan> {
     if desired.origin == Origin::Create {
         return None;
     }
     let key_id = &observed.key.key_id;
     let namespace = desired.object.namespace.as_deref().unwrap_or("default");
-    match desired.owner_of(&observed.tags) {
-        KeyOwner::Namespace => None,
+    let owner = observed.owner_tag();
+    match desired.owner_of(owner) {
+        KeyOwner::Namespace => owner.filter(|value| *value != desired.owner_value()).map(|other| {
+            Plan::blocked(
+                "ClaimConflict",
+                format!(
+                    "spec.import.keyId {key_id} is the key {} created and manages; two objects managing one key undo each other's changes, and a Delete on either would destroy the other's data: manage it from that object only (to move it here, delete that KmsKey with deletion.policy Retain first, which removes its ownership tag), or remove spec.import",
+                    describe_owner(other)
+                ),
+            )
+        }),
         KeyOwner::Unowned if desired.may_adopt => None,
         KeyOwner::Foreign(owner) => Some(Plan::refused(
             Reason::ForeignKey,
             format!(
-                "spec.import.keyId {key_id} belongs to {}; objects in namespace {namespace} may not adopt, change or delete it",
-                describe_owner(&owner)
+                "spec.import.keyId {key_id} belongs to {} (its kmsoperator.dev/owner tag), and a key belongs to the namespace its ownership tag names: objects in namespace {namespace} may not adopt, change or delete it; import a key of this namespace, or one nobody owns",
+                describe_foreign(owner.as_deref())
             ),
         )),
         KeyOwner::Unowned => Some(Plan::refused(
@@ -472,6 +485,15 @@ pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> 
         KeyObservation::Found(observed) => {
             if let Some(refused) = adoption_refusal(desired, observed) {
                 return refused;
+            }
+            if !observed.key.is_customer_managed() {
+                return Plan::blocked(
+                    "AwsManagedKey",
+                    format!(
+                        "key {} is an AWS managed key; AWS manages its lifecycle and no one can schedule its deletion: remove spec.import, or the KmsKey, from the manifests",
+                        observed.key.key_id
+                    ),
+                );
             }
             observed
         }

@@ -249,13 +249,38 @@ fn a_key_pending_deletion_is_reported_not_replaced() {
 }
 
 #[test]
-fn an_immutable_mismatch_blocks() {
+fn each_immutable_field_that_differs_blocks() {
+    let mut desired = desired();
+    desired.origin = Origin::Import("k1".into());
+    type Differ = fn(&mut KeyDescription);
+    let cases: [(&str, Differ); 3] = [
+        ("keySpec", |key| key.key_spec = "RSA_2048".into()),
+        ("keyUsage", |key| key.key_usage = "SIGN_VERIFY".into()),
+        ("multiRegion", |key| key.multi_region = true),
+    ];
+    for (field, differ) in cases {
+        let mut observed = live(&desired);
+        differ(&mut observed.key);
+        // A blocker stops the pass before any change is made (converge), whatever else differs.
+        let plan = plan_key(&desired, &found(observed));
+        assert_eq!(reasons(&plan.blockers), vec!["ImmutableFieldMismatch"], "{field}");
+        assert!(plan.blockers[0].message.contains(&format!("set spec.{field}")), "{}", plan.blockers[0].message);
+    }
+}
+
+#[test]
+fn an_aws_managed_key_is_blocked_whatever_else_differs() {
     let mut desired = desired();
     desired.origin = Origin::Import("k1".into());
     let mut observed = live(&desired);
-    observed.key.key_spec = "RSA_2048".into();
-    let plan = plan_key(&desired, &found(observed));
-    assert_eq!(reasons(&plan.blockers), vec!["ImmutableFieldMismatch"]);
+    observed.key.key_manager = "AWS".into();
+    observed.key.description = "Default key that protects my EBS volumes when no other key is defined".into();
+    observed.tags.clear();
+    observed.rotation = Some(RotationState { enabled: false, ..RotationState::default() });
+    let plan = plan_key(&desired, &found(observed.clone()));
+    assert!(plan.changes.is_empty(), "{plan:?}");
+    assert_eq!(reasons(&plan.blockers), vec!["AwsManagedKey"]);
+    assert!(plan_key_deletion(&desired, &found(observed)).changes.is_empty(), "nor deleted");
 }
 
 fn with_replica(desired: &DesiredKey, region: &str) -> ObservedReplica {

@@ -21,7 +21,7 @@ use crate::engine::converge::Converged;
 use crate::engine::desired::{DesiredKey, Mandate, desired_key};
 use crate::engine::monitoring::plan_monitoring_removal;
 use crate::engine::report::{Outcome, Report, ready_unless_refused, synced_condition};
-use crate::engine::{Engine, EngineError, Mode};
+use crate::engine::{Engine, EngineError, Mode, noting_unverified};
 
 pub type KeyReport = Report<KmsKeyStatus>;
 
@@ -135,6 +135,18 @@ fn failed(desired: &DesiredKey, error: EngineError, creating: Option<&CreateInte
     report(desired, pass, None, creating.cloned(), None)
 }
 
+/// An AWS error of the pass, naming the identity it ran as when that was verified.
+fn aws_failure(error: crate::aws::AwsError, caller: Option<&str>) -> EngineError {
+    named_caller(EngineError::aws(error), caller)
+}
+
+fn named_caller(error: EngineError, caller: Option<&str>) -> EngineError {
+    match caller {
+        Some(caller) => error.with_caller(caller),
+        None => error,
+    }
+}
+
 fn outcome_text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Failed(error) => error.to_string(),
@@ -150,6 +162,11 @@ impl Engine {
 
     /// Converges (or, in `Mode::Plan`, only plans) one `KmsKey`.
     pub async fn reconcile_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
+        let account = request.account;
+        noting_unverified(self.reconcile_key_pass(request, mode).await, Some(account))
+    }
+
+    async fn reconcile_key_pass(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
         let desired = self.desired(&request);
         let memory = request.memory;
         let caller = match self.verify_account(&desired.account).await {
@@ -172,7 +189,7 @@ impl Engine {
                         rotated: *lock(&rotated),
                     };
                     let desired = &desired;
-                    async move { self.observe_key(desired, &lookup).await.map_err(EngineError::aws) }.boxed()
+                    async move { self.observe_key(desired, &lookup).await }.boxed()
                 },
                 |observation| plan_key(&desired, observation),
                 |changes| {
@@ -197,13 +214,18 @@ impl Engine {
             .await;
         let creating = lock(&creating).clone();
         let created = lock(&known_key_id).clone().filter(|id| memory.key_id != Some(id.as_str()));
-        let mut report = report(&desired, pass, Some(&caller), creating, created);
+        let mut report = report(&desired, pass, caller.as_deref(), creating, created);
         carry_rotation_history(&mut report.status, memory);
         report
     }
 
     /// What deleting the `KmsKey` does to its key, by its deletion policy.
     pub async fn delete_key(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
+        let account = request.account;
+        noting_unverified(self.delete_key_pass(request, mode).await, Some(account))
+    }
+
+    async fn delete_key_pass(&self, request: KeyRequest<'_>, mode: Mode) -> KeyReport {
         let desired = self.desired(&request);
         let caller = match self.verify_account(&desired.account).await {
             Ok(identity) => identity.caller,
@@ -216,9 +238,7 @@ impl Engine {
         };
         let observation = match self.observe_key(&desired, &lookup).await {
             Ok(observation) => observation,
-            Err(error) => {
-                return failed(&desired, EngineError::aws(error).with_caller(&caller), request.memory.creating);
-            }
+            Err(error) => return failed(&desired, named_caller(error, caller.as_deref()), request.memory.creating),
         };
         let mut plan = plan_key_deletion(&desired, &observation);
         // Alarms and filters go whatever the deletion policy: they hold no data.
@@ -230,7 +250,7 @@ impl Engine {
             match self.observe_monitoring(&desired.account, &monitoring.setup, &monitoring.prefix).await {
                 Ok(live) => plan.changes.extend(plan_monitoring_removal(&monitoring.setup, &handle, &live).changes),
                 Err(error) => {
-                    return failed(&desired, EngineError::aws(error).with_caller(&caller), request.memory.creating);
+                    return failed(&desired, aws_failure(error, caller.as_deref()), request.memory.creating);
                 }
             }
         }
@@ -242,15 +262,19 @@ impl Engine {
             Converged { observation: Some(observation), changes: Vec::new(), plan, outcome: Outcome::InSync };
         if let Some(refusal) = pass.plan.refusal() {
             pass.outcome = Outcome::Refused(refusal);
-            return report(&desired, pass, Some(&caller), None, None);
+            return report(&desired, pass, caller.as_deref(), None, None);
+        }
+        if !pass.plan.blockers.is_empty() {
+            pass.outcome = Outcome::Blocked;
+            return report(&desired, pass, caller.as_deref(), None, None);
         }
         if pass.plan.changes.is_empty() {
-            return report(&desired, pass, Some(&caller), None, None);
+            return report(&desired, pass, caller.as_deref(), None, None);
         }
         if mode == Mode::Plan {
             pass.changes = pass.plan.changes.clone();
             pass.outcome = Outcome::Pending;
-            return report(&desired, pass, Some(&caller), None, None);
+            return report(&desired, pass, caller.as_deref(), None, None);
         }
         let changes = pass.plan.changes.clone();
         pass.outcome = match self.execute_key_changes(&desired, &changes, &mut pass.changes, Recording::none()).await {
@@ -262,6 +286,6 @@ impl Engine {
         if let Ok(now) = self.observe_key(&desired, &lookup).await {
             pass.observation = Some(now);
         }
-        report(&desired, pass, Some(&caller), None, None)
+        report(&desired, pass, caller.as_deref(), None, None)
     }
 }

@@ -31,6 +31,8 @@ fn setup(mode: MetricFilterMode) -> MonitoringSetup {
         assume_role_arn: None,
         external_id: None,
         endpoint_url: None,
+        sts_endpoint_url: None,
+        verify_account: true,
     };
     MonitoringSetup::new(&account, &account_spec(mode), "c")
 }

@@ -10,7 +10,7 @@ use serde_path_to_error::Segment;
 use serde_yaml_ng::{Mapping, Value};
 
 use super::Source;
-use super::lines;
+use super::lines::{self, FieldLines, MAX_DEPTH, MAX_LOOKAHEAD, MAX_VALUES, Refused};
 use super::namespaces::{NamespaceManifest, decode_namespace, is_namespace};
 use crate::api::validate::{Issue, closest, path};
 use crate::api::{API_VERSION, AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
@@ -66,7 +66,37 @@ pub(super) fn decode_file(
     issues: &mut Vec<Issue>,
     leftovers: &mut Leftovers,
 ) -> Vec<(Object, Source)> {
-    let marked = lines::index(text);
+    // Nesting and size are checked before serde builds anything from the text.
+    let marked = match lines::index(text) {
+        Ok(marked) => marked,
+        Err(refused) => {
+            let (line, problem) = match refused {
+                Refused::TooDeep { line } => (line, format!("YAML nests deeper than {MAX_DEPTH} levels here")),
+                Refused::TooManyValues { line } => {
+                    (line, format!("this YAML document holds more than {MAX_VALUES} values"))
+                }
+                Refused::LookaheadTooLong { line } => (
+                    line,
+                    format!(
+                        "after this line the YAML parser would have to hold more than {MAX_LOOKAHEAD} characters before it can tell what they are (a flow collection, {{...}} or [...], or a scalar this long)"
+                    ),
+                ),
+            };
+            issues.push(
+                Issue::new(
+                    None,
+                    "",
+                    format!("{problem}; nothing in the file was read"),
+                    "write each manifest as one object of the four kinds (a few levels, a few thousand values at most); a file like this is not a manifest",
+                )
+                .in_file(file, Some(line)),
+            );
+            return Vec::new();
+        }
+    };
+    // Both parsers see the documents in order, so one pass over the index finds each one's
+    // lines: a search per document would make a file of many documents quadratic.
+    let mut marked = marked.into_iter().peekable();
     let values = serde_yaml_ng::Deserializer::from_str(text);
     let starts = serde_yaml_ng::Deserializer::from_str(text);
     let mut objects = Vec::new();
@@ -75,22 +105,7 @@ pub(super) fn decode_file(
         let value = match Value::deserialize(document) {
             Ok(value) => value,
             Err(err) => {
-                let line = err.location().map(|l| l.line());
-                let fix = if err.to_string().contains("duplicate entry") {
-                    "keep only one of the repeated keys"
-                } else {
-                    "correct the YAML syntax at that line (indentation, quotes, a missing ':' or '-')"
-                };
-                // The parser cannot resynchronise after an error, so later documents are lost.
-                issues.push(
-                    Issue::new(
-                        None,
-                        "",
-                        format!("the file is not valid YAML: {err}; the rest of the file was not read"),
-                        fix,
-                    )
-                    .in_file(file, line),
-                );
+                issues.push(syntax_issue(file, &err));
                 break;
             }
         };
@@ -98,8 +113,13 @@ pub(super) fn decode_file(
             continue;
         }
         let line = start_line(probe);
-        let fields =
-            marked.iter().find(|doc| Some(doc.start) == line).map(|doc| doc.fields.clone()).unwrap_or_default();
+        let fields = match line {
+            Some(line) => {
+                while marked.next_if(|doc| doc.start < line).is_some() {}
+                marked.next_if(|doc| doc.start == line).map(|doc| doc.fields).unwrap_or_default()
+            }
+            None => FieldLines::default(),
+        };
         let source = Source { file: file.to_path_buf(), line, field_lines: fields };
         if is_namespace(&value) {
             if let Some(namespace) = decode_namespace(value, &source, issues) {
@@ -120,6 +140,36 @@ pub(super) fn decode_file(
     }
     objects
 }
+
+/// A YAML syntax error, in words that quote nothing of the file: it may not be a manifest at
+/// all, and its bytes (a key file a link pointed at) must not end up in CI logs. libyaml's
+/// messages are fixed phrases with a position; anything else is described, not quoted.
+fn syntax_issue(file: &Path, err: &serde_yaml_ng::Error) -> Issue {
+    let line = err.location().map(|l| l.line());
+    let text = err.to_string();
+    let (problem, fix) = if text.contains("duplicate entry") {
+        ("a mapping repeats a key".to_owned(), "keep only one of the repeated keys")
+    } else if !quotes_only_punctuation(&text) {
+        ("the YAML parser stopped".to_owned(), SYNTAX_FIX)
+    } else {
+        (text, SYNTAX_FIX)
+    };
+    // The parser cannot resynchronise after an error, so later documents are lost.
+    Issue::new(None, "", format!("the file is not valid YAML: {problem}; the rest of the file was not read"), fix)
+        .in_file(file, line)
+}
+
+/// Whether `text` quotes nothing but single punctuation marks, as libyaml's "did not find
+/// expected ',' or ']'" does; any other quote could hold bytes of the file.
+fn quotes_only_punctuation(text: &str) -> bool {
+    !text.contains(['"', '`'])
+        && text.split('\'').skip(1).step_by(2).all(|quoted| {
+            let mut chars = quoted.chars();
+            matches!((chars.next(), chars.next()), (Some(c), None) if c.is_ascii_punctuation())
+        })
+}
+
+const SYNTAX_FIX: &str = "correct the YAML syntax at that line (indentation, quotes, a missing ':' or '-')";
 
 /// A Kubernetes object of another API group (`apiVersion: v1, kind: Namespace`), described for
 /// the note that says it was skipped. Objects of this group, and kinds that look like a typo of
@@ -228,7 +278,20 @@ fn check_kind(map: &Mapping, source: &Source, issues: &mut Vec<Issue>) -> Option
             if let Some(kind) = Kind::parse(kind) {
                 return Some(kind);
             }
-            if let Some(near) = closest(kind, &kinds) {
+            let near = closest(kind, &kinds);
+            if near.is_none() && version.is_none() {
+                // Not a Kubernetes object (no apiVersion) and no kind of ours: say so without
+                // repeating what the file holds.
+                issues.push(file_issue(
+                    source,
+                    None,
+                    "",
+                    "the document is not a Kubernetes object: it has a kind but no apiVersion",
+                    format!("remove it from the manifests, or add apiVersion: {API_VERSION} and kind (one of {all})"),
+                ));
+                return None;
+            }
+            if let Some(near) = near {
                 fix = format!("did you mean {near}? {fix}");
             }
             match version.and_then(Value::as_str).filter(|v| *v != API_VERSION) {

@@ -1,8 +1,11 @@
 //! The objects of one local-mode run, and the rules that need all of them at once.
 
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
 use super::decode::Object;
 use super::namespaces::NamespaceManifest;
-use super::{Loaded, Source};
+use super::{Declaration, Loaded, Source};
 use crate::api::KeyPointer;
 use crate::api::tenancy::Labels;
 use crate::api::validate::{self, Issue};
@@ -17,9 +20,36 @@ pub struct ManifestSet {
     /// `Namespace` manifests: their labels select which accounts a namespace may use.
     pub namespaces: Vec<Loaded<NamespaceManifest>>,
     /// Objects declared in the files that did not load (their issues are already reported).
-    pub broken: Vec<ObjectName>,
+    pub broken: BTreeSet<ObjectName>,
     /// Notes on objects of other API groups that were skipped.
     pub skipped: Vec<String>,
+    /// Where each file read really is (links resolved), by the path its objects' sources show.
+    pub real_paths: HashMap<PathBuf, PathBuf>,
+    /// Every object the files declare, second declarations included.
+    pub declarations: Vec<Declaration>,
+    /// Lookups by name, so that a set of many objects is checked in time linear in its size.
+    index: Index,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Index {
+    accounts: HashMap<String, usize>,
+    keys: HashMap<(String, String), usize>,
+    keys_by_namespace: HashMap<String, Vec<usize>>,
+    namespaces: HashMap<String, usize>,
+}
+
+/// How many names a message lists before it says how many more there are.
+const LISTED: usize = 10;
+
+/// `names`, at most [`LISTED`] of them, then how many were left out.
+fn listed<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let total = names.len();
+    let shown: Vec<&str> = names.take(LISTED).collect();
+    match total - shown.len() {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 /// Whether a `keyRef` may name a KmsKey that is not among the manifests.
@@ -36,18 +66,26 @@ pub(super) fn namespace_of(namespace: &Option<String>) -> &str {
 
 impl ManifestSet {
     pub fn account(&self, name: &str) -> Option<&Loaded<AwsAccount>> {
-        self.accounts.iter().find(|a| a.object.metadata.name.as_deref() == Some(name))
+        self.index.accounts.get(name).map(|i| &self.accounts[*i])
     }
 
     /// The labels of `namespace` from its `Namespace` manifest; none without one, as API.md says.
     pub fn labels(&self, namespace: &str) -> Labels {
-        self.namespaces.iter().find(|n| n.object.name == namespace).map(|n| n.object.labels.clone()).unwrap_or_default()
+        self.namespace(namespace).map(|n| n.object.labels.clone()).unwrap_or_default()
+    }
+
+    pub fn namespace(&self, name: &str) -> Option<&Loaded<NamespaceManifest>> {
+        self.index.namespaces.get(name).map(|i| &self.namespaces[*i])
     }
 
     pub fn key(&self, namespace: &str, name: &str) -> Option<&Loaded<KmsKey>> {
-        self.keys.iter().find(|k| {
-            k.object.metadata.name.as_deref() == Some(name) && namespace_of(&k.object.metadata.namespace) == namespace
-        })
+        self.index.keys.get(&(namespace.to_owned(), name.to_owned())).map(|i| &self.keys[*i])
+    }
+
+    /// The names of the KmsKeys of `namespace`, for messages.
+    fn key_names_in(&self, namespace: &str) -> impl ExactSizeIterator<Item = &str> {
+        let found = self.index.keys_by_namespace.get(namespace).map(Vec::as_slice).unwrap_or_default();
+        found.iter().map(|i| self.keys[*i].object.metadata.name.as_deref().unwrap_or_default())
     }
 
     /// A key's primary region: its own, or its account's default.
@@ -61,16 +99,57 @@ impl ManifestSet {
 
     /// Declared in the files, but not loadable.
     fn is_broken(&self, kind: Kind, namespace: Option<&str>, name: &str) -> bool {
-        self.broken.contains(&ObjectName::new(kind, namespace, name))
+        !self.broken.is_empty() && self.broken.contains(&ObjectName::new(kind, namespace, name))
     }
 
+    /// A set of these objects (no two of one kind, namespace and name), indexed as `load`
+    /// indexes what it reads.
+    pub fn of(
+        accounts: Vec<Loaded<AwsAccount>>,
+        keys: Vec<Loaded<KmsKey>>,
+        aliases: Vec<Loaded<KmsAlias>>,
+        grants: Vec<Loaded<KmsGrant>>,
+        namespaces: Vec<Loaded<NamespaceManifest>>,
+    ) -> ManifestSet {
+        let mut set = ManifestSet::default();
+        let objects = (accounts.into_iter().map(|l| (Object::Account(l.object), l.source)))
+            .chain(keys.into_iter().map(|l| (Object::Key(l.object), l.source)))
+            .chain(aliases.into_iter().map(|l| (Object::Alias(l.object), l.source)))
+            .chain(grants.into_iter().map(|l| (Object::Grant(l.object), l.source)));
+        for (object, source) in objects {
+            set.push(object, source);
+        }
+        for namespace in namespaces {
+            set.push_namespace(namespace.object, namespace.source);
+        }
+        set
+    }
+
+    /// Adds an object whose kind, namespace and name the set does not hold yet.
     pub(super) fn push(&mut self, object: Object, source: Source) {
         match object {
-            Object::Account(object) => self.accounts.push(Loaded { object, source }),
-            Object::Key(object) => self.keys.push(Loaded { object, source }),
+            Object::Account(object) => {
+                let name = object.metadata.name.clone().unwrap_or_default();
+                self.index.accounts.entry(name).or_insert(self.accounts.len());
+                self.accounts.push(Loaded { object, source });
+            }
+            Object::Key(object) => {
+                let namespace = namespace_of(&object.metadata.namespace).to_owned();
+                let name = object.metadata.name.clone().unwrap_or_default();
+                let at = self.keys.len();
+                self.index.keys_by_namespace.entry(namespace.clone()).or_default().push(at);
+                self.index.keys.entry((namespace, name)).or_insert(at);
+                self.keys.push(Loaded { object, source });
+            }
             Object::Alias(object) => self.aliases.push(Loaded { object, source }),
             Object::Grant(object) => self.grants.push(Loaded { object, source }),
         }
+    }
+
+    /// Adds a `Namespace` manifest whose name the set does not hold yet.
+    pub(super) fn push_namespace(&mut self, namespace: NamespaceManifest, source: Source) {
+        self.index.namespaces.entry(namespace.name.clone()).or_insert(self.namespaces.len());
+        self.namespaces.push(Loaded { object: namespace, source });
     }
 
     /// Every validation rule over the whole set: each object's own rules, then its references
@@ -120,13 +199,13 @@ impl ManifestSet {
     }
 
     fn missing_account(&self, object: ObjectName, account_ref: &str) -> Issue {
-        let known: Vec<&str> = self.accounts.iter().filter_map(|a| a.object.metadata.name.as_deref()).collect();
-        let fix = if known.is_empty() {
+        let fix = if self.accounts.is_empty() {
             format!("add an AwsAccount named {account_ref} to the manifests")
         } else {
+            let known = self.accounts.iter().map(|a| a.object.metadata.name.as_deref().unwrap_or_default());
             format!(
                 "add an AwsAccount named {account_ref}, or use one of the AwsAccounts in the manifests: {}",
-                known.join(", ")
+                listed(known)
             )
         };
         Issue::new(
@@ -159,19 +238,14 @@ impl ManifestSet {
             if keys_outside == KeysOutside::FoundByTag {
                 return found;
             }
-            let here: Vec<&str> = self
-                .keys
-                .iter()
-                .filter(|k| namespace_of(&k.object.metadata.namespace) == namespace)
-                .filter_map(|k| k.object.metadata.name.as_deref())
-                .collect();
-            let fix = if here.is_empty() {
+            let here = self.key_names_in(namespace);
+            let fix = if here.len() == 0 {
                 format!(
                     "add a KmsKey named {} in namespace {namespace}; the manifests have no KmsKey there yet",
                     key_ref.name
                 )
             } else {
-                format!("use one of the KmsKeys in namespace {namespace}: {}", here.join(", "))
+                format!("use one of the KmsKeys in namespace {namespace}: {}", listed(here))
             };
             found.push(Issue::new(
                 Some(object.clone()),

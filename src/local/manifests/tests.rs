@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-use super::{ManifestSet, load};
+use super::{ManifestSet, ReadLimits, load};
 use crate::api::validate::Issue;
 
-const ACCOUNT: &str = "\
+pub(super) const ACCOUNT: &str = "\
 apiVersion: kmsoperator.dev/v1alpha1
 kind: AwsAccount
 metadata: {name: core-security}
@@ -17,7 +17,7 @@ spec:
   region: ap-southeast-2
 ";
 
-const KEY: &str = "\
+pub(super) const KEY: &str = "\
 apiVersion: kmsoperator.dev/v1alpha1
 kind: KmsKey
 metadata: {name: datamesh, namespace: platform-kms}
@@ -25,7 +25,7 @@ spec:
   accountRef: core-security
 ";
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(super) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).expect("create test dir");
@@ -37,7 +37,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn load_one(text: &str) -> (TempDir, PathBuf, ManifestSet, Vec<Issue>) {
     let dir = TempDir::new().expect("temp dir");
     let file = write(dir.path(), "manifests.yaml", text);
-    let (set, issues) = load(std::slice::from_ref(&file));
+    let (set, issues) = load(std::slice::from_ref(&file), ReadLimits::default());
     (dir, file, set, issues)
 }
 
@@ -46,7 +46,7 @@ fn only_issue(issues: &[Issue]) -> &Issue {
     &issues[0]
 }
 
-fn render(issues: &[Issue]) -> String {
+pub(super) fn render(issues: &[Issue]) -> String {
     issues.iter().map(|i| format!("  {i}\n")).collect()
 }
 
@@ -92,7 +92,7 @@ fn directories_are_read_recursively_in_order_and_skip_other_files() {
     write(dir.path(), "a/nested/deeper/other.YAML", &KEY.replace("datamesh", "other"));
     write(dir.path(), "README.md", "not yaml: [");
     write(dir.path(), ".github/workflows/ci.yml", "on: push\n");
-    let (set, issues) = load(&[dir.path().to_path_buf()]);
+    let (set, issues) = load(&[dir.path().to_path_buf()], ReadLimits::default());
     assert!(issues.is_empty(), "{}", render(&issues));
     assert_eq!(set.accounts.len(), 1);
     let keys: Vec<&str> = set.keys.iter().filter_map(|k| k.object.metadata.name.as_deref()).collect();
@@ -245,7 +245,7 @@ fn duplicates_name_both_files() {
     let dir = TempDir::new().expect("temp dir");
     let first = write(dir.path(), "a.yaml", KEY);
     let second = write(dir.path(), "b.yaml", &format!("{ACCOUNT}---\n{KEY}"));
-    let (set, issues) = load(&[dir.path().to_path_buf()]);
+    let (set, issues) = load(&[dir.path().to_path_buf()], ReadLimits::default());
     assert_eq!(set.keys.len(), 1);
     assert_eq!(set.keys[0].source.file, first);
     let issue = only_issue(&issues);
@@ -259,7 +259,7 @@ fn duplicates_name_both_files() {
 fn the_same_file_twice_is_read_once() {
     let dir = TempDir::new().expect("temp dir");
     let file = write(dir.path(), "key.yaml", KEY);
-    let (set, issues) = load(&[dir.path().to_path_buf(), file]);
+    let (set, issues) = load(&[dir.path().to_path_buf(), file], ReadLimits::default());
     assert!(issues.is_empty(), "{}", render(&issues));
     assert_eq!(set.keys.len(), 1);
 }
@@ -276,22 +276,22 @@ fn namespace_defaults_to_default() {
 fn unreadable_paths_and_empty_inputs() {
     let dir = TempDir::new().expect("temp dir");
     let missing = dir.path().join("nope.yaml");
-    let (_set, issues) = load(std::slice::from_ref(&missing));
+    let (_set, issues) = load(std::slice::from_ref(&missing), ReadLimits::default());
     let issue = only_issue(&issues);
     assert_eq!(issue.file.as_deref(), Some(missing.as_path()));
     assert!(issue.problem.contains("cannot be read"), "{issue}");
 
     let empty = dir.path().join("empty");
     fs::create_dir(&empty).expect("mkdir");
-    let (_set, issues) = load(std::slice::from_ref(&empty));
+    let (_set, issues) = load(std::slice::from_ref(&empty), ReadLimits::default());
     assert!(only_issue(&issues).problem.contains("no *.yaml or *.yml files"));
 
     let comments = write(dir.path(), "comments.yaml", "# nothing here\n---\n");
-    let (set, issues) = load(&[comments]);
+    let (set, issues) = load(&[comments], ReadLimits::default());
     assert!(set.is_empty());
     assert!(only_issue(&issues).problem.contains("no manifests found"));
 
-    let (_set, issues) = load(&[]);
+    let (_set, issues) = load(&[], ReadLimits::default());
     assert!(only_issue(&issues).problem.contains("no paths were given"));
 }
 
@@ -411,7 +411,8 @@ fn duplicate_yaml_keys_are_reported_at_their_line() {
     let (_dir, _file, _set, issues) = load_one(&KEY.replace("{name: datamesh,", "{name: datamesh, name: other,"));
     let issue = only_issue(&issues);
     assert_eq!(issue.line, Some(3));
-    assert!(issue.problem.contains("duplicate entry with key \"name\""), "{issue}");
+    assert!(issue.problem.contains("a mapping repeats a key"), "{issue}");
+    assert!(!issue.problem.contains("name"), "no key of the file is quoted: {issue}");
     assert!(issue.fix.contains("repeated keys"), "{issue}");
 }
 

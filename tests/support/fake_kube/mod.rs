@@ -1,12 +1,23 @@
 //! An in-memory Kubernetes API server behind a `kube::Client`, for controller tests without a
-//! cluster: create, get, list, watch, replace, merge/JSON/strategic/apply patches, status
-//! subresources, generations, finalizers with deletion timestamps, and conflicts on stale
-//! resource versions. It records every request and can fail chosen ones.
+//! cluster, as strict as a real one where the controller relies on it: create, get, list and
+//! watch with label and field selectors, replace, merge/JSON/strategic/apply patches, resources
+//! served at their scope only and namespaced objects only in namespaces that exist, status
+//! subresources (status is dropped on create and ignored on object writes; writes to `/status`
+//! change nothing else), generations, finalizers (none added once deletion began) with
+//! deletion timestamps, pruning by the CRDs' structural schemas, conflicts on stale resource
+//! versions, watch bookmarks, 410 Gone for a watch from before a compaction, and garbage
+//! collection by owner references. It records
+//! every request and every pruned field, and can fail chosen requests. docs/testing.md lists
+//! what it still does differently.
 
+pub mod limits;
 mod patch;
-mod select;
+mod path;
+mod schema;
+mod selector;
 mod serve;
 mod store;
+pub mod structural;
 mod watch;
 
 use std::convert::Infallible;
@@ -18,8 +29,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
 
-pub use store::Path;
-use store::Store;
+pub use path::Path;
+use selector::Selector;
+use store::{ApiError, Store};
+use watch::WatchRequest;
 
 type Body = BoxBody<Bytes, Infallible>;
 
@@ -46,6 +59,10 @@ struct Failure {
 struct Recorder {
     requests: Vec<Seen>,
     failures: Vec<Failure>,
+    /// Fields pruned from writes, by the client that sent them: `(client, "plural/ns/name: .path")`.
+    pruned: Vec<(String, String)>,
+    /// Watches answered 410 Expired.
+    expired_watches: usize,
 }
 
 #[derive(Clone)]
@@ -53,6 +70,8 @@ pub struct FakeKube {
     store: Arc<Mutex<Store>>,
     recorder: Arc<Mutex<Recorder>>,
     changes: Arc<tokio::sync::broadcast::Sender<()>>,
+    /// Counts compactions; open watches end when it moves.
+    compactions: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 pub fn status(code: u16, reason: &str, message: &str) -> Response<Body> {
@@ -71,7 +90,12 @@ pub fn respond(code: u16, body: &Value) -> Response<Body> {
 impl FakeKube {
     pub fn new() -> FakeKube {
         let (changes, _) = tokio::sync::broadcast::channel(1024);
-        FakeKube { store: Arc::default(), recorder: Arc::default(), changes: Arc::new(changes) }
+        FakeKube {
+            store: Arc::new(Mutex::new(Store::new())),
+            recorder: Arc::default(),
+            changes: Arc::new(changes),
+            compactions: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
     }
 
     /// A client whose every request this server answers.
@@ -122,6 +146,25 @@ impl FakeKube {
         self.store.lock().unwrap().all(group_version, plural)
     }
 
+    /// Fields the schema pruned from the writes of `client` (`"kmskeys/apps/logs: .status.x"`).
+    pub fn pruned(&self, client: &str) -> Vec<String> {
+        let recorder = self.recorder.lock().unwrap();
+        recorder.pruned.iter().filter(|(c, _)| c == client).map(|(_, field)| field.clone()).collect()
+    }
+
+    /// Watches answered 410 Expired so far.
+    pub fn expired_watches(&self) -> usize {
+        self.recorder.lock().unwrap().expired_watches
+    }
+
+    /// Compacts the history, as etcd does, past every version handed out so far, and ends every
+    /// open watch, as an API server restart does: a client resuming from what it saw gets 410
+    /// Gone and must list again.
+    pub fn compact(&self) {
+        self.store.lock().unwrap().compact();
+        self.compactions.send_modify(|count| *count += 1);
+    }
+
     fn injected_failure(&self, method: &Method, path: &str) -> Option<u16> {
         let mut recorder = self.recorder.lock().unwrap();
         let failure = recorder
@@ -159,26 +202,34 @@ impl FakeKube {
         };
         let params: Vec<(String, String)> = url_pairs(&query);
         let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let selector = match Selector::parse(param("labelSelector").as_deref(), param("fieldSelector").as_deref()) {
+            Ok(selector) => selector,
+            Err(message) => return status(400, "BadRequest", &message),
+        };
         if parts.method == Method::GET && param("watch").is_some_and(|w| w == "true" || w == "1") {
-            let since = param("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let timeout = param("timeoutSeconds").and_then(|v| v.parse().ok()).unwrap_or(290);
-            return watch::stream(self.store.clone(), self.changes.subscribe(), target, since, timeout);
+            return self.watch(target, &param, selector);
         }
         let content_type = parts.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         let manager = param("fieldManager").unwrap_or_else(|| "unknown".to_owned());
         let force = param("force").is_some_and(|f| f == "true");
         let response = {
             let mut store = self.store.lock().unwrap();
-            match parts.method {
-                Method::GET => {
-                    store.get_or_list(&target).and_then(|listed| select::filter(listed, param("labelSelector")))
+            let written = match parts.method {
+                Method::GET => store.get_or_list(&target, &selector),
+                Method::POST => decode(&body).and_then(|object| store.create(&target, object)),
+                Method::PUT => decode(&body).and_then(|object| store.replace(&target, object)),
+                Method::PATCH => {
+                    decode(&body).and_then(|patch| store.patch(&target, &content_type, patch, &manager, force))
                 }
-                Method::POST => store.create(&target, &body),
-                Method::PUT => store.replace(&target, &body),
-                Method::PATCH => store.patch(&target, &content_type, &body, &manager, force),
-                Method::DELETE => store.delete(&target),
-                _ => Err(store::ApiError::new(405, "MethodNotAllowed", "method not allowed")),
+                Method::DELETE => background_only(&body).and_then(|()| store.delete(&target)),
+                _ => Err(ApiError::new(405, "MethodNotAllowed", "method not allowed")),
+            };
+            if parts.method != Method::GET && written.is_ok() {
+                store.collect_garbage();
             }
+            let pruned = std::mem::take(&mut store.pruned);
+            self.recorder.lock().unwrap().pruned.extend(pruned.into_iter().map(|field| (client.to_owned(), field)));
+            written
         };
         if parts.method != Method::GET {
             let _ = self.changes.send(());
@@ -188,15 +239,47 @@ impl FakeKube {
             Err(error) => status(error.code, error.reason, &error.message),
         }
     }
+
+    fn watch(&self, path: Path, param: &dyn Fn(&str) -> Option<String>, selector: Selector) -> Response<Body> {
+        let since = param("resourceVersion").and_then(|v| v.parse::<u64>().ok()).filter(|v| *v > 0);
+        {
+            let store = self.store.lock().unwrap();
+            if let Err(error) = store.resource(&path) {
+                return status(error.code, error.reason, &error.message);
+            }
+            if let Some(since) = since.filter(|v| *v < store.compacted) {
+                self.recorder.lock().unwrap().expired_watches += 1;
+                return watch::expired(since, store.compacted);
+            }
+        }
+        let request = WatchRequest {
+            path,
+            since,
+            timeout_seconds: param("timeoutSeconds").and_then(|v| v.parse().ok()).unwrap_or(290),
+            selector,
+            bookmarks: param("allowWatchBookmarks").is_some_and(|b| b == "true"),
+        };
+        watch::stream(self.store.clone(), self.changes.subscribe(), self.compactions.subscribe(), request)
+    }
+}
+
+/// The garbage collector here propagates deletion in the background only: a DELETE asking to
+/// orphan dependents or to delete them first is refused rather than answered as if it had.
+fn background_only(body: &[u8]) -> Result<(), ApiError> {
+    if body.is_empty() {
+        return Ok(());
+    }
+    match decode(body)?["propagationPolicy"].as_str() {
+        None | Some("Background") => Ok(()),
+        Some(policy) => Err(ApiError::new(400, "BadRequest", &format!("propagationPolicy {policy} is not modelled"))),
+    }
+}
+
+/// A request body as JSON: every body the server reads goes through here.
+fn decode(body: &[u8]) -> Result<Value, ApiError> {
+    limits::parse(body)
 }
 
 fn url_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k.to_owned(), v.replace("%3A", ":").replace("%2F", "/"))
-        })
-        .collect()
+    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }

@@ -1,10 +1,18 @@
-//! The objects, their versions, and the write rules of the API server.
+//! The objects, their versions, and the write rules of the API server: resources and their
+//! scope, namespaces that must exist, status subresources, generations, finalizers, pruning by
+//! the CRD schema, conflicts on stale versions, a history that compaction cuts short, and the
+//! garbage collector (`store/garbage.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Value, json};
 
 use super::patch::{FieldOwners, apply, json_patch, merge_patch};
+use super::path::Path;
+use super::schema::{Resource, Resources, prune};
+use super::selector::Selector;
+
+mod garbage;
 
 /// A Kubernetes `Status` failure, turned into a response at the edge.
 #[derive(Debug)]
@@ -20,58 +28,6 @@ impl ApiError {
     }
 }
 
-/// What a request path addresses.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Path {
-    /// `v1` for the core group, else `group/version`.
-    pub group_version: String,
-    pub plural: String,
-    pub namespace: Option<String>,
-    pub name: Option<String>,
-    pub subresource: Option<String>,
-}
-
-impl Path {
-    pub fn parse(path: &str) -> Option<Path> {
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let (group_version, rest) = match segments.as_slice() {
-            ["api", version, rest @ ..] => ((*version).to_owned(), rest),
-            ["apis", group, version, rest @ ..] => (format!("{group}/{version}"), rest),
-            _ => return None,
-        };
-        let owned = |s: &&str| (*s).to_owned();
-        let path = match rest {
-            // Namespaces themselves are cluster-scoped objects under /api/v1/namespaces.
-            ["namespaces"] => {
-                Path { group_version, plural: "namespaces".into(), namespace: None, name: None, subresource: None }
-            }
-            ["namespaces", name] if group_version == "v1" => Path {
-                group_version,
-                plural: "namespaces".into(),
-                namespace: None,
-                name: Some(owned(name)),
-                subresource: None,
-            },
-            ["namespaces", ns, plural, tail @ ..] => Path {
-                group_version,
-                plural: owned(plural),
-                namespace: Some(owned(ns)),
-                name: tail.first().map(owned),
-                subresource: tail.get(1).map(owned),
-            },
-            [plural, tail @ ..] => Path {
-                group_version,
-                plural: owned(plural),
-                namespace: None,
-                name: tail.first().map(owned),
-                subresource: tail.get(1).map(owned),
-            },
-            [] => return None,
-        };
-        Some(path)
-    }
-}
-
 type Key = (String, String, String);
 
 #[derive(Clone, Debug)]
@@ -84,18 +40,29 @@ pub struct Change {
     pub object: Value,
 }
 
-#[derive(Default)]
+/// The namespaces every cluster has.
+const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
 pub struct Store {
     version: u64,
     objects: BTreeMap<Key, BTreeMap<(String, String), Value>>,
     owners: HashMap<(Key, String, String), FieldOwners>,
+    /// Changes after `compacted`, oldest first.
     pub log: Vec<Change>,
-    kinds: HashMap<(String, String), String>,
+    /// Versions up to here are gone from the history: a watch from one of them is too old.
+    pub compacted: u64,
+    pub resources: Resources,
+    /// Fields the last write pruned, as `plural/namespace/name: .path`.
+    pub pruned: Vec<String>,
     uid: u64,
 }
 
 fn text(value: &Value, pointer: &str) -> Option<String> {
     value.pointer(pointer).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn now() -> Value {
+    json!(jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 /// Like the API server: a write that names a resourceVersion applies only to that version.
@@ -111,10 +78,39 @@ fn still_at(write: &Value, current: &Value) -> Result<(), ApiError> {
 }
 
 fn not_found(path: &Path) -> ApiError {
-    ApiError::new(404, "NotFound", &format!("{} {:?} not found", path.plural, path.name))
+    let name = path.name.as_deref().unwrap_or_default();
+    ApiError::new(404, "NotFound", &format!("{} \"{name}\" not found", path.plural))
+}
+
+fn no_route(path: &Path) -> ApiError {
+    ApiError::new(404, "NotFound", &format!("the server could not find the requested resource ({path:?})"))
+}
+
+fn finalizers(object: &Value) -> Vec<String> {
+    let list = object["metadata"]["finalizers"].as_array();
+    list.into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
 }
 
 impl Store {
+    pub fn new() -> Store {
+        let mut store = Store {
+            version: 0,
+            objects: BTreeMap::new(),
+            owners: HashMap::new(),
+            log: Vec::new(),
+            compacted: 0,
+            resources: Resources::standard(),
+            pruned: Vec::new(),
+            uid: 0,
+        };
+        let namespaces = Path::parse("/api/v1/namespaces").expect("namespaces path");
+        for name in SYSTEM_NAMESPACES {
+            let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+            store.create(&namespaces, namespace).expect("a system namespace");
+        }
+        store
+    }
+
     fn bucket(path: &Path) -> Key {
         (path.group_version.clone(), path.plural.clone(), String::new())
     }
@@ -128,6 +124,50 @@ impl Store {
             .get(&(group_version.to_owned(), plural.to_owned(), String::new()))
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The resource `path` addresses, if the server serves it at that scope: a cluster-scoped
+    /// kind has no namespaced path, and one object of a namespaced kind needs its namespace.
+    pub fn resource(&self, path: &Path) -> Result<&Resource, ApiError> {
+        let resource = self.resources.get(&path.group_version, &path.plural).ok_or_else(|| no_route(path))?;
+        let in_namespace = path.namespace.is_some();
+        if (in_namespace && !resource.namespaced) || (resource.namespaced && !in_namespace && path.name.is_some()) {
+            return Err(no_route(path));
+        }
+        if path.subresource.as_deref().is_some_and(|s| s != "status" || !resource.status_subresource) {
+            return Err(no_route(path));
+        }
+        Ok(resource)
+    }
+
+    fn namespace_exists(&self, name: &str) -> bool {
+        self.objects
+            .get(&("v1".into(), "namespaces".into(), String::new()))
+            .is_some_and(|m| m.contains_key(&(String::new(), name.to_owned())))
+    }
+
+    /// The last change of `change`'s object before it, if the history still holds it.
+    pub fn previous(&self, change: &Change) -> Option<&Change> {
+        let same = |c: &&Change| {
+            c.version < change.version
+                && c.group_version == change.group_version
+                && c.plural == change.plural
+                && c.namespace == change.namespace
+                && c.object["metadata"]["name"] == change.object["metadata"]["name"]
+        };
+        self.log.iter().rev().find(same)
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Drops the history: every version handed out so far is too old to watch from (410 Gone),
+    /// as after an etcd compaction far past what any client saw.
+    pub fn compact(&mut self) {
+        self.version += 1;
+        self.compacted = self.version;
+        self.log.clear();
     }
 
     fn record(&mut self, path: &Path, namespace: &str, kind: &'static str, object: &Value) {
@@ -146,43 +186,60 @@ impl Store {
         object["metadata"]["resourceVersion"] = json!(self.version.to_string());
     }
 
-    pub fn get_or_list(&self, path: &Path) -> Result<Value, ApiError> {
-        let bucket = self.objects.get(&Self::bucket(path));
-        match &path.name {
-            Some(name) => {
-                bucket.and_then(|m| m.get(&(Self::ns(path), name.clone()))).cloned().ok_or_else(|| not_found(path))
-            }
-            None => {
-                let items: Vec<Value> = bucket
-                    .map(|m| {
-                        m.iter()
-                            .filter(|((ns, _), _)| path.namespace.as_ref().is_none_or(|want| want == ns))
-                            .map(|(_, v)| v.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let kind =
-                    self.kinds.get(&(path.group_version.clone(), path.plural.clone())).cloned().unwrap_or_default();
-                Ok(json!({
-                    "apiVersion": path.group_version,
-                    "kind": format!("{kind}List"),
-                    "metadata": {"resourceVersion": self.version.to_string()},
-                    "items": items,
-                }))
-            }
+    /// Prunes `object` by its resource's schema, noting what went.
+    fn prune(&mut self, path: &Path, object: &mut Value) -> Result<(), ApiError> {
+        let schema = self.resource(path)?.schema.clone();
+        if let Some(schema) = schema {
+            let name = text(object, "/metadata/name").unwrap_or_default();
+            let at = format!("{}/{}/{name}", path.plural, Self::ns(path));
+            self.pruned.extend(prune(object, &schema).into_iter().map(|field| format!("{at}: {field}")));
         }
+        Ok(())
     }
 
-    pub fn create(&mut self, path: &Path, body: &[u8]) -> Result<Value, ApiError> {
-        let mut object: Value =
-            serde_json::from_slice(body).map_err(|e| ApiError::new(400, "BadRequest", &e.to_string()))?;
+    pub fn get_or_list(&self, path: &Path, selector: &Selector) -> Result<Value, ApiError> {
+        let resource = self.resource(path)?;
+        let bucket = self.objects.get(&Self::bucket(path));
+        if let Some(name) = &path.name {
+            return bucket.and_then(|m| m.get(&(Self::ns(path), name.clone()))).cloned().ok_or_else(|| not_found(path));
+        }
+        let items: Vec<Value> = bucket
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(|((ns, _), object)| {
+                path.namespace.as_ref().is_none_or(|want| want == ns) && selector.matches(object)
+            })
+            .map(|(_, v)| v.clone())
+            .collect();
+        Ok(json!({
+            "apiVersion": path.group_version,
+            "kind": format!("{}List", resource.kind),
+            "metadata": {"resourceVersion": self.version.to_string()},
+            "items": items,
+        }))
+    }
+
+    pub fn create(&mut self, path: &Path, mut object: Value) -> Result<Value, ApiError> {
+        let resource = self.resource(path)?;
+        let status_subresource = resource.status_subresource;
+        if path.name.is_some() && path.subresource.is_none() {
+            return Err(ApiError::new(405, "MethodNotAllowed", "create names no object"));
+        }
         let name = text(&object, "/metadata/name")
             .or_else(|| text(&object, "/metadata/generateName").map(|prefix| format!("{prefix}{}", self.uid + 1)))
             .ok_or_else(|| ApiError::new(422, "Invalid", "metadata.name is required"))?;
         let namespace = Self::ns(path);
+        if path.namespace.is_some() && !self.namespace_exists(&namespace) {
+            return Err(ApiError::new(404, "NotFound", &format!("namespaces \"{namespace}\" not found")));
+        }
         let key = (namespace.clone(), name.clone());
         if self.objects.get(&Self::bucket(path)).is_some_and(|m| m.contains_key(&key)) {
-            return Err(ApiError::new(409, "AlreadyExists", &format!("{} {name} already exists", path.plural)));
+            return Err(ApiError::new(409, "AlreadyExists", &format!("{} \"{name}\" already exists", path.plural)));
+        }
+        self.prune(path, &mut object)?;
+        // Status is the controller's to write, through its own subresource.
+        if status_subresource && let Some(fields) = object.as_object_mut() {
+            fields.remove("status");
         }
         self.uid += 1;
         object["metadata"]["name"] = json!(name);
@@ -191,11 +248,14 @@ impl Store {
         }
         object["metadata"]["uid"] = json!(format!("uid-{}", self.uid));
         object["metadata"]["generation"] = json!(1);
-        object["metadata"]["creationTimestamp"] =
-            json!(jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
-        if let Some(kind) = object.get("kind").and_then(Value::as_str) {
-            self.kinds.insert((path.group_version.clone(), path.plural.clone()), kind.to_owned());
+        object["metadata"]["creationTimestamp"] = now();
+        for server_set in ["deletionTimestamp", "deletionGracePeriodSeconds"] {
+            if let Some(metadata) = object["metadata"].as_object_mut() {
+                metadata.remove(server_set);
+            }
         }
+        garbage::check_references(&object)?;
+        super::limits::admit(path, None, &object)?;
         self.bump(&mut object);
         self.objects.entry(Self::bucket(path)).or_default().insert(key, object.clone());
         self.record(path, &namespace, "ADDED", &object);
@@ -211,10 +271,13 @@ impl Store {
             .ok_or_else(|| not_found(path))
     }
 
-    /// Stores `updated` for `path`, following the status-subresource, generation and
-    /// finalizer rules.
+    /// Stores `updated` for `path`, following the status-subresource, generation, finalizer and
+    /// pruning rules.
     fn store(&mut self, path: &Path, current: Value, mut updated: Value) -> Result<Value, ApiError> {
+        let status_subresource = self.resource(path)?.status_subresource;
+        self.prune(path, &mut updated)?;
         if path.subresource.as_deref() == Some("status") {
+            // Only the status changes; the rest stays as it was.
             let status = updated.get("status").cloned();
             updated = current.clone();
             match status {
@@ -222,32 +285,48 @@ impl Store {
                 None => drop(updated.as_object_mut().map(|o| o.remove("status"))),
             }
         } else {
-            if let Some(status) = current.get("status") {
-                updated["status"] = status.clone();
+            if status_subresource {
+                match current.get("status") {
+                    Some(status) => updated["status"] = status.clone(),
+                    None => drop(updated.as_object_mut().map(|o| o.remove("status"))),
+                }
             }
-            for immutable in ["uid", "creationTimestamp", "generation", "deletionTimestamp"] {
+            for immutable in
+                ["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"]
+            {
                 match current["metadata"].get(immutable) {
                     Some(value) => updated["metadata"][immutable] = value.clone(),
                     None => drop(updated["metadata"].as_object_mut().map(|o| o.remove(immutable))),
                 }
+            }
+            let added: Vec<String> =
+                finalizers(&updated).into_iter().filter(|f| !finalizers(&current).contains(f)).collect();
+            if current["metadata"].get("deletionTimestamp").is_some() && !added.is_empty() {
+                return Err(ApiError::new(
+                    422,
+                    "Invalid",
+                    &format!(
+                        "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                    ),
+                ));
             }
             if updated.get("spec") != current.get("spec") {
                 let generation = current["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
                 updated["metadata"]["generation"] = json!(generation);
             }
         }
+        garbage::check_references(&updated)?;
+        super::limits::admit(path, Some(&current), &updated)?;
         if updated == current {
             return Ok(current);
         }
         self.bump(&mut updated);
         let key = (Self::ns(path), path.name.clone().unwrap_or_default());
-        let finalizers_empty = updated["metadata"]["finalizers"].as_array().is_none_or(Vec::is_empty);
-        if updated["metadata"].get("deletionTimestamp").is_some() && finalizers_empty {
+        if updated["metadata"].get("deletionTimestamp").is_some() && finalizers(&updated).is_empty() {
             if let Some(bucket) = self.objects.get_mut(&Self::bucket(path)) {
                 bucket.remove(&key);
             }
             self.record(path, &key.0, "DELETED", &updated);
-            self.collect_garbage(&updated);
             return Ok(updated);
         }
         self.objects.entry(Self::bucket(path)).or_default().insert(key.clone(), updated.clone());
@@ -255,10 +334,8 @@ impl Store {
         Ok(updated)
     }
 
-    pub fn replace(&mut self, path: &Path, body: &[u8]) -> Result<Value, ApiError> {
+    pub fn replace(&mut self, path: &Path, updated: Value) -> Result<Value, ApiError> {
         let current = self.current(path)?;
-        let updated: Value =
-            serde_json::from_slice(body).map_err(|e| ApiError::new(400, "BadRequest", &e.to_string()))?;
         still_at(&updated, &current)?;
         self.store(path, current, updated)
     }
@@ -267,18 +344,16 @@ impl Store {
         &mut self,
         path: &Path,
         content_type: &str,
-        body: &[u8],
+        patch: Value,
         manager: &str,
         force: bool,
     ) -> Result<Value, ApiError> {
-        let patch: Value =
-            serde_json::from_slice(body).map_err(|e| ApiError::new(400, "BadRequest", &e.to_string()))?;
         let key = (Self::bucket(path), Self::ns(path), path.name.clone().unwrap_or_default());
         let current = match self.current(path) {
             Ok(current) => current,
             // Server-side apply creates what does not exist yet.
-            Err(_) if content_type.starts_with("application/apply-patch") => {
-                let created = self.create(path, body)?;
+            Err(_) if content_type.starts_with("application/apply-patch") && path.subresource.is_none() => {
+                let created = self.create(&Path { name: None, ..path.clone() }, patch.clone())?;
                 self.owners.entry(key).or_default().claim(manager, &patch);
                 return Ok(created);
             }
@@ -305,53 +380,27 @@ impl Store {
     }
 
     pub fn delete(&mut self, path: &Path) -> Result<Value, ApiError> {
+        self.resource(path)?;
         let current = self.current(path)?;
-        let has_finalizers = current["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
-        if has_finalizers {
+        let key = (Self::ns(path), path.name.clone().unwrap_or_default());
+        if !finalizers(&current).is_empty() {
             if current["metadata"].get("deletionTimestamp").is_some() {
                 return Ok(current);
             }
             let mut marked = current.clone();
-            marked["metadata"]["deletionTimestamp"] =
-                json!(jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+            marked["metadata"]["deletionTimestamp"] = now();
+            marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
             self.bump(&mut marked);
-            let key = (Self::ns(path), path.name.clone().unwrap_or_default());
             self.objects.entry(Self::bucket(path)).or_default().insert(key.clone(), marked.clone());
             self.record(path, &key.0, "MODIFIED", &marked);
             return Ok(marked);
         }
-        let key = (Self::ns(path), path.name.clone().unwrap_or_default());
         if let Some(bucket) = self.objects.get_mut(&Self::bucket(path)) {
             bucket.remove(&key);
         }
         let mut gone = current;
         self.bump(&mut gone);
         self.record(path, &key.0, "DELETED", &gone);
-        self.collect_garbage(&gone);
         Ok(gone)
-    }
-
-    /// Kubernetes' garbage collector, at once rather than moments later: the objects whose
-    /// ownerReferences name `owner` (by uid) go with it, and theirs with them.
-    fn collect_garbage(&mut self, owner: &Value) {
-        let Some(uid) = text(owner, "/metadata/uid") else { return };
-        let mut dependents = Vec::new();
-        for ((group_version, plural, _), objects) in &self.objects {
-            for ((namespace, name), object) in objects {
-                let references = object["metadata"]["ownerReferences"].as_array();
-                if references.is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid.as_str())) {
-                    dependents.push(Path {
-                        group_version: group_version.clone(),
-                        plural: plural.clone(),
-                        namespace: Some(namespace.clone()).filter(|ns| !ns.is_empty()),
-                        name: Some(name.clone()),
-                        subresource: None,
-                    });
-                }
-            }
-        }
-        for path in dependents {
-            let _ = self.delete(&path);
-        }
     }
 }

@@ -1,0 +1,220 @@
+//! What starts a pass, and how one object's trouble stays its own:
+//!
+//! - objects arrive as the watch decodes them (`DeserializeGuard`): one the binary cannot read
+//!   (a field from a newer CRD, a value the schema admits and the types do not) is one error
+//!   reported on it, not a failed list that stops every other object of the kind;
+//! - a pass starts only when something a pass reads changed (generation, annotations,
+//!   finalizers, deletion), so metadata-only and status-only writes cost no KMS call;
+//! - an object is forgotten (metrics, backoff) at its delete event, and after a relist every
+//!   object the list no longer has, whether or not it was ever admitted;
+//! - passes of one namespace beyond its share of workers are put off (`share.rs`).
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, Stream, TryStreamExt};
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Resource};
+
+use super::context::{Context, ControllerError};
+use super::events;
+use super::key::FINALIZER;
+use super::share::NamespaceShare;
+use crate::api::{Kind, KmsAlias, KmsKey, ObjectName};
+
+/// An object as the watch delivers it: decoded, or the reason it could not be.
+pub type Watched<K> = DeserializeGuard<K>;
+
+type Pass = BoxFuture<'static, Result<Action, ControllerError>>;
+
+/// How soon a pass put off for its namespace's share is tried again (jittered).
+const SHARE_RETRY: Duration = Duration::from_secs(2);
+
+/// What a pass reads of an object besides its spec, as one hash: a change to anything else
+/// (status, labels, managed fields) starts no pass.
+pub fn pass_inputs<K: Resource>(object: &K) -> Option<u64> {
+    let meta = object.meta();
+    let mut hasher = DefaultHasher::new();
+    meta.generation.hash(&mut hasher);
+    meta.annotations.hash(&mut hasher);
+    meta.finalizers.hash(&mut hasher);
+    meta.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// What an alias or grant reads of its KmsKey: the spec, and where the key is (its status).
+pub fn key_target_inputs(key: &Watched<KmsKey>) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    pass_inputs(key).hash(&mut hasher);
+    if let Ok(key) = &key.0
+        && let Some(status) = &key.status
+    {
+        (&status.key_id, &status.region).hash(&mut hasher);
+        status.replicas.iter().map(|r| &r.region).for_each(|region| region.hash(&mut hasher));
+    }
+    Some(hasher.finish())
+}
+
+/// What a KmsKey's export reads of an alias that names it: where the alias is, once it exists
+/// (its status), and whether it is going.
+pub fn alias_export_inputs(alias: &Watched<KmsAlias>) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    pass_inputs(alias).hash(&mut hasher);
+    if let Ok(alias) = &alias.0
+        && let Some(status) = &alias.status
+    {
+        (&status.target_key_id, &status.name, &status.region, &status.account_ref).hash(&mut hasher);
+    }
+    Some(hasher.finish())
+}
+
+/// The objects of a kind whose changes start its passes, and the store the controller reads
+/// them from; deleted objects are forgotten on the way.
+pub fn triggers<K>(
+    api: Api<Watched<K>>,
+    config: watcher::Config,
+    kind: Kind,
+    ctx: Arc<Context>,
+) -> (Store<Watched<K>>, impl Stream<Item = Result<Watched<K>, watcher::Error>> + Send + 'static)
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let listed = reader.clone();
+    let stream = watcher(api, config)
+        .default_backoff()
+        .reflect(writer)
+        .inspect_ok(move |event| match event {
+            watcher::Event::Delete(object) => ctx.forget(&ObjectName::of(kind, object.meta())),
+            // After a relist the store holds exactly what exists: whatever went meanwhile is gone.
+            watcher::Event::InitDone => {
+                let live: Vec<ObjectName> = listed.state().iter().map(|o| ObjectName::of(kind, o.meta())).collect();
+                ctx.forget_all_but(kind, &live);
+            }
+            _ => {}
+        })
+        .touched_objects()
+        .predicate_filter(pass_inputs, Default::default());
+    (reader, stream)
+}
+
+/// `reconcile` for objects that decoded; the others are reported and looked at again later.
+pub fn decoded<K, F>(kind: Kind, reconcile: F) -> impl Fn(Arc<Watched<K>>, Arc<Context>) -> Pass
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    F: Fn(Arc<K>, Arc<Context>) -> Pass,
+{
+    move |watched, ctx| match &watched.0 {
+        Ok(object) => reconcile(Arc::new(object.clone()), ctx),
+        Err(invalid) => {
+            let error = invalid.error.clone();
+            async move { undecodable(kind, watched.as_ref(), &error, &ctx).await }.boxed()
+        }
+    }
+}
+
+/// An object the binary cannot read: said on the object, counted, and retried with backoff (a
+/// fix to its status starts no pass). One being deleted keeps its finalizer: what it holds in
+/// KMS cannot be known.
+async fn undecodable<K>(kind: Kind, object: &Watched<K>, error: &str, ctx: &Context) -> Result<Action, ControllerError>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let name = ObjectName::of(kind, object.meta());
+    tracing::warn!(object = %name, error, "the object cannot be read");
+    let finalized = object.meta().finalizers.iter().flatten().any(|f| f == FINALIZER);
+    let mut note = format!("kms-operator cannot read this object: {error}. Fix the field it names (kubectl edit)");
+    if object.meta().deletion_timestamp.is_some() && finalized {
+        note.push_str(&format!(
+            "; its deletion waits until then, or remove the finalizer {FINALIZER} to leave KMS as it is"
+        ));
+    }
+    events::publish(&ctx.recorder, object, vec![events::event(EventType::Warning, "InvalidObject", "Reconcile", note)])
+        .await;
+    ctx.metrics.error(&name, "InvalidObject");
+    ctx.metrics.refused(&name);
+    Ok(Action::requeue(ctx.requeue.failure(&name)))
+}
+
+/// `reconcile`, run only while the object's namespace holds less than its share of workers;
+/// otherwise put off for a moment, at once.
+pub fn within_share<K, F>(kind: Kind, share: Arc<NamespaceShare>, reconcile: F) -> impl Fn(Arc<K>, Arc<Context>) -> Pass
+where
+    K: Resource + Send + Sync + 'static,
+    F: Fn(Arc<K>, Arc<Context>) -> Pass,
+{
+    move |object, ctx| {
+        let namespace = object.meta().namespace.clone().unwrap_or_default();
+        match share.try_begin(&namespace) {
+            Some(turn) => reconcile(object, ctx)
+                .map(move |result| {
+                    drop(turn);
+                    result
+                })
+                .boxed(),
+            None => {
+                ctx.metrics.deferred(kind);
+                let delay = SHARE_RETRY.mul_f64(rand::random_range(1.0..1.5));
+                futures::future::ready(Ok(Action::requeue(delay))).boxed()
+            }
+        }
+    }
+}
+
+/// Errors of a pass over a watched object, whether it decoded or not.
+pub fn error_policy<K>(kind: Kind) -> impl Fn(Arc<Watched<K>>, &ControllerError, Arc<Context>) -> Action
+where
+    K: Resource<DynamicType = ()>,
+{
+    move |object, error, ctx| ctx.error_policy(&ObjectName::of(kind, object.meta()), error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(spec: serde_json::Value, extra: serde_json::Value) -> KmsKey {
+        let mut object = serde_json::json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsKey",
+            "metadata": {"name": "k", "namespace": "apps", "generation": 1}, "spec": spec});
+        json_patch::merge(&mut object, &extra);
+        serde_json::from_value(object).expect("a KmsKey")
+    }
+
+    #[test]
+    fn status_and_labels_start_no_pass_and_spec_annotations_finalizers_deletion_do() {
+        let spec = serde_json::json!({"accountRef": "a"});
+        let base = pass_inputs(&key(spec.clone(), serde_json::json!({})));
+        let quiet = [
+            serde_json::json!({"metadata": {"labels": {"team": "x"}}}),
+            serde_json::json!({"status": {"keyId": "k1", "keyState": "Enabled"}}),
+            serde_json::json!({"metadata": {"resourceVersion": "9"}}),
+        ];
+        for change in quiet {
+            assert_eq!(pass_inputs(&key(spec.clone(), change.clone())), base, "{change}");
+        }
+        let loud = [
+            serde_json::json!({"metadata": {"generation": 2}}),
+            serde_json::json!({"metadata": {"annotations": {"kmsoperator.dev/replace-deleted-key": "k1"}}}),
+            serde_json::json!({"metadata": {"finalizers": [FINALIZER]}}),
+            serde_json::json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}}),
+        ];
+        for change in loud {
+            assert_ne!(pass_inputs(&key(spec.clone(), change.clone())), base, "{change}");
+        }
+        let watched = |status: serde_json::Value| {
+            key_target_inputs(&DeserializeGuard(Ok(key(spec.clone(), serde_json::json!({"status": status})))))
+        };
+        assert_eq!(watched(serde_json::json!({"keyState": "Disabled"})), watched(serde_json::json!({})));
+        assert_ne!(
+            watched(serde_json::json!({"keyId": "k1"})),
+            watched(serde_json::json!({})),
+            "aliases need the key id"
+        );
+    }
+}
