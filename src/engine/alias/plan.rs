@@ -78,17 +78,23 @@ pub fn target_refusal(owner: Option<&KeyOwner>, key_id: &str, tenant: &Tenant, a
     }
 }
 
+/// The key an alias points at, as a message to the alias's namespace may name it: a key of
+/// another namespace is named only where its owner may be (`--show-owners`).
+fn key_pointed_at(current: &str, owner: Option<&KeyOwner>) -> String {
+    match owner {
+        Some(KeyOwner::Foreign(Some(owner))) => format!("key {current}, which belongs to {}", describe_owner(owner)),
+        Some(KeyOwner::Foreign(None)) => format!("a key of {}", describe_foreign(None)),
+        _ => format!("key {current}"),
+    }
+}
+
 /// The refusal when the alias points at a key of another namespace now: moving an alias away
 /// from a key would redirect that key's users to another one.
 fn repoint_refusal(name: &str, current: &str, owner: Option<&KeyOwner>, tenant: &Tenant) -> Option<Plan> {
-    let Some(KeyOwner::Foreign(owner)) = owner else {
+    let Some(KeyOwner::Foreign(_)) = owner else {
         return None;
     };
-    // The key of another namespace is named only where its owner may be.
-    let whose = match owner {
-        Some(owner) => format!("key {current}, which belongs to {}", describe_owner(owner)),
-        None => format!("a key of {}", describe_foreign(None)),
-    };
+    let whose = key_pointed_at(current, owner);
     Some(Plan::refused(
         Reason::ForeignKey,
         format!(
@@ -154,13 +160,12 @@ pub fn plan_alias_deletion(
     };
     let ours = target.and_then(KeyHandle::id) == Some(current) || observed.current_owner == Some(KeyOwner::Namespace);
     if !ours {
-        plan.notices.push(Finding::new(
-            "NotOwned",
-            format!(
-                "alias {name} in {region} points at key {current}, which is not a key of namespace {}; left in place",
-                tenant.namespace
-            ),
-        ));
+        let whose = match observed.current_owner {
+            Some(KeyOwner::Foreign(_)) => key_pointed_at(current, observed.current_owner.as_ref()),
+            _ => format!("key {current}, which is not a key of namespace {}", tenant.namespace),
+        };
+        plan.notices
+            .push(Finding::new("NotOwned", format!("alias {name} in {region} points at {whose}; left in place")));
         return plan;
     }
     plan.changes.push(Change {
@@ -315,11 +320,15 @@ mod tests {
             Action::DeleteAlias { name: "alias/app".into() }
         );
         assert_eq!(delete(&seen(Some("k2"), KeyOwner::Namespace)).changes.len(), 1, "another key of the namespace");
-        for other in [foreign(), KeyOwner::Unowned] {
+        for other in [foreign(), KeyOwner::Unowned, KeyOwner::Foreign(None)] {
             let plan = delete(&seen(Some("other"), other));
             assert!(plan.changes.is_empty());
             assert_eq!(plan.notices[0].reason, "NotOwned");
         }
+        let untold = delete(&seen(Some("theirs"), KeyOwner::Foreign(None)));
+        let message = &untold.notices[0].message;
+        assert!(message.contains("a key of another namespace or cluster"), "{message}");
+        assert!(!message.contains("theirs"), "another tenant's key is not named: {message}");
         assert!(delete(&seen(None, KeyOwner::Unowned)).changes.is_empty());
         let mut theirs = seen(Some("k1"), KeyOwner::Namespace);
         theirs.target_owner = Some(foreign());
