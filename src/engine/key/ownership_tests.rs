@@ -39,6 +39,12 @@ fn an_untagged_replica_belongs_to_its_primary_s_owner() {
     for plan in both(&desired, &replica) {
         assert!(plan.changes.is_empty(), "{plan:?}");
         assert_eq!(plan.refusals[0].reason, "ForeignKey", "{plan:?}");
+        assert!(plan.refusals[0].message.contains("belongs to another namespace or cluster"), "{plan:?}");
+        assert!(!plan.refusals[0].message.contains("team-a"), "no other tenant is named: {plan:?}");
+    }
+    // The platform may let the operator name the owner (--show-owners).
+    let told = DesiredKey { show_owners: true, ..desired.clone() };
+    for plan in both(&told, &replica) {
         assert!(plan.refusals[0].message.contains("belongs to KmsKey team-a/logs (cluster c)"), "{plan:?}");
     }
     // Without an owned primary the replica is a key nobody owns, adopted as before.
