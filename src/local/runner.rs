@@ -70,14 +70,16 @@ impl RunOutput {
 }
 
 /// Runs `task` for every item, at most `limit` at a time, results in the items' order: one slow
-/// resource holds up only its own slot.
+/// resource holds up only its own slot. Each task lives on the heap: a key's pass is a future of
+/// hundreds of kilobytes in a debug build, and polled inline, a few of them side by side
+/// overflow a thread's stack.
 async fn each<'a, T, R, Fut>(items: &'a [T], limit: usize, task: impl Fn(&'a T) -> Fut) -> Vec<R>
 where
     Fut: Future<Output = R>,
 {
     let mut results: Vec<(usize, R)> = futures::stream::iter(items.iter().enumerate())
         .map(|(i, item)| {
-            let running = task(item);
+            let running = Box::pin(task(item));
             async move { (i, running.await) }
         })
         .buffer_unordered(limit.max(1))
