@@ -126,8 +126,14 @@ async fn the_config_map_follows_the_key_through_its_life() {
     assert!(config_map(&cluster, "logs-kms").await.is_none());
     assert_eq!(self::data(&cluster, "logs-arn").await["keyId"], status.key_id.clone().unwrap());
 
-    // Deleted with the KmsKey, by the garbage collector.
+    // Deleted with the KmsKey, by the garbage collector. The KmsKey's deletion waits for its
+    // alias's first, and the ConfigMap stays meanwhile.
     cluster.delete::<KmsKey>("apps", "logs").await;
+    let waiting = cluster.reconcile_key("logs").await.expect_err("waits for its alias");
+    assert!(format!("{waiting:?}").contains("WaitingForDependents"), "{waiting:?}");
+    assert_eq!(self::data(&cluster, "logs-arn").await["aliases"], "alias/logs-v2");
+    cluster.delete::<KmsAlias>("apps", "next").await;
+    cluster.reconcile_on_key::<KmsAlias>("apps", "next").await.expect("alias deletion");
     reconcile(&cluster).await;
     assert!(cluster.get::<KmsKey>("apps", "logs").await.is_none(), "the finalizer is done");
     assert!(config_map(&cluster, "logs-arn").await.is_none(), "collected with its owner");
