@@ -26,7 +26,27 @@ impl CallContext {
     }
 
     /// Sends one request (through `send`, called again for each attempt) to `account_id` in `region`.
-    pub async fn call<T, E, F, Fut>(&self, account_id: &str, region: &str, op: Op, mut send: F) -> Result<T, AwsError>
+    pub async fn call<T, E, F, Fut>(&self, account_id: &str, region: &str, op: Op, send: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.call_spending(account_id, region, op, &[], send).await
+    }
+
+    /// Like [`CallContext::call`], for a request that KMS also counts against other quotas of
+    /// the same account (`also`: region, operation, requests), as ReplicateKey spends CreateKey
+    /// requests of its replica's region. Every attempt spends them, as every attempt that
+    /// reaches KMS is counted there.
+    pub async fn call_spending<T, E, F, Fut>(
+        &self,
+        account_id: &str,
+        region: &str,
+        op: Op,
+        also: &[(&str, Op, u32)],
+        mut send: F,
+    ) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E>>>,
@@ -36,6 +56,12 @@ impl CallContext {
         loop {
             attempt += 1;
             self.limiter.acquire(account_id, region, op).await;
+            // Last, so that the request leaves right after them: KMS counts it on arrival.
+            for (other_region, other_op, requests) in also {
+                for _ in 0..*requests {
+                    self.limiter.acquire(account_id, other_region, *other_op).await;
+                }
+            }
             self.stats.record_call(op);
             let error = match send().await {
                 Ok(output) => return Ok(output),

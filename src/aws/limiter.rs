@@ -84,7 +84,11 @@ impl Limiter {
             .iter()
             .map(|op| {
                 let rate = NonZeroU32::new(limits.per_second(*op)).unwrap_or(NonZeroU32::MIN);
-                RateLimiter::keyed(Quota::per_second(rate))
+                // Evenly spaced, no burst: KMS counts requests when they arrive, and their
+                // latency varies; requests sent in a burst can arrive closer together than
+                // they left and be throttled, while evenly spaced ones leave KMS's own one-second
+                // burst free to absorb that jitter.
+                RateLimiter::keyed(Quota::per_second(rate).allow_burst(NonZeroU32::MIN))
             })
             .collect();
         Limiter { buckets: Some(Arc::new(buckets)) }

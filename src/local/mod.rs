@@ -2,6 +2,7 @@
 
 pub mod admission;
 pub mod file_trust;
+mod lanes;
 pub mod manifests;
 pub mod markdown;
 pub mod output;
