@@ -33,8 +33,12 @@ use kms_operator::engine::{Engine, EngineSettings};
 use kms_operator::local::manifests;
 use kms_operator::local::runner::{Command, RunOutput, Runner};
 
-/// The command line's default: workers per (account, region).
-const CONCURRENCY: usize = 16;
+/// Workers per (account, region): the command line's default, or `--concurrency C`.
+fn concurrency() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = args.iter().position(|a| a == "--concurrency").and_then(|i| args.get(i + 1));
+    flag.and_then(|c| c.parse().ok()).unwrap_or(16)
+}
 
 /// The fleet as one file of YAML documents (JSON is YAML).
 fn manifests(dir: &Path, endpoint: &str, shape: &Shape) {
@@ -64,7 +68,7 @@ async fn run(dir: &Path, command: Command) -> (RunOutput, Duration) {
     assert!(issues.is_empty(), "invalid benchmark manifests: {issues:?}");
     let engine = engine().await;
     let started = Instant::now();
-    let output = Runner::new(&engine, &set, CONCURRENCY).run(command).await;
+    let output = Runner::new(&engine, &set, concurrency()).run(command).await;
     (output, started.elapsed())
 }
 
@@ -87,15 +91,19 @@ async fn bench(shape: Shape) {
     manifests(dir.path(), &proxy.endpoint(), &shape);
     let n = shape.keys();
 
-    // Every 5 s, the quota spent so far in the busiest scope: where a run falls behind its bound.
+    // Every 5 s, the write quota spent so far per scope: where a run falls behind its bound.
     let sampler = tokio::spawn({
         let proxy = proxy.clone();
         async move {
             for tick in 1.. {
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                let busiest =
-                    proxy.spent().into_iter().filter(|((_, _, op), _)| op == "CreateKey").map(|(_, n)| n).max();
-                eprintln!("  {:>4} s: busiest CreateKey scope spent {}", tick * 5, busiest.unwrap_or(0));
+                let spent: Vec<String> = proxy
+                    .spent()
+                    .into_iter()
+                    .filter(|((_, _, op), _)| op == "CreateKey" || op == "CreateAlias")
+                    .map(|((account, region, op), n)| format!("{account}/{region}/{op} {n}"))
+                    .collect();
+                eprintln!("  {:>4} s: spent {}", tick * 5, spent.join(", "));
             }
         }
     });
@@ -109,8 +117,9 @@ async fn bench(shape: Shape) {
     let ratio = apply_time.as_secs_f64() / bound.as_secs_f64().max(f64::EPSILON);
 
     println!(
-        "== fleet of {}; {CONCURRENCY} workers per (account, region); KMS default quotas per (account, region, operation)",
-        shape.describe()
+        "== fleet of {}; {} workers per (account, region); KMS default quotas per (account, region, operation)",
+        shape.describe(),
+        concurrency()
     );
     println!(
         "apply:  {:>8.1} s  ({} reads, {} writes, {} throttles received and retried, {failed} resources failed)",

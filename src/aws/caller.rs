@@ -55,13 +55,13 @@ impl CallContext {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.limiter.acquire(account_id, region, op).await;
-            // Last, so that the request leaves right after them: KMS counts it on arrival.
+            // The other quotas first, each taken whole: they are the scarce ones (a replica
+            // region's CreateKey), and its own token is then free at once or nearly, so the
+            // request leaves right after all of them; KMS counts it on arrival.
             for (other_region, other_op, requests) in also {
-                for _ in 0..*requests {
-                    self.limiter.acquire(account_id, other_region, *other_op).await;
-                }
+                self.limiter.acquire_n(account_id, other_region, *other_op, *requests).await;
             }
+            self.limiter.acquire(account_id, region, op).await;
             self.stats.record_call(op);
             let error = match send().await {
                 Ok(output) => return Ok(output),
