@@ -1,6 +1,6 @@
 //! A local-mode run: every manifest through the engine in dependency order (an alias or grant
 //! after its key, a key after its aliases and grants when deleting), independent resources
-//! concurrently.
+//! concurrently, in lanes of (account, region) (lanes.rs).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
