@@ -1,11 +1,12 @@
 //! `just bench`: the controller (the release binary, `kms-operator run`, as its own process)
-//! converging a fleet of N KmsKey + KmsAlias pairs created in the in-memory Kubernetes API
+//! converging a fleet of KmsKeys and KmsAliases over several accounts and regions (benches/common/shape.rs) created in the in-memory Kubernetes API
 //! (served over HTTP), against a local KMS server behind a proxy that enforces KMS's default
 //! request quotas; then a restarted controller's first pass over the converged fleet (every
 //! object reconciled once, as on a resync). Prints time against the quota-bound minimum,
 //! Kubernetes API requests per object, KMS calls per key, and the controller's peak memory.
 //!
-//!     cargo bench --bench controller_fleet -- 100
+//!     cargo bench --bench controller_fleet -- --accounts 2 --regions 2 --keys-per-account 50
+//!     cargo bench --bench controller_fleet -- 100   # one account, one region, 100 keys
 
 #[allow(dead_code)]
 #[path = "../tests/support/cbor.rs"]
@@ -31,14 +32,13 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::shape::{NAMESPACE, Shape, quota_bound};
 use fake_kube::FakeKube;
 use kms_operator::api::{AwsAccount, KmsAlias, KmsKey};
 use kms_operator::aws::Op;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const NAMESPACE: &str = "fleet";
 
 /// `kms-operator run` against the API server behind `kubeconfig`, with its metrics on `port`.
 struct Controller {
@@ -118,7 +118,7 @@ fn aws_calls(text: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-async fn create_fleet(fake: &FakeKube, endpoint: &str, n: usize) {
+async fn create_fleet(fake: &FakeKube, endpoint: &str, shape: &Shape) {
     let client = fake.client_named("bench");
     let post = PostParams::default();
     let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}});
@@ -126,25 +126,20 @@ async fn create_fleet(fake: &FakeKube, endpoint: &str, n: usize) {
         .create(&post, &serde_json::from_value(namespace).expect("namespace"))
         .await
         .expect("create namespace");
-    let account = json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "AwsAccount", "metadata": {"name": "fleet"},
-        "spec": {"accountId": "123456789012", "region": "eu-west-1", "endpointUrl": endpoint, "stsEndpointUrl": endpoint, "allowedNamespaces": {}}});
-    Api::<AwsAccount>::all(client.clone())
-        .create(&post, &serde_json::from_value(account).expect("account"))
-        .await
-        .expect("create account");
+    for account in shape.accounts_json(endpoint) {
+        Api::<AwsAccount>::all(client.clone())
+            .create(&post, &serde_json::from_value(account).expect("account"))
+            .await
+            .expect("create account");
+    }
     let keys: Api<KmsKey> = Api::namespaced(client.clone(), NAMESPACE);
     let aliases: Api<KmsAlias> = Api::namespaced(client, NAMESPACE);
-    for i in 0..n {
-        let key = json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsKey",
-            "metadata": {"name": format!("key-{i}"), "namespace": NAMESPACE},
-            "spec": {"accountRef": "fleet", "description": format!("fleet key {i}"),
-                "tags": {"Fleet": "bench", "Index": i.to_string()},
-                "policy": {"users": [format!("arn:aws:iam::123456789012:role/app-{i}")]}}});
-        keys.create(&post, &serde_json::from_value(key).expect("key")).await.expect("create key");
-        let alias = json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "KmsAlias",
-            "metadata": {"name": format!("alias-{i}"), "namespace": NAMESPACE},
-            "spec": {"name": format!("alias/fleet/key-{i}"), "keyRef": {"name": format!("key-{i}")}}});
-        aliases.create(&post, &serde_json::from_value(alias).expect("alias")).await.expect("create alias");
+    for object in shape.objects_json() {
+        if object["kind"] == "KmsKey" {
+            keys.create(&post, &serde_json::from_value(object).expect("key")).await.expect("create key");
+        } else {
+            aliases.create(&post, &serde_json::from_value(object).expect("alias")).await.expect("create alias");
+        }
     }
 }
 
@@ -186,17 +181,6 @@ fn writes(calls: &BTreeMap<String, f64>) -> u64 {
     calls.iter().filter(|(op, _)| Op::parse(op).is_some_and(Op::is_write)).map(|(_, count)| *count as u64).sum()
 }
 
-/// The least time KMS's quotas allow for the writes that reached KMS: operations have their
-/// own quotas, so the busiest one bounds the whole.
-fn quota_bound(proxy: &proxy::FaultProxy) -> Duration {
-    let seconds = Op::ALL
-        .iter()
-        .filter(|op| op.is_write())
-        .map(|op| proxy.forwarded(op.name()) as f64 / f64::from(op.default_quota()))
-        .fold(0.0, f64::max);
-    Duration::from_secs_f64(seconds)
-}
-
 /// Polls `done` until it holds; returns how long that took.
 async fn wait(mut done: impl AsyncFnMut() -> bool) -> Duration {
     let started = Instant::now();
@@ -206,25 +190,27 @@ async fn wait(mut done: impl AsyncFnMut() -> bool) -> Duration {
     started.elapsed()
 }
 
-async fn bench(n: usize) {
+async fn bench(shape: Shape) {
     let kms = moto::Moto::start();
     let proxy = proxy::FaultProxy::start(kms.port).await;
     for op in Op::ALL.iter().filter(|op| **op != Op::GetCallerIdentity) {
         proxy.enforce_quota(op.name(), f64::from(op.default_quota()));
     }
     let fake = FakeKube::new();
-    create_fleet(&fake, &proxy.endpoint(), n).await;
+    create_fleet(&fake, &proxy.endpoint(), &shape).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, FakeKube::kubeconfig(fake.serve_http("controller").await)).expect("kubeconfig");
+    let (n, objects) = (shape.keys(), shape.keys() + shape.aliases());
 
     let requests_before = fake.requests().len();
     let first = Controller::start(&kubeconfig);
-    let converge = wait(async || ready_count(&fake).await == (n, n)).await;
+    let converge = wait(async || ready_count(&fake).await == (shape.keys(), shape.aliases())).await;
     let converge_calls = aws_calls(&first.metrics().await);
     let converge_rss = first.peak_rss_mib();
     let converge_requests = kube_requests(&fake, requests_before);
-    let bound = quota_bound(&proxy);
+    let (bound, scopes) = quota_bound(&proxy.spent());
+    let sts = (proxy.forwarded("AssumeRole"), proxy.forwarded("GetCallerIdentity"));
     first.stop();
 
     let requests_before = fake.requests().len();
@@ -233,29 +219,39 @@ async fn bench(n: usize) {
         |text: &str, kind: &str| metric(text, "kms_operator_reconciles_total", &format!("kind=\"{kind}\""));
     let resync = wait(async || {
         let text = restarted.metrics().await;
-        reconciled(&text, "KmsKey") >= n as f64 && reconciled(&text, "KmsAlias") >= n as f64
+        reconciled(&text, "KmsKey") >= shape.keys() as f64 && reconciled(&text, "KmsAlias") >= shape.aliases() as f64
     })
     .await;
     let resync_calls = aws_calls(&restarted.metrics().await);
     let resync_rss = restarted.peak_rss_mib();
     let resync_requests = kube_requests(&fake, requests_before);
     restarted.stop();
+    let ratio = converge.as_secs_f64() / bound.as_secs_f64().max(f64::EPSILON);
 
-    println!("== controller (kms-operator run), fleet of {n} keys + {n} aliases, KMS default quotas enforced");
     println!(
-        "converge: {:>8.1} s  quota-bound minimum {:.1} s, {:.2}x of it ({} KMS writes, {} throttles retried)",
+        "== controller (kms-operator run), fleet of {}; KMS default quotas per (account, region, operation)",
+        shape.describe()
+    );
+    println!(
+        "converge: {:>8.1} s  quota bound {:.1} s, {ratio:.2}x of it ({} KMS writes, {} throttles retried)",
         converge.as_secs_f64(),
         bound.as_secs_f64(),
-        converge.as_secs_f64() / bound.as_secs_f64().max(f64::EPSILON),
         writes(&converge_calls),
         proxy.throttled().values().sum::<usize>()
     );
-    println!("          KMS calls per key: {}", per_key(&converge_calls, n));
-    println!("          Kubernetes API requests per object ({} objects):", 2 * n);
-    for (what, count) in &converge_requests {
-        println!("            {what:<28} {:.2}", *count as f64 / (2 * n) as f64);
+    for (scope, seconds) in scopes.iter().take(4) {
+        println!("            {scope} = {seconds:>7.1} s");
     }
-    println!("          peak RSS of the controller: {converge_rss:.1} MiB");
+    println!("          KMS calls per key: {}", per_key(&converge_calls, n));
+    println!("          STS: {} AssumeRole, {} GetCallerIdentity ({} accounts)", sts.0, sts.1, shape.accounts);
+    println!("          Kubernetes API requests per object ({objects} objects):");
+    for (what, count) in &converge_requests {
+        println!("            {what:<28} {:.2}", *count as f64 / objects as f64);
+    }
+    println!(
+        "          peak RSS of the controller: {converge_rss:.1} MiB ({:.1} KiB per object)",
+        converge_rss * 1024.0 / objects as f64
+    );
     println!(
         "resync:   {:>8.1} s  after a restart, every object reconciled once: {} KMS writes",
         resync.as_secs_f64(),
@@ -266,8 +262,9 @@ async fn bench(n: usize) {
         println!("            {what:<28} {count}");
     }
     println!("          peak RSS of the controller: {resync_rss:.1} MiB");
+    println!("ratio {ratio:.2}");
 }
 
 fn main() {
-    common::run_sizes("controller_fleet", bench);
+    common::run_shapes("controller_fleet", bench);
 }

@@ -1,9 +1,13 @@
-//! `just bench`: a fleet of N KmsKey + KmsAlias pairs converged with `apply` against a local
-//! KMS server behind a proxy that enforces KMS's default request quotas, then a no-op `plan`.
-//! Prints wall time, calls per key by operation, throttles received, the quota-bound minimum
-//! time for the same writes, the ratio of the two, and the process's peak memory.
+//! `just bench`: a fleet of KmsKeys and KmsAliases over several accounts and regions converged
+//! with `apply` against a local KMS server behind a proxy that enforces KMS's default request
+//! quotas per (account, region, operation), then a no-op `plan`. Each account is reached through
+//! a role in it (moto's AssumeRole answers with credentials of that account). Prints wall time
+//! against the quota bound of this fleet (its busiest (account, region, operation), a
+//! ReplicateKey spending two CreateKey of its replica's region), throttles, calls per key, STS
+//! calls, the process's peak memory, and `ratio <time / bound>` for scripts.
 //!
-//!     cargo bench --bench fleet -- 100
+//!     cargo bench --bench fleet -- --accounts 4 --regions 2 --keys-per-account 50
+//!     cargo bench --bench fleet -- 100          # one account, one region, 100 keys
 
 #[allow(dead_code)]
 #[path = "../tests/support/cbor.rs"]
@@ -22,31 +26,32 @@ mod proxy;
 #[path = "../tests/support/rotation_periods.rs"]
 mod rotation_periods;
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use common::shape::{Shape, quota_bound};
 use kms_operator::aws::{CallContext, CallSummary, ClientPool, Op, RateLimits, RetryPolicy, Timeouts};
 use kms_operator::engine::{Engine, EngineSettings};
 use kms_operator::local::manifests;
 use kms_operator::local::runner::{Command, RunOutput, Runner};
 
-/// The command line's default.
-const CONCURRENCY: usize = 16;
+/// Workers per (account, region): the command line's default, or `--concurrency C`.
+fn concurrency() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = args.iter().position(|a| a == "--concurrency").and_then(|i| args.get(i + 1));
+    flag.and_then(|c| c.parse().ok()).unwrap_or(16)
+}
 
-fn manifests(dir: &Path, endpoint: &str, n: usize) {
-    let mut text = format!(
-        "apiVersion: kmsoperator.dev/v1alpha1\nkind: AwsAccount\nmetadata: {{name: fleet}}\nspec: {{accountId: \"123456789012\", region: eu-west-1, endpointUrl: \"{endpoint}\", stsEndpointUrl: \"{endpoint}\", allowedNamespaces: {{}}}}\n"
-    );
-    for i in 0..n {
-        let _ = write!(
-            text,
-            "---\napiVersion: kmsoperator.dev/v1alpha1\nkind: KmsKey\nmetadata: {{name: key-{i}, namespace: fleet}}\nspec:\n  accountRef: fleet\n  description: fleet key {i}\n  tags: {{Fleet: bench, Index: \"{i}\"}}\n  policy:\n    users: [\"arn:aws:iam::123456789012:role/app-{i}\"]\n---\napiVersion: kmsoperator.dev/v1alpha1\nkind: KmsAlias\nmetadata: {{name: alias-{i}, namespace: fleet}}\nspec: {{name: alias/fleet/key-{i}, keyRef: {{name: key-{i}}}}}\n"
-        );
-    }
-    std::fs::write(dir.join("fleet.yaml"), text).expect("write manifests");
+/// The fleet as one file of YAML documents (JSON is YAML).
+fn manifests(dir: &Path, endpoint: &str, shape: &Shape) {
+    let documents: Vec<String> = shape
+        .accounts_json(endpoint)
+        .into_iter()
+        .chain(shape.objects_json())
+        .map(|object| object.to_string())
+        .collect();
+    std::fs::write(dir.join("fleet.yaml"), documents.join("\n---\n")).expect("write manifests");
 }
 
 async fn engine() -> Engine {
@@ -66,25 +71,8 @@ async fn run(dir: &Path, command: Command) -> (RunOutput, Duration) {
     assert!(issues.is_empty(), "invalid benchmark manifests: {issues:?}");
     let engine = engine().await;
     let started = Instant::now();
-    let output = Runner::new(&engine, &set, CONCURRENCY).run(command).await;
+    let output = Runner::new(&engine, &set, concurrency()).run(command).await;
     (output, started.elapsed())
-}
-
-/// The least time KMS's quotas allow for the writes the run needed (the changes it made,
-/// not its retried attempts): each operation has its own quota, so operations proceed side by
-/// side and the slowest one bounds the whole.
-fn quota_bound(output: &RunOutput) -> (Duration, Vec<(String, u64, f64)>) {
-    let mut needed: BTreeMap<Op, u64> = BTreeMap::new();
-    for change in output.results.iter().flat_map(|r| &r.changes) {
-        *needed.entry(change.operation()).or_default() += 1;
-    }
-    let mut per_op: Vec<(String, u64, f64)> = needed
-        .into_iter()
-        .map(|(op, count)| (op.name().to_owned(), count, count as f64 / f64::from(op.default_quota())))
-        .collect();
-    per_op.sort_by(|a, b| b.2.total_cmp(&a.2));
-    let bound = per_op.first().map(|(_, _, seconds)| *seconds).unwrap_or(0.0);
-    (Duration::from_secs_f64(bound), per_op)
 }
 
 fn per_key(calls: &CallSummary, n: usize) -> String {
@@ -96,22 +84,46 @@ fn per_key(calls: &CallSummary, n: usize) -> String {
         .join(", ")
 }
 
-async fn bench(n: usize) {
+async fn bench(shape: Shape) {
     let kms = moto::Moto::start();
     let proxy = proxy::FaultProxy::start(kms.port).await;
     for op in Op::ALL.iter().filter(|op| **op != Op::GetCallerIdentity) {
         proxy.enforce_quota(op.name(), f64::from(op.default_quota()));
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    manifests(dir.path(), &proxy.endpoint(), n);
+    manifests(dir.path(), &proxy.endpoint(), &shape);
+    let n = shape.keys();
 
+    // Every 5 s, the write quota spent so far per scope: where a run falls behind its bound.
+    let sampler = tokio::spawn({
+        let proxy = proxy.clone();
+        async move {
+            for tick in 1.. {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let spent: Vec<String> = proxy
+                    .spent()
+                    .into_iter()
+                    .filter(|((_, _, op), _)| op == "CreateKey" || op == "CreateAlias")
+                    .map(|((account, region, op), n)| format!("{account}/{region}/{op} {n}"))
+                    .collect();
+                eprintln!("  {:>4} s: spent {}", tick * 5, spent.join(", "));
+            }
+        }
+    });
     let (apply, apply_time) = run(dir.path(), Command::Apply).await;
+    sampler.abort();
     let failed = apply.results.iter().filter(|r| r.failed()).count();
-    let (plan, plan_time) = run(dir.path(), Command::Plan).await;
-    let (bound, per_op) = quota_bound(&apply);
+    let (bound, scopes) = quota_bound(&proxy.spent());
     let throttled: usize = proxy.throttled().values().sum();
+    let sts = (proxy.forwarded("AssumeRole"), proxy.forwarded("GetCallerIdentity"));
+    let (plan, plan_time) = run(dir.path(), Command::Plan).await;
+    let ratio = apply_time.as_secs_f64() / bound.as_secs_f64().max(f64::EPSILON);
 
-    println!("== fleet of {n} keys + {n} aliases, concurrency {CONCURRENCY}, KMS default quotas enforced by the proxy");
+    println!(
+        "== fleet of {}; {} workers per (account, region); KMS default quotas per (account, region, operation)",
+        shape.describe(),
+        concurrency()
+    );
     println!(
         "apply:  {:>8.1} s  ({} reads, {} writes, {} throttles received and retried, {failed} resources failed)",
         apply_time.as_secs_f64(),
@@ -120,16 +132,13 @@ async fn bench(n: usize) {
         apply.calls.throttles
     );
     println!("        calls per key: {}", per_key(&apply.calls, n));
+    println!("        STS: {} AssumeRole, {} GetCallerIdentity ({} accounts)", sts.0, sts.1, shape.accounts);
     println!(
-        "        quota-bound minimum {:.1} s; apply took {:.2}x of it",
-        bound.as_secs_f64(),
-        apply_time.as_secs_f64() / bound.as_secs_f64().max(f64::EPSILON)
+        "        quota bound {:.1} s (the busiest account, region and operation); apply took {ratio:.2}x of it",
+        bound.as_secs_f64()
     );
-    for (op, count, seconds) in &per_op {
-        println!(
-            "          {op:<22} {count:>6} writes at {:>4}/s = {seconds:>7.1} s",
-            Op::parse(op).map(Op::default_quota).unwrap_or(0)
-        );
+    for (scope, seconds) in scopes.iter().take(6) {
+        println!("          {scope} = {seconds:>7.1} s");
     }
     println!(
         "plan:   {:>8.1} s  ({} reads, {} writes, {} pending, exit {})",
@@ -140,10 +149,11 @@ async fn bench(n: usize) {
         plan.exit_code()
     );
     println!("        calls per key: {}", per_key(&plan.calls, n));
-    println!("throttles seen by the proxy: {throttled}; failures: {failed}");
+    println!("throttles seen by the proxy: {throttled} {:?}; failures: {failed}", proxy.throttled());
     println!("peak RSS of this process: {:.1} MiB", common::peak_rss_mib("self"));
+    println!("ratio {ratio:.2}");
 }
 
 fn main() {
-    common::run_sizes("fleet", bench);
+    common::run_shapes("fleet", bench);
 }

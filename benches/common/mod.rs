@@ -1,6 +1,11 @@
-//! What the fleet benchmarks share: reading a process's peak memory, and the command line.
+//! What the fleet benchmarks share: the fleet, reading a process's peak memory, and the
+//! command line.
+
+pub mod shape;
 
 use std::future::Future;
+
+use shape::Shape;
 
 /// Peak resident memory of process `pid` (`"self"` for this one), from `/proc`.
 pub fn peak_rss_mib(pid: &str) -> f64 {
@@ -14,21 +19,23 @@ pub fn peak_rss_mib(pid: &str) -> f64 {
     kib / 1024.0
 }
 
-/// Runs `bench` for each fleet size on the command line (100 when none is given), only under
-/// `cargo bench`: `cargo test --all-targets` may start bench binaries too.
-pub fn run_sizes<F, Fut>(name: &str, bench: F)
+/// Runs `bench` for each fleet on the command line (`--accounts A --regions R
+/// --keys-per-account K`, or sizes: one account and region, 100 keys when none is given), only
+/// under `cargo bench`: `cargo test --all-targets` may start bench binaries too.
+pub fn run_shapes<F, Fut>(name: &str, bench: F)
 where
-    F: Fn(usize) -> Fut,
+    F: Fn(Shape) -> Fut,
     Fut: Future<Output = ()>,
 {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if !args.iter().any(|a| a == "--bench") {
-        eprintln!("{name}: run it with `cargo bench --bench {name} -- N`");
+        eprintln!(
+            "{name}: run it with `cargo bench --bench {name} -- --accounts A --regions R --keys-per-account K` (or `-- N`)"
+        );
         return;
     }
-    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    for n in if sizes.is_empty() { vec![100] } else { sizes } {
-        runtime.block_on(bench(n));
+    for shape in Shape::parse(&args) {
+        runtime.block_on(bench(shape));
     }
 }

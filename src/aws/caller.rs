@@ -26,7 +26,27 @@ impl CallContext {
     }
 
     /// Sends one request (through `send`, called again for each attempt) to `account_id` in `region`.
-    pub async fn call<T, E, F, Fut>(&self, account_id: &str, region: &str, op: Op, mut send: F) -> Result<T, AwsError>
+    pub async fn call<T, E, F, Fut>(&self, account_id: &str, region: &str, op: Op, send: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.call_spending(account_id, region, op, &[], send).await
+    }
+
+    /// Like [`CallContext::call`], for a request that KMS also counts against other quotas of
+    /// the same account (`also`: region, operation, requests), as ReplicateKey spends CreateKey
+    /// requests of its replica's region. Every attempt spends them, as every attempt that
+    /// reaches KMS is counted there.
+    pub async fn call_spending<T, E, F, Fut>(
+        &self,
+        account_id: &str,
+        region: &str,
+        op: Op,
+        also: &[(&str, Op, u32)],
+        mut send: F,
+    ) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E>>>,
@@ -35,6 +55,12 @@ impl CallContext {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // The other quotas first, each taken whole: they are the scarce ones (a replica
+            // region's CreateKey), and its own token is then free at once or nearly, so the
+            // request leaves right after all of them; KMS counts it on arrival.
+            for (other_region, other_op, requests) in also {
+                self.limiter.acquire_n(account_id, other_region, *other_op, *requests).await;
+            }
             self.limiter.acquire(account_id, region, op).await;
             self.stats.record_call(op);
             let error = match send().await {

@@ -274,13 +274,11 @@ impl KmsClient {
     /// Replicates the multi-Region key `key_id` (of this client's region) into `replica.region`.
     pub async fn replicate_key(&self, key_id: &str, replica: &NewReplica) -> Result<KeyDescription, AwsError> {
         // ReplicateKey also spends two CreateKey requests of the destination region's quota.
-        for _ in 0..2 {
-            self.ctx.limiter.acquire(&self.account_id, &replica.region, Op::CreateKey).await;
-        }
+        let also = [(replica.region.as_str(), Op::CreateKey, 2)];
         let tags = convert::tags_to_sdk(&replica.tags);
         let out = self
             .ctx
-            .call(&self.account_id, &self.region, Op::ReplicateKey, || {
+            .call_spending(&self.account_id, &self.region, Op::ReplicateKey, &also, || {
                 self.inner
                     .replicate_key()
                     .key_id(key_id)

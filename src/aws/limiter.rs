@@ -69,6 +69,9 @@ impl RateLimits {
 
 type Scope = (String, String);
 
+/// Requests a bucket may let through at once: what one request counting twice needs.
+const BURST: NonZeroU32 = NonZeroU32::new(2).expect("two is not zero");
+
 /// The shared limiter: one GCRA bucket per (account id, region) for each operation.
 #[derive(Clone)]
 pub struct Limiter {
@@ -84,7 +87,12 @@ impl Limiter {
             .iter()
             .map(|op| {
                 let rate = NonZeroU32::new(limits.per_second(*op)).unwrap_or(NonZeroU32::MIN);
-                RateLimiter::keyed(Quota::per_second(rate))
+                // Nearly evenly spaced: KMS counts requests when they arrive, and their latency
+                // varies; requests sent in a burst can arrive closer together than they left
+                // and be throttled, while evenly spaced ones leave KMS's own one-second burst
+                // free to absorb that jitter. Two at once, for a request that counts twice
+                // (ReplicateKey's CreateKeys of its replica's region), taken together.
+                RateLimiter::keyed(Quota::per_second(rate).allow_burst(rate.min(BURST)))
             })
             .collect();
         Limiter { buckets: Some(Arc::new(buckets)) }
@@ -95,6 +103,22 @@ impl Limiter {
         match &self.buckets {
             Some(buckets) => buckets[op.index()].check_key(&(account_id.to_owned(), region.to_owned())).is_ok(),
             None => true,
+        }
+    }
+
+    /// Waits until `requests` of `op` may be counted at once in `account_id` and `region`: taken
+    /// together, so that a request that counts more than once is sent right after they all
+    /// are free, instead of holding some while it waits for the rest.
+    pub async fn acquire_n(&self, account_id: &str, region: &str, op: Op, requests: u32) {
+        let Some(buckets) = &self.buckets else { return };
+        let scope = (account_id.to_owned(), region.to_owned());
+        if let Some(n) = NonZeroU32::new(requests)
+            && buckets[op.index()].until_key_n_ready(&scope, n).await.is_err()
+        {
+            // More than a bucket holds at once: one at a time, as the quota allows.
+            for _ in 0..requests {
+                buckets[op.index()].until_key_ready(&scope).await;
+            }
         }
     }
 
@@ -147,6 +171,21 @@ mod tests {
         assert!(limiter.try_acquire("111111111111", "eu-west-1", Op::CreateKey));
         assert!(limiter.try_acquire("222222222222", "us-east-1", Op::CreateKey));
         assert!(limiter.try_acquire("111111111111", "us-east-1", Op::DescribeKey));
+    }
+
+    /// A request that counts twice takes both tokens together, and a bucket lets at most two
+    /// requests through at once: KMS's own burst stays free for latency jitter.
+    #[tokio::test]
+    async fn a_request_counted_twice_takes_both_tokens_at_once_and_bursts_stay_small() {
+        let limiter = Limiter::new(&RateLimits::default());
+        limiter.acquire_n("111111111111", "us-east-1", Op::CreateKey, 2).await;
+        assert!(!limiter.try_acquire("111111111111", "us-east-1", Op::CreateKey), "both were taken");
+        assert!(limiter.try_acquire("111111111111", "eu-west-1", Op::CreateKey));
+        assert!(limiter.try_acquire("111111111111", "eu-west-1", Op::CreateKey));
+        assert!(
+            !limiter.try_acquire("111111111111", "eu-west-1", Op::CreateKey),
+            "a third at once would be a burst KMS may count as arriving together"
+        );
     }
 
     #[test]

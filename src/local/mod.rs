@@ -5,6 +5,7 @@ mod by_tag;
 pub mod deletions;
 mod export;
 pub mod file_trust;
+mod lanes;
 pub mod manifests;
 pub mod markdown;
 pub mod output;

@@ -1,17 +1,17 @@
 //! A local-mode run: every manifest through the engine in dependency order (an alias or grant
 //! after its key, a key after its aliases and grants when deleting), independent resources
-//! concurrently.
+//! concurrently, in lanes of (account, region) (lanes.rs).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::admission::{Admission, unadmitted_result};
 use super::by_tag::{Search, Unfound};
 use super::export::exported;
+use super::lanes::{Lane, each_in_lanes};
 use super::manifests::ManifestSet;
 use super::progress::RunProgress;
 use super::result::ResourceResult;
@@ -70,23 +70,12 @@ impl RunOutput {
 }
 
 /// Runs `task` for every item, at most `limit` at a time, results in the items' order: one slow
-/// resource holds up only its own slot. Each task lives on the heap: a key's pass is a future of
-/// hundreds of kilobytes in a debug build, and polled inline, a few of them side by side
-/// overflow a thread's stack.
+/// resource holds up only its own slot.
 async fn each<'a, T, R, Fut>(items: &'a [T], limit: usize, task: impl Fn(&'a T) -> Fut) -> Vec<R>
 where
     Fut: Future<Output = R>,
 {
-    let mut results: Vec<(usize, R)> = futures::stream::iter(items.iter().enumerate())
-        .map(|(i, item)| {
-            let running = Box::pin(task(item));
-            async move { (i, running.await) }
-        })
-        .buffer_unordered(limit.max(1))
-        .collect()
-        .await;
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    each_in_lanes(items, |_| Lane::default(), limit, task).await
 }
 
 fn now() -> Time {
@@ -185,6 +174,33 @@ impl<'a> Runner<'a> {
         self.accounts.get(&key.spec.account_ref)
     }
 
+    /// The (account, region) whose quota a key's pass spends first: its primary's.
+    fn account_lane(&self, account_ref: &str, region: Option<&str>) -> Lane {
+        match self.accounts.get(account_ref) {
+            Some(account) => {
+                Lane { account_id: account.account_id.clone(), region: region.unwrap_or(&account.region).to_owned() }
+            }
+            None => Lane::default(),
+        }
+    }
+
+    fn key_lane(&self, key: &KmsKey) -> Lane {
+        self.account_lane(&key.spec.account_ref, key.spec.region.as_deref())
+    }
+
+    /// An alias's or grant's lane: its key's account, in its own region if it names one.
+    fn on_key_lane<T: OnKey + kube::Resource>(&self, object: &T, key_lanes: &HashMap<(String, &str), Lane>) -> Lane {
+        let pointer = object.pointer();
+        match (pointer.key_ref, pointer.account_ref) {
+            (Some(key_ref), _) => {
+                let key = key_lanes.get(&(namespace_of(object), key_ref.name.as_str())).cloned().unwrap_or_default();
+                Lane { region: pointer.region.map_or(key.region, str::to_owned), ..key }
+            }
+            (None, Some(account_ref)) => self.account_lane(account_ref, pointer.region),
+            (None, None) => Lane::default(),
+        }
+    }
+
     /// The account to act in, or why its resources are not attempted.
     fn usable_account(&self, name: &str) -> Result<&AccountConfig, String> {
         let account = self.accounts.get(name).ok_or_else(|| format!("AwsAccount {name} is not among the manifests"))?;
@@ -233,11 +249,18 @@ impl<'a> Runner<'a> {
         let aliases: Vec<&KmsAlias> = self.set.aliases.iter().map(|a| &a.object).collect();
         let grants: Vec<&KmsGrant> = self.set.grants.iter().map(|g| &g.object).collect();
         let directory = KeyDirectory::new(keys.iter().copied());
+        // Every kind runs in lanes of (account, region), `concurrency` workers each: a lane
+        // waiting for its quota holds none of another's workers (lanes.rs).
+        let key_lanes: HashMap<(String, &str), Lane> = keys
+            .iter()
+            .filter_map(|key| Some(((namespace_of(*key), key.metadata.name.as_deref()?), self.key_lane(key))))
+            .collect();
+        let key_lane = |key: &&KmsKey| self.key_lane(key);
         // Deleting resolves the keys first (a plan), so aliases and grants go before their keys.
         let delete = command == Command::Delete;
         let key_mode = if delete { Mode::Plan } else { mode };
         // Deleting counts a key when its second pass (the deletion) ends, not its first.
-        let key_pass = each(&keys, self.concurrency, |key| async {
+        let key_pass = each_in_lanes(&keys, key_lane, self.concurrency, |key| async {
             let report = if delete {
                 self.key(key, key_mode, false).await
             } else {
@@ -251,11 +274,21 @@ impl<'a> Runner<'a> {
         // converges at the pace of its slowest quota instead of one phase after another.
         let (key_reports, alias_results, grant_results) = futures::join!(
             key_pass,
-            each(&aliases, self.concurrency, |alias| self.counted(self.on_key(*alias, &directory, mode, delete, at))),
-            each(&grants, self.concurrency, |grant| self.counted(self.on_key(*grant, &directory, mode, delete, at))),
+            each_in_lanes(
+                &aliases,
+                |alias| self.on_key_lane(*alias, &key_lanes),
+                self.concurrency,
+                |alias| self.counted(self.on_key(*alias, &directory, mode, delete, at))
+            ),
+            each_in_lanes(
+                &grants,
+                |grant| self.on_key_lane(*grant, &key_lanes),
+                self.concurrency,
+                |grant| self.counted(self.on_key(*grant, &directory, mode, delete, at))
+            ),
         );
         let key_reports = if delete {
-            each(&keys, self.concurrency, |key| self.counted(self.key(key, mode, true))).await
+            each_in_lanes(&keys, key_lane, self.concurrency, |key| self.counted(self.key(key, mode, true))).await
         } else {
             key_reports
         };

@@ -9,8 +9,15 @@
 //! a filter of the same name, as CloudWatch Logs does (moto adds a second one). On request it
 //! describes keys whose material KMS does not make, and HMAC keys, as KMS does
 //! (`key_material.rs`).
+//!
+//! Quotas are kept as KMS keeps them, per (account, region, operation): the region is the one
+//! the request was signed for, the account the one whose credentials signed it. moto's
+//! AssumeRole into another account's role returns credentials of that account, so the proxy
+//! learns each access key's account from the AssumeRole answers it forwards; any other key is
+//! moto's default account. A ReplicateKey also spends two CreateKey requests of the replica's
+//! region, as the operator's own limiter counts it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -72,6 +79,11 @@ impl Gate {
 }
 
 impl Fault {
+    /// Whether the request still reaches KMS (late, held, or unanswered).
+    fn reaches_kms(&self) -> bool {
+        matches!(self, Fault::DropAfterForward | Fault::Delay(_) | Fault::Late(_) | Fault::Hold(_))
+    }
+
     pub fn throttle() -> Fault {
         Fault::Error { status: 400, code: "ThrottlingException", message: "Rate exceeded" }
     }
@@ -113,11 +125,19 @@ impl Fault {
 struct Rule {
     /// KMS or STS operation (`CreateKey`, `GetCallerIdentity`), or `*` for every KMS operation.
     operation: String,
+    /// Only requests signed with credentials of this account, when set.
+    account: Option<String>,
     fault: Fault,
     /// Requests to skip before the fault applies.
     skip: usize,
     remaining: usize,
 }
+
+/// moto's account for credentials it did not issue (docs/testing.md).
+pub const DEFAULT_ACCOUNT: &str = "123456789012";
+
+/// Where KMS counts a request against its quotas: (account, region, operation).
+pub type QuotaScope = (String, String, String);
 
 #[derive(Default)]
 struct Bucket {
@@ -142,7 +162,11 @@ struct State {
     injected: BTreeMap<String, usize>,
     throttled: BTreeMap<String, usize>,
     quotas: HashMap<String, f64>,
-    buckets: HashMap<String, Bucket>,
+    buckets: HashMap<QuotaScope, Bucket>,
+    /// Quota spent by the requests let through, per scope: what bounds a run's time.
+    spent: BTreeMap<QuotaScope, usize>,
+    /// The account of each access key that AssumeRole handed out.
+    accounts: HashMap<String, String>,
     /// `Some` once `report_rotation_periods` was called.
     rotation_periods: Option<RotationPeriods>,
     /// `Some` once `describe_key_material` was called.
@@ -152,9 +176,12 @@ struct State {
 }
 
 impl State {
-    fn take_fault(&mut self, operation: &str, protocol: Protocol) -> Option<Fault> {
-        let matches = |rule: &str| rule == operation || (rule == "*" && protocol == Protocol::Json);
-        let rule = self.rules.iter_mut().find(|r| matches(&r.operation) && r.remaining > 0)?;
+    fn take_fault(&mut self, operation: &str, protocol: Protocol, account: &str) -> Option<Fault> {
+        let matches = |rule: &Rule| {
+            (rule.operation == operation || (rule.operation == "*" && protocol == Protocol::Json))
+                && rule.account.as_deref().is_none_or(|a| a == account)
+        };
+        let rule = self.rules.iter_mut().find(|r| matches(r) && r.remaining > 0)?;
         if rule.skip > 0 {
             rule.skip -= 1;
             return None;
@@ -163,24 +190,60 @@ impl State {
         Some(rule.fault.clone())
     }
 
-    /// A token bucket per operation holding one second of quota, as KMS allows bursts.
-    fn over_quota(&mut self, operation: &str) -> bool {
-        let Some(rate) = self.quotas.get(operation).copied() else {
-            return false;
+    /// Takes `tokens` from the bucket of `scope` if it holds that many, else none.
+    fn take_tokens(&mut self, scope: &QuotaScope, tokens: f64) -> bool {
+        let Some(rate) = self.quotas.get(&scope.2).copied() else {
+            return true;
         };
-        let bucket = self.buckets.entry(operation.to_owned()).or_default();
+        let bucket = self.buckets.entry(scope.clone()).or_default();
         let now = Instant::now();
         match bucket.refilled {
             None => bucket.tokens = rate,
             Some(at) => bucket.tokens = (bucket.tokens + rate * now.duration_since(at).as_secs_f64()).min(rate),
         }
         bucket.refilled = Some(now);
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            false
-        } else {
+        if bucket.tokens >= tokens {
+            bucket.tokens -= tokens;
             true
+        } else {
+            false
         }
+    }
+
+    /// A token bucket per (account, region, operation) holding one second of quota, as KMS
+    /// allows bursts. `charges` are every scope the request spends; it passes only if each has
+    /// room, and then spends them all.
+    fn over_quota(&mut self, charges: &[(QuotaScope, usize)]) -> bool {
+        let room = charges.iter().all(|(scope, n)| {
+            let rate = self.quotas.get(&scope.2).copied();
+            let bucket = self.buckets.get(scope);
+            match (rate, bucket) {
+                (None, _) | (_, None) => true,
+                (Some(rate), Some(bucket)) => {
+                    let elapsed = bucket.refilled.map_or(1.0, |at| at.elapsed().as_secs_f64());
+                    (bucket.tokens + rate * elapsed).min(rate) >= *n as f64
+                }
+            }
+        });
+        if !room {
+            return true;
+        }
+        for (scope, n) in charges {
+            let taken = self.take_tokens(scope, *n as f64);
+            debug_assert!(taken, "room was checked under the same lock");
+        }
+        self.record_spent(charges);
+        false
+    }
+
+    fn record_spent(&mut self, charges: &[(QuotaScope, usize)]) {
+        for (scope, n) in charges {
+            *self.spent.entry(scope.clone()).or_default() += n;
+        }
+    }
+
+    fn account_of(&self, access_key: &str) -> String {
+        self.accounts.get(access_key).cloned().unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned())
     }
 }
 
@@ -216,10 +279,49 @@ fn operation_of(parts: &hyper::http::request::Parts, body: &[u8]) -> (String, Pr
     (action.to_owned(), Protocol::Query)
 }
 
-/// The access key id in a SigV4 `Authorization` header (`... Credential=AKID/date/...`).
-fn access_key_of(parts: &hyper::http::request::Parts) -> String {
+/// The SigV4 credential scope of a request's `Authorization` header
+/// (`... Credential=AKID/date/region/service/aws4_request`).
+fn credential_scope(parts: &hyper::http::request::Parts) -> Vec<&str> {
     let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-    header.split("Credential=").nth(1).and_then(|c| c.split('/').next()).unwrap_or("").to_owned()
+    header
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split(',').next())
+        .map(|c| c.split('/').collect())
+        .unwrap_or_default()
+}
+
+/// The access key id that signed the request.
+fn access_key_of(parts: &hyper::http::request::Parts) -> String {
+    credential_scope(parts).first().copied().unwrap_or("").to_owned()
+}
+
+/// The region the request was signed for.
+fn region_of(parts: &hyper::http::request::Parts) -> String {
+    credential_scope(parts).get(2).copied().unwrap_or("").to_owned()
+}
+
+/// What a request spends of which quotas: its own operation in its scope, and for
+/// ReplicateKey two CreateKey requests of the replica's region.
+fn charges(account: &str, region: &str, operation: &str, body: &[u8]) -> Vec<(QuotaScope, usize)> {
+    let mut charges = vec![((account.to_owned(), region.to_owned(), operation.to_owned()), 1)];
+    if operation == "ReplicateKey"
+        && let Ok(request) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(replica_region) = request["ReplicaRegion"].as_str()
+    {
+        charges.push(((account.to_owned(), replica_region.to_owned(), "CreateKey".to_owned()), 2));
+    }
+    charges
+}
+
+/// The account of the role an AssumeRole request names (`RoleArn=arn:aws:iam::ACCOUNT:role/...`,
+/// form-encoded) and the access key id its answer hands out.
+fn assumed_account(request: &[u8], response: &[u8]) -> Option<(String, String)> {
+    let role = form_urlencoded::parse(request).find(|(name, _)| name == "RoleArn")?.1;
+    let account = role.split(':').nth(4).filter(|a| !a.is_empty())?.to_owned();
+    let answer = std::str::from_utf8(response).ok()?;
+    let key = answer.split("<AccessKeyId>").nth(1)?.split("</AccessKeyId>").next()?.trim().to_owned();
+    Some((key, account))
 }
 
 fn error_response(protocol: Protocol, status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
@@ -264,6 +366,12 @@ async fn rewrite(
     let mut json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
     let mut guard = state.lock().expect("proxy state");
     let state = &mut *guard;
+    if operation == "AssumeRole"
+        && parts.status.is_success()
+        && let Some((key, account)) = assumed_account(request, &bytes)
+    {
+        state.accounts.insert(key, account);
+    }
     let now = Instant::now();
     let mut rewritten = false;
     if operation == "CreateKey"
@@ -358,12 +466,18 @@ async fn handle(
     let _in_flight = InFlight::start(&state, &operation);
     let (fault, throttled) = {
         let mut state = state.lock().expect("proxy state");
-        state.received.push((operation.clone(), access_key_of(&parts)));
+        let access_key = access_key_of(&parts);
+        let account = state.account_of(&access_key);
+        state.received.push((operation.clone(), access_key));
         if let Some(refused) = state.key_material.as_ref().and_then(|m| m.refuse(&operation, &body)) {
             return Ok(error_response(protocol, 400, refused.code, &refused.message));
         }
-        let fault = state.take_fault(&operation, protocol);
-        let throttled = fault.is_none() && state.over_quota(&operation);
+        let fault = state.take_fault(&operation, protocol, &account);
+        let charges = charges(&account, &region_of(&parts), &operation, &body);
+        let throttled = fault.is_none() && state.over_quota(&charges);
+        if fault.as_ref().is_some_and(Fault::reaches_kms) {
+            state.record_spent(&charges);
+        }
         if fault.is_some() {
             *state.injected.entry(operation.clone()).or_default() += 1;
         }
@@ -514,7 +628,19 @@ impl FaultProxy {
 
     /// Like `inject`, but lets the first `skip` matching requests through.
     pub fn inject_after(&self, operation: &str, skip: usize, fault: Fault, times: usize) {
-        let rule = Rule { operation: operation.to_owned(), fault, skip, remaining: times };
+        let rule = Rule { operation: operation.to_owned(), account: None, fault, skip, remaining: times };
+        self.state.lock().expect("proxy state").rules.push(rule);
+    }
+
+    /// Like `inject`, for requests signed with credentials of `account` only.
+    pub fn inject_for_account(&self, account: &str, operation: &str, fault: Fault, times: usize) {
+        let rule = Rule {
+            operation: operation.to_owned(),
+            account: Some(account.to_owned()),
+            fault,
+            skip: 0,
+            remaining: times,
+        };
         self.state.lock().expect("proxy state").rules.push(rule);
     }
 
@@ -548,7 +674,8 @@ impl FaultProxy {
         self.state.lock().expect("proxy state").aws_managed.push(key_id.to_owned());
     }
 
-    /// Throttles each operation beyond `per_second` requests per second, as KMS does.
+    /// Throttles each operation beyond `per_second` requests per second in each account and
+    /// region, as KMS does.
     pub fn enforce_quota(&self, operation: &str, per_second: f64) {
         self.state.lock().expect("proxy state").quotas.insert(operation.to_owned(), per_second);
     }
@@ -564,6 +691,17 @@ impl FaultProxy {
 
     pub fn injected(&self, operation: &str) -> usize {
         self.state.lock().expect("proxy state").injected.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Quota spent by the requests the proxy let through, per (account, region, operation);
+    /// a ReplicateKey's two CreateKey requests of its replica's region included.
+    pub fn spent(&self) -> BTreeMap<QuotaScope, usize> {
+        self.state.lock().expect("proxy state").spent.clone()
+    }
+
+    /// The accounts the proxy has seen credentials of through AssumeRole.
+    pub fn assumed_accounts(&self) -> BTreeSet<String> {
+        self.state.lock().expect("proxy state").accounts.values().cloned().collect()
     }
 
     pub fn throttled(&self) -> BTreeMap<String, usize> {
