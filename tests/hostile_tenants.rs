@@ -514,7 +514,8 @@ async fn label_and_status_writes_start_no_pass_and_a_delete_event_forgets() {
     cluster.namespace("apps", json!({})).await;
     cluster.create::<KmsKey>("apps", key_object_in("apps", "app", json!({"description": "v1"}))).await;
     let api: Api<Watched<KmsKey>> = Api::namespaced(cluster.client(), "apps");
-    let (_store, passes) = triggers(api, Default::default(), Kind::KmsKey, cluster.ctx.clone());
+    let (_store, writer) = kube::runtime::reflector::store();
+    let passes = triggers(api, Default::default(), Kind::KmsKey, cluster.ctx.clone(), writer, vec![]);
     let mut passes = Box::pin(passes);
     async fn next<S>(passes: &mut S) -> KmsKey
     where

@@ -5,6 +5,7 @@ pub mod account;
 mod admission;
 pub mod args;
 pub mod backoff;
+pub mod caches;
 pub mod context;
 mod deletion;
 mod dependents;
@@ -26,8 +27,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use tokio::sync::watch;
@@ -38,6 +41,7 @@ pub use key::FINALIZER;
 
 use crate::api::{AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey};
 use backoff::Requeue;
+use caches::Stores;
 use metrics::Metrics;
 use server::Health;
 use share::NamespaceShare;
@@ -91,6 +95,10 @@ async fn stopped(mut shutdown: watch::Receiver<bool>) {
 }
 
 /// Runs the four controllers until `shutdown` turns true, then lets in-flight reconciles finish.
+///
+/// One watch per kind and one of Namespaces; their stores are what passes read besides their
+/// own object (`caches.rs`). Aliases and grants follow the keys' watch, and keys the accounts'
+/// watch, so each of those is watched once.
 pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shutdown: watch::Receiver<bool>) {
     let client = ctx.client.clone();
     let namespace = options.watch_namespace.as_deref();
@@ -98,21 +106,30 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     let wc = watcher::Config::default();
     let shutdown_for_writes = shutdown.clone();
     let share = || NamespaceShare::new(usize::from(options.namespace_share));
-    // What aliases and grants read of their KmsKey: they wake when it changes.
-    let key_changes = || {
-        watcher(scoped::<Watched<KmsKey>>(&client, namespace), wc.clone())
-            .default_backoff()
-            .touched_objects()
-            .predicate_filter(watched::key_target_inputs, Default::default())
-    };
 
-    let (key_store, key_triggers) =
-        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsKey, ctx.clone());
+    let (key_store, key_writer) = reflector::store();
+    let (account_store, account_writer) = reflector::store();
+    let (namespace_store, namespace_writer) = reflector::store();
+    ctx.caches.serve(Stores { accounts: account_store.clone(), keys: key_store.clone(), namespaces: namespace_store });
+    // What aliases and grants read of their KmsKey: they wake when it changes.
+    let (to_aliases, keys_for_aliases) = watched::follow::<KmsKey>();
+    let (to_grants, keys_for_grants) = watched::follow::<KmsKey>();
+    let (to_keys, accounts_for_keys) = watched::follow::<AwsAccount>();
+    let key_changes =
+        |keys: watched::Followed<KmsKey>| keys.predicate_filter(watched::key_target_inputs, Default::default());
+
+    let key_triggers = watched::triggers(
+        scoped(&client, namespace),
+        wc.clone(),
+        Kind::KmsKey,
+        ctx.clone(),
+        key_writer,
+        vec![to_aliases, to_grants],
+    );
+    let keys_of_account = key_store.clone();
     let keys = Controller::for_stream(key_triggers, key_store.clone())
         .with_config(config.clone())
-        .watches(Api::<Watched<AwsAccount>>::all(client.clone()), wc.clone(), move |account| {
-            references::keys_of(&account, &key_store.state())
-        })
+        .watches_stream(accounts_for_keys, move |account| references::keys_of(&account, &keys_of_account.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
             watched::decoded(Kind::KmsKey, watched::within_share(Kind::KmsKey, share(), key::reconcile)),
@@ -121,11 +138,12 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         )
         .for_each(|_| futures::future::ready(()));
 
-    let (alias_store, alias_triggers) =
-        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsAlias, ctx.clone());
+    let (alias_store, alias_writer) = reflector::store();
+    let alias_triggers =
+        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsAlias, ctx.clone(), alias_writer, vec![]);
     let aliases = Controller::for_stream(alias_triggers, alias_store.clone())
         .with_config(config.clone())
-        .watches_stream(key_changes(), move |key| references::aliases_of(&key, &alias_store.state()))
+        .watches_stream(key_changes(keys_for_aliases), move |key| references::aliases_of(&key, &alias_store.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
             watched::decoded(
@@ -137,11 +155,12 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         )
         .for_each(|_| futures::future::ready(()));
 
-    let (grant_store, grant_triggers) =
-        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsGrant, ctx.clone());
+    let (grant_store, grant_writer) = reflector::store();
+    let grant_triggers =
+        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsGrant, ctx.clone(), grant_writer, vec![]);
     let grants = Controller::for_stream(grant_triggers, grant_store.clone())
         .with_config(config.clone())
-        .watches_stream(key_changes(), move |key| references::grants_of(&key, &grant_store.state()))
+        .watches_stream(key_changes(keys_for_grants), move |key| references::grants_of(&key, &grant_store.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
             watched::decoded(
@@ -153,16 +172,33 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         )
         .for_each(|_| futures::future::ready(()));
 
-    let (account_store, account_triggers) =
-        watched::triggers(Api::<Watched<AwsAccount>>::all(client.clone()), wc, Kind::AwsAccount, ctx.clone());
+    let account_triggers = watched::triggers(
+        Api::<Watched<AwsAccount>>::all(client.clone()),
+        wc.clone(),
+        Kind::AwsAccount,
+        ctx.clone(),
+        account_writer,
+        vec![to_keys],
+    );
     let accounts = Controller::for_stream(account_triggers, account_store)
         .with_config(config)
-        .graceful_shutdown_on(stopped(shutdown))
+        .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
             watched::decoded(Kind::AwsAccount, account::reconcile),
             watched::error_policy(Kind::AwsAccount),
             ctx.clone(),
         )
+        .for_each(|_| futures::future::ready(()));
+
+    // Only the labels of namespaces are read; with one watched namespace, only its own.
+    let namespace_config = match namespace {
+        Some(namespace) => wc.fields(&format!("metadata.name={namespace}")),
+        None => wc,
+    };
+    let namespaces = watcher(Api::<Namespace>::all(client.clone()), namespace_config)
+        .default_backoff()
+        .reflect(namespace_writer)
+        .take_until(stopped(shutdown.clone()))
         .for_each(|_| futures::future::ready(()));
 
     // From the moment shutdown is asked (a signal, a lost lease) no new AWS write starts; the
@@ -173,7 +209,8 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     };
 
     tracing::info!(namespace = namespace.unwrap_or("(all)"), "controllers started");
-    futures::join!(keys, aliases, grants, accounts, fence);
+    futures::join!(keys, aliases, grants, accounts, namespaces, fence);
+    ctx.caches.clear();
     tracing::info!("controllers stopped");
 }
 
@@ -196,6 +233,7 @@ pub fn context(
             Duration::from_secs(args.max_backoff_seconds.max(5)),
         ),
         quiet_retries: 3,
+        caches: Default::default(),
     }
 }
 
