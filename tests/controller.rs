@@ -624,3 +624,27 @@ async fn passes_read_accounts_namespaces_and_keys_from_the_watches_and_an_in_syn
     tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
     assert_eq!(requests_beyond_watches(&restarted, since), Vec::<String>::new(), "no get, no write, no Event");
 }
+
+/// Every pass that starts before a store has listed waits for it, and all of them go on once it
+/// has (kube's `Store::wait_until_ready` wakes one waiter only: the others would wait forever,
+/// each holding a worker).
+#[tokio::test]
+async fn passes_that_start_before_the_namespaces_are_listed_all_go_on_once_they_are() {
+    let (_moto, cluster, _client) = setup().await;
+    let names: Vec<String> = (0..4).map(|i| format!("k{i}")).collect();
+    for name in &names {
+        cluster.create::<KmsKey>("apps", key_object(name, json!({}))).await;
+    }
+    // The first lists of Namespaces fail: the keys' passes start and wait for their labels.
+    cluster.fake.fail_next("GET", "/api/v1/namespaces", 500, 3);
+    let (stop, running) = start(&cluster);
+    for name in &names {
+        wait_for(|| async {
+            let key: KmsKey = cluster.get("apps", name).await?;
+            key.status?.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
+        })
+        .await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
+}

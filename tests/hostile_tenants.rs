@@ -515,7 +515,7 @@ async fn label_and_status_writes_start_no_pass_and_a_delete_event_forgets() {
     cluster.create::<KmsKey>("apps", key_object_in("apps", "app", json!({"description": "v1"}))).await;
     let api: Api<Watched<KmsKey>> = Api::namespaced(cluster.client(), "apps");
     let (_store, writer) = kube::runtime::reflector::store();
-    let passes = triggers(api, Default::default(), Kind::KmsKey, cluster.ctx.clone(), writer, vec![]);
+    let passes = triggers(api, Default::default(), Kind::KmsKey, cluster.ctx.clone(), writer, vec![], None);
     let mut passes = Box::pin(passes);
     async fn next<S>(passes: &mut S) -> KmsKey
     where

@@ -14,19 +14,60 @@ use std::collections::BTreeMap;
 use std::sync::{PoisonError, RwLock};
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::reflector::{self, Lookup, ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
+use tokio::sync::watch;
 
 use super::context::{Context, ControllerError};
 use super::watched::Watched;
 use crate::api::{AwsAccount, KmsKey};
 
+/// A watch's store, and whether it has listed yet.
+#[derive(Clone)]
+pub struct Cached<K: Lookup + Clone + 'static>
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    pub store: Store<K>,
+    listed: watch::Receiver<bool>,
+}
+
+/// Raised by the watch feeding a store once its first list is in the store.
+pub struct Listed(watch::Sender<bool>);
+
+impl Listed {
+    pub fn done(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl<K: Lookup + Clone + 'static> Cached<K>
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+{
+    /// An empty store, the writer its watch feeds it with, and the flag that watch raises.
+    pub fn new() -> (Cached<K>, Writer<K>, Listed) {
+        let (store, writer) = reflector::store();
+        let (listed, waiting) = watch::channel(false);
+        (Cached { store, listed: waiting }, writer, Listed(listed))
+    }
+
+    /// The store once it has listed: before that it knows nothing, and a pass reading it would
+    /// refuse an object for an account or key that exists. Not `Store::wait_until_ready`: it
+    /// wakes one waiter only, and every pass that starts before the list waits here.
+    async fn ready(&self) -> Result<&Store<K>, ControllerError> {
+        self.listed.clone().wait_for(|listed| *listed).await.map_err(|_| ControllerError::Stopped)?;
+        Ok(&self.store)
+    }
+}
+
 /// The stores of one run of the controllers.
 #[derive(Clone)]
 pub struct Stores {
-    pub accounts: Store<Watched<AwsAccount>>,
-    pub keys: Store<Watched<KmsKey>>,
-    pub namespaces: Store<Namespace>,
+    pub accounts: Cached<Watched<AwsAccount>>,
+    pub keys: Cached<Watched<KmsKey>>,
+    pub namespaces: Cached<Namespace>,
 }
 
 /// The stores passes read from while the controllers run.
@@ -49,15 +90,12 @@ impl Caches {
     }
 }
 
-/// `object` from `store` once the store has listed, or why it cannot be used.
-async fn cached<K>(store: &Store<Watched<K>>, object: ObjectRef<Watched<K>>) -> Result<Option<K>, ControllerError>
+/// `object` from `cache` once it has listed, or why it cannot be used.
+async fn cached<K>(cache: &Cached<Watched<K>>, object: ObjectRef<Watched<K>>) -> Result<Option<K>, ControllerError>
 where
-    K: Resource<DynamicType = ()> + Clone,
+    K: Resource<DynamicType = ()> + Clone + 'static,
 {
-    // Before its first list a store knows nothing: a pass that ran then would refuse an object
-    // for an account or key that exists.
-    store.wait_until_ready().await.map_err(|_| ControllerError::Stopped)?;
-    let Some(watched) = store.get(&object) else { return Ok(None) };
+    let Some(watched) = cache.ready().await?.get(&object) else { return Ok(None) };
     match &watched.0 {
         Ok(found) => Ok(Some(found.clone())),
         Err(invalid) => Err(ControllerError::Unreadable {
@@ -96,8 +134,7 @@ impl Context {
     pub async fn namespace_labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, ControllerError> {
         let found = match self.caches.stores() {
             Some(stores) => {
-                stores.namespaces.wait_until_ready().await.map_err(|_| ControllerError::Stopped)?;
-                stores.namespaces.get(&ObjectRef::new(namespace)).map(|ns| ns.as_ref().clone())
+                stores.namespaces.ready().await?.get(&ObjectRef::new(namespace)).map(|ns| ns.as_ref().clone())
             }
             None => Api::<Namespace>::all(self.client.clone()).get_opt(namespace).await?,
         };

@@ -26,7 +26,7 @@ pub mod watched;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -41,7 +41,7 @@ pub use key::FINALIZER;
 
 use crate::api::{AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey};
 use backoff::Requeue;
-use caches::Stores;
+use caches::{Cached, Stores};
 use metrics::Metrics;
 use server::Health;
 use share::NamespaceShare;
@@ -107,10 +107,11 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     let shutdown_for_writes = shutdown.clone();
     let share = || NamespaceShare::new(usize::from(options.namespace_share));
 
-    let (key_store, key_writer) = reflector::store();
-    let (account_store, account_writer) = reflector::store();
-    let (namespace_store, namespace_writer) = reflector::store();
-    ctx.caches.serve(Stores { accounts: account_store.clone(), keys: key_store.clone(), namespaces: namespace_store });
+    let (keys_cached, key_writer, keys_listed) = Cached::new();
+    let (accounts_cached, account_writer, accounts_listed) = Cached::new();
+    let (namespaces_cached, namespace_writer, namespaces_listed) = Cached::new();
+    let (key_store, account_store) = (keys_cached.store.clone(), accounts_cached.store.clone());
+    ctx.caches.serve(Stores { accounts: accounts_cached, keys: keys_cached, namespaces: namespaces_cached });
     // What aliases and grants read of their KmsKey: they wake when it changes.
     let (to_aliases, keys_for_aliases) = watched::follow::<KmsKey>();
     let (to_grants, keys_for_grants) = watched::follow::<KmsKey>();
@@ -125,6 +126,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         ctx.clone(),
         key_writer,
         vec![to_aliases, to_grants],
+        Some(keys_listed),
     );
     let keys_of_account = key_store.clone();
     let keys = Controller::for_stream(key_triggers, key_store.clone())
@@ -139,8 +141,15 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         .for_each(|_| futures::future::ready(()));
 
     let (alias_store, alias_writer) = reflector::store();
-    let alias_triggers =
-        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsAlias, ctx.clone(), alias_writer, vec![]);
+    let alias_triggers = watched::triggers(
+        scoped(&client, namespace),
+        wc.clone(),
+        Kind::KmsAlias,
+        ctx.clone(),
+        alias_writer,
+        vec![],
+        None,
+    );
     let aliases = Controller::for_stream(alias_triggers, alias_store.clone())
         .with_config(config.clone())
         .watches_stream(key_changes(keys_for_aliases), move |key| references::aliases_of(&key, &alias_store.state()))
@@ -156,8 +165,15 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         .for_each(|_| futures::future::ready(()));
 
     let (grant_store, grant_writer) = reflector::store();
-    let grant_triggers =
-        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsGrant, ctx.clone(), grant_writer, vec![]);
+    let grant_triggers = watched::triggers(
+        scoped(&client, namespace),
+        wc.clone(),
+        Kind::KmsGrant,
+        ctx.clone(),
+        grant_writer,
+        vec![],
+        None,
+    );
     let grants = Controller::for_stream(grant_triggers, grant_store.clone())
         .with_config(config.clone())
         .watches_stream(key_changes(keys_for_grants), move |key| references::grants_of(&key, &grant_store.state()))
@@ -179,6 +195,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         ctx.clone(),
         account_writer,
         vec![to_keys],
+        Some(accounts_listed),
     );
     let accounts = Controller::for_stream(account_triggers, account_store)
         .with_config(config)
@@ -198,6 +215,11 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     let namespaces = watcher(Api::<Namespace>::all(client.clone()), namespace_config)
         .default_backoff()
         .reflect(namespace_writer)
+        .inspect_ok(move |event| {
+            if matches!(event, watcher::Event::InitDone) {
+                namespaces_listed.done();
+            }
+        })
         .take_until(stopped(shutdown.clone()))
         .for_each(|_| futures::future::ready(()));
 

@@ -22,6 +22,7 @@ use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource};
 
+use super::caches::Listed;
 use super::context::{Context, ControllerError};
 use super::events;
 use super::key::FINALIZER;
@@ -76,8 +77,8 @@ pub fn follow<K>() -> (futures::channel::mpsc::UnboundedSender<Watched<K>>, Foll
 }
 
 /// The objects of a kind whose changes start its passes, taken into `writer`'s store (which
-/// the controller reads them from) and handed on to `followers` once there; deleted objects
-/// are forgotten on the way.
+/// the controller reads them from) and handed on to `followers` once there; `on_listed` is
+/// raised once the first list is in the store; deleted objects are forgotten on the way.
 pub fn triggers<K>(
     api: Api<Watched<K>>,
     config: watcher::Config,
@@ -85,6 +86,7 @@ pub fn triggers<K>(
     ctx: Arc<Context>,
     writer: reflector::store::Writer<Watched<K>>,
     followers: Vec<futures::channel::mpsc::UnboundedSender<Watched<K>>>,
+    on_listed: Option<Listed>,
 ) -> impl Stream<Item = Result<Watched<K>, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
@@ -100,6 +102,9 @@ where
                 watcher::Event::InitDone => {
                     let live: Vec<ObjectName> = listed.state().iter().map(|o| ObjectName::of(kind, o.meta())).collect();
                     ctx.forget_all_but(kind, &live);
+                    if let Some(on_listed) = &on_listed {
+                        on_listed.done();
+                    }
                 }
                 _ => {}
             }
