@@ -44,10 +44,10 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
 
-# Regenerate crds/ (and the chart's copy) from the Rust types.
+# Regenerate crds/ (and the chart's copy, which its templates render) from the Rust types.
 crds:
     cargo run --quiet -- crds --output-dir crds
-    cargo run --quiet -- crds --output-dir charts/kms-operator/crds
+    cargo run --quiet -- crds --output-dir charts/kms-operator/files/crds
 
 # Install the pinned Python tools (local KMS server, chart checkers) into .venv.
 venv:

@@ -156,21 +156,28 @@ async fn ready_count(fake: &FakeKube) -> (usize, usize) {
     (keys, aliases)
 }
 
-/// Kubernetes API requests of the controller, by what they were.
-fn kube_requests(fake: &FakeKube, since: usize) -> BTreeMap<&'static str, usize> {
-    let mut by_kind = BTreeMap::new();
+/// Kubernetes API requests of the controller, by verb (as RBAC names them) and what they wrote.
+fn kube_requests(fake: &FakeKube, since: usize) -> BTreeMap<String, usize> {
+    let mut by_verb = BTreeMap::new();
     for seen in fake.requests().iter().skip(since).filter(|r| r.client == "controller") {
-        let what = match (seen.method.as_str(), seen.path.as_str()) {
+        let Some(path) = fake_kube::Path::parse(&seen.path) else { continue };
+        let verb = match (seen.method.as_str(), &path.name) {
             ("GET", _) if seen.query.contains("watch=") => "watch",
-            ("GET", _) => "get/list",
-            ("PATCH", path) if path.ends_with("/status") => "status write",
-            (_, path) if path.contains("/events") => "event",
-            ("PATCH", _) => "metadata write (finalizer)",
+            ("GET", Some(_)) => "get",
+            ("GET", None) => "list",
+            ("POST", _) => "create",
+            ("PUT", _) => "update",
+            ("PATCH", _) => "patch",
+            ("DELETE", _) => "delete",
             _ => "other",
         };
-        *by_kind.entry(what).or_default() += 1;
+        let what = match &path.subresource {
+            Some(sub) => format!("{verb} {}/{sub}", path.plural),
+            None => format!("{verb} {}", path.plural),
+        };
+        *by_verb.entry(what).or_default() += 1;
     }
-    by_kind
+    by_verb
 }
 
 fn per_key(calls: &BTreeMap<String, f64>, n: usize) -> String {
@@ -258,8 +265,9 @@ async fn bench(shape: Shape) {
         writes(&resync_calls)
     );
     println!("          KMS calls per key: {}", per_key(&resync_calls, n));
+    println!("          Kubernetes API requests per object ({} objects):", 2 * n);
     for (what, count) in &resync_requests {
-        println!("            {what:<28} {count}");
+        println!("            {what:<28} {:.2}", *count as f64 / (2 * n) as f64);
     }
     println!("          peak RSS of the controller: {resync_rss:.1} MiB");
     println!("ratio {ratio:.2}");

@@ -567,3 +567,84 @@ async fn the_status_the_controller_writes_survives_pruning_by_the_crd_schema() {
     assert!(grant.grant_id.is_some());
     assert_eq!(accounts.get("test").await.unwrap().status.and_then(|s| s.account_verified), Some(true));
 }
+
+/// The controller's requests from index `since` on, as `VERB path`, without its lists and
+/// watches (which feed the stores passes read from).
+fn requests_beyond_watches(cluster: &Cluster, since: usize) -> Vec<String> {
+    let requests = cluster.fake.requests();
+    requests[since..]
+        .iter()
+        .filter(|r| r.client == "controller")
+        .filter(|r| !(r.method == "GET" && support::fake_kube::Path::parse(&r.path).is_some_and(|p| p.name.is_none())))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// The controllers run until the returned sender says stop.
+fn start(cluster: &Cluster) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let ctx = cluster.ctx.clone();
+    let running = tokio::spawn(async move { run_controllers(ctx, &ControllerOptions::new(None, 4), shutdown).await });
+    (stop, running)
+}
+
+#[tokio::test]
+async fn passes_read_accounts_namespaces_and_keys_from_the_watches_and_an_in_sync_pass_makes_no_request() {
+    let (_moto, cluster, _client) = setup().await;
+    let (stop, running) = start(&cluster);
+    let alias = object_in("KmsAlias", "apps", "app", json!({"name": "alias/app", "keyRef": {"name": "app"}}));
+    cluster.create::<KmsAlias>("apps", alias).await;
+    cluster.create::<KmsKey>("apps", key_object("app", json!({}))).await;
+    wait_for(|| async {
+        let alias: KmsAlias = cluster.get("apps", "app").await?;
+        (condition(&alias.status?.conditions, "Ready").status == "True").then_some(())
+    })
+    .await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
+    let gets: Vec<String> =
+        requests_beyond_watches(&cluster, 0).into_iter().filter(|r| r.starts_with("GET ")).collect();
+    assert_eq!(gets, Vec::<String>::new(), "the account, the namespace and the key come from the watches");
+
+    // A new process: every object is reconciled once, as on a resync, and finds all in sync.
+    let restarted = Cluster::on(cluster.fake.clone()).await;
+    let since = cluster.fake.requests().len();
+    let (stop, running) = start(&restarted);
+    wait_for(|| async {
+        let metrics = restarted.ctx.metrics.render();
+        ["KmsKey", "KmsAlias", "AwsAccount"]
+            .iter()
+            .all(|kind| {
+                metrics.contains(&format!("kms_operator_reconciles_total{{kind=\"{kind}\",result=\"in_sync\"}} 1"))
+            })
+            .then_some(())
+    })
+    .await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
+    assert_eq!(requests_beyond_watches(&restarted, since), Vec::<String>::new(), "no get, no write, no Event");
+}
+
+/// Every pass that starts before a store has listed waits for it, and all of them go on once it
+/// has (kube's `Store::wait_until_ready` wakes one waiter only: the others would wait forever,
+/// each holding a worker).
+#[tokio::test]
+async fn passes_that_start_before_the_namespaces_are_listed_all_go_on_once_they_are() {
+    let (_moto, cluster, _client) = setup().await;
+    let names: Vec<String> = (0..4).map(|i| format!("k{i}")).collect();
+    for name in &names {
+        cluster.create::<KmsKey>("apps", key_object(name, json!({}))).await;
+    }
+    // The first lists of Namespaces fail: the keys' passes start and wait for their labels.
+    cluster.fake.fail_next("GET", "/api/v1/namespaces", 500, 3);
+    let (stop, running) = start(&cluster);
+    for name in &names {
+        wait_for(|| async {
+            let key: KmsKey = cluster.get("apps", name).await?;
+            key.status?.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
+        })
+        .await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
+}

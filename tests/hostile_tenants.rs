@@ -514,7 +514,8 @@ async fn label_and_status_writes_start_no_pass_and_a_delete_event_forgets() {
     cluster.namespace("apps", json!({})).await;
     cluster.create::<KmsKey>("apps", key_object_in("apps", "app", json!({"description": "v1"}))).await;
     let api: Api<Watched<KmsKey>> = Api::namespaced(cluster.client(), "apps");
-    let (_store, passes) = triggers(api, Default::default(), Kind::KmsKey, cluster.ctx.clone());
+    let (_store, writer) = kube::runtime::reflector::store();
+    let passes = triggers(api, Default::default(), Kind::KmsKey, cluster.ctx.clone(), writer, vec![], None);
     let mut passes = Box::pin(passes);
     async fn next<S>(passes: &mut S) -> KmsKey
     where
@@ -547,4 +548,41 @@ async fn label_and_status_writes_start_no_pass_and_a_delete_event_forgets() {
         _ = wait_for("the delete event forgets the object", forgotten) => {}
         _ = drive => panic!("the watch ended"),
     }
+}
+
+/// After a rollback the cluster serves a newer CRD than the binary's: an object using a field
+/// only the newer version has is stored as it is, and is one error reported on it (naming the
+/// field) while the other objects of the kind converge.
+#[tokio::test]
+async fn an_object_with_a_field_this_binary_does_not_know_is_one_error() {
+    let moto = Moto::start();
+    let cluster = Cluster::new().await;
+    let newer_field = json!({"properties": {"spec": {"properties": {"keyAgreement": {"type": "string"}}}}});
+    cluster.fake.extend_schema("kmsoperator.dev/v1alpha1", "kmskeys", &newer_field);
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&moto.endpoint(), json!({})).await;
+    cluster.create::<KmsKey>("apps", key_object_in("apps", "current", json!({}))).await;
+    let newer = raw(key_object_in("apps", "newer", json!({"keyAgreement": "ECDH"})));
+    assert_eq!(code(raw_keys(&cluster, "apps").create(&PostParams::default(), &newer).await), 0);
+    let stored = cluster.fake.objects("kmsoperator.dev/v1alpha1", "kmskeys");
+    assert!(stored.iter().any(|o| o["spec"]["keyAgreement"] == "ECDH"), "the newer CRD keeps the field");
+
+    let running = start(&cluster, ControllerOptions::new(None, 4));
+    wait_for("apps/current converges", || ready(&cluster, "apps", "current")).await;
+    let note = wait_for("apps/newer is reported unreadable", || async {
+        let events = cluster.fake.objects("events.k8s.io/v1", "events");
+        events
+            .iter()
+            .find(|e| e["regarding"]["name"] == "newer" && e["reason"] == "InvalidObject")
+            .map(|e| e["note"].as_str().unwrap_or_default().to_owned())
+    })
+    .await;
+    stop(running).await;
+
+    assert!(note.contains("keyAgreement"), "the Event names the field: {note}");
+    let stored = cluster.fake.objects("kmsoperator.dev/v1alpha1", "kmskeys");
+    let newer = stored.iter().find(|o| o["metadata"]["name"] == "newer").expect("still stored");
+    assert!(newer["metadata"]["finalizers"].is_null(), "an object it cannot read gets no finalizer");
+    let client = kms::client(&moto.endpoint(), REGION).await;
+    assert_eq!(kms::key_ids(&client).await.len(), 1, "only the readable key was created");
 }

@@ -6,10 +6,10 @@ use kube::Resource;
 
 use super::context::{Context, ControllerError, Refusal};
 use super::targets::{resolve, resolve_recorded};
+use crate::api::KmsKey;
 use crate::api::monitoring::AccountMonitoring;
 use crate::api::tenancy;
 use crate::api::validate::validate_key;
-use crate::api::{AwsAccount, KmsKey};
 use crate::aws::AccountConfig;
 use crate::engine::admission::{self, AccountRef, Tenant};
 use crate::engine::alias::KeyTarget;
@@ -72,11 +72,6 @@ fn namespace_of<K: Resource>(object: &K) -> String {
 }
 
 impl Context {
-    pub async fn account(&self, name: &str) -> Result<Option<AwsAccount>, ControllerError> {
-        let accounts: kube::Api<AwsAccount> = kube::Api::all(self.client.clone());
-        Ok(accounts.get_opt(name).await?)
-    }
-
     /// A key's admission. With `check_spec` false (deletion), an invalid spec does not stop it:
     /// the spec's validity does not decide whether its key may be deleted, its tenancy does.
     pub async fn admit_key(

@@ -1,18 +1,17 @@
 //! What every reconcile shares, and the steps every kind takes alike.
 
-use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Recorder;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
 use super::backoff::Requeue;
+use super::caches::Caches;
 use super::events;
 use super::metrics::Metrics;
 use super::status::{next_status, patch_status};
@@ -42,6 +41,12 @@ pub enum ControllerError {
     /// and grants that use it): looked at again shortly.
     #[error("{message}")]
     Waiting { reason: &'static str, message: String },
+    /// An object the pass refers to (its account, its key) cannot be decoded by this binary.
+    #[error("{object} cannot be read: {error}")]
+    Unreadable { object: String, error: String },
+    /// The controllers stopped before their stores had listed.
+    #[error("the controllers are stopping")]
+    Stopped,
 }
 
 pub struct Context {
@@ -53,6 +58,8 @@ pub struct Context {
     /// Transient failures (throttling that outlasted its retries, a lost connection) are
     /// retried quietly this many times before they show in status.
     pub quiet_retries: u32,
+    /// Where passes read the objects they refer to.
+    pub caches: Caches,
 }
 
 /// Why a resource cannot be reconciled before any call to AWS.
@@ -112,13 +119,6 @@ impl ControllerError {
 }
 
 impl Context {
-    /// A namespace's labels; a namespace that cannot be found has none, which selects it for
-    /// `{}` only.
-    pub async fn namespace_labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, ControllerError> {
-        let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        Ok(namespaces.get_opt(namespace).await?.map(|ns| ns.labels().clone()).unwrap_or_default())
-    }
-
     /// Writes the outcome of a pass: status (only if changed), Events, metrics; returns when to
     /// come back.
     pub async fn finish<K, S>(
@@ -284,7 +284,9 @@ impl Context {
             return Action::requeue(STALE_RETRY);
         }
         tracing::warn!(object = %name, %error, "reconcile failed");
-        self.metrics.error(name, "KubernetesApi");
+        let reason =
+            if matches!(error, ControllerError::Unreadable { .. }) { "InvalidObject" } else { "KubernetesApi" };
+        self.metrics.error(name, reason);
         Action::requeue(self.requeue.failure(name))
     }
 }

@@ -5,6 +5,7 @@ pub mod account;
 mod admission;
 pub mod args;
 pub mod backoff;
+pub mod caches;
 pub mod context;
 mod deletion;
 mod dependents;
@@ -26,9 +27,11 @@ pub mod watched;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use tokio::sync::watch;
@@ -39,6 +42,7 @@ pub use key::FINALIZER;
 
 use crate::api::{AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey};
 use backoff::Requeue;
+use caches::{Cached, Stores};
 use metrics::Metrics;
 use server::Health;
 use share::NamespaceShare;
@@ -92,6 +96,10 @@ async fn stopped(mut shutdown: watch::Receiver<bool>) {
 }
 
 /// Runs the four controllers until `shutdown` turns true, then lets in-flight reconciles finish.
+///
+/// One watch per kind and one of Namespaces; their stores are what passes read besides their
+/// own object (`caches.rs`). Aliases and grants follow the keys' watch, and keys the accounts'
+/// watch and (for exports) the aliases' watch, so each of those is watched once.
 pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shutdown: watch::Receiver<bool>) {
     let client = ctx.client.clone();
     let namespace = options.watch_namespace.as_deref();
@@ -99,28 +107,36 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     let wc = watcher::Config::default();
     let shutdown_for_writes = shutdown.clone();
     let share = || NamespaceShare::new(usize::from(options.namespace_share));
-    // What aliases and grants read of their KmsKey: they wake when it changes.
-    let key_changes = || {
-        watcher(scoped::<Watched<KmsKey>>(&client, namespace), wc.clone())
-            .default_backoff()
-            .touched_objects()
-            .predicate_filter(watched::key_target_inputs, Default::default())
-    };
 
     // What an exporting KmsKey lists of its aliases: it wakes when one of them changes.
-    let alias_changes = watcher(scoped::<Watched<KmsAlias>>(&client, namespace), wc.clone())
-        .default_backoff()
-        .touched_objects()
-        .predicate_filter(watched::alias_export_inputs, Default::default());
+    let (to_exporting_keys, aliases_for_keys) = watched::follow::<KmsAlias>();
+    let alias_changes = aliases_for_keys.predicate_filter(watched::alias_export_inputs, Default::default());
+    let (keys_cached, key_writer, keys_listed) = Cached::new();
+    let (accounts_cached, account_writer, accounts_listed) = Cached::new();
+    let (namespaces_cached, namespace_writer, namespaces_listed) = Cached::new();
+    let (key_store, account_store) = (keys_cached.store.clone(), accounts_cached.store.clone());
+    ctx.caches.serve(Stores { accounts: accounts_cached, keys: keys_cached, namespaces: namespaces_cached });
+    // What aliases and grants read of their KmsKey: they wake when it changes.
+    let (to_aliases, keys_for_aliases) = watched::follow::<KmsKey>();
+    let (to_grants, keys_for_grants) = watched::follow::<KmsKey>();
+    let (to_keys, accounts_for_keys) = watched::follow::<AwsAccount>();
+    let key_changes =
+        |keys: watched::Followed<KmsKey>| keys.predicate_filter(watched::key_target_inputs, Default::default());
 
-    let (key_store, key_triggers) =
-        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsKey, ctx.clone());
+    let key_triggers = watched::triggers(
+        scoped(&client, namespace),
+        wc.clone(),
+        Kind::KmsKey,
+        ctx.clone(),
+        key_writer,
+        vec![to_aliases, to_grants],
+        Some(keys_listed),
+    );
+    let keys_of_account = key_store.clone();
     let exporting_keys = key_store.clone();
     let keys = Controller::for_stream(key_triggers, key_store.clone())
         .with_config(config.clone())
-        .watches(Api::<Watched<AwsAccount>>::all(client.clone()), wc.clone(), move |account| {
-            references::keys_of(&account, &key_store.state())
-        })
+        .watches_stream(accounts_for_keys, move |account| references::keys_of(&account, &keys_of_account.state()))
         .watches_stream(alias_changes, move |alias| references::exporting_key_of(&alias, &exporting_keys.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
@@ -130,11 +146,19 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         )
         .for_each(|_| futures::future::ready(()));
 
-    let (alias_store, alias_triggers) =
-        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsAlias, ctx.clone());
+    let (alias_store, alias_writer) = reflector::store();
+    let alias_triggers = watched::triggers(
+        scoped(&client, namespace),
+        wc.clone(),
+        Kind::KmsAlias,
+        ctx.clone(),
+        alias_writer,
+        vec![to_exporting_keys],
+        None,
+    );
     let aliases = Controller::for_stream(alias_triggers, alias_store.clone())
         .with_config(config.clone())
-        .watches_stream(key_changes(), move |key| references::aliases_of(&key, &alias_store.state()))
+        .watches_stream(key_changes(keys_for_aliases), move |key| references::aliases_of(&key, &alias_store.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
             watched::decoded(
@@ -146,11 +170,19 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         )
         .for_each(|_| futures::future::ready(()));
 
-    let (grant_store, grant_triggers) =
-        watched::triggers(scoped(&client, namespace), wc.clone(), Kind::KmsGrant, ctx.clone());
+    let (grant_store, grant_writer) = reflector::store();
+    let grant_triggers = watched::triggers(
+        scoped(&client, namespace),
+        wc.clone(),
+        Kind::KmsGrant,
+        ctx.clone(),
+        grant_writer,
+        vec![],
+        None,
+    );
     let grants = Controller::for_stream(grant_triggers, grant_store.clone())
         .with_config(config.clone())
-        .watches_stream(key_changes(), move |key| references::grants_of(&key, &grant_store.state()))
+        .watches_stream(key_changes(keys_for_grants), move |key| references::grants_of(&key, &grant_store.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
             watched::decoded(
@@ -162,16 +194,39 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         )
         .for_each(|_| futures::future::ready(()));
 
-    let (account_store, account_triggers) =
-        watched::triggers(Api::<Watched<AwsAccount>>::all(client.clone()), wc, Kind::AwsAccount, ctx.clone());
+    let account_triggers = watched::triggers(
+        Api::<Watched<AwsAccount>>::all(client.clone()),
+        wc.clone(),
+        Kind::AwsAccount,
+        ctx.clone(),
+        account_writer,
+        vec![to_keys],
+        Some(accounts_listed),
+    );
     let accounts = Controller::for_stream(account_triggers, account_store)
         .with_config(config)
-        .graceful_shutdown_on(stopped(shutdown))
+        .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
             watched::decoded(Kind::AwsAccount, account::reconcile),
             watched::error_policy(Kind::AwsAccount),
             ctx.clone(),
         )
+        .for_each(|_| futures::future::ready(()));
+
+    // Only the labels of namespaces are read; with one watched namespace, only its own.
+    let namespace_config = match namespace {
+        Some(namespace) => wc.fields(&format!("metadata.name={namespace}")),
+        None => wc,
+    };
+    let namespaces = watcher(Api::<Namespace>::all(client.clone()), namespace_config)
+        .default_backoff()
+        .reflect(namespace_writer)
+        .inspect_ok(move |event| {
+            if matches!(event, watcher::Event::InitDone) {
+                namespaces_listed.done();
+            }
+        })
+        .take_until(stopped(shutdown.clone()))
         .for_each(|_| futures::future::ready(()));
 
     // From the moment shutdown is asked (a signal, a lost lease) no new AWS write starts; the
@@ -182,7 +237,8 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     };
 
     tracing::info!(namespace = namespace.unwrap_or("(all)"), "controllers started");
-    futures::join!(keys, aliases, grants, accounts, fence);
+    futures::join!(keys, aliases, grants, accounts, namespaces, fence);
+    ctx.caches.clear();
     tracing::info!("controllers stopped");
 }
 
@@ -205,6 +261,7 @@ pub fn context(
             Duration::from_secs(args.max_backoff_seconds.max(5)),
         ),
         quiet_retries: 3,
+        caches: Default::default(),
     }
 }
 

@@ -1,10 +1,8 @@
 //! The key a KmsAlias or KmsGrant points at, read from the cluster: a KmsKey's status, or
 //! `targetKeyId` with an `AwsAccount`.
 
-use kube::Api;
-
 use super::context::{Context, ControllerError, Refusal};
-use crate::api::{AwsAccount, KeyPointer, KmsKey};
+use crate::api::{AwsAccount, KeyPointer};
 use crate::aws::AccountConfig;
 use crate::engine::KeyHandle;
 use crate::engine::alias::{KeyTarget, explicit_target};
@@ -28,8 +26,7 @@ pub async fn resolve(
     pointer: KeyPointer<'_>,
 ) -> Result<Result<(KeyTarget, AwsAccount), Refusal>, ControllerError> {
     if let Some(key_ref) = pointer.key_ref {
-        let keys: Api<KmsKey> = Api::namespaced(ctx.client.clone(), namespace);
-        let Some(key) = keys.get_opt(&key_ref.name).await? else {
+        let Some(key) = ctx.key(namespace, &key_ref.name).await? else {
             let message = format!("KmsKey {namespace}/{} does not exist: create it, or fix spec.keyRef", key_ref.name);
             return Ok(Err(Refusal::new("KeyNotFound", message, true)));
         };

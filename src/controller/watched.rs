@@ -14,14 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use futures::{FutureExt, Stream, TryStreamExt};
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource};
 
+use super::caches::Listed;
 use super::context::{Context, ControllerError};
 use super::events;
 use super::key::FINALIZER;
@@ -74,34 +75,63 @@ pub fn alias_export_inputs(alias: &Watched<KmsAlias>) -> Option<u64> {
     Some(hasher.finish())
 }
 
-/// The objects of a kind whose changes start its passes, and the store the controller reads
-/// them from; deleted objects are forgotten on the way.
+/// The objects of another kind's watch, as it took them: followers wake their own passes from
+/// it, and read the object from that watch's store, which has it by then.
+pub type Followed<K> = futures::stream::Map<
+    futures::channel::mpsc::UnboundedReceiver<Watched<K>>,
+    fn(Watched<K>) -> Result<Watched<K>, watcher::Error>,
+>;
+
+/// A follower of another kind's watch: give the sender to [`triggers`], the stream to the
+/// controller that follows.
+pub fn follow<K>() -> (futures::channel::mpsc::UnboundedSender<Watched<K>>, Followed<K>) {
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    (sender, receiver.map(Ok as fn(Watched<K>) -> Result<Watched<K>, watcher::Error>))
+}
+
+/// The objects of a kind whose changes start its passes, taken into `writer`'s store (which
+/// the controller reads them from) and handed on to `followers` once there; `on_listed` is
+/// raised once the first list is in the store; deleted objects are forgotten on the way.
 pub fn triggers<K>(
     api: Api<Watched<K>>,
     config: watcher::Config,
     kind: Kind,
     ctx: Arc<Context>,
-) -> (Store<Watched<K>>, impl Stream<Item = Result<Watched<K>, watcher::Error>> + Send + 'static)
+    writer: reflector::store::Writer<Watched<K>>,
+    followers: Vec<futures::channel::mpsc::UnboundedSender<Watched<K>>>,
+    on_listed: Option<Listed>,
+) -> impl Stream<Item = Result<Watched<K>, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let listed = reader.clone();
-    let stream = watcher(api, config)
+    let listed = writer.as_reader();
+    watcher(api, config)
         .default_backoff()
         .reflect(writer)
-        .inspect_ok(move |event| match event {
-            watcher::Event::Delete(object) => ctx.forget(&ObjectName::of(kind, object.meta())),
-            // After a relist the store holds exactly what exists: whatever went meanwhile is gone.
-            watcher::Event::InitDone => {
-                let live: Vec<ObjectName> = listed.state().iter().map(|o| ObjectName::of(kind, o.meta())).collect();
-                ctx.forget_all_but(kind, &live);
+        .inspect_ok(move |event| {
+            match event {
+                watcher::Event::Delete(object) => ctx.forget(&ObjectName::of(kind, object.meta())),
+                // After a relist the store holds exactly what exists: whatever went meanwhile is gone.
+                watcher::Event::InitDone => {
+                    let live: Vec<ObjectName> = listed.state().iter().map(|o| ObjectName::of(kind, o.meta())).collect();
+                    ctx.forget_all_but(kind, &live);
+                    if let Some(on_listed) = &on_listed {
+                        on_listed.done();
+                    }
+                }
+                _ => {}
             }
-            _ => {}
+            if let watcher::Event::Apply(object) | watcher::Event::InitApply(object) | watcher::Event::Delete(object) =
+                event
+            {
+                // A follower that stopped (its controller shut down) needs nothing more.
+                for follower in &followers {
+                    let _ = follower.unbounded_send(object.clone());
+                }
+            }
         })
         .touched_objects()
-        .predicate_filter(pass_inputs, Default::default());
-    (reader, stream)
+        .predicate_filter(pass_inputs, Default::default())
 }
 
 /// `reconcile` for objects that decoded; the others are reported and looked at again later.

@@ -46,15 +46,19 @@ def chart():
     return helm.Chart.load(str(CHART))
 
 
-def render(values):
-    """The objects the chart renders for `values`, templates only (Helm installs crds/ itself)."""
-    manifests = chart().render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+def load(manifests):
+    """The objects of rendered manifests (a path-to-text mapping, as Helm's SDK returns it)."""
     objects = []
     for path, text in sorted(manifests.items()):
         if path.endswith("NOTES.txt"):
             continue
         objects.extend(doc for doc in yaml.safe_load_all(text) if doc)
     return objects
+
+
+def render(values):
+    """The objects the chart installs for `values`, its CRDs among them."""
+    return load(chart().render(values, name=RELEASE, namespace=NAMESPACE, is_install=True))
 
 
 if __name__ == "__main__":

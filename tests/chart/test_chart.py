@@ -1,9 +1,12 @@
 """The Helm chart: linted (strict) and rendered by Helm's own SDK, every rendered object and CRD
 validated against the Kubernetes OpenAPI schemas, and the properties the chart promises."""
 
+import copy
 import json
 import pathlib
 import re
+import shutil
+import tempfile
 import tomllib
 import unittest
 
@@ -11,7 +14,7 @@ import helm_python as helm
 import kubernetes_validate
 import yaml
 
-from chart import ALL_ON, CHART, ROOT, chart, render
+from chart import ALL_ON, CHART, NAMESPACE, RELEASE, ROOT, chart, load, render
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas known.
 KUBERNETES_VERSIONS = ["1.29.0", kubernetes_validate.utils.latest_version()]
@@ -56,13 +59,79 @@ class Schemas(unittest.TestCase):
 
     def test_crds_match_the_generated_ones_and_the_apiextensions_schema(self):
         generated = sorted((ROOT / "crds").glob("*.yaml"))
-        packaged = sorted((CHART / "crds").glob("*.yaml"))
+        packaged = sorted((CHART / "files" / "crds").glob("*.yaml"))
         self.assertEqual([p.name for p in generated], [p.name for p in packaged], "run `just crds`")
         for source, copy in zip(generated, packaged):
             self.assertEqual(source.read_text(), copy.read_text(), f"{copy} differs from {source}: run `just crds`")
             for crd in yaml.safe_load_all(copy.read_text()):
                 for version in KUBERNETES_VERSIONS:
                     kubernetes_validate.validate(crd, version, strict=True)
+
+
+def crds_of(objects):
+    return {o["metadata"]["name"]: o for o in by_kind(objects, "CustomResourceDefinition")}
+
+
+def generated_crds():
+    return {d["metadata"]["name"]: d for p in (ROOT / "crds").glob("*.yaml") for d in yaml.safe_load_all(p.read_text())}
+
+
+def without_release_metadata(crd):
+    crd = copy.deepcopy(crd)
+    for field in ("annotations", "labels"):
+        crd["metadata"].pop(field, None)
+    return crd
+
+
+def previous_chart(directory):
+    """The chart as 0.1.0 shipped it: its CRDs in crds/ (which Helm installs once and never
+    upgrades), and KmsKey without the field this upgrade adds (`spec.monitoring`)."""
+    shutil.copytree(CHART, directory, dirs_exist_ok=True)
+    (directory / "templates" / "crds.yaml").unlink()
+    shutil.move(directory / "files" / "crds", directory / "crds")
+    keys = directory / "crds" / "kmskeys.kmsoperator.dev.yaml"
+    crd = yaml.safe_load(keys.read_text())
+    del crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["monitoring"]
+    keys.write_text(yaml.safe_dump(crd))
+    return helm.Chart.load(str(directory))
+
+
+class Crds(unittest.TestCase):
+    """The CRDs are templates (`crds.install`, `crds.keep`), as cert-manager ships them: Helm
+    installs a chart's crds/ on the first install only, so after `helm upgrade` the API server
+    would prune every new field."""
+
+    def test_the_release_renders_the_generated_crds_kept_on_uninstall(self):
+        rendered = crds_of(render({}))
+        generated = generated_crds()
+        self.assertEqual(sorted(rendered), sorted(generated))
+        for name, crd in rendered.items():
+            self.assertEqual(without_release_metadata(crd), generated[name], name)
+            self.assertEqual(crd["metadata"]["annotations"], {"helm.sh/resource-policy": "keep"}, name)
+            self.assertEqual(crd["metadata"]["labels"]["app.kubernetes.io/managed-by"], "Helm", name)
+        self.assertEqual(chart().crds, [], "nothing in crds/: Helm would install it once and never upgrade it")
+
+    def test_crds_follow_their_switches(self):
+        for crd in crds_of(render({"crds": {"keep": False}})).values():
+            self.assertEqual(crd["metadata"]["annotations"], {}, crd["metadata"]["name"])
+        self.assertEqual(crds_of(render({"crds": {"install": False}})), {})
+
+    def test_an_upgrade_from_the_previous_chart_changes_a_crd(self):
+        with tempfile.TemporaryDirectory() as directory:
+            previous = previous_chart(pathlib.Path(directory))
+            # What the previous chart's install created: its crds/, which its upgrades never touch.
+            installed = {crd["metadata"]["name"]: crd for crd in (yaml.safe_load(c["data"]) for c in previous.crds)}
+            self.assertEqual(
+                crds_of(load(previous.render({}, name=RELEASE, namespace=NAMESPACE, is_upgrade=True))),
+                {},
+                "the previous chart's upgrade carries no CRD",
+            )
+        upgrade = crds_of(load(chart().render({}, name=RELEASE, namespace=NAMESPACE, is_upgrade=True)))
+        self.assertEqual(sorted(upgrade), sorted(installed))
+        changed = [name for name in upgrade if without_release_metadata(upgrade[name]) != installed[name]]
+        self.assertEqual(changed, ["kmskeys.kmsoperator.dev"])
+        spec = upgrade["kmskeys.kmsoperator.dev"]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        self.assertIn("monitoring", spec["properties"], "the upgrade brings the new field")
 
 
 class Promises(unittest.TestCase):

@@ -157,6 +157,12 @@ impl FakeKube {
         self.recorder.lock().unwrap().expired_watches
     }
 
+    /// Serves a newer CRD than the binary's (after a rollback of the operator): `patch`, a JSON
+    /// merge patch, is merged into the structural schema of `plural` in `group_version`.
+    pub fn extend_schema(&self, group_version: &str, plural: &str, patch: &Value) {
+        self.store.lock().unwrap().resources.extend_schema(group_version, plural, patch);
+    }
+
     /// Compacts the history, as etcd does, past every version handed out so far, and ends every
     /// open watch, as an API server restart does: a client resuming from what it saw gets 410
     /// Gone and must list again.

@@ -55,6 +55,13 @@ impl Resources {
         Resources(resources)
     }
 
+    /// Serves a newer CRD than the binary's, as a cluster does after the operator was rolled
+    /// back: `patch` (a JSON merge patch) is merged into the resource's schema.
+    pub fn extend_schema(&mut self, group_version: &str, plural: &str, patch: &Value) {
+        let resource = self.0.get_mut(&(group_version.to_owned(), plural.to_owned())).expect("a served resource");
+        json_patch::merge(resource.schema.as_mut().expect("a custom resource"), patch);
+    }
+
     pub fn get(&self, group_version: &str, plural: &str) -> Option<&Resource> {
         self.0.get(&(group_version.to_owned(), plural.to_owned()))
     }
