@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::super::context::ControllerError;
-use super::super::status::{FIELD_MANAGER, fenced};
+use super::super::status::FIELD_MANAGER;
 
 /// The annotation that names the shard writing an object.
 pub const CLAIM: &str = "kmsoperator.dev/shard";
@@ -59,7 +59,10 @@ where
 {
     let name = object.name_any();
     let version = object.resource_version();
-    let patch = fenced(json!({ "metadata": { "annotations": { CLAIM: claim } } }), version.as_deref());
+    // The resourceVersion in a patch makes the API server apply it to that version only.
+    let mut annotations = serde_json::Map::new();
+    annotations.insert(CLAIM.to_owned(), json!(claim));
+    let patch = json!({ "metadata": { "resourceVersion": version, "annotations": annotations } });
     match api.patch(&name, &PatchParams::apply(FIELD_MANAGER), &Patch::Merge(patch)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 409 => Err(ControllerError::Stale(kube::Error::Api(status))),
