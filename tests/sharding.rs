@@ -10,6 +10,7 @@
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kms_operator::api::{AwsAccount, KmsAlias, KmsKey};
@@ -18,6 +19,7 @@ use kms_operator::controller::shard::{CLAIM, Shard};
 use kms_operator::controller::{ControllerOptions, run_controllers};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
+use support::chart::{Permission, granted, permission};
 use support::cluster::{Cluster, key_object_in, object_in};
 use support::fake_kube::FakeKube;
 use support::kms;
@@ -221,6 +223,13 @@ async fn two_shards_each_converge_their_own_accounts_and_send_nothing_about_the_
     for process in [PROD, DEV] {
         assert_eq!(fleet.process(process).ctx.metrics.tracked(), 3, "{process}: metrics of its own three objects only");
     }
+    // The chart deploying these two shards grants every request they made (the claims' patches
+    // of AwsAccounts among them).
+    let values = json!({"shards": [{"name": "prod", "selector": "env=prod"}, {"name": "dev", "selector": "env in (dev, test)"}]});
+    let requests = fleet.fake.requests().into_iter().filter(|r| r.client == PROD || r.client == DEV);
+    let needed: BTreeSet<Permission> = requests.map(|r| permission(&r)).collect();
+    let missing: Vec<_> = needed.difference(&granted(&values)).cloned().collect();
+    assert_eq!(missing, Vec::<Permission>::new(), "the controllers call what the chart does not grant");
     fleet.stop().await;
 }
 
