@@ -28,13 +28,13 @@ pub fn labels(account: &Watched<AwsAccount>) -> Option<u64> {
 
 /// The objects among `objects` whose account is `account`: through their KmsKey, or named
 /// beside `targetKeyId`.
-pub fn on_account<T: OnKey + kube::Resource>(
+pub fn on_account<T>(
     account: &Watched<AwsAccount>,
     keys: &[Arc<Watched<KmsKey>>],
     objects: &[Arc<Watched<T>>],
 ) -> Vec<ObjectRef<Watched<T>>>
 where
-    T: kube::Resource<DynamicType = ()>,
+    T: OnKey + kube::Resource<DynamicType = ()>,
 {
     let account = account.name_any();
     let keys_of_account: BTreeSet<(Option<String>, String)> = keys
