@@ -166,7 +166,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     );
     let aliases = Controller::for_stream(alias_triggers, alias_store.clone()).with_config(config.clone());
     let aliases = relabelled
-        .aliases(aliases, key_store.clone(), alias_store.clone())
+        .on_keys(aliases, key_store.clone(), alias_store.clone())
         .watches_stream(key_changes(keys_for_aliases), move |key| references::aliases_of(&key, &alias_store.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
@@ -195,7 +195,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     );
     let grants = Controller::for_stream(grant_triggers, grant_store.clone()).with_config(config.clone());
     let grants = relabelled
-        .grants(grants, key_store.clone(), grant_store.clone())
+        .on_keys(grants, key_store.clone(), grant_store.clone())
         .watches_stream(key_changes(keys_for_grants), move |key| references::grants_of(&key, &grant_store.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(

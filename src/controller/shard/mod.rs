@@ -21,7 +21,9 @@ use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::context::{Context, ControllerError};
-use crate::api::{AwsAccount, KeyPointer, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
+use super::on_key::OnKeyResource;
+use crate::api::{AwsAccount, KeyPointer, Kind, KmsKey, ObjectName};
+use crate::engine::on_key::OnKey;
 pub use claim::CLAIM;
 use claim::Step;
 pub use selector::ShardSelector;
@@ -117,23 +119,11 @@ async fn account_of_pointer(
     }
 }
 
-impl OnAccount for KmsAlias {
-    const KIND: Kind = Kind::KmsAlias;
+impl<T: OnKeyResource + Send + Sync> OnAccount for T {
+    const KIND: Kind = <T as OnKey>::KIND;
 
     fn account_name<'a>(&'a self, ctx: &'a Context) -> BoxFuture<'a, Result<Option<String>, ControllerError>> {
-        account_of_pointer(ctx, self.namespace(), self.spec.pointer()).boxed()
-    }
-
-    fn api(&self, ctx: &Context) -> Api<Self> {
-        namespaced(ctx, self)
-    }
-}
-
-impl OnAccount for KmsGrant {
-    const KIND: Kind = Kind::KmsGrant;
-
-    fn account_name<'a>(&'a self, ctx: &'a Context) -> BoxFuture<'a, Result<Option<String>, ControllerError>> {
-        account_of_pointer(ctx, self.namespace(), self.spec.pointer()).boxed()
+        account_of_pointer(ctx, self.namespace(), self.pointer()).boxed()
     }
 
     fn api(&self, ctx: &Context) -> Api<Self> {

@@ -15,8 +15,9 @@ use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
+use super::super::on_key::OnKeyResource;
 use super::super::watched::{self, Followed, Watched};
-use crate::api::{AwsAccount, KmsAlias, KmsGrant, KmsKey};
+use crate::api::{AwsAccount, Kind, KmsKey};
 use crate::engine::on_key::OnKey;
 
 /// An account's labels, as one hash: only their change moves objects between shards.
@@ -59,14 +60,14 @@ type Relabels = futures::stream::BoxStream<'static, Result<Watched<AwsAccount>, 
 pub struct Relabelled {
     /// To hand to the accounts' watch.
     pub followers: Vec<UnboundedSender<Watched<AwsAccount>>>,
-    streams: BTreeMap<&'static str, Relabels>,
+    streams: BTreeMap<Kind, Relabels>,
 }
 
 impl Relabelled {
     pub fn new(sharded: bool) -> Relabelled {
         let mut relabelled = Relabelled::default();
         if sharded {
-            for follower in ["accounts", "aliases", "grants"] {
+            for follower in [Kind::AwsAccount, Kind::KmsAlias, Kind::KmsGrant] {
                 let (sender, accounts): (_, Followed<AwsAccount>) = watched::follow();
                 relabelled.followers.push(sender);
                 relabelled.streams.insert(follower, accounts.predicate_filter(labels, Default::default()).boxed());
@@ -76,35 +77,22 @@ impl Relabelled {
     }
 
     pub fn accounts(&mut self, controller: Controller<Watched<AwsAccount>>) -> Controller<Watched<AwsAccount>> {
-        match self.streams.remove("accounts") {
+        match self.streams.remove(&Kind::AwsAccount) {
             Some(relabels) => controller.watches_stream(relabels, |account| Some(ObjectRef::from_obj(&account))),
             None => controller,
         }
     }
 
-    pub fn aliases(
+    /// For the aliases' or the grants' controller: those of the relabelled account's keys.
+    pub fn on_keys<T: OnKeyResource + Send + Sync>(
         &mut self,
-        controller: Controller<Watched<KmsAlias>>,
+        controller: Controller<Watched<T>>,
         keys: Store<Watched<KmsKey>>,
-        aliases: Store<Watched<KmsAlias>>,
-    ) -> Controller<Watched<KmsAlias>> {
-        match self.streams.remove("aliases") {
+        objects: Store<Watched<T>>,
+    ) -> Controller<Watched<T>> {
+        match self.streams.remove(&T::KIND) {
             Some(relabels) => controller
-                .watches_stream(relabels, move |account| on_account(&account, &keys.state(), &aliases.state())),
-            None => controller,
-        }
-    }
-
-    pub fn grants(
-        &mut self,
-        controller: Controller<Watched<KmsGrant>>,
-        keys: Store<Watched<KmsKey>>,
-        grants: Store<Watched<KmsGrant>>,
-    ) -> Controller<Watched<KmsGrant>> {
-        match self.streams.remove("grants") {
-            Some(relabels) => {
-                controller.watches_stream(relabels, move |account| on_account(&account, &keys.state(), &grants.state()))
-            }
+                .watches_stream(relabels, move |account| on_account(&account, &keys.state(), &objects.state())),
             None => controller,
         }
     }
@@ -113,6 +101,7 @@ impl Relabelled {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::KmsAlias;
     use kube::core::DeserializeGuard;
 
     fn key(namespace: &str, name: &str, account: &str) -> Arc<Watched<KmsKey>> {
