@@ -47,6 +47,43 @@ pub struct RunArgs {
     #[arg(long, env = "KMS_OPERATOR_MAX_BACKOFF_SECONDS", default_value_t = 300)]
     pub max_backoff_seconds: u64,
 
+    /// Write only the objects whose AwsAccount matches this label selector (`env=prod`, `tier in (a,b)`, `!legacy`), claimed for this shard; needs --shard-name.
+    #[arg(long, env = "KMS_OPERATOR_SHARD_SELECTOR", requires = "shard_name")]
+    pub shard_selector: Option<crate::controller::shard::ShardSelector>,
+
+    /// This shard's name: written in the claim of every object it holds, and appended to --lease-name (`<lease-name>-<shard-name>`), so each shard elects its own leader. Lowercase letters, digits and '-'.
+    #[arg(long, env = "KMS_OPERATOR_SHARD_NAME", requires = "shard_selector", value_parser = shard_name)]
+    pub shard_name: Option<String>,
+
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// A shard's name: a DNS label, as it becomes part of the Lease's name.
+fn shard_name(name: &str) -> Result<String, String> {
+    let label = name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if label {
+        Ok(name.to_owned())
+    } else {
+        Err(format!("{name:?}: up to 63 lowercase letters, digits and '-', alphanumeric at both ends"))
+    }
+}
+
+impl RunArgs {
+    /// The shard to run, if any (clap makes sure the name and the selector come together).
+    pub fn shard(&self) -> Option<std::sync::Arc<crate::controller::shard::Shard>> {
+        let (name, selector) = (self.shard_name.as_ref()?, self.shard_selector.as_ref()?);
+        Some(crate::controller::shard::Shard::new(name, selector.clone()))
+    }
+
+    /// The Lease this replica competes for: one per shard.
+    pub fn lease(&self) -> String {
+        match &self.shard_name {
+            Some(shard) => format!("{}-{shard}", self.lease_name),
+            None => self.lease_name.clone(),
+        }
+    }
 }

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod on_key;
 mod references;
 pub mod server;
+pub mod shard;
 mod share;
 pub mod status;
 mod targets;
@@ -56,12 +57,14 @@ pub struct ControllerOptions {
     pub concurrency: u16,
     /// Workers of a kind one namespace may hold at once.
     pub namespace_share: u16,
+    /// The shard this controller writes; `None`: every object.
+    pub shard: Option<Arc<shard::Shard>>,
 }
 
 impl ControllerOptions {
     /// `concurrency` workers per kind, of which one namespace may hold half.
     pub fn new(watch_namespace: Option<String>, concurrency: u16) -> Self {
-        ControllerOptions { watch_namespace, concurrency, namespace_share: (concurrency / 2).max(1) }
+        ControllerOptions { watch_namespace, concurrency, namespace_share: (concurrency / 2).max(1), shard: None }
     }
 }
 
@@ -107,6 +110,8 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     let wc = watcher::Config::default();
     let shutdown_for_writes = shutdown.clone();
     let share = || NamespaceShare::new(usize::from(options.namespace_share));
+    let sharded = || options.shard.clone();
+    let mut relabelled = shard::wake::Relabelled::new(options.shard.is_some());
 
     // What an exporting KmsKey lists of its aliases: it wakes when one of them changes.
     let (to_exporting_keys, aliases_for_keys) = watched::follow::<KmsAlias>();
@@ -140,7 +145,10 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         .watches_stream(alias_changes, move |alias| references::exporting_key_of(&alias, &exporting_keys.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
-            watched::decoded(Kind::KmsKey, watched::within_share(Kind::KmsKey, share(), key::reconcile)),
+            watched::decoded(
+                Kind::KmsKey,
+                watched::within_share(Kind::KmsKey, share(), shard::sharded(sharded(), key::reconcile)),
+            ),
             watched::error_policy(Kind::KmsKey),
             ctx.clone(),
         )
@@ -156,14 +164,19 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         vec![to_exporting_keys],
         None,
     );
-    let aliases = Controller::for_stream(alias_triggers, alias_store.clone())
-        .with_config(config.clone())
+    let aliases = Controller::for_stream(alias_triggers, alias_store.clone()).with_config(config.clone());
+    let aliases = relabelled
+        .on_keys(aliases, key_store.clone(), alias_store.clone())
         .watches_stream(key_changes(keys_for_aliases), move |key| references::aliases_of(&key, &alias_store.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
             watched::decoded(
                 Kind::KmsAlias,
-                watched::within_share(Kind::KmsAlias, share(), on_key::reconcile::<KmsAlias>),
+                watched::within_share(
+                    Kind::KmsAlias,
+                    share(),
+                    shard::sharded(sharded(), on_key::reconcile::<KmsAlias>),
+                ),
             ),
             watched::error_policy(Kind::KmsAlias),
             ctx.clone(),
@@ -180,14 +193,19 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         vec![],
         None,
     );
-    let grants = Controller::for_stream(grant_triggers, grant_store.clone())
-        .with_config(config.clone())
+    let grants = Controller::for_stream(grant_triggers, grant_store.clone()).with_config(config.clone());
+    let grants = relabelled
+        .on_keys(grants, key_store.clone(), grant_store.clone())
         .watches_stream(key_changes(keys_for_grants), move |key| references::grants_of(&key, &grant_store.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
             watched::decoded(
                 Kind::KmsGrant,
-                watched::within_share(Kind::KmsGrant, share(), on_key::reconcile::<KmsGrant>),
+                watched::within_share(
+                    Kind::KmsGrant,
+                    share(),
+                    shard::sharded(sharded(), on_key::reconcile::<KmsGrant>),
+                ),
             ),
             watched::error_policy(Kind::KmsGrant),
             ctx.clone(),
@@ -200,14 +218,14 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         Kind::AwsAccount,
         ctx.clone(),
         account_writer,
-        vec![to_keys],
+        [vec![to_keys], std::mem::take(&mut relabelled.followers)].concat(),
         Some(accounts_listed),
     );
-    let accounts = Controller::for_stream(account_triggers, account_store)
-        .with_config(config)
+    let accounts = relabelled
+        .accounts(Controller::for_stream(account_triggers, account_store).with_config(config))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
-            watched::decoded(Kind::AwsAccount, account::reconcile),
+            watched::decoded(Kind::AwsAccount, shard::sharded(sharded(), account::reconcile)),
             watched::error_policy(Kind::AwsAccount),
             ctx.clone(),
         )
@@ -236,7 +254,12 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         ctx.engine.stop_writes();
     };
 
-    tracing::info!(namespace = namespace.unwrap_or("(all)"), "controllers started");
+    let shard = options.shard.as_ref().map(|s| format!("{} ({})", s.name, s.selector));
+    tracing::info!(
+        namespace = namespace.unwrap_or("(all)"),
+        shard = shard.as_deref().unwrap_or("(none)"),
+        "controllers started"
+    );
     futures::join!(keys, aliases, grants, accounts, namespaces, fence);
     ctx.caches.clear();
     tracing::info!("controllers stopped");
@@ -312,7 +335,8 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let lease = if args.leader_election {
         let namespace = args.lease_namespace.clone().unwrap_or_else(|| "default".to_owned());
         health.set_ready(true);
-        let name = leader::LeaseName { name: &args.lease_name, namespace: &namespace, identity: &identity };
+        let lease_name = args.lease();
+        let name = leader::LeaseName { name: &lease_name, namespace: &namespace, identity: &identity };
         let timing = leader::LeaseTiming::default();
         let lease = leader::Leadership::acquire(client.clone(), name, timing, shutdown_tx.clone(), shutdown.clone())
             .await
@@ -331,6 +355,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     if let Some(share) = args.namespace_concurrency {
         options.namespace_share = share.clamp(1, concurrency.max(1));
     }
+    options.shard = args.shard();
     metrics.leading(true);
     run_controllers(ctx, &options, shutdown).await;
     metrics.leading(false);

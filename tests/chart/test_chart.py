@@ -21,6 +21,12 @@ KUBERNETES_VERSIONS = ["1.29.0", kubernetes_validate.utils.latest_version()]
 # Kinds whose schemas ship with a CRD of their own, not with Kubernetes.
 NOT_BUILT_IN = {"ServiceMonitor", "PrometheusRule"}
 VALUE_SETS = {"default": {}, "all-on": ALL_ON}
+# Every option on, in shards: two Deployments, one with its own replicas and resources.
+SHARDED = {**ALL_ON, "shards": [
+    {"name": "prod", "selector": "env=prod"},
+    {"name": "rest", "selector": "env notin (prod)", "replicaCount": 1, "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}},
+]}
+LINTED = {**VALUE_SETS, "sharded": SHARDED}
 
 
 def by_kind(objects, kind):
@@ -29,7 +35,7 @@ def by_kind(objects, kind):
 
 class Lint(unittest.TestCase):
     def test_lint_is_clean_in_strict_mode(self):
-        for label, values in VALUE_SETS.items():
+        for label, values in LINTED.items():
             report = helm.lint(str(CHART), values, strict=True, kube_version="v1.29.0")
             problems = [m for m in report["messages"] if m["severity"] >= 2]
             self.assertEqual(report["errors"], [], label)
@@ -47,7 +53,7 @@ class Lint(unittest.TestCase):
 
 class Schemas(unittest.TestCase):
     def test_every_rendered_object_is_valid_kubernetes(self):
-        for label, values in VALUE_SETS.items():
+        for label, values in LINTED.items():
             objects = render(values)
             self.assertTrue(objects, label)
             for obj in objects:
@@ -308,3 +314,67 @@ class Monitoring(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def env_of(deployment):
+    return {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+class Shards(unittest.TestCase):
+    """`shards`: one Deployment per shard, each electing its own leader; none: the controller as before."""
+
+    def test_without_shards_the_one_controller_knows_nothing_of_them(self):
+        for label, values in VALUE_SETS.items():
+            (deployment,) = by_kind(render(values), "Deployment")
+            self.assertEqual(deployment["metadata"]["name"], RELEASE, label)
+            self.assertFalse([name for name in env_of(deployment) if "SHARD" in name], label)
+            self.assertNotIn("kmsoperator.dev/shard", deployment["spec"]["selector"]["matchLabels"])
+        (rule,) = by_kind(render(ALL_ON), "PrometheusRule")
+        self.assertNotIn("shard", json.dumps(rule))
+
+    def test_each_shard_is_a_deployment_of_its_own_with_its_selector_and_lease(self):
+        objects = render(SHARDED)
+        deployments = {d["metadata"]["name"]: d for d in by_kind(objects, "Deployment")}
+        self.assertEqual(sorted(deployments), [f"{RELEASE}-prod", f"{RELEASE}-rest"])
+        leases, selectors = set(), []
+        for shard in SHARDED["shards"]:
+            deployment = deployments[f"{RELEASE}-{shard['name']}"]
+            env = env_of(deployment)
+            self.assertEqual((env["KMS_OPERATOR_SHARD_NAME"], env["KMS_OPERATOR_SHARD_SELECTOR"]), (shard["name"], shard["selector"]))
+            # The binary appends the shard's name to the Lease's: one leader per shard.
+            self.assertEqual(env["KMS_OPERATOR_LEADER_ELECTION"], "true")
+            leases.add(f"{env['KMS_OPERATOR_LEASE_NAME']}-{env['KMS_OPERATOR_SHARD_NAME']}")
+            match = deployment["spec"]["selector"]["matchLabels"]
+            self.assertEqual(match["kmsoperator.dev/shard"], shard["name"])
+            self.assertLessEqual(match.items(), deployment["spec"]["template"]["metadata"]["labels"].items())
+            selectors.append(match)
+        self.assertEqual(len(leases), 2)
+        # No Deployment adopts the other's pods.
+        self.assertNotEqual(selectors[0], selectors[1])
+        rest = deployments[f"{RELEASE}-rest"]
+        self.assertEqual(rest["spec"]["replicas"], 1)
+        self.assertEqual(rest["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"], "512Mi")
+        self.assertEqual(deployments[f"{RELEASE}-prod"]["spec"]["replicas"], ALL_ON["replicaCount"])
+        budgets = {b["metadata"]["name"]: b["spec"]["selector"]["matchLabels"] for b in by_kind(objects, "PodDisruptionBudget")}
+        self.assertEqual({name: match["kmsoperator.dev/shard"] for name, match in budgets.items()}, {f"{RELEASE}-prod": "prod", f"{RELEASE}-rest": "rest"})
+
+    def test_a_shard_without_election_is_recreated_like_the_one_controller(self):
+        # Without a Lease only Recreate keeps a shard's upgrade from running two writers.
+        values = {"leaderElection": {"enabled": False}, "shards": [{"name": "only", "selector": "env"}]}
+        (deployment,) = by_kind(render(values), "Deployment")
+        self.assertEqual(deployment["spec"]["strategy"], {"type": "Recreate"})
+        self.assertEqual(env_of(deployment)["KMS_OPERATOR_LEADER_ELECTION"], "false")
+
+    def test_the_alerts_tell_the_shards_apart(self):
+        (rule,) = by_kind(render(SHARDED), "PrometheusRule")
+        alerts = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
+        for shard in ("prod", "rest"):
+            self.assertIn(f'kmsoperator_dev_shard="{shard}"', alerts["KmsOperatorDown"])
+        self.assertIn("kmsoperator_dev_shard", alerts["KmsOperatorNoLeader"])
+        (monitor,) = by_kind(render(SHARDED), "ServiceMonitor")
+        self.assertEqual(monitor["spec"]["podTargetLabels"], ["kmsoperator.dev/shard"])
+
+    def test_a_bad_shard_fails_at_install(self):
+        for shard in ({"name": "Prod", "selector": "env=prod"}, {"name": "prod"}, {"name": "prod", "selector": ""}, {"name": "prod", "selector": "x", "replica": 2}):
+            with self.subTest(shard=shard), self.assertRaises(helm.HelmValuesError):
+                chart().validate_schema({"shards": [shard]})

@@ -13,7 +13,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use serde_json::{Value, json};
 
-use super::engine::{engine_with, fast_settings};
+use super::engine::{engine_signed_by, engine_with, fast_settings};
 use super::fake_kube::FakeKube;
 use super::manifests::{ACCOUNT_ID, REGION};
 use kms_operator::aws::RateLimits;
@@ -66,13 +66,25 @@ impl Cluster {
         Cluster::with_engine(FakeKube::new(), engine_with(settings, RateLimits::unlimited()).await)
     }
 
+    /// A controller process of its own on the same API server, named `name` in its requests to
+    /// it, in its Events (as their reporting instance) and in the access key its AWS requests are
+    /// signed with: what it wrote can be told from what another process wrote.
+    pub async fn process(fake: FakeKube, name: &str) -> Cluster {
+        Cluster::with_identity(fake, engine_signed_by(name).await, name)
+    }
+
     fn with_engine(fake: FakeKube, engine: kms_operator::engine::Engine) -> Cluster {
-        let client = fake.client_named("controller");
+        Cluster::with_identity(fake, engine, "controller")
+    }
+
+    fn with_identity(fake: FakeKube, engine: kms_operator::engine::Engine, name: &str) -> Cluster {
+        let client = fake.client_named(name);
         let metrics = Metrics::new(engine.calls().stats.clone());
+        let instance = if name == "controller" { "test" } else { name };
         let ctx = Context {
             recorder: Recorder::new(
                 client.clone(),
-                Reporter { controller: "kms-operator".into(), instance: Some("test".into()) },
+                Reporter { controller: "kms-operator".into(), instance: Some(instance.into()) },
             ),
             client,
             engine,

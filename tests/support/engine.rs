@@ -31,8 +31,19 @@ pub async fn engine_with(settings: EngineSettings, limits: RateLimits) -> Engine
 }
 
 pub async fn engine_with_timeouts(settings: EngineSettings, limits: RateLimits, timeouts: Timeouts) -> Engine {
+    signed_engine("testing", settings, limits, timeouts).await
+}
+
+/// An engine whose requests are signed with the access key id `access_key` (the proxy records
+/// it), so that the requests of two engines can be told apart.
+pub async fn engine_signed_by(access_key: &str) -> Engine {
+    let timeouts = Timeouts { connect: Duration::from_secs(2), attempt: Duration::from_secs(5) };
+    signed_engine(access_key, fast_settings(), RateLimits::unlimited(), timeouts).await
+}
+
+async fn signed_engine(access_key: &str, settings: EngineSettings, limits: RateLimits, timeouts: Timeouts) -> Engine {
     let base = aws_config::defaults(BehaviorVersion::latest())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .credentials_provider(Credentials::new(access_key, "testing", None, None, "tests"))
         .region(Region::new("us-east-1"))
         .load()
         .await;
