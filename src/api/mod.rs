@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod conditions;
 pub mod crds;
+pub mod decoding;
 mod object;
 mod schema;
 mod serde_helpers;

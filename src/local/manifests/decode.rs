@@ -6,12 +6,12 @@ use std::path::Path;
 
 use serde::de::{DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_path_to_error::Segment;
 use serde_yaml_ng::{Mapping, Value};
 
 use super::Source;
 use super::lines::{self, FieldLines, MAX_DEPTH, MAX_LOOKAHEAD, MAX_VALUES, Refused};
 use super::namespaces::{NamespaceManifest, decode_namespace, is_namespace};
+use crate::api::decoding;
 use crate::api::validate::{Issue, closest, path};
 use crate::api::{API_VERSION, ApiVersion, AwsAccount, GROUP, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName, v1alpha1};
 
@@ -416,76 +416,11 @@ fn typed<T: DeserializeOwned>(
     object: Option<&ObjectName>,
     issues: &mut Vec<Issue>,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(typed) => Some(typed),
-        Err(err) => {
-            let at = field_path(err.path());
-            issues.push(serde_issue(source, object, &at, &err.inner().to_string()));
-            None
-        }
-    }
-}
-
-fn field_path(path: &serde_path_to_error::Path) -> String {
-    path.iter().fold(String::new(), |at, segment| match segment {
-        Segment::Seq { index } => path::item(&at, *index),
-        Segment::Map { key } | Segment::Enum { variant: key } => path::child(&at, key),
-        Segment::Unknown => path::child(&at, "?"),
-    })
-}
-
-/// Turns serde's terse messages into problem and fix. serde phrases its errors in a small
-/// fixed set of forms, so matching on their wording is stable enough.
-fn serde_issue(source: &Source, object: Option<&ObjectName>, at: &str, message: &str) -> Issue {
-    let quoted = backticked(message);
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let name = rest.split('`').next().unwrap_or_default();
-        // serde_path_to_error stops at the struct, or includes the key: name the key once.
-        let field = if at.ends_with(name) { at.to_owned() } else { path::child(at, name) };
-        let expected: Vec<&str> = quoted.iter().skip(1).map(String::as_str).collect();
-        return unknown_field(source, object, &field, name, &expected);
-    }
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        let name = rest.split('`').next().unwrap_or_default();
-        let field = path::child(at, name);
-        let fix = format!("add {field}");
-        return file_issue(source, object, &field, "is missing", fix);
-    }
-    if message.starts_with("unknown variant `") {
-        let expected: Vec<&str> = quoted.iter().skip(1).map(String::as_str).collect();
-        let fix = format!("use one of {}", expected.join(", "));
-        return file_issue(source, object, at, message, fix);
-    }
-    file_issue(source, object, at, message, type_fix(message))
-}
-
-/// What to write instead, from the type serde expected (the end of its message).
-fn type_fix(message: &str) -> &'static str {
-    let expected = message.rsplit("expected ").next().unwrap_or_default();
-    let found_scalar = ["integer", "floating point", "boolean"]
-        .iter()
-        .any(|found| message.starts_with(&format!("invalid type: {found}")));
-    match expected {
-        "a string" if found_scalar => "write the value in quotes so YAML reads it as a string, e.g. \"484357440923\"",
-        "a string" => "write a single string value",
-        "a boolean" => "write true or false, without quotes",
-        "a sequence" => "write a list, e.g. [a, b], or one '- item' per line",
-        "a map" => "write a mapping, e.g. {key: value}",
-        number if number.starts_with(['i', 'u']) && number[1..].bytes().all(|b| b.is_ascii_digit()) => {
-            "write a whole number, without quotes"
-        }
-        other if other.starts_with("struct ") => "write a mapping of the fields this object takes",
-        _ => "give the field a value of the expected type",
-    }
+    decoding::decode(value, object).map_err(|issue| issues.push(source.locate(*issue))).ok()
 }
 
 fn unknown_field(source: &Source, object: Option<&ObjectName>, at: &str, name: &str, expected: &[&str]) -> Issue {
-    let fix = match (closest(name, expected), expected.is_empty()) {
-        (_, true) => "remove it".to_owned(),
-        (Some(near), false) => format!("did you mean `{near}`? expected one of: {}", expected.join(", ")),
-        (None, false) => format!("remove it; expected one of: {}", expected.join(", ")),
-    };
-    file_issue(source, object, at, format!("unknown field `{name}`"), fix)
+    source.locate(decoding::unknown_field(object, at, name, expected))
 }
 
 fn file_issue(
@@ -496,10 +431,6 @@ fn file_issue(
     fix: impl Into<String>,
 ) -> Issue {
     Issue::new(object.cloned(), field, problem, fix).in_file(&source.file, source.line_of(field))
-}
-
-fn backticked(message: &str) -> Vec<String> {
-    message.split('`').skip(1).step_by(2).map(str::to_owned).collect()
 }
 
 fn key_text(key: &Value) -> String {
