@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod conditions;
 pub mod crds;
 pub mod decoding;
+pub mod iam;
 mod object;
 mod schema;
 mod serde_helpers;
