@@ -4,6 +4,7 @@ mod support;
 
 use support::cli::{Output, kms_operator, run_json};
 use support::kms;
+use support::kms::alias_target;
 use support::manifests::{ACCOUNT_ID, REGION, Workspace, account, alias, key};
 use support::moto::Moto;
 
@@ -25,11 +26,6 @@ async fn setup() -> Setup {
 
 fn key_id(output: &Output, name: &str) -> String {
     output.resource("KmsKey", name)["status"]["keyId"].as_str().expect("keyId").to_owned()
-}
-
-async fn alias_target(client: &aws_sdk_kms::Client, name: &str) -> Option<String> {
-    let out = client.list_aliases().send().await.expect("ListAliases");
-    out.aliases().iter().find(|a| a.alias_name() == Some(name)).and_then(|a| a.target_key_id().map(str::to_owned))
 }
 
 fn operations(output: &Output, kind: &str, name: &str) -> Vec<String> {

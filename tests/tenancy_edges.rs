@@ -208,6 +208,46 @@ async fn a_replica_made_by_hand_belongs_to_its_primary_s_owner() {
     assert_eq!(state.as_deref(), Some("Enabled"), "and it is not scheduled for deletion");
 }
 
+/// A KmsAlias in the replica region deleted without its KmsKey: the key is found by the
+/// KmsKey's ownership tag, which the replica made by hand lacks and its primary carries.
+#[tokio::test]
+async fn a_lone_alias_on_a_hand_made_replica_is_found_through_its_primary_s_tag() {
+    let moto = Moto::start();
+    let endpoint = moto.endpoint();
+    let (key_id, replica) = team_a_key_with_a_hand_made_replica(&endpoint).await;
+    let alias_in = |namespace: &str| {
+        let spec = format!("name: alias/{namespace}/west\nkeyRef: {{name: a-key}}\nregion: {REPLICA_REGION}");
+        object_in("KmsAlias", namespace, "west", &spec)
+    };
+    for namespace in ["team-a", "team-b"] {
+        let name = format!("alias/{namespace}/west");
+        replica.create_alias().alias_name(&name).target_key_id(&key_id).send().await.expect("CreateAlias");
+    }
+
+    // Team B's KmsKey a-key carries no key at all: its alias finds nothing, whatever the name.
+    let team_b = run_json("delete", workspace(&endpoint, "", &[("alias.yaml", alias_in("team-b"))]).path());
+    team_b.assert_code(0);
+    assert_eq!(team_b.writes(), 0, "{}", team_b.stderr);
+    assert!(kms::alias_target(&replica, "alias/team-b/west").await.is_some());
+
+    let ws = workspace(&endpoint, "", &[("alias.yaml", alias_in("team-a"))]);
+    let deleted = run_json("delete", ws.path());
+    deleted.assert_code(0);
+    assert_eq!(deleted.calls("DeleteAlias"), 1, "{}", deleted.stderr);
+    assert_eq!(deleted.writes(), 1, "the alias and nothing else: {}", deleted.stdout);
+    assert_eq!(kms::alias_target(&replica, "alias/team-a/west").await, None);
+    let primary = kms::client(&endpoint, REGION).await;
+    for client in [&primary, &replica] {
+        assert_eq!(kms::describe(client, &key_id).await.key_state().map(|s| s.as_str()), Some("Enabled"));
+    }
+    assert!(kms::tags(&replica, &key_id).await.is_empty(), "the replica is left as it was");
+
+    // Once the alias is gone, deleting it again finds nothing to do.
+    let again = run_json("delete", ws.path());
+    again.assert_code(0);
+    assert_eq!(again.writes(), 0);
+}
+
 #[tokio::test]
 async fn a_key_imported_beside_the_object_that_created_it_is_a_claim_conflict() {
     let moto = Moto::start();

@@ -11,6 +11,9 @@ use super::ownership::owner_of;
 use crate::aws::model::{AliasEntry, CallerIdentity, GrantEntry};
 use crate::aws::{AccountConfig, AwsError, ClientPool, ErrorKind, KmsClient};
 
+/// Every multi-Region key's id starts so, in all its regions (KMS's documented format).
+const MULTI_REGION_KEY_PREFIX: &str = "mrk-";
+
 /// Tags of every readable key in one account and region, indexed by ownership tag.
 #[derive(Debug, Default)]
 pub struct KeyIndex {
@@ -21,6 +24,19 @@ impl KeyIndex {
     pub fn owned_by(&self, owner: &str) -> Vec<String> {
         let mut ids: Vec<String> =
             self.tags.iter().filter(|(_, tags)| owner_of(tags) == Some(owner)).map(|(id, _)| id.clone()).collect();
+        ids.sort();
+        ids
+    }
+
+    /// Multi-Region keys (`mrk-` ids) that carry no ownership tag: replicas made by hand among
+    /// them belong to their primary's owner.
+    pub fn untagged_multi_region(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .tags
+            .iter()
+            .filter(|(id, tags)| id.starts_with(MULTI_REGION_KEY_PREFIX) && owner_of(tags).is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
         ids.sort();
         ids
     }
@@ -73,6 +89,11 @@ impl Listings {
     pub async fn keys_owned_by(&self, client: &KmsClient, owner: &str) -> Result<Vec<String>, AwsError> {
         let index = self.keys.get_or_load(&scope(client), || load_key_index(client)).await?;
         Ok(lock(&index).owned_by(owner))
+    }
+
+    pub async fn untagged_multi_region_keys(&self, client: &KmsClient) -> Result<Vec<String>, AwsError> {
+        let index = self.keys.get_or_load(&scope(client), || load_key_index(client)).await?;
+        Ok(lock(&index).untagged_multi_region())
     }
 
     /// Tags of `key_id` if the region's index is loaded (saves a ListResourceTags per key).
@@ -169,4 +190,27 @@ async fn load_key_index(client: &KmsClient) -> Result<KeyIndex, AwsError> {
         .try_collect()
         .await?;
     Ok(KeyIndex { tags: tagged.into_iter().flatten().collect() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ownership::OWNER_TAG;
+
+    #[test]
+    fn untagged_multi_region_keys_are_the_replicas_a_hand_may_have_made() {
+        let owned = BTreeMap::from([(OWNER_TAG.to_owned(), "c/apps/k".to_owned())]);
+        let other = BTreeMap::from([("team".to_owned(), "x".to_owned())]);
+        let mut index = KeyIndex::default();
+        for (id, tags) in [
+            ("mrk-b", other.clone()),
+            ("mrk-a", BTreeMap::new()),
+            ("mrk-owned", owned.clone()),
+            ("1234abcd-single-region", BTreeMap::new()),
+        ] {
+            index.set_tags(id, tags);
+        }
+        assert_eq!(index.untagged_multi_region(), vec!["mrk-a", "mrk-b"]);
+        assert_eq!(index.owned_by("c/apps/k"), vec!["mrk-owned"]);
+    }
 }

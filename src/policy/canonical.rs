@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+use crate::api::iam::{self, ConditionBlock, PrincipalElement};
 use crate::api::validate::names::is_account_id;
 
 /// Canonical form of a key policy (or of anything: non-policy values pass through with their
@@ -120,11 +121,10 @@ fn collect_partitions(value: &Value, found: &mut BTreeSet<String>, roots: &mut B
 }
 
 fn statements(value: &Value, partitions: &Partitions) -> Value {
-    let list: Vec<Value> = match value {
-        Value::Array(items) => items.iter().map(|s| statement(s, partitions)).collect(),
-        Value::Object(_) => vec![statement(value, partitions)],
-        other => return sorted(other.clone()),
+    let Some(items) = iam::statement_items(value) else {
+        return sorted(value.clone());
     };
+    let list: Vec<Value> = items.into_iter().map(|s| statement(s, partitions)).collect();
     let mut keyed: Vec<((String, String), Value)> = list.into_iter().map(|s| (statement_sort_key(&s), s)).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     Value::Array(keyed.into_iter().map(|(_, s)| s).collect())
@@ -179,12 +179,12 @@ fn effect(value: &Value) -> Value {
 }
 
 fn principal(value: &Value, partitions: &Partitions) -> Value {
-    match value {
+    match iam::principal_element(value) {
         // IAM documents "*" as shorthand for {"AWS": "*"}: everyone, anonymous included.
-        Value::String(s) if s == "*" => {
+        PrincipalElement::Bare("*") => {
             Value::Object(Map::from_iter([("AWS".to_owned(), Value::Array(vec![Value::String("*".to_owned())]))]))
         }
-        Value::Object(types) => {
+        PrincipalElement::ByType(types) => {
             let mut out = Map::new();
             for (kind, ids) in sorted_entries(types) {
                 let ids = if kind == "AWS" {
@@ -199,7 +199,7 @@ fn principal(value: &Value, partitions: &Partitions) -> Value {
             }
             Value::Object(out)
         }
-        other => sorted(other.clone()),
+        PrincipalElement::Bare(_) | PrincipalElement::Other(_) => sorted(value.clone()),
     }
 }
 
@@ -209,34 +209,31 @@ fn aws_principal(id: &str, partitions: &Partitions) -> String {
 }
 
 fn condition(value: &Value) -> Value {
-    let Value::Object(operators) = value else {
+    let Some(mut blocks) = iam::condition_blocks(value) else {
         return sorted(value.clone());
     };
+    blocks.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = Map::new();
-    for (operator, keys) in sorted_entries(operators) {
-        let keys = match keys {
-            Value::Object(keys) => {
+    for (operator, block) in blocks {
+        let keys = match block {
+            ConditionBlock::Keys(keys) => {
                 let mut values = Map::new();
                 for (key, v) in sorted_entries(keys) {
                     values.insert(key.clone(), condition_values(v));
                 }
                 Value::Object(values)
             }
-            other => sorted(other.clone()),
+            ConditionBlock::Other(other) => sorted(other.clone()),
         };
-        out.insert(operator.clone(), keys);
+        out.insert(operator.to_owned(), keys);
     }
     Value::Object(out)
 }
 
 /// IAM compares condition values as strings, so `true`, `"true"` and `["true"]` are one value.
 fn condition_values(value: &Value) -> Value {
-    let items: Vec<&Value> = match value {
-        Value::Array(items) => items.iter().collect(),
-        single => vec![single],
-    };
     let mut strings = BTreeSet::new();
-    for item in items {
+    for item in iam::one_or_many(value) {
         match item {
             Value::String(s) => strings.insert(s.clone()),
             Value::Bool(b) => strings.insert(b.to_string()),
@@ -251,11 +248,8 @@ fn condition_values(value: &Value) -> Value {
 /// A string or a list of strings as a sorted set, each string mapped by `normalise`.
 /// Anything else is not valid IAM and is kept as written, to be compared exactly.
 fn string_set(value: &Value, normalise: impl Fn(&str) -> String) -> Value {
-    let strings: Option<BTreeSet<String>> = match value {
-        Value::String(s) => Some(BTreeSet::from([normalise(s)])),
-        Value::Array(items) => items.iter().map(|v| v.as_str().map(&normalise)).collect(),
-        _ => None,
-    };
+    let strings: Option<BTreeSet<String>> =
+        iam::one_or_many(value).into_iter().map(|v| v.as_str().map(&normalise)).collect();
     match strings {
         Some(set) => Value::Array(set.into_iter().map(Value::String).collect()),
         None => sorted(value.clone()),

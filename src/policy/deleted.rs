@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::api::iam;
+
 /// Unique-id prefixes of IAM roles and users.
 const UNIQUE_ID_PREFIXES: [&str; 2] = ["AROA", "AIDA"];
 
@@ -25,30 +27,20 @@ pub fn is_unique_id(principal: &str) -> bool {
 
 /// Every AWS principal of `policy` shown as a unique id, in statement order.
 pub fn deleted_principals(policy: &Value) -> Vec<DeletedPrincipal> {
-    let statements: Vec<&Value> = match policy.get("Statement") {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(single @ Value::Object(_)) => vec![single],
-        _ => Vec::new(),
-    };
     let mut found = Vec::new();
-    for (index, statement) in statements.into_iter().enumerate() {
+    for statement in iam::statements(policy) {
         let name = statement
-            .get("Sid")
-            .and_then(Value::as_str)
+            .sid()
             .filter(|s| !s.is_empty())
-            .map_or_else(|| format!("Statement[{index}]"), str::to_owned);
-        for element in ["Principal", "NotPrincipal"] {
-            let ids = match statement.get(element).and_then(|p| p.get("AWS")) {
-                Some(Value::String(one)) => vec![one.as_str()],
-                Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
-                _ => Vec::new(),
-            };
-            found.extend(
-                ids.into_iter()
-                    .filter(|id| is_unique_id(id))
-                    .map(|id| DeletedPrincipal { statement: name.clone(), unique_id: id.to_owned() }),
-            );
-        }
+            .map_or_else(|| format!("Statement[{}]", statement.index), str::to_owned);
+        let named = statement.principals().into_iter().chain(statement.not_principals());
+        found.extend(
+            named
+                .filter(|principal| principal.kind == "AWS")
+                .filter_map(|principal| principal.text())
+                .filter(|id| is_unique_id(id))
+                .map(|id| DeletedPrincipal { statement: name.clone(), unique_id: id.to_owned() }),
+        );
     }
     found
 }

@@ -17,6 +17,12 @@ pub async fn client(endpoint: &str, region: &str) -> Client {
     Client::new(&config)
 }
 
+/// The key `name` points at in the client's region, if the alias exists.
+pub async fn alias_target(client: &Client, name: &str) -> Option<String> {
+    let out = client.list_aliases().send().await.expect("ListAliases");
+    out.aliases().iter().find(|a| a.alias_name() == Some(name)).and_then(|a| a.target_key_id().map(str::to_owned))
+}
+
 pub async fn tags(client: &Client, key_id: &str) -> BTreeMap<String, String> {
     let out = client.list_resource_tags().key_id(key_id).send().await.expect("ListResourceTags");
     out.tags().iter().map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned())).collect()

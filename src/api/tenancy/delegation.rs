@@ -10,14 +10,15 @@
 //! `statements` included, or the parsed `policyDocument`), never the Rust types of the spec, so
 //! it judges exactly what KMS would be sent.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use super::Refusal;
-use super::principals::{
-    ACCOUNT_KEYS, ARN_KEY, Named, Permitted, Refusals, arn_account, classify, condition_values, named, principal_values,
-};
+use super::principals::{ACCOUNT_KEYS, ARN_KEY, Named, Permitted, Refusals, arn_account, classify, named, shown};
 use super::wildcard::{Wildcards, matches};
 use crate::api::ObjectName;
+use crate::api::iam::{self, ConditionValue};
 use crate::api::validate::names::is_account_id;
 use crate::api::validate::path;
 
@@ -59,21 +60,13 @@ pub fn check_delegation(
     if permitted.spec.permissions.as_ref().is_some_and(|p| p.delegate_grants) {
         return out.list;
     }
-    let statements = match document.get("Statement") {
-        Some(Value::Array(list)) => list.iter().collect(),
-        Some(single) => vec![single],
-        None => Vec::new(),
-    };
     let own = permitted.spec.account_id.as_str();
-    for (index, statement) in statements.into_iter().enumerate() {
-        let Some(body) = statement.as_object() else {
+    for statement in iam::statements(document) {
+        let Some(outside) = delegates(statement, own) else {
             continue;
         };
-        let Some(outside) = delegates(body, own) else {
-            continue;
-        };
-        let (field, label) = origin.locate(index);
-        let label = named(&label, body);
+        let (field, label) = origin.locate(statement.index);
+        let label = named(&label, statement);
         out.add(
             &field,
             format!(
@@ -90,14 +83,13 @@ pub fn check_delegation(
 
 /// The principal outside `own` that may create grants through this statement without the
 /// AWS-resource condition, if any.
-fn delegates(body: &Map<String, Value>, own: &str) -> Option<String> {
-    let allows = body.get("Effect").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case("Allow"));
-    if !allows || !covers_create_grant(body) {
+fn delegates(statement: iam::Statement<'_>, own: &str) -> Option<String> {
+    if !statement.allows() || !covers_create_grant(statement.body) {
         return None;
     }
-    let condition = body.get("Condition");
-    let outside = outside_principal(body, own, condition)?;
-    if grants_only_for_aws_resources(condition) || pinned_to_services(condition) {
+    let conditions = statement.condition_values();
+    let outside = outside_principal(statement, own, &conditions)?;
+    if grants_only_for_aws_resources(&conditions) || pinned_to_services(&conditions) {
         return None;
     }
     Some(outside)
@@ -106,7 +98,12 @@ fn delegates(body: &Map<String, Value>, own: &str) -> Option<String> {
 /// Whether the statement's actions include `kms:CreateGrant`, as IAM matches them: wildcards
 /// and any case in `Action`, everything not excluded in `NotAction`.
 fn covers_create_grant(body: &Map<String, Value>) -> bool {
-    let covered = |list: &Value| strings(list).any(|pattern| matches(pattern, CREATE_GRANT, Wildcards::Iam));
+    let covered = |list: &Value| {
+        iam::one_or_many(list)
+            .into_iter()
+            .filter_map(Value::as_str)
+            .any(|pattern| matches(pattern, CREATE_GRANT, Wildcards::Iam))
+    };
     match (body.get("Action"), body.get("NotAction")) {
         (Some(actions), _) => covered(actions),
         (None, Some(excluded)) => !covered(excluded),
@@ -114,36 +111,31 @@ fn covers_create_grant(body: &Map<String, Value>) -> bool {
     }
 }
 
-fn strings(value: &Value) -> Box<dyn Iterator<Item = &str> + '_> {
-    match value {
-        Value::String(s) => Box::new(std::iter::once(s.as_str())),
-        Value::Array(items) => Box::new(items.iter().filter_map(Value::as_str)),
-        _ => Box::new(std::iter::empty()),
-    }
-}
-
 /// The first principal the statement allows that is not provably in `own`: another account's
 /// id or ARN, a service, an unverifiable principal, everyone (`*`) unless a condition pins the
 /// caller to `own`, or everyone but a few (`NotPrincipal`).
-fn outside_principal(body: &Map<String, Value>, own: &str, condition: Option<&Value>) -> Option<String> {
-    if body.contains_key("NotPrincipal") {
+fn outside_principal(statement: iam::Statement<'_>, own: &str, conditions: &[ConditionValue<'_>]) -> Option<String> {
+    if statement.has_not_principal() {
         return Some("every principal NotPrincipal does not list".to_owned());
     }
-    let principal = body.get("Principal")?;
-    principal_values(principal).into_iter().find_map(|(kind, value)| match classify(kind, value) {
-        Named::Account(account) if account == own => None,
-        Named::Everyone if caller_pinned_to(condition, own) => None,
-        Named::Everyone => Some("every principal (\"*\")".to_owned()),
-        Named::Account(_) | Named::Service | Named::Unverifiable => Some(format!("{kind} principal {value}")),
+    statement.principals().into_iter().find_map(|principal| {
+        let (kind, value) = (principal.kind, shown(principal.text()));
+        match classify(kind, value) {
+            Named::Account(account) if account == own => None,
+            Named::Everyone if caller_pinned_to(conditions, own) => None,
+            Named::Everyone => Some("every principal (\"*\")".to_owned()),
+            Named::Account(_) | Named::Service | Named::Unverifiable => Some(format!("{kind} principal {value}")),
+        }
     })
 }
 
 /// Whether some condition lets only callers of `own` through: a positive match of the caller's
 /// account (or ARN) where every value is in `own`.
-fn caller_pinned_to(condition: Option<&Value>, own: &str) -> bool {
-    let mut verdicts: std::collections::BTreeMap<(&str, String), bool> = std::collections::BTreeMap::new();
-    for (operator, key, value) in condition_values(condition) {
-        let key = key.to_ascii_lowercase();
+fn caller_pinned_to(conditions: &[ConditionValue<'_>], own: &str) -> bool {
+    let mut verdicts: BTreeMap<(&str, String), bool> = BTreeMap::new();
+    for condition in conditions {
+        let (operator, value) = (condition.operator, shown(condition.text()));
+        let key = condition.key.to_ascii_lowercase();
         let account_key = ACCOUNT_KEYS.contains(&key.as_str());
         if (!account_key && key != ARN_KEY) || !is_positive_match(operator) {
             continue;
@@ -161,25 +153,25 @@ fn is_positive_match(operator: &str) -> bool {
 }
 
 /// `Bool kms:GrantIsForAWSResource: true` (not `BoolIfExists`, not a list with `false`).
-fn grants_only_for_aws_resources(condition: Option<&Value>) -> bool {
-    let Some(keys) = condition.and_then(|c| c.get("Bool")).and_then(Value::as_object) else {
-        return false;
-    };
-    keys.iter().filter(|(key, _)| key.eq_ignore_ascii_case(GRANT_FOR_AWS_RESOURCE)).any(|(_, value)| {
-        let is_true = |v: &Value| v == &Value::Bool(true) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"));
-        match value {
-            Value::Array(items) => !items.is_empty() && items.iter().all(is_true),
-            single => is_true(single),
+fn grants_only_for_aws_resources(conditions: &[ConditionValue<'_>]) -> bool {
+    let is_true = |v: &Value| v == &Value::Bool(true) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"));
+    // By key as written: a list must be all true, and an empty list is no condition.
+    let mut verdicts: BTreeMap<&str, bool> = BTreeMap::new();
+    for condition in conditions {
+        if condition.operator == "Bool" && condition.key.eq_ignore_ascii_case(GRANT_FOR_AWS_RESOURCE) {
+            *verdicts.entry(condition.key).or_insert(true) &= is_true(condition.value);
         }
-    })
+    }
+    verdicts.values().any(|all_true| *all_true)
 }
 
 /// `kms:ViaService` matched with `StringEquals` (which reads no wildcard) against named
 /// endpoints: only those AWS services can then make the call, for their own resources, as with
 /// the condition above. Condition blocks are ANDed, so one such block is enough.
-fn pinned_to_services(condition: Option<&Value>) -> bool {
-    condition_values(condition).into_iter().any(|(operator, key, _)| {
-        key.eq_ignore_ascii_case(VIA_SERVICE) && matches!(operator, "StringEquals" | "StringEqualsIgnoreCase")
+fn pinned_to_services(conditions: &[ConditionValue<'_>]) -> bool {
+    conditions.iter().any(|condition| {
+        condition.key.eq_ignore_ascii_case(VIA_SERVICE)
+            && matches!(condition.operator, "StringEquals" | "StringEqualsIgnoreCase")
     })
 }
 

@@ -4,9 +4,10 @@
 //! `Allow` to every principal (`"*"`) counts only when a condition pins the caller to permitted
 //! accounts, since a trivial condition opens the key as wide as none.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Reason, Refusal};
+use crate::api::iam;
 use crate::api::validate::names::{is_account_id, parse_arn};
 use crate::api::validate::{Issue, path};
 use crate::api::{AwsAccountSpec, KmsKey, ObjectName, PolicySpec};
@@ -98,13 +99,9 @@ pub fn check_key(key: &KmsKey, object: &ObjectName, permitted: Permitted<'_>) ->
     if let Some(document) = spec.policy_document.as_deref() {
         // Text that does not parse is validation's to report; nothing in it can be checked.
         if let Ok(document) = serde_json::from_str::<Value>(document) {
-            let statements = match document.get("Statement") {
-                Some(Value::Array(list)) => list.iter().collect(),
-                Some(single) => vec![single],
-                None => Vec::new(),
-            };
-            for (i, statement) in statements.into_iter().enumerate() {
-                check_statement(&mut out, "spec.policyDocument", &format!("Statement[{i}]"), statement);
+            for statement in iam::statements(&document) {
+                let label = format!("Statement[{}]", statement.index);
+                check_statement(&mut out, "spec.policyDocument", &label, statement);
             }
         }
     }
@@ -130,39 +127,40 @@ fn check_builder(out: &mut Refusals<'_>, policy: &PolicySpec) {
         }
     }
     for (i, statement) in policy.statements.iter().enumerate() {
-        check_statement(out, &path::item("spec.policy.statements", i), "statement", &statement.to_json());
+        if let Value::Object(body) = statement.to_json() {
+            check_statement(out, &path::item("spec.policy.statements", i), "statement", iam::Statement::alone(&body));
+        }
     }
 }
 
-pub(super) fn named(label: &str, statement: &Map<String, Value>) -> String {
-    match statement.get("Sid").and_then(Value::as_str) {
+pub(super) fn named(label: &str, statement: iam::Statement<'_>) -> String {
+    match statement.sid() {
         Some(sid) => format!("{label} (Sid {sid:?})"),
         None => label.to_owned(),
     }
 }
 
+/// How a principal id or condition value that is not a string (not IAM) is shown.
+pub(super) fn shown(value: Option<&str>) -> &str {
+    value.unwrap_or("(not a string)")
+}
+
 /// Deny statements only take access away, so only Allow statements are checked.
-fn check_statement(out: &mut Refusals<'_>, field: &str, label: &str, statement: &Value) {
-    let Some(body) = statement.as_object() else {
-        return;
-    };
-    let allows = body.get("Effect").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case("Allow"));
-    if !allows {
+fn check_statement(out: &mut Refusals<'_>, field: &str, label: &str, statement: iam::Statement<'_>) {
+    if !statement.allows() {
         return;
     }
-    let label = named(label, body);
-    if body.contains_key("NotPrincipal") {
+    let label = named(label, statement);
+    if statement.has_not_principal() {
         out.add(
             field,
             format!("{label} is an Allow with NotPrincipal, which allows every principal of every account except the ones listed"),
             "name the principals to allow in Principal instead".to_owned(),
         );
     }
-    let Some(principal) = body.get("Principal") else {
-        return;
-    };
     let mut everyone = false;
-    for (kind, value) in principal_values(principal) {
+    for principal in statement.principals() {
+        let (kind, value) = (principal.kind, shown(principal.text()));
         match classify(kind, value) {
             Named::Everyone => everyone = true,
             Named::Account(account) => out.account(field, &format!("{label} principal {value}"), account),
@@ -175,26 +173,7 @@ fn check_statement(out: &mut Refusals<'_>, field: &str, label: &str, statement: 
         }
     }
     if everyone {
-        check_pinned(out, field, &label, body.get("Condition"));
-    }
-}
-
-/// `(principal type, value)` pairs: `"*"` alone is the AWS type.
-pub(super) fn principal_values(principal: &Value) -> Vec<(&str, &str)> {
-    match principal {
-        Value::String(s) => vec![("AWS", s.as_str())],
-        Value::Object(types) => types
-            .iter()
-            .flat_map(|(kind, values)| {
-                let values: Vec<&str> = match values {
-                    Value::String(s) => vec![s.as_str()],
-                    Value::Array(items) => items.iter().map(|i| i.as_str().unwrap_or("(not a string)")).collect(),
-                    _ => vec!["(not a string)"],
-                };
-                values.into_iter().map(move |v| (kind.as_str(), v))
-            })
-            .collect(),
-        _ => vec![("AWS", "(not a string)")],
+        check_pinned(out, field, &label, statement);
     }
 }
 
@@ -222,10 +201,11 @@ pub(super) const ARN_KEY: &str = "aws:principalarn";
 /// An Allow to `"*"` must be pinned to permitted accounts by a condition that holds only for
 /// callers in them: a positive string or ARN match (not `ForAllValues:`, which holds for a
 /// missing key, nor `...IfExists`) on the caller's account or ARN, with every value permitted.
-fn check_pinned(out: &mut Refusals<'_>, field: &str, label: &str, condition: Option<&Value>) {
+fn check_pinned(out: &mut Refusals<'_>, field: &str, label: &str, statement: iam::Statement<'_>) {
     let mut pinned = false;
-    for (operator, key, value) in condition_values(condition) {
-        let key = key.to_ascii_lowercase();
+    for condition in statement.condition_values() {
+        let (operator, value) = (condition.operator, shown(condition.text()));
+        let key = condition.key.to_ascii_lowercase();
         let account_key = ACCOUNT_KEYS.contains(&key.as_str());
         if !account_key && key != ARN_KEY {
             continue;
@@ -260,31 +240,6 @@ fn check_pinned(out: &mut Refusals<'_>, field: &str, label: &str, condition: Opt
             ),
         );
     }
-}
-
-/// `(operator, key, value)` for every value of every condition.
-pub(super) fn condition_values(condition: Option<&Value>) -> Vec<(&str, &str, &str)> {
-    let Some(Value::Object(operators)) = condition else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for (operator, keys) in operators {
-        let Value::Object(keys) = keys else {
-            continue;
-        };
-        for (key, values) in keys {
-            match values {
-                Value::String(s) => found.push((operator.as_str(), key.as_str(), s.as_str())),
-                Value::Array(items) => {
-                    found.extend(
-                        items.iter().map(|i| (operator.as_str(), key.as_str(), i.as_str().unwrap_or("(not a string)"))),
-                    );
-                }
-                _ => found.push((operator.as_str(), key.as_str(), "(not a string)")),
-            }
-        }
-    }
-    found
 }
 
 #[cfg(test)]

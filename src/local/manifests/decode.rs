@@ -6,14 +6,14 @@ use std::path::Path;
 
 use serde::de::{DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_path_to_error::Segment;
 use serde_yaml_ng::{Mapping, Value};
 
 use super::Source;
 use super::lines::{self, FieldLines, MAX_DEPTH, MAX_LOOKAHEAD, MAX_VALUES, Refused};
 use super::namespaces::{NamespaceManifest, decode_namespace, is_namespace};
+use crate::api::decoding;
 use crate::api::validate::{Issue, closest, path};
-use crate::api::{API_VERSION, AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
+use crate::api::{API_VERSION, ApiVersion, AwsAccount, GROUP, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName, v1alpha1};
 
 // Short-lived: each object moves into its list of the set right after decoding.
 #[allow(clippy::large_enum_variant)]
@@ -177,9 +177,8 @@ const SYNTAX_FIX: &str = "correct the YAML syntax at that line (indentation, quo
 fn foreign_object(value: &Value) -> Option<String> {
     let kind = value.get("kind")?.as_str()?;
     let api_version = value.get("apiVersion")?.as_str()?;
-    let group = api_version.rsplit_once('/').map(|(group, _)| group).unwrap_or("");
     let ours: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-    if group == crate::api::GROUP || Kind::parse(kind).is_some() || closest(kind, &ours).is_some() {
+    if ApiVersion::is_of_group(api_version) || Kind::parse(kind).is_some() || closest(kind, &ours).is_some() {
         return None;
     }
     let name = value.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("(unnamed)");
@@ -220,27 +219,51 @@ fn decode_document(value: Value, source: &Source, issues: &mut Vec<Issue>) -> Re
     let before = issues.len();
     let kind = check_kind(map, source, issues).ok_or(None)?;
     let object = Some(object_name(kind, map));
-    check_api_version(map, source, object.as_ref(), issues);
+    let version = check_api_version(map, source, object.as_ref(), issues);
     check_fields(map, source, object.as_ref(), issues);
-
-    let decoded = match kind {
-        Kind::AwsAccount => typed(value, source, object.as_ref(), issues).map(Object::Account),
-        Kind::KmsKey => typed(value, source, object.as_ref(), issues).map(|mut key: KmsKey| {
-            default_namespace(&mut key.metadata.namespace);
-            Object::Key(key)
-        }),
-        Kind::KmsAlias => typed(value, source, object.as_ref(), issues).map(|mut alias: KmsAlias| {
-            default_namespace(&mut alias.metadata.namespace);
-            Object::Alias(alias)
-        }),
-        Kind::KmsGrant => typed(value, source, object.as_ref(), issues).map(|mut grant: KmsGrant| {
-            default_namespace(&mut grant.metadata.namespace);
-            Object::Grant(grant)
-        }),
-    };
+    // A version of the group this binary does not know has fields it cannot know either:
+    // reading its spec as another version's would only add wrong complaints.
+    let version = version.ok_or_else(|| object.clone())?;
+    let decoded = decode_as(version, kind, value, source, object.as_ref(), issues);
     // An object with any envelope problem is not loaded, but its spec was still read so the
     // user sees every problem in one run.
     decoded.filter(|_| issues.len() == before).ok_or(object)
+}
+
+/// The object, read as the version it was written in and brought to the version the engine
+/// works in. A newer version adds its arms here, converting with the same functions the
+/// controller's conversion webhook uses, so that a file and a cluster read an object alike.
+fn decode_as(
+    version: ApiVersion,
+    kind: Kind,
+    value: Value,
+    source: &Source,
+    object: Option<&ObjectName>,
+    issues: &mut Vec<Issue>,
+) -> Option<Object> {
+    match (version, kind) {
+        (ApiVersion::V1alpha1, Kind::AwsAccount) => {
+            typed::<v1alpha1::AwsAccount>(value, source, object, issues).map(Object::Account)
+        }
+        (ApiVersion::V1alpha1, Kind::KmsKey) => {
+            typed::<v1alpha1::KmsKey>(value, source, object, issues).map(|mut key| {
+                default_namespace(&mut key.metadata.namespace);
+                Object::Key(key)
+            })
+        }
+        (ApiVersion::V1alpha1, Kind::KmsAlias) => {
+            typed::<v1alpha1::KmsAlias>(value, source, object, issues).map(|mut alias| {
+                default_namespace(&mut alias.metadata.namespace);
+                Object::Alias(alias)
+            })
+        }
+        (ApiVersion::V1alpha1, Kind::KmsGrant) => {
+            typed::<v1alpha1::KmsGrant>(value, source, object, issues).map(|mut grant| {
+                default_namespace(&mut grant.metadata.namespace);
+                Object::Grant(grant)
+            })
+        }
+    }
 }
 
 fn default_namespace(namespace: &mut Option<String>) {
@@ -307,14 +330,36 @@ fn check_kind(map: &Mapping, source: &Source, issues: &mut Vec<Issue>) -> Option
     None
 }
 
-fn check_api_version(map: &Mapping, source: &Source, object: Option<&ObjectName>, issues: &mut Vec<Issue>) {
+/// The version to read the object as. An unknown version of this group is refused, naming the
+/// versions this binary knows: its fields cannot be told from typos. Any other `apiVersion`
+/// (missing, another group's) is reported, and the object still read as the stored version,
+/// which it most likely meant, so that its other problems show in the same run.
+fn check_api_version(
+    map: &Mapping,
+    source: &Source,
+    object: Option<&ObjectName>,
+    issues: &mut Vec<Issue>,
+) -> Option<ApiVersion> {
     let problem = match map.get("apiVersion") {
+        Some(Value::String(version)) => match ApiVersion::parse(version) {
+            Some(known) => return Some(known),
+            None if ApiVersion::is_of_group(version) => {
+                let known = ApiVersion::listed();
+                let problem =
+                    format!("{version:?} is a version of {GROUP} this kms-operator does not know; it reads {known}");
+                let fix = format!(
+                    "write the manifest as {known} (set apiVersion: {API_VERSION} and use that version's fields), or run a kms-operator release that serves {version}"
+                );
+                issues.push(file_issue(source, object, "apiVersion", problem, fix));
+                return None;
+            }
+            None => format!("{version:?} is not {API_VERSION}"),
+        },
         None => "is missing".to_owned(),
-        Some(Value::String(version)) if version == API_VERSION => return,
-        Some(Value::String(version)) => format!("{version:?} is not {API_VERSION}"),
         Some(other) => format!("is a YAML {}, not a string", yaml_type(other)),
     };
     issues.push(file_issue(source, object, "apiVersion", problem, format!("set apiVersion: {API_VERSION}")));
+    Some(ApiVersion::STORED)
 }
 
 /// Unknown top-level and metadata fields, a `status:` block, and a missing name; the kind's
@@ -371,76 +416,11 @@ fn typed<T: DeserializeOwned>(
     object: Option<&ObjectName>,
     issues: &mut Vec<Issue>,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(typed) => Some(typed),
-        Err(err) => {
-            let at = field_path(err.path());
-            issues.push(serde_issue(source, object, &at, &err.inner().to_string()));
-            None
-        }
-    }
-}
-
-fn field_path(path: &serde_path_to_error::Path) -> String {
-    path.iter().fold(String::new(), |at, segment| match segment {
-        Segment::Seq { index } => path::item(&at, *index),
-        Segment::Map { key } | Segment::Enum { variant: key } => path::child(&at, key),
-        Segment::Unknown => path::child(&at, "?"),
-    })
-}
-
-/// Turns serde's terse messages into problem and fix. serde phrases its errors in a small
-/// fixed set of forms, so matching on their wording is stable enough.
-fn serde_issue(source: &Source, object: Option<&ObjectName>, at: &str, message: &str) -> Issue {
-    let quoted = backticked(message);
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let name = rest.split('`').next().unwrap_or_default();
-        // serde_path_to_error stops at the struct, or includes the key: name the key once.
-        let field = if at.ends_with(name) { at.to_owned() } else { path::child(at, name) };
-        let expected: Vec<&str> = quoted.iter().skip(1).map(String::as_str).collect();
-        return unknown_field(source, object, &field, name, &expected);
-    }
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        let name = rest.split('`').next().unwrap_or_default();
-        let field = path::child(at, name);
-        let fix = format!("add {field}");
-        return file_issue(source, object, &field, "is missing", fix);
-    }
-    if message.starts_with("unknown variant `") {
-        let expected: Vec<&str> = quoted.iter().skip(1).map(String::as_str).collect();
-        let fix = format!("use one of {}", expected.join(", "));
-        return file_issue(source, object, at, message, fix);
-    }
-    file_issue(source, object, at, message, type_fix(message))
-}
-
-/// What to write instead, from the type serde expected (the end of its message).
-fn type_fix(message: &str) -> &'static str {
-    let expected = message.rsplit("expected ").next().unwrap_or_default();
-    let found_scalar = ["integer", "floating point", "boolean"]
-        .iter()
-        .any(|found| message.starts_with(&format!("invalid type: {found}")));
-    match expected {
-        "a string" if found_scalar => "write the value in quotes so YAML reads it as a string, e.g. \"484357440923\"",
-        "a string" => "write a single string value",
-        "a boolean" => "write true or false, without quotes",
-        "a sequence" => "write a list, e.g. [a, b], or one '- item' per line",
-        "a map" => "write a mapping, e.g. {key: value}",
-        number if number.starts_with(['i', 'u']) && number[1..].bytes().all(|b| b.is_ascii_digit()) => {
-            "write a whole number, without quotes"
-        }
-        other if other.starts_with("struct ") => "write a mapping of the fields this object takes",
-        _ => "give the field a value of the expected type",
-    }
+    decoding::decode(value, object).map_err(|issue| issues.push(source.locate(*issue))).ok()
 }
 
 fn unknown_field(source: &Source, object: Option<&ObjectName>, at: &str, name: &str, expected: &[&str]) -> Issue {
-    let fix = match (closest(name, expected), expected.is_empty()) {
-        (_, true) => "remove it".to_owned(),
-        (Some(near), false) => format!("did you mean `{near}`? expected one of: {}", expected.join(", ")),
-        (None, false) => format!("remove it; expected one of: {}", expected.join(", ")),
-    };
-    file_issue(source, object, at, format!("unknown field `{name}`"), fix)
+    source.locate(decoding::unknown_field(object, at, name, expected))
 }
 
 fn file_issue(
@@ -451,10 +431,6 @@ fn file_issue(
     fix: impl Into<String>,
 ) -> Issue {
     Issue::new(object.cloned(), field, problem, fix).in_file(&source.file, source.line_of(field))
-}
-
-fn backticked(message: &str) -> Vec<String> {
-    message.split('`').skip(1).step_by(2).map(str::to_owned).collect()
 }
 
 fn key_text(key: &Value) -> String {

@@ -12,6 +12,8 @@ mod read;
 mod set;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod version_tests;
 
 use std::collections::{HashMap, hash_map::Entry};
 use std::path::PathBuf;

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use serde_yaml_ng::Value;
 
 use super::Source;
+use crate::api::decoding;
 use crate::api::validate::Issue;
 use crate::api::validate::names::is_dns_label;
 
@@ -29,14 +30,11 @@ pub(super) fn decode_namespace(value: Value, source: &Source, issues: &mut Vec<I
     let at = |field: &str, problem: String, fix: &str| {
         Issue::new(None, field, problem, fix).in_file(&source.file, source.line_of(field))
     };
-    let namespace: Namespace = match serde_yaml_ng::from_value(value) {
+    let namespace: Namespace = match decoding::decode(value, None) {
         Ok(namespace) => namespace,
-        Err(err) => {
-            issues.push(at(
-                "metadata",
-                format!("the Namespace cannot be read: {err}"),
-                "write metadata.name and metadata.labels as a mapping of strings",
-            ));
+        Err(mut issue) => {
+            issue.problem = format!("the Namespace cannot be read: {}", issue.problem);
+            issues.push(source.locate(*issue));
             return None;
         }
     };

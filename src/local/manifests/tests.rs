@@ -34,14 +34,14 @@ pub(super) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn load_one(text: &str) -> (TempDir, PathBuf, ManifestSet, Vec<Issue>) {
+pub(super) fn load_one(text: &str) -> (TempDir, PathBuf, ManifestSet, Vec<Issue>) {
     let dir = TempDir::new().expect("temp dir");
     let file = write(dir.path(), "manifests.yaml", text);
     let (set, issues) = load(std::slice::from_ref(&file), ReadLimits::default());
     (dir, file, set, issues)
 }
 
-fn only_issue(issues: &[Issue]) -> &Issue {
+pub(super) fn only_issue(issues: &[Issue]) -> &Issue {
     assert_eq!(issues.len(), 1, "expected one issue, got:\n{}", render(issues));
     &issues[0]
 }

@@ -3,9 +3,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::schema;
-use super::serde_helpers::{empty_as_none, is_false};
 use super::shared::KeyReference;
+use crate::api::schema;
+use crate::api::serde_helpers::{empty_as_none, is_false};
 
 /// One alias in one region, pointing at a `KmsKey` or at an existing key.
 // kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.

@@ -5,13 +5,13 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::catalog::{
+use super::statement::PolicyStatement;
+use crate::api::catalog::{
     self, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE, DEFAULT_PENDING_WINDOW_DAYS, DEFAULT_ROTATION_PERIOD_DAYS,
     ROTATABLE_KEY_SPEC,
 };
-use super::schema;
-use super::serde_helpers::{default_true, empty_as_none, is_false};
-use super::statement::PolicyStatement;
+use crate::api::schema;
+use crate::api::serde_helpers::{default_true, empty_as_none, is_false};
 
 /// One customer managed KMS key, its policy, rotation, tags and multi-Region replicas.
 // kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.

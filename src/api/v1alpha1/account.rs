@@ -3,8 +3,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::schema;
-use super::serde_helpers::{default_true, empty_as_none, is_false, is_true};
+use crate::api::schema;
+use crate::api::serde_helpers::{default_true, empty_as_none, is_false, is_true};
 
 /// Where keys live: one AWS account, its default region and how to reach it.
 // kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.

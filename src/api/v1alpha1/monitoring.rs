@@ -37,7 +37,7 @@ pub struct AccountMonitoring {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::serde_helpers::empty_as_none"
+        deserialize_with = "crate::api::serde_helpers::empty_as_none"
     )]
     #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-\d+$"))]
     pub region: Option<String>,
@@ -49,7 +49,7 @@ pub struct AccountMonitoring {
 
     /// One alarm when any key of the account is disabled or scheduled for deletion (CIS AWS
     /// Foundations), notifying every topic of `alarmTopics`.
-    #[serde(default, skip_serializing_if = "super::serde_helpers::is_false")]
+    #[serde(default, skip_serializing_if = "crate::api::serde_helpers::is_false")]
     pub key_deletion_alarm: bool,
 
     /// `PerKey` (default): two metric filters per monitored key. `Shared`: 33 filters for the

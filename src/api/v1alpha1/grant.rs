@@ -5,9 +5,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::schema;
-use super::serde_helpers::empty_as_none;
 use super::shared::KeyReference;
+use crate::api::schema;
+use crate::api::serde_helpers::empty_as_none;
 
 /// One grant on a key. Grants are immutable in KMS: a changed spec replaces the grant.
 // kube-derive's printcolumn(...) repeats its keys (type_, json_path) once per column by design.
