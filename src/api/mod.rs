@@ -10,6 +10,7 @@ mod grant;
 mod key;
 pub mod monitoring;
 mod object;
+pub mod reason;
 mod schema;
 mod serde_helpers;
 mod shared;
@@ -27,6 +28,7 @@ pub use key::{
     RotationSpec, RotationStatus, ServiceAccess,
 };
 pub use object::{Kind, ObjectName};
+pub use reason::Reason;
 pub use shared::{KeyPointer, KeyReference};
 pub use statement::{ConditionValue, ConditionValues, OneOrMany, PolicyStatement, Principal};
 

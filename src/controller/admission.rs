@@ -7,6 +7,7 @@ use kube::Resource;
 use super::context::{Context, ControllerError, Refusal};
 use super::targets::{resolve, resolve_recorded};
 use crate::api::KmsKey;
+use crate::api::Reason;
 use crate::api::monitoring::AccountMonitoring;
 use crate::api::tenancy;
 use crate::api::validate::validate_key;
@@ -55,7 +56,7 @@ impl AdmittedOnKey {
 
 fn invalid(issues: &[crate::api::validate::Issue]) -> Refusal {
     let message = issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-    Refusal::new("InvalidSpec", message, false)
+    Refusal::new(Reason::InvalidSpec, message, false)
 }
 
 /// Tenancy refusals are retried with backoff: the platform team may relabel the namespace or
@@ -63,7 +64,7 @@ fn invalid(issues: &[crate::api::validate::Issue]) -> Refusal {
 fn refused(refusals: &[tenancy::Refusal]) -> Refusal {
     match admission::summary(refusals) {
         Some((reason, message)) => Refusal::new(reason, message, true),
-        None => Refusal::new("NotPermitted", "refused without a reason", true),
+        None => Refusal::new(Reason::NotPermitted, "refused without a reason", true),
     }
 }
 
@@ -89,7 +90,7 @@ impl Context {
         }
         let Some(account) = account else {
             return Ok(Err(Refusal::new(
-                "AccountNotFound",
+                Reason::AccountNotFound,
                 format!("AwsAccount {name} does not exist: create it, or fix spec.accountRef"),
                 true,
             )));

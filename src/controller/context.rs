@@ -16,6 +16,7 @@ use super::events;
 use super::metrics::Metrics;
 use super::status::{next_status, patch_status};
 use crate::api::ObjectName;
+use crate::api::Reason;
 use crate::api::conditions::{ConditionUpdate, READY, SYNCED, is_true};
 use crate::api::status::CommonStatus;
 use crate::engine::{Engine, Outcome, Report};
@@ -40,7 +41,7 @@ pub enum ControllerError {
     /// The pass cannot go on before other objects change (a key's deletion waits for the aliases
     /// and grants that use it): looked at again shortly.
     #[error("{message}")]
-    Waiting { reason: &'static str, message: String },
+    Waiting { reason: Reason, message: String },
     /// An object the pass refers to (its account, its key) cannot be decoded by this binary.
     #[error("{object} cannot be read: {error}")]
     Unreadable { object: String, error: String },
@@ -65,14 +66,14 @@ pub struct Context {
 /// Why a resource cannot be reconciled before any call to AWS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
     /// Whether waiting can help (a referenced object may appear); else only a spec change can.
     pub retry: bool,
 }
 
 impl Refusal {
-    pub fn new(reason: &'static str, message: impl Into<String>, retry: bool) -> Self {
+    pub fn new(reason: Reason, message: impl Into<String>, retry: bool) -> Self {
         Refusal { reason, message: message.into(), retry }
     }
 
@@ -272,20 +273,23 @@ impl Context {
 
     pub fn error_policy(&self, name: &ObjectName, error: &ControllerError) -> Action {
         if let ControllerError::Waiting { reason, message } = error {
-            tracing::info!(object = %name, reason, message, "waiting");
-            self.metrics.error(name, reason);
+            tracing::info!(object = %name, %reason, message, "waiting");
+            self.metrics.error(name, *reason);
             return Action::requeue(WAIT_RETRY);
         }
         if error.is_stale_write() {
             // Someone wrote the object after this pass read it: the pass's view is old, not
             // wrong; the next one reads the new version.
             tracing::info!(object = %name, "the object changed during the pass; reconciling again");
-            self.metrics.error(name, "StaleObject");
+            self.metrics.error(name, Reason::StaleObject);
             return Action::requeue(STALE_RETRY);
         }
         tracing::warn!(object = %name, %error, "reconcile failed");
-        let reason =
-            if matches!(error, ControllerError::Unreadable { .. }) { "InvalidObject" } else { "KubernetesApi" };
+        let reason = if matches!(error, ControllerError::Unreadable { .. }) {
+            Reason::InvalidObject
+        } else {
+            Reason::KubernetesApi
+        };
         self.metrics.error(name, reason);
         Action::requeue(self.requeue.failure(name))
     }

@@ -4,6 +4,7 @@
 use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder};
 
+use crate::api::Reason;
 use crate::engine::{Change, Outcome, Report};
 
 /// Events worth publishing for one pass.
@@ -16,7 +17,7 @@ pub fn events_for<S>(report: &Report<S>, drift: bool) -> Vec<Event> {
         } else {
             format!("live state differed from the spec and was repaired: {}", summary.join("; "))
         };
-        events.push(event(EventType::Warning, "DriftDetected", "Observe", note));
+        events.push(event(EventType::Warning, Reason::DriftDetected, "Observe", note));
     }
     if !matches!(report.outcome, Outcome::Pending | Outcome::Drifted) {
         for change in &report.changes {
@@ -36,7 +37,7 @@ pub fn events_for<S>(report: &Report<S>, drift: bool) -> Vec<Event> {
     events
 }
 
-pub fn event(type_: EventType, reason: &str, action: &str, note: impl Into<String>) -> Event {
+pub fn event(type_: EventType, reason: impl AsRef<str>, action: &str, note: impl Into<String>) -> Event {
     let mut note: String = note.into();
     // The API rejects notes over 1 kB.
     if note.len() > 1000 {
@@ -47,7 +48,7 @@ pub fn event(type_: EventType, reason: &str, action: &str, note: impl Into<Strin
         note.truncate(cut);
         note.push_str("...");
     }
-    Event { type_, reason: reason.to_owned(), note: Some(note), action: action.to_owned(), secondary: None }
+    Event { type_, reason: reason.as_ref().to_owned(), note: Some(note), action: action.to_owned(), secondary: None }
 }
 
 /// Publishes `events` about `object`; a failure to record is logged, never fatal.

@@ -159,15 +159,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::KmsKeyStatus;
     use crate::api::conditions::{READY, SYNCED};
+    use crate::api::{KmsKeyStatus, Reason};
 
     fn at(seconds: i64) -> Time {
         Time(jiff::Timestamp::from_second(1_800_000_000 + seconds).unwrap())
     }
 
     fn updates(ready: bool) -> Vec<ConditionUpdate> {
-        vec![ConditionUpdate::new(READY, ready, "Available", "ok"), ConditionUpdate::new(SYNCED, true, "InSync", "ok")]
+        vec![
+            ConditionUpdate::new(READY, ready, Reason::Available, "ok"),
+            ConditionUpdate::new(SYNCED, true, Reason::InSync, "ok"),
+        ]
     }
 
     fn status() -> KmsKeyStatus {

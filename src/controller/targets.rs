@@ -2,6 +2,7 @@
 //! `targetKeyId` with an `AwsAccount`.
 
 use super::context::{Context, ControllerError, Refusal};
+use crate::api::Reason;
 use crate::api::{AwsAccount, KeyPointer};
 use crate::aws::AccountConfig;
 use crate::engine::KeyHandle;
@@ -10,7 +11,7 @@ use crate::engine::on_key::Recorded;
 
 fn missing_account(name: &str) -> Refusal {
     Refusal::new(
-        "AccountNotFound",
+        Reason::AccountNotFound,
         format!("AwsAccount {name} does not exist: create it, or fix spec.accountRef"),
         true,
     )
@@ -28,7 +29,7 @@ pub async fn resolve(
     if let Some(key_ref) = pointer.key_ref {
         let Some(key) = ctx.key(namespace, &key_ref.name).await? else {
             let message = format!("KmsKey {namespace}/{} does not exist: create it, or fix spec.keyRef", key_ref.name);
-            return Ok(Err(Refusal::new("KeyNotFound", message, true)));
+            return Ok(Err(Refusal::new(Reason::KeyNotFound, message, true)));
         };
         let Some(account) = ctx.account(&key.spec.account_ref).await? else {
             return Ok(Err(missing_account(&key.spec.account_ref)));
@@ -37,13 +38,13 @@ pub async fn resolve(
         let status = key.status.clone().unwrap_or_default();
         let Some(key_id) = status.key_id.clone() else {
             let message = format!("KmsKey {namespace}/{} has no key yet; waiting for it", key_ref.name);
-            return Ok(Err(Refusal::new("KeyNotReady", message, true)));
+            return Ok(Err(Refusal::new(Reason::KeyNotReady, message, true)));
         };
         return Ok(Ok((KeyTarget::of_key(&config, KeyHandle::Existing(key_id), &key.spec, &status), account)));
     }
     let (Some(target_key_id), Some(account_ref)) = (pointer.target_key_id, pointer.account_ref) else {
         return Ok(Err(Refusal::new(
-            "InvalidSpec",
+            Reason::InvalidSpec,
             "set spec.keyRef, or spec.targetKeyId with spec.accountRef",
             false,
         )));

@@ -27,6 +27,7 @@ use super::context::{Context, ControllerError};
 use super::events;
 use super::key::FINALIZER;
 use super::share::NamespaceShare;
+use crate::api::Reason;
 use crate::api::{Kind, KmsAlias, KmsKey, ObjectName};
 
 /// An object as the watch delivers it: decoded, or the reason it could not be.
@@ -165,9 +166,13 @@ where
             "; its deletion waits until then, or remove the finalizer {FINALIZER} to leave KMS as it is"
         ));
     }
-    events::publish(&ctx.recorder, object, vec![events::event(EventType::Warning, "InvalidObject", "Reconcile", note)])
-        .await;
-    ctx.metrics.error(&name, "InvalidObject");
+    events::publish(
+        &ctx.recorder,
+        object,
+        vec![events::event(EventType::Warning, Reason::InvalidObject, "Reconcile", note)],
+    )
+    .await;
+    ctx.metrics.error(&name, Reason::InvalidObject);
     ctx.metrics.refused(&name);
     Ok(Action::requeue(ctx.requeue.failure(&name)))
 }

@@ -1,3 +1,4 @@
+use crate::api::Reason;
 use crate::aws::{AwsError, ErrorKind};
 
 /// Why a resource could not be reconciled; each variant says what the user can do.
@@ -45,7 +46,7 @@ pub enum EngineError {
 
     /// AWS has not caught up yet and the pass spent its wait budget: looked at again shortly.
     #[error("{what}; looking again shortly")]
-    StillWaiting { reason: &'static str, what: String },
+    StillWaiting { reason: Reason, what: String },
 
     /// The process was asked to stop before this change started.
     #[error("interrupted before: {0}")]
@@ -93,19 +94,19 @@ impl From<AwsError> for EngineError {
 
 impl EngineError {
     /// CamelCase reason for conditions, events and metrics.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            EngineError::Credentials { .. } => "CredentialsError",
+            EngineError::Credentials { .. } => Reason::CredentialsError,
             EngineError::Unverified { source, .. } => source.reason(),
-            EngineError::WrongAccount { .. } => "WrongAccount",
+            EngineError::WrongAccount { .. } => Reason::WrongAccount,
             EngineError::Aws { source, .. } => source.reason(),
-            EngineError::PolicyRefused { .. } => "PolicyRefused",
-            EngineError::PrincipalNotFound { .. } => "PrincipalNotFound",
-            EngineError::NotConverged { .. } => "NotConverged",
+            EngineError::PolicyRefused { .. } => Reason::PolicyRefused,
+            EngineError::PrincipalNotFound { .. } => Reason::PrincipalNotFound,
+            EngineError::NotConverged { .. } => Reason::NotConverged,
             EngineError::Ambiguous(source) => source.reason(),
-            EngineError::Unresolved(_) => "ReferenceNotReady",
-            EngineError::StillWaiting { reason, .. } => reason,
-            EngineError::Interrupted(_) => "Interrupted",
+            EngineError::Unresolved(_) => Reason::ReferenceNotReady,
+            EngineError::StillWaiting { reason, .. } => *reason,
+            EngineError::Interrupted(_) => Reason::Interrupted,
         }
     }
 
@@ -156,7 +157,7 @@ mod tests {
             text.contains("(arn:aws:sts::111122223333:assumed-role/kms-operator/s) needs kms:PutKeyPolicy"),
             "{text}"
         );
-        assert_eq!(error.reason(), "AccessDenied");
+        assert_eq!(error.reason(), Reason::AccessDenied);
         assert!(!error.is_transient());
     }
 }

@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::CreateIntent;
+use crate::api::Reason;
 use crate::aws::KmsClient;
 use crate::engine::cache::lock;
 use crate::engine::{Engine, EngineError};
@@ -75,7 +76,7 @@ impl Engine {
             }
             if Instant::now() >= deadline {
                 return Err(EngineError::StillWaiting {
-                    reason: "CreateInQuestion",
+                    reason: Reason::CreateInQuestion,
                     what: format!(
                         "a CreateKey for {owner} whose outcome is unknown may still show in ListKeys for {}s; no other key is created before",
                         window_ends.saturating_duration_since(Instant::now()).as_secs()
