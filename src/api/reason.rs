@@ -61,7 +61,7 @@ reasons! {
     KeyIncomplete,
     /// The key waits for its imported key material (origin EXTERNAL).
     PendingImport,
-    /// The key is in a state that cannot be used (PendingImport, Unavailable, ...).
+    /// The key is in a state that cannot be used (Unavailable, Creating, ...).
     KeyNotUsable,
     /// The key could not be read.
     Unknown,
@@ -197,15 +197,11 @@ reasons! {
     DuplicateRemoved,
     /// The object changed during the pass; it runs again.
     StaleObject,
-    /// The Kubernetes API failed.
+    /// The Kubernetes API failed (or could not be reached).
     KubernetesApi,
-}
-
-impl Reason {
-    /// The reason `text` spells, if it is one.
-    pub fn parse(text: &str) -> Option<Reason> {
-        Reason::ALL.iter().copied().find(|r| r.as_str() == text)
-    }
+    /// kms-operator failed internally (a request it could not build, an answer it could not
+    /// read): a fault to report, not the resource's.
+    InternalError,
 }
 
 impl fmt::Display for Reason {
@@ -226,8 +222,17 @@ impl AsRef<str> for Reason {
     }
 }
 
-impl From<Reason> for String {
-    fn from(reason: Reason) -> String {
-        reason.as_str().to_owned()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_spelled_by_its_name() {
+        for reason in Reason::ALL {
+            assert_eq!(format!("{reason:?}"), reason.as_str());
+            assert_eq!(serde_json::to_value(reason).unwrap(), serde_json::json!(reason.as_str()));
+        }
+        let names: std::collections::BTreeSet<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), Reason::ALL.len());
     }
 }
