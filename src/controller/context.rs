@@ -136,6 +136,15 @@ impl Context {
         S: CommonStatus,
     {
         let generation = object.meta().generation;
+        if let Outcome::Failed(error) = &report.outcome
+            && error.is_stale()
+        {
+            // As in `error_policy`: the pass acted on an old view, which is nothing to report.
+            tracing::info!(object = %name, %error, "the object changed during the pass; reconciling again");
+            self.metrics.error(name, Reason::StaleObject);
+            self.metrics.reconciled(name, "retrying", started.elapsed());
+            return Ok(Action::requeue(STALE_RETRY));
+        }
         // Waiting for AWS to catch up is no failure to keep quiet about: it shows at once (and a
         // create KMS refused on the way is cleared from status with it).
         let transient = matches!(&report.outcome, Outcome::Failed(e) if e.is_transient() && !e.is_waiting());

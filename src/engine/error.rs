@@ -1,5 +1,6 @@
 use crate::api::Reason;
 use crate::aws::{AwsError, ErrorKind};
+use crate::engine::key::IntentError;
 
 /// Why a resource could not be reconciled; each variant says what the user can do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,6 +52,10 @@ pub enum EngineError {
     /// The process was asked to stop before this change started.
     #[error("interrupted before: {0}")]
     Interrupted(String),
+
+    /// The intent to create a key could not be recorded, so no key was created.
+    #[error("could not record the intent to create a key, so none was created: {0}")]
+    Intent(IntentError),
 }
 
 /// What to do about missing or refused credentials, at the command line and in a cluster.
@@ -107,6 +112,9 @@ impl EngineError {
             EngineError::Unresolved(_) => Reason::ReferenceNotReady,
             EngineError::StillWaiting { reason, .. } => *reason,
             EngineError::Interrupted(_) => Reason::Interrupted,
+            EngineError::Intent(IntentError::Stale(_)) => Reason::StaleObject,
+            EngineError::Intent(IntentError::Unavailable(_)) => Reason::KubernetesApi,
+            EngineError::Intent(IntentError::Internal(_)) => Reason::InternalError,
         }
     }
 
@@ -117,9 +125,17 @@ impl EngineError {
             EngineError::NotConverged { .. }
             | EngineError::Unresolved(_)
             | EngineError::Ambiguous(_)
-            | EngineError::StillWaiting { .. } => true,
+            | EngineError::StillWaiting { .. }
+            | EngineError::Intent(IntentError::Unavailable(_)) => true,
             _ => false,
         }
+    }
+
+    /// The pass acted on an old view of its object: the next pass, on the new one, decides
+    /// again. Not a failure of the resource, nothing to report, and nothing to retry within the
+    /// pass (the view stays old), so not transient.
+    pub fn is_stale(&self) -> bool {
+        matches!(self, EngineError::Intent(IntentError::Stale(_)))
     }
 
     /// The pass ended waiting for AWS to catch up, within its budget.
