@@ -35,5 +35,5 @@ async fn check(account: &Arc<AwsAccount>, ctx: &Context) -> Result<Action, Contr
     }
     let config = AccountConfig::from_spec(&account.name_any(), &account.spec);
     let report = ctx.engine.check_account(&config, account.spec.monitoring.as_ref(), Some(Mode::Apply)).await;
-    ctx.finish(&api, account.as_ref(), &name, previous, report, started).await
+    ctx.finish(&api, account.as_ref(), &name, previous, report, None, started).await
 }

@@ -5,7 +5,7 @@
 use kube::Resource;
 
 use super::context::{Context, ControllerError, Refusal};
-use super::targets::{resolve, resolve_recorded};
+use super::targets::{missing_account, resolve, resolve_recorded};
 use crate::api::KmsKey;
 use crate::api::Reason;
 use crate::api::monitoring::AccountMonitoring;
@@ -89,11 +89,7 @@ impl Context {
             }
         }
         let Some(account) = account else {
-            return Ok(Err(Refusal::new(
-                Reason::AccountNotFound,
-                format!("AwsAccount {name} does not exist: create it, or fix spec.accountRef"),
-                true,
-            )));
+            return Ok(Err(missing_account(name)));
         };
         let labels = self.namespace_labels(&namespace_of(key)).await?;
         let spec = &account.spec;
@@ -103,7 +99,7 @@ impl Context {
                 tenant,
                 monitoring: spec.monitoring.clone(),
             }),
-            Err(refusals) => Err(refused(&refusals)),
+            Err(refusals) => Err(refused(&refusals).about(account.object_ref(&()))),
         })
     }
 
@@ -143,7 +139,7 @@ impl Context {
         };
         let tenant = match admitted {
             Ok(tenant) => tenant,
-            Err(refusals) => return Ok(Err(refused(&refusals))),
+            Err(refusals) => return Ok(Err(refused(&refusals).about(account.object_ref(&())))),
         };
         let mut previous_accounts = Vec::new();
         for name in object.recorded_accounts().into_iter().filter(|name| *name != target.account.name) {

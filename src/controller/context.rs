@@ -3,6 +3,7 @@
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -64,17 +65,24 @@ pub struct Context {
 }
 
 /// Why a resource cannot be reconciled before any call to AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
     pub reason: Reason,
     pub message: String,
     /// Whether waiting can help (a referenced object may appear); else only a spec change can.
     pub retry: bool,
+    /// The object the refusal is about (the AwsAccount whose rules refuse or that is missing,
+    /// the KmsKey that is missing or has no key yet): the Event's `related`.
+    pub related: Option<ObjectReference>,
 }
 
 impl Refusal {
     pub fn new(reason: Reason, message: impl Into<String>, retry: bool) -> Self {
-        Refusal { reason, message: message.into(), retry }
+        Refusal { reason, message: message.into(), retry, related: None }
+    }
+
+    pub fn about(self, related: ObjectReference) -> Self {
+        Refusal { related: Some(related), ..self }
     }
 
     pub fn conditions(&self) -> Vec<ConditionUpdate> {
@@ -122,6 +130,8 @@ impl ControllerError {
 impl Context {
     /// Writes the outcome of a pass: status (only if changed), Events, metrics; returns when to
     /// come back.
+    // The arguments are one pass's end, each needed once.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish<K, S>(
         &self,
         api: &Api<K>,
@@ -129,6 +139,7 @@ impl Context {
         name: &ObjectName,
         previous: Option<&S>,
         report: Report<S>,
+        related: Option<&ObjectReference>,
         started: Instant,
     ) -> Result<Action, ControllerError>
     where
@@ -169,7 +180,7 @@ impl Context {
         if let Some(status) = &written {
             patch_status(api, object, previous, status).await?;
         }
-        events::publish(&self.recorder, object, events::events_for(&report, drift)).await;
+        events::publish(&self.recorder, object, events::events_for(&report, drift, related)).await;
         if matches!(report.outcome, Outcome::Refused(_)) {
             self.metrics.refused(name);
         } else {
@@ -245,6 +256,7 @@ impl Context {
                 "Reconcile",
                 refusal.message.clone(),
             );
+            let event = kube::runtime::events::Event { secondary: refusal.related.clone(), ..event };
             events::publish(&self.recorder, object, vec![event]).await;
         }
         self.metrics.error(name, refusal.reason);

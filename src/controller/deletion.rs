@@ -33,7 +33,7 @@ pub async fn finish<K, S>(
 where
     K: Resource<DynamicType = ()>,
 {
-    let mut published = events::events_for(report, false);
+    let mut published = events::events_for(report, false, None);
     for notice in &report.notices {
         published.push(events::event(EventType::Normal, notice.reason, "Delete", notice.message.clone()));
     }

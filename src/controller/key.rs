@@ -16,7 +16,7 @@ use super::context::{Context, ControllerError, object_name};
 use super::status::{StatusIntent, api_for};
 use super::{deletion, dependents, events, gate};
 use crate::api::Reason;
-use crate::api::{Kind, KmsKey, KmsKeyStatus, ObjectName};
+use crate::api::{AwsAccount, Kind, KmsKey, KmsKeyStatus, ObjectName};
 use crate::engine::key::{KeyReport, KeyRequest, Memory, REPLACE_DELETED_KEY};
 use crate::engine::{Mode, Outcome};
 
@@ -81,7 +81,8 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
     record_key_state(ctx, &name, key, &report);
     events::publish(&ctx.recorder, key, alarm_events(previous, &report.status)).await;
     let latest = recorder.latest(key);
-    ctx.finish(&api, &latest, &name, latest.status.as_ref(), report, started).await.map(Some)
+    let related = events::reference::<AwsAccount>(None, &admitted.account.name);
+    ctx.finish(&api, &latest, &name, latest.status.as_ref(), report, Some(&related), started).await.map(Some)
 }
 
 /// The key's state for the metrics, from the pass that read it. A pass that failed before

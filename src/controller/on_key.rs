@@ -20,7 +20,7 @@ use super::context::{Context, ControllerError, Refusal, object_name};
 use super::key::FINALIZER;
 use super::status::api_for;
 use super::{deletion, events, gate};
-use crate::api::Reason;
+use crate::api::{AwsAccount, Reason};
 use crate::engine::on_key::OnKey;
 use crate::engine::{Mode, Outcome};
 
@@ -105,7 +105,8 @@ async fn pass<T: OnKeyResource>(object: &T, ctx: &Context, mode: Mode) -> Result
     if mode == Mode::Plan && gate::admits(&report) {
         return Ok(None);
     }
-    ctx.finish(&api, object, &name, previous, report, started).await.map(Some)
+    let related = events::reference::<AwsAccount>(None, &admitted.target.account.name);
+    ctx.finish(&api, object, &name, previous, report, Some(&related), started).await.map(Some)
 }
 
 /// An admitted object its account's rules now refuse (a grantee whose account was taken out of
@@ -130,7 +131,7 @@ async fn withdraw<T: OnKeyResource>(
         ctx.metrics.error(&name, error.reason());
         return ctx.refuse(&api, object, &name, previous, refusal, started).await;
     }
-    events::publish(&ctx.recorder, object, events::events_for(&report, false)).await;
+    events::publish(&ctx.recorder, object, events::events_for(&report, false, None)).await;
     ctx.refuse_as(&api, object, &name, previous, report.status, refusal, started).await
 }
 
