@@ -22,6 +22,7 @@ pub mod server;
 mod share;
 pub mod status;
 mod targets;
+mod unreadable;
 pub mod watched;
 
 use std::sync::Arc;
