@@ -13,14 +13,15 @@ use serde::de::DeserializeOwned;
 
 use super::backoff::Requeue;
 use super::caches::Caches;
+use super::decision::{Retry, Standing, decide};
 use super::events;
 use super::metrics::Metrics;
 use super::status::{next_status, patch_status};
 use crate::api::ObjectName;
 use crate::api::Reason;
-use crate::api::conditions::{ConditionUpdate, READY, SYNCED, is_true};
+use crate::api::conditions::{ConditionUpdate, READY, SYNCED};
 use crate::api::status::CommonStatus;
-use crate::engine::{Engine, Outcome, Report};
+use crate::engine::{Engine, Report};
 
 /// How soon a pass that met a newer version of its object runs again: the cache catches up
 /// within moments, and the failure backoff is for failures.
@@ -128,8 +129,8 @@ impl ControllerError {
 }
 
 impl Context {
-    /// Writes the outcome of a pass: status (only if changed), Events, metrics; returns when to
-    /// come back.
+    /// Carries out what the end of a pass calls for (`decision::decide`): status (only if
+    /// changed), Events, metrics; returns when to come back.
     // The arguments are one pass's end, each needed once.
     #[allow(clippy::too_many_arguments)]
     pub async fn finish<K, S>(
@@ -146,70 +147,34 @@ impl Context {
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
         S: CommonStatus,
     {
-        let generation = object.meta().generation;
-        if let Outcome::Failed(error) = &report.outcome
-            && error.is_stale()
-        {
-            // As in `error_policy`: the pass acted on an old view, which is nothing to report.
-            tracing::info!(object = %name, %error, "the object changed during the pass; reconciling again");
-            self.metrics.error(name, Reason::StaleObject);
-            self.metrics.reconciled(name, "retrying", started.elapsed());
-            return Ok(Action::requeue(STALE_RETRY));
-        }
-        // Waiting for AWS to catch up is no failure to keep quiet about: it shows at once (and a
-        // create KMS refused on the way is cleared from status with it).
-        let transient = matches!(&report.outcome, Outcome::Failed(e) if e.is_transient() && !e.is_waiting());
-        if transient && self.requeue.failures(name) < self.quiet_retries {
-            let delay = self.requeue.failure(name);
-            if let Outcome::Failed(error) = &report.outcome {
-                tracing::info!(object = %name, %error, ?delay, "transient failure; retrying without reporting it yet");
-                self.metrics.error(name, error.reason());
-            }
-            self.metrics.reconciled(name, "retrying", started.elapsed());
-            return Ok(Action::requeue(delay));
-        }
-        // Drift: live state moved while the spec stayed what was last synced.
-        let was_synced = previous
-            .is_some_and(|p| is_true(p.conditions(), SYNCED) == Some(true) && p.observed_generation() == generation);
-        let drift = was_synced && !report.changes.is_empty();
-        if drift {
+        let quiet_retries_left = self.requeue.failures(name) < self.quiet_retries;
+        let decision = decide(previous, &report, object.meta().generation, &now(), quiet_retries_left, related);
+        if decision.drift_found {
             self.metrics.drift(name);
         }
-        let updates = report.conditions();
-        let written = next_status(previous, report.status.clone(), &updates, generation, &now());
-        if let Some(status) = &written {
+        if let Some(status) = &decision.status {
             patch_status(api, object, previous, status).await?;
         }
-        events::publish(&self.recorder, object, events::events_for(&report, drift, related)).await;
-        if matches!(report.outcome, Outcome::Refused(_)) {
-            self.metrics.refused(name);
-        } else {
-            self.metrics.conditions(name, report.ready.status, report.synced.status);
-            let conditions = written.as_ref().or(previous).map(CommonStatus::conditions).unwrap_or_default();
-            let drifting = drift || report.outcome == Outcome::Drifted || self.metrics.is_drifting(name);
-            self.track_drift(name, drifting, conditions);
+        events::publish(&self.recorder, object, decision.events).await;
+        match &decision.standing {
+            Standing::Quiet { why } => tracing::info!(object = %name, why, "retrying without reporting it yet"),
+            Standing::Refused => self.metrics.refused(name),
+            Standing::Counted { ready, synced, drifting } => {
+                self.metrics.conditions(name, *ready, *synced);
+                let conditions =
+                    decision.status.as_ref().or(previous).map(CommonStatus::conditions).unwrap_or_default();
+                self.track_drift(name, *drifting || self.metrics.is_drifting(name), conditions);
+            }
         }
-        let (result, delay) = match &report.outcome {
-            Outcome::InSync => ("in_sync", self.requeue.success(name)),
-            Outcome::Changed => ("changed", self.requeue.success(name)),
-            Outcome::Pending | Outcome::Drifted => ("drift", self.requeue.success(name)),
-            Outcome::Blocked => {
-                // A key gone or taken out of service outside the operator shows here by reason.
-                if let Some(blocker) = report.blockers.first() {
-                    self.metrics.error(name, blocker.reason);
-                }
-                ("blocked", self.requeue.failure(name))
-            }
-            Outcome::Refused(refusal) => {
-                self.metrics.error(name, refusal.reason);
-                ("refused", self.requeue.failure(name))
-            }
-            Outcome::Failed(error) => {
-                self.metrics.error(name, error.reason());
-                ("failed", self.requeue.failure(name))
-            }
+        if let Some(reason) = decision.error {
+            self.metrics.error(name, reason);
+        }
+        let delay = match decision.retry {
+            Retry::Resync => self.requeue.success(name),
+            Retry::Backoff => self.requeue.failure(name),
+            Retry::Soon => STALE_RETRY,
         };
-        self.metrics.reconciled(name, result, started.elapsed());
+        self.metrics.reconciled(name, decision.result, started.elapsed());
         Ok(Action::requeue(delay))
     }
 

@@ -7,6 +7,7 @@ pub mod args;
 pub mod backoff;
 pub mod caches;
 pub mod context;
+mod decision;
 mod deletion;
 mod dependents;
 pub mod events;
