@@ -5,6 +5,7 @@ mod support;
 
 use std::time::Duration;
 
+use kms_operator::api::Reason;
 use kms_operator::local::runner::{Command, Runner};
 use support::engine::{engine, load, run};
 use support::kms;
@@ -56,7 +57,7 @@ async fn a_failing_key_does_not_stop_the_others() {
     assert_eq!(output.exit_code(), 1);
     let failed: Vec<_> = output.results.iter().filter(|r| r.failed()).collect();
     assert_eq!(failed.len(), 1, "exactly one resource failed");
-    assert_eq!(failed[0].synced.reason, "AccessDenied");
+    assert_eq!(failed[0].synced.reason, Reason::AccessDenied);
     assert_eq!(kms::key_ids(&client).await.len(), 2, "the other two converged");
 }
 

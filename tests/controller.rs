@@ -10,6 +10,7 @@ use std::time::Duration;
 use kms_operator::api::{AwsAccount, KmsAlias, KmsGrant, KmsKey};
 use kms_operator::controller::{ControllerOptions, FINALIZER, run_controllers};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
 use serde_json::json;
 use support::cluster::{Cluster, condition, key_object, object_in};
 use support::kms;
@@ -184,6 +185,62 @@ async fn key_status_opt(cluster: &Cluster, name: &str) -> Option<kms_operator::a
     cluster.get::<KmsKey>("apps", name).await.and_then(|k| k.status)
 }
 
+/// The intent's write meets a newer version of the KmsKey (409 Conflict): the pass read an old
+/// view, so it creates nothing and reports nothing, however often that happens (more often than
+/// the quiet retries of a failure), and the next pass on the new version creates the key once.
+#[tokio::test]
+async fn a_stale_intent_write_creates_nothing_and_is_retried_quietly() {
+    let (_moto, cluster, client) = setup().await;
+    cluster.create::<KmsKey>("apps", key_object("raced", json!({}))).await;
+    cluster.reconcile_key("raced").await.expect("finalizer added");
+    let passes = cluster.ctx.quiet_retries as usize + 2;
+    for pass in 0..passes {
+        cluster.fake.fail_next("PATCH", "/kmskeys/raced/status", 409, 1);
+        let action = cluster.reconcile_key("raced").await.expect("a stale view is no failure");
+        assert_eq!(action, Action::requeue(Duration::from_secs(1)), "pass {pass}: looked at again at once, no backoff");
+    }
+    assert_eq!(kms::key_ids(&client).await, Vec::<String>::new(), "no CreateKey without its intent on record");
+    let conditions = key_status_opt(&cluster, "raced").await.map(|s| s.conditions).unwrap_or_default();
+    assert_eq!(conditions, Vec::new(), "nothing reported in status");
+    assert_eq!(cluster.event_reasons("raced"), Vec::<String>::new(), "no Event");
+    let metrics = cluster.ctx.metrics.render();
+    let stale = format!(r#"kms_operator_reconcile_errors_total{{kind="KmsKey",reason="StaleObject"}} {passes}"#);
+    assert!(metrics.contains(&stale), "{metrics}");
+
+    cluster.reconcile_key("raced").await.unwrap();
+    let status = key_status(&cluster, "raced").await;
+    assert_eq!(kms::key_ids(&client).await, vec![status.key_id.clone().expect("created")]);
+    assert_eq!(condition(&status.conditions, "Ready").status, "True");
+}
+
+/// A fault of the operator itself on the intent's write (an answer it cannot read) is reported
+/// at once as `InternalError`, apart from references that are not ready and from the API being
+/// away; nothing is created meanwhile.
+#[tokio::test]
+async fn an_internal_error_on_the_intent_write_is_reported_as_such_at_once() {
+    let (_moto, cluster, client) = setup().await;
+    cluster.create::<KmsKey>("apps", key_object("garbled", json!({}))).await;
+    cluster.reconcile_key("garbled").await.expect("finalizer added");
+    // A 200 whose body is no KmsKey: the client cannot read the answer.
+    cluster.fake.fail_next("PATCH", "/kmskeys/garbled/status", 200, 1);
+    cluster.reconcile_key("garbled").await.expect("reported in status");
+    assert_eq!(kms::key_ids(&client).await, Vec::<String>::new(), "nothing created");
+    let synced = condition(&key_status(&cluster, "garbled").await.conditions, "Synced").clone();
+    assert_eq!((synced.status.as_str(), synced.reason.as_str()), ("False", "InternalError"), "{synced:?}");
+    assert!(synced.message.contains("could not record the intent to create a key"), "{}", synced.message);
+    assert_eq!(cluster.event_reasons("garbled"), vec!["InternalError".to_owned()]);
+
+    // The API answering 500 is the API's trouble, worth another try within the pass: the key is
+    // created once, and nothing is reported.
+    cluster.create::<KmsKey>("apps", key_object("busy", json!({}))).await;
+    cluster.reconcile_key("busy").await.expect("finalizer added");
+    cluster.fake.fail_next("PATCH", "/kmskeys/busy/status", 500, 1);
+    cluster.reconcile_key("busy").await.expect("retried");
+    let status = key_status(&cluster, "busy").await;
+    assert_eq!(condition(&status.conditions, "Synced").reason, "InSync");
+    assert_eq!(kms::key_ids(&client).await, vec![status.key_id.expect("created once")]);
+}
+
 #[tokio::test]
 async fn throttling_is_retried_and_never_marks_the_resource_failed() {
     let moto = Moto::start();
@@ -192,6 +249,7 @@ async fn throttling_is_retried_and_never_marks_the_resource_failed() {
     cluster.namespace("apps", json!({})).await;
     cluster.account(&proxy.endpoint(), json!({})).await;
     cluster.create::<KmsKey>("apps", key_object("busy", json!({}))).await;
+    cluster.reconcile_key("busy").await.expect("finalizer added");
     cluster.reconcile_key("busy").await.unwrap();
     // More throttles than one pass retries: the pass gives up quietly and the next succeeds.
     proxy.inject("CreateKey", Fault::throttle(), 14);

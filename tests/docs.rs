@@ -22,6 +22,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use kms_operator::api::Reason;
 use kms_operator::aws::Op;
 use serde_json::Value;
 use support::cli::kms_operator_in;
@@ -388,6 +389,90 @@ fn tables_of_flags_and_quotas_match_the_binary() {
     }
     assert!(rows >= 20, "only {rows} table rows checked");
     report(problems);
+}
+
+// ---- reasons ---------------------------------------------------------------------------
+
+/// The reasons a cell of a reason column names: a comma-separated list, each the first word of
+/// its part (`ClaimConflict (blocked)`).
+fn reasons_in(cell: &str) -> Vec<String> {
+    cell.split(',').filter_map(|part| part.split_whitespace().next()).map(str::to_owned).collect()
+}
+
+fn reason_column(table: &Table) -> Option<usize> {
+    table.header.iter().position(|h| h.trim().eq_ignore_ascii_case("reason"))
+}
+
+/// docs/api.md's table of reasons (`| reason | condition | meaning |`) against `known`: every
+/// row names known reasons only, and every known reason has a row. Other tables of the docs
+/// with a reason column may name known reasons only.
+fn reason_table_problems(pages: &[Page], known: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut listed = BTreeSet::new();
+    let mut tables = 0;
+    for page in pages {
+        for table in &page.tables {
+            let Some(column) = reason_column(table) else { continue };
+            let complete = page.path == "docs/api.md" && column == 0 && table.header.len() == 3;
+            tables += usize::from(complete);
+            for (i, row) in table.rows.iter().enumerate() {
+                let names = reasons_in(&row[column]);
+                if names.is_empty() {
+                    problems.push(format!("{}:{} row {}: no reason", table.page, table.line, i + 1));
+                }
+                for name in names {
+                    if !known.contains(&name.as_str()) {
+                        problems.push(format!("{}:{} row {}: {name:?} is no Reason", table.page, table.line, i + 1));
+                    } else if complete {
+                        listed.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    if tables != 1 {
+        problems
+            .push(format!("docs/api.md has {tables} tables of reasons (| reason | condition | meaning |), not one"));
+    }
+    let missing = known.iter().filter(|r| !listed.contains(**r));
+    problems.extend(missing.map(|r| format!("docs/api.md's table of reasons has no row for {r}")));
+    problems
+}
+
+fn api_page() -> Vec<Page> {
+    vec![docs::page_at("docs/api.md")]
+}
+
+fn all_reasons() -> Vec<&'static str> {
+    Reason::ALL.iter().map(|r| r.as_str()).collect()
+}
+
+#[test]
+fn every_reason_has_a_row_in_the_api_docs_and_every_row_is_a_reason() {
+    let known = all_reasons();
+    assert!(known.len() > 60, "{known:?}");
+    report(reason_table_problems(&all_pages(), &known));
+}
+
+#[test]
+fn a_reason_missing_from_the_table_or_a_row_naming_none_is_caught() {
+    // A variant added to the code without its row.
+    let mut known = all_reasons();
+    known.push("BrandNewReason");
+    assert_eq!(
+        reason_table_problems(&api_page(), &known),
+        vec!["docs/api.md's table of reasons has no row for BrandNewReason".to_owned()]
+    );
+    // A row left in the docs for a reason the code no longer gives.
+    let known: Vec<&str> = all_reasons().into_iter().filter(|r| *r != "Retained").collect();
+    let problems = reason_table_problems(&api_page(), &known);
+    assert!(problems.len() == 1 && problems[0].contains("\"Retained\" is no Reason"), "{problems:?}");
+    // A table that trails off.
+    let mut pages = api_page();
+    let table = pages[0].tables.iter_mut().find(|t| reason_column(t) == Some(0) && t.header.len() == 3).unwrap();
+    table.rows.push(vec!["Throttled, ...".into(), "Synced=False".into(), "the rest".into()]);
+    let problems = reason_table_problems(&pages, &all_reasons());
+    assert!(problems.len() == 1 && problems[0].contains("\"...\" is no Reason"), "{problems:?}");
 }
 
 // ---- links -----------------------------------------------------------------------------

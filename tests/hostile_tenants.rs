@@ -551,8 +551,9 @@ async fn label_and_status_writes_start_no_pass_and_a_delete_event_forgets() {
 }
 
 /// After a rollback the cluster serves a newer CRD than the binary's: an object using a field
-/// only the newer version has is stored as it is, and is one error reported on it (naming the
-/// field) while the other objects of the kind converge.
+/// only the newer version has is stored as it is, and is one error reported on it (in its
+/// status, `Synced=False` with reason `InvalidObject`, and an Event, both naming the field)
+/// while the other objects of the kind converge, one created before and one after it.
 #[tokio::test]
 async fn an_object_with_a_field_this_binary_does_not_know_is_one_error() {
     let moto = Moto::start();
@@ -569,6 +570,15 @@ async fn an_object_with_a_field_this_binary_does_not_know_is_one_error() {
 
     let running = start(&cluster, ControllerOptions::new(None, 4));
     wait_for("apps/current converges", || ready(&cluster, "apps", "current")).await;
+    let synced = wait_for("apps/newer's status says it cannot be read", || async {
+        let stored = cluster.fake.objects("kmsoperator.dev/v1alpha1", "kmskeys");
+        let newer = stored.into_iter().find(|o| o["metadata"]["name"] == "newer")?;
+        let conditions = newer["status"]["conditions"].as_array()?.clone();
+        conditions.into_iter().find(|c| c["type"] == "Synced")
+    })
+    .await;
+    cluster.create::<KmsKey>("apps", key_object_in("apps", "later", json!({}))).await;
+    wait_for("apps/later converges", || ready(&cluster, "apps", "later")).await;
     let note = wait_for("apps/newer is reported unreadable", || async {
         let events = cluster.fake.objects("events.k8s.io/v1", "events");
         events
@@ -580,9 +590,13 @@ async fn an_object_with_a_field_this_binary_does_not_know_is_one_error() {
     stop(running).await;
 
     assert!(note.contains("keyAgreement"), "the Event names the field: {note}");
+    assert_eq!((&synced["status"], &synced["reason"]), (&json!("False"), &json!("InvalidObject")), "{synced}");
+    let message = synced["message"].as_str().unwrap_or_default();
+    assert!(message.contains("spec.keyAgreement: unknown field"), "the condition names the field: {message}");
+    assert_eq!(cluster.fake.writes_to("/kmskeys/newer/status"), 1, "written once, not again on every retry");
     let stored = cluster.fake.objects("kmsoperator.dev/v1alpha1", "kmskeys");
     let newer = stored.iter().find(|o| o["metadata"]["name"] == "newer").expect("still stored");
     assert!(newer["metadata"]["finalizers"].is_null(), "an object it cannot read gets no finalizer");
     let client = kms::client(&moto.endpoint(), REGION).await;
-    assert_eq!(kms::key_ids(&client).await.len(), 1, "only the readable key was created");
+    assert_eq!(kms::key_ids(&client).await.len(), 2, "only the readable keys were created");
 }

@@ -58,7 +58,7 @@ fn exported() -> Families {
     let metrics = Metrics::new(calls);
     let key = ObjectName::new(Kind::KmsKey, Some("apps"), "orders");
     metrics.reconciled(&key, "changed", Duration::from_millis(5));
-    metrics.error(&key, "AccessDenied");
+    metrics.error(&key, kms_operator::api::Reason::AccessDenied);
     metrics.drift(&key);
     metrics.conditions(&key, true, true);
     metrics.key_state(&key, "Enabled", true);

@@ -292,7 +292,7 @@ async fn a_topic_the_account_does_not_list_is_refused_before_any_call() {
     let output = run(&engine().await, ws.path(), Command::Apply).await;
     let key = output.results.iter().find(|r| r.object.name == "orders").unwrap();
     let kms_operator::engine::Outcome::Refused(refusal) = &key.outcome else { panic!("refused: {:?}", key.outcome) };
-    assert_eq!(refusal.reason, "NotPermitted");
+    assert_eq!(refusal.reason, kms_operator::api::Reason::NotPermitted);
     assert!(refusal.message.contains("not in spec.monitoring.alarmTopics"), "{}", refusal.message);
     assert_eq!(output.calls.count(Op::CreateKey), 0);
     assert!(alarm_names(&aws).await.iter().all(|n| !n.contains("/key/")), "no alarm of the key");

@@ -4,6 +4,7 @@
 
 mod support;
 
+use kms_operator::api::Reason;
 use kms_operator::aws::{AccountConfig, RetryPolicy};
 use kms_operator::engine::{EngineError, Outcome};
 use kms_operator::local::runner::Command;
@@ -71,7 +72,7 @@ async fn a_policy_refused_for_longer_than_the_timeout_is_reported() {
         panic!("expected PolicyRefused, got {:?}", result.outcome)
     };
     assert!(error.to_string().contains("IAM"), "{error}");
-    assert_eq!(result.synced.reason, "PolicyRefused");
+    assert_eq!(result.synced.reason, Reason::PolicyRefused);
     assert!(kms::key_ids(&s.kms).await.is_empty());
 }
 
@@ -173,7 +174,8 @@ async fn a_principal_deleted_from_iam_is_reported_and_not_retried_for_minutes() 
 
     let plan = run(&engine, s.ws.path(), Command::Plan).await;
     let planned = plan.results.iter().find(|r| r.object.name == "app").unwrap();
-    let notice = planned.notices.iter().find(|n| n.reason == "PrincipalNotFound").expect("PrincipalNotFound notice");
+    let notice =
+        planned.notices.iter().find(|n| n.reason == Reason::PrincipalNotFound).expect("PrincipalNotFound notice");
     for part in ["AllowKeyUse", "AROAEXAMPLEDELETED1234", "recreate the role or user", "remove it from the manifest"] {
         assert!(notice.message.contains(part), "{part}: {}", notice.message);
     }
@@ -186,7 +188,7 @@ async fn a_principal_deleted_from_iam_is_reported_and_not_retried_for_minutes() 
     let output = run(&patient, s.ws.path(), Command::Apply).await;
     let result = output.results.iter().find(|r| r.object.name == "app").unwrap();
     assert!(matches!(&result.outcome, Outcome::Failed(EngineError::PrincipalNotFound { .. })), "{:?}", result.outcome);
-    assert_eq!(result.synced.reason, "PrincipalNotFound");
+    assert_eq!(result.synced.reason, Reason::PrincipalNotFound);
     assert_eq!(s.proxy.injected("PutKeyPolicy"), 1, "one attempt, no propagation wait");
 
     // The fix the message names: the principal leaves the manifest.

@@ -132,6 +132,30 @@ async fn a_refused_import_gets_no_finalizer_and_its_deletion_reaches_no_kms_writ
     assert_eq!(w.team_a_key_state().await, before);
 }
 
+/// A refusal's Event names the object it is about as `related`: the AwsAccount whose rules
+/// refuse (at admission, and in the engine's pass), the AwsAccount or KmsKey that is missing.
+#[tokio::test]
+async fn a_refusal_s_event_names_the_account_or_key_it_is_about() {
+    let w = world().await;
+    let stolen = json!({"import": {"keyId": w.team_a_key}});
+    let nowhere = json!({"accountRef": "nowhere"});
+    for (namespace, name, spec) in
+        [("team-b", "stolen", &stolen), ("outsider", "stolen", &stolen), ("team-b", "lost", &nowhere)]
+    {
+        w.cluster.create::<KmsKey>(namespace, key_object_in(namespace, name, spec.clone())).await;
+        w.cluster.reconcile_key_in(namespace, name).await.expect("refused, not failed");
+    }
+    let missing_key = json!({"name": "alias/team-b/x", "keyRef": {"name": "missing"}});
+    w.cluster.create::<KmsAlias>("team-b", object_in("KmsAlias", "team-b", "dangling", missing_key)).await;
+    w.cluster.reconcile_on_key::<KmsAlias>("team-b", "dangling").await.expect("refused, not failed");
+
+    let account = vec!["AwsAccount test".to_owned()];
+    assert_eq!(w.cluster.event_related("stolen", "ForeignKey"), account, "refused by the engine's pass");
+    assert_eq!(w.cluster.event_related("stolen", "NamespaceNotAllowed"), account, "refused at admission");
+    assert_eq!(w.cluster.event_related("lost", "AccountNotFound"), vec!["AwsAccount nowhere".to_owned()]);
+    assert_eq!(w.cluster.event_related("dangling", "KeyNotFound"), vec!["KmsKey team-b/missing".to_owned()]);
+}
+
 #[tokio::test]
 async fn a_key_id_written_into_status_by_hand_opens_nothing() {
     let w = world().await;

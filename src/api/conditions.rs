@@ -2,6 +2,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use super::Reason;
 use super::catalog::MAX_CONDITION_MESSAGE_CHARS;
 
 pub const READY: &str = "Ready";
@@ -12,13 +13,13 @@ pub const SYNCED: &str = "Synced";
 pub struct ConditionUpdate {
     pub type_: &'static str,
     pub status: bool,
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
 }
 
 impl ConditionUpdate {
-    pub fn new(type_: &'static str, status: bool, reason: impl Into<String>, message: impl Into<String>) -> Self {
-        ConditionUpdate { type_, status, reason: reason.into(), message: message.into() }
+    pub fn new(type_: &'static str, status: bool, reason: Reason, message: impl Into<String>) -> Self {
+        ConditionUpdate { type_, status, reason, message: message.into() }
     }
 }
 
@@ -42,7 +43,7 @@ pub fn merge(
         merged.push(Condition {
             type_: update.type_.to_owned(),
             status,
-            reason: update.reason.clone(),
+            reason: update.reason.to_string(),
             message: bounded(&update.message),
             observed_generation: generation,
             last_transition_time,

@@ -6,6 +6,7 @@ use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 
 use super::credentials::credentials_failure;
 use super::operation::Op;
+use crate::api::Reason;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -69,20 +70,20 @@ impl AwsError {
     }
 
     /// A short CamelCase reason for conditions and metrics.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self.kind {
-            ErrorKind::NotFound => "NotFound",
-            ErrorKind::AccessDenied => "AccessDenied",
-            ErrorKind::Throttled => "Throttled",
-            ErrorKind::InvalidState => "InvalidKeyState",
-            ErrorKind::MalformedPolicy => "MalformedPolicy",
-            ErrorKind::AlreadyExists => "AlreadyExists",
-            ErrorKind::LimitExceeded => "LimitExceeded",
-            ErrorKind::Invalid => "InvalidRequest",
-            ErrorKind::ServerError => "ServerError",
-            ErrorKind::Network => "NetworkError",
-            ErrorKind::Credentials => "CredentialsError",
-            ErrorKind::Other => "AwsError",
+            ErrorKind::NotFound => Reason::NotFound,
+            ErrorKind::AccessDenied => Reason::AccessDenied,
+            ErrorKind::Throttled => Reason::Throttled,
+            ErrorKind::InvalidState => Reason::InvalidKeyState,
+            ErrorKind::MalformedPolicy => Reason::MalformedPolicy,
+            ErrorKind::AlreadyExists => Reason::AlreadyExists,
+            ErrorKind::LimitExceeded => Reason::LimitExceeded,
+            ErrorKind::Invalid => Reason::InvalidRequest,
+            ErrorKind::ServerError => Reason::ServerError,
+            ErrorKind::Network => Reason::NetworkError,
+            ErrorKind::Credentials => Reason::CredentialsError,
+            ErrorKind::Other => Reason::AwsError,
         }
     }
 

@@ -9,6 +9,7 @@ use kube::Api;
 use kube::runtime::controller::Action;
 
 use super::context::{Context, ControllerError, Refusal, object_name};
+use crate::api::Reason;
 use crate::api::validate::validate_account;
 use crate::api::{AwsAccount, Kind};
 use crate::aws::AccountConfig;
@@ -29,10 +30,10 @@ async fn check(account: &Arc<AwsAccount>, ctx: &Context) -> Result<Action, Contr
     if !issues.is_empty() {
         let message = issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
         return ctx
-            .refuse(&api, account.as_ref(), &name, previous, Refusal::new("InvalidSpec", message, false), started)
+            .refuse(&api, account.as_ref(), &name, previous, Refusal::new(Reason::InvalidSpec, message, false), started)
             .await;
     }
     let config = AccountConfig::from_spec(&account.name_any(), &account.spec);
     let report = ctx.engine.check_account(&config, account.spec.monitoring.as_ref(), Some(Mode::Apply)).await;
-    ctx.finish(&api, account.as_ref(), &name, previous, report, started).await
+    ctx.finish(&api, account.as_ref(), &name, previous, report, None, started).await
 }

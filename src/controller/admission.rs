@@ -5,8 +5,9 @@
 use kube::Resource;
 
 use super::context::{Context, ControllerError, Refusal};
-use super::targets::{resolve, resolve_recorded};
+use super::targets::{missing_account, resolve, resolve_recorded};
 use crate::api::KmsKey;
+use crate::api::Reason;
 use crate::api::monitoring::AccountMonitoring;
 use crate::api::tenancy;
 use crate::api::validate::validate_key;
@@ -55,7 +56,7 @@ impl AdmittedOnKey {
 
 fn invalid(issues: &[crate::api::validate::Issue]) -> Refusal {
     let message = issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-    Refusal::new("InvalidSpec", message, false)
+    Refusal::new(Reason::InvalidSpec, message, false)
 }
 
 /// Tenancy refusals are retried with backoff: the platform team may relabel the namespace or
@@ -63,7 +64,7 @@ fn invalid(issues: &[crate::api::validate::Issue]) -> Refusal {
 fn refused(refusals: &[tenancy::Refusal]) -> Refusal {
     match admission::summary(refusals) {
         Some((reason, message)) => Refusal::new(reason, message, true),
-        None => Refusal::new("NotPermitted", "refused without a reason", true),
+        None => Refusal::new(Reason::NotPermitted, "refused without a reason", true),
     }
 }
 
@@ -88,11 +89,7 @@ impl Context {
             }
         }
         let Some(account) = account else {
-            return Ok(Err(Refusal::new(
-                "AccountNotFound",
-                format!("AwsAccount {name} does not exist: create it, or fix spec.accountRef"),
-                true,
-            )));
+            return Ok(Err(missing_account(name)));
         };
         let labels = self.namespace_labels(&namespace_of(key)).await?;
         let spec = &account.spec;
@@ -102,7 +99,7 @@ impl Context {
                 tenant,
                 monitoring: spec.monitoring.clone(),
             }),
-            Err(refusals) => Err(refused(&refusals)),
+            Err(refusals) => Err(refused(&refusals).about(account.object_ref(&()))),
         })
     }
 
@@ -142,7 +139,7 @@ impl Context {
         };
         let tenant = match admitted {
             Ok(tenant) => tenant,
-            Err(refusals) => return Ok(Err(refused(&refusals))),
+            Err(refusals) => return Ok(Err(refused(&refusals).about(account.object_ref(&())))),
         };
         let mut previous_accounts = Vec::new();
         for name in object.recorded_accounts().into_iter().filter(|name| *name != target.account.name) {

@@ -3,6 +3,7 @@
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -12,13 +13,15 @@ use serde::de::DeserializeOwned;
 
 use super::backoff::Requeue;
 use super::caches::Caches;
+use super::decision::{Retry, Standing, decide};
 use super::events;
 use super::metrics::Metrics;
 use super::status::{next_status, patch_status};
 use crate::api::ObjectName;
-use crate::api::conditions::{ConditionUpdate, READY, SYNCED, is_true};
+use crate::api::Reason;
+use crate::api::conditions::{ConditionUpdate, READY, SYNCED};
 use crate::api::status::CommonStatus;
-use crate::engine::{Engine, Outcome, Report};
+use crate::engine::{Engine, Report};
 
 /// How soon a pass that met a newer version of its object runs again: the cache catches up
 /// within moments, and the failure backoff is for failures.
@@ -40,7 +43,7 @@ pub enum ControllerError {
     /// The pass cannot go on before other objects change (a key's deletion waits for the aliases
     /// and grants that use it): looked at again shortly.
     #[error("{message}")]
-    Waiting { reason: &'static str, message: String },
+    Waiting { reason: Reason, message: String },
     /// An object the pass refers to (its account, its key) cannot be decoded by this binary.
     #[error("{object} cannot be read: {error}")]
     Unreadable { object: String, error: String },
@@ -63,17 +66,24 @@ pub struct Context {
 }
 
 /// Why a resource cannot be reconciled before any call to AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
     /// Whether waiting can help (a referenced object may appear); else only a spec change can.
     pub retry: bool,
+    /// The object the refusal is about (the AwsAccount whose rules refuse or that is missing,
+    /// the KmsKey that is missing or has no key yet): the Event's `related`.
+    pub related: Option<ObjectReference>,
 }
 
 impl Refusal {
-    pub fn new(reason: &'static str, message: impl Into<String>, retry: bool) -> Self {
-        Refusal { reason, message: message.into(), retry }
+    pub fn new(reason: Reason, message: impl Into<String>, retry: bool) -> Self {
+        Refusal { reason, message: message.into(), retry, related: None }
+    }
+
+    pub fn about(self, related: ObjectReference) -> Self {
+        Refusal { related: Some(related), ..self }
     }
 
     pub fn conditions(&self) -> Vec<ConditionUpdate> {
@@ -119,8 +129,10 @@ impl ControllerError {
 }
 
 impl Context {
-    /// Writes the outcome of a pass: status (only if changed), Events, metrics; returns when to
-    /// come back.
+    /// Carries out what the end of a pass calls for (`decision::decide`): status (only if
+    /// changed), Events, metrics; returns when to come back.
+    // The arguments are one pass's end, each needed once.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish<K, S>(
         &self,
         api: &Api<K>,
@@ -128,67 +140,41 @@ impl Context {
         name: &ObjectName,
         previous: Option<&S>,
         report: Report<S>,
+        related: Option<&ObjectReference>,
         started: Instant,
     ) -> Result<Action, ControllerError>
     where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
         S: CommonStatus,
     {
-        let generation = object.meta().generation;
-        // Waiting for AWS to catch up is no failure to keep quiet about: it shows at once (and a
-        // create KMS refused on the way is cleared from status with it).
-        let transient = matches!(&report.outcome, Outcome::Failed(e) if e.is_transient() && !e.is_waiting());
-        if transient && self.requeue.failures(name) < self.quiet_retries {
-            let delay = self.requeue.failure(name);
-            if let Outcome::Failed(error) = &report.outcome {
-                tracing::info!(object = %name, %error, ?delay, "transient failure; retrying without reporting it yet");
-                self.metrics.error(name, error.reason());
-            }
-            self.metrics.reconciled(name, "retrying", started.elapsed());
-            return Ok(Action::requeue(delay));
-        }
-        // Drift: live state moved while the spec stayed what was last synced.
-        let was_synced = previous
-            .is_some_and(|p| is_true(p.conditions(), SYNCED) == Some(true) && p.observed_generation() == generation);
-        let drift = was_synced && !report.changes.is_empty();
-        if drift {
+        let quiet_retries_left = self.requeue.failures(name) < self.quiet_retries;
+        let decision = decide(previous, &report, object.meta().generation, &now(), quiet_retries_left, related);
+        if decision.drift_found {
             self.metrics.drift(name);
         }
-        let updates = report.conditions();
-        let written = next_status(previous, report.status.clone(), &updates, generation, &now());
-        if let Some(status) = &written {
+        if let Some(status) = &decision.status {
             patch_status(api, object, previous, status).await?;
         }
-        events::publish(&self.recorder, object, events::events_for(&report, drift)).await;
-        if matches!(report.outcome, Outcome::Refused(_)) {
-            self.metrics.refused(name);
-        } else {
-            self.metrics.conditions(name, report.ready.status, report.synced.status);
-            let conditions = written.as_ref().or(previous).map(CommonStatus::conditions).unwrap_or_default();
-            let drifting = drift || report.outcome == Outcome::Drifted || self.metrics.is_drifting(name);
-            self.track_drift(name, drifting, conditions);
+        events::publish(&self.recorder, object, decision.events).await;
+        match &decision.standing {
+            Standing::Quiet { why } => tracing::info!(object = %name, why, "retrying without reporting it yet"),
+            Standing::Refused => self.metrics.refused(name),
+            Standing::Counted { ready, synced, drifting } => {
+                self.metrics.conditions(name, *ready, *synced);
+                let conditions =
+                    decision.status.as_ref().or(previous).map(CommonStatus::conditions).unwrap_or_default();
+                self.track_drift(name, *drifting || self.metrics.is_drifting(name), conditions);
+            }
         }
-        let (result, delay) = match &report.outcome {
-            Outcome::InSync => ("in_sync", self.requeue.success(name)),
-            Outcome::Changed => ("changed", self.requeue.success(name)),
-            Outcome::Pending | Outcome::Drifted => ("drift", self.requeue.success(name)),
-            Outcome::Blocked => {
-                // A key gone or taken out of service outside the operator shows here by reason.
-                if let Some(blocker) = report.blockers.first() {
-                    self.metrics.error(name, blocker.reason);
-                }
-                ("blocked", self.requeue.failure(name))
-            }
-            Outcome::Refused(refusal) => {
-                self.metrics.error(name, refusal.reason);
-                ("refused", self.requeue.failure(name))
-            }
-            Outcome::Failed(error) => {
-                self.metrics.error(name, error.reason());
-                ("failed", self.requeue.failure(name))
-            }
+        if let Some(reason) = decision.error {
+            self.metrics.error(name, reason);
+        }
+        let delay = match decision.retry {
+            Retry::Resync => self.requeue.success(name),
+            Retry::Backoff => self.requeue.failure(name),
+            Retry::Soon => STALE_RETRY,
         };
-        self.metrics.reconciled(name, result, started.elapsed());
+        self.metrics.reconciled(name, decision.result, started.elapsed());
         Ok(Action::requeue(delay))
     }
 
@@ -235,6 +221,7 @@ impl Context {
                 "Reconcile",
                 refusal.message.clone(),
             );
+            let event = kube::runtime::events::Event { secondary: refusal.related.clone(), ..event };
             events::publish(&self.recorder, object, vec![event]).await;
         }
         self.metrics.error(name, refusal.reason);
@@ -272,20 +259,23 @@ impl Context {
 
     pub fn error_policy(&self, name: &ObjectName, error: &ControllerError) -> Action {
         if let ControllerError::Waiting { reason, message } = error {
-            tracing::info!(object = %name, reason, message, "waiting");
-            self.metrics.error(name, reason);
+            tracing::info!(object = %name, %reason, message, "waiting");
+            self.metrics.error(name, *reason);
             return Action::requeue(WAIT_RETRY);
         }
         if error.is_stale_write() {
             // Someone wrote the object after this pass read it: the pass's view is old, not
             // wrong; the next one reads the new version.
             tracing::info!(object = %name, "the object changed during the pass; reconciling again");
-            self.metrics.error(name, "StaleObject");
+            self.metrics.error(name, Reason::StaleObject);
             return Action::requeue(STALE_RETRY);
         }
         tracing::warn!(object = %name, %error, "reconcile failed");
-        let reason =
-            if matches!(error, ControllerError::Unreadable { .. }) { "InvalidObject" } else { "KubernetesApi" };
+        let reason = if matches!(error, ControllerError::Unreadable { .. }) {
+            Reason::InvalidObject
+        } else {
+            Reason::KubernetesApi
+        };
         self.metrics.error(name, reason);
         Action::requeue(self.requeue.failure(name))
     }

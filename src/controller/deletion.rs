@@ -10,6 +10,7 @@ use kube::runtime::events::EventType;
 use super::context::{Context, ControllerError};
 use super::events;
 use crate::api::ObjectName;
+use crate::api::Reason;
 use crate::engine::{Outcome, Report};
 
 /// How to give up on a deletion by hand, for the Event that says it is being retried.
@@ -32,7 +33,7 @@ pub async fn finish<K, S>(
 where
     K: Resource<DynamicType = ()>,
 {
-    let mut published = events::events_for(report, false);
+    let mut published = events::events_for(report, false, None);
     for notice in &report.notices {
         published.push(events::event(EventType::Normal, notice.reason, "Delete", notice.message.clone()));
     }
@@ -43,7 +44,7 @@ where
         }
         Outcome::Failed(error) => {
             let note = format!("deleting failed: {error}; {}", abandon_hint(name, finalizer));
-            published.push(events::event(EventType::Warning, "DeletionRetrying", "Delete", note));
+            published.push(events::event(EventType::Warning, Reason::DeletionRetrying, "Delete", note));
             events::publish(&ctx.recorder, object, published).await;
             ctx.metrics.error(name, error.reason());
             return Err(ControllerError::Finalizer(format!("deleting {name}: {error}")));

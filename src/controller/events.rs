@@ -1,13 +1,16 @@
 //! Kubernetes Events: one for every change made in KMS, one for drift found, one for failures.
 //! The recorder folds repeats into a series, so a failure retried all night is one Event.
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder};
 
+use crate::api::Reason;
 use crate::engine::{Change, Outcome, Report};
 
-/// Events worth publishing for one pass.
-pub fn events_for<S>(report: &Report<S>, drift: bool) -> Vec<Event> {
+/// Events worth publishing for one pass. A refusal's Event names `related`, the object whose
+/// rules refused (the pass's AwsAccount).
+pub fn events_for<S>(report: &Report<S>, drift: bool, related: Option<&ObjectReference>) -> Vec<Event> {
     let mut events = Vec::new();
     if drift && !report.changes.is_empty() {
         let summary: Vec<String> = report.changes.iter().map(Change::summary).collect();
@@ -16,7 +19,7 @@ pub fn events_for<S>(report: &Report<S>, drift: bool) -> Vec<Event> {
         } else {
             format!("live state differed from the spec and was repaired: {}", summary.join("; "))
         };
-        events.push(event(EventType::Warning, "DriftDetected", "Observe", note));
+        events.push(event(EventType::Warning, Reason::DriftDetected, "Observe", note));
     }
     if !matches!(report.outcome, Outcome::Pending | Outcome::Drifted) {
         for change in &report.changes {
@@ -31,12 +34,13 @@ pub fn events_for<S>(report: &Report<S>, drift: bool) -> Vec<Event> {
         events.push(event(EventType::Warning, error.reason(), "Reconcile", error.to_string()));
     }
     if let Outcome::Refused(refusal) = &report.outcome {
-        events.push(event(EventType::Warning, refusal.reason, "Reconcile", refusal.message.clone()));
+        let refused = event(EventType::Warning, refusal.reason, "Reconcile", refusal.message.clone());
+        events.push(Event { secondary: related.cloned(), ..refused });
     }
     events
 }
 
-pub fn event(type_: EventType, reason: &str, action: &str, note: impl Into<String>) -> Event {
+pub fn event(type_: EventType, reason: impl AsRef<str>, action: &str, note: impl Into<String>) -> Event {
     let mut note: String = note.into();
     // The API rejects notes over 1 kB.
     if note.len() > 1000 {
@@ -47,7 +51,19 @@ pub fn event(type_: EventType, reason: &str, action: &str, note: impl Into<Strin
         note.truncate(cut);
         note.push_str("...");
     }
-    Event { type_, reason: reason.to_owned(), note: Some(note), action: action.to_owned(), secondary: None }
+    Event { type_, reason: reason.as_ref().to_owned(), note: Some(note), action: action.to_owned(), secondary: None }
+}
+
+/// A reference to the `K` named `name`, for an Event's `related`: the object need not exist (an
+/// AwsAccount that a KmsKey names and nobody created).
+pub fn reference<K: Resource<DynamicType = ()>>(namespace: Option<&str>, name: &str) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(K::kind(&()).into_owned()),
+        namespace: namespace.map(str::to_owned),
+        name: Some(name.to_owned()),
+        ..ObjectReference::default()
+    }
 }
 
 /// Publishes `events` about `object`; a failure to record is logged, never fatal.

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::context::Context;
 use super::status::FIELD_MANAGER;
-use crate::api::{KmsKey, KmsKeyStatus};
+use crate::api::{KmsKey, KmsKeyStatus, Reason};
 use crate::aws::AccountConfig;
 use crate::engine::Finding;
 use crate::engine::export::export_data;
@@ -82,7 +82,7 @@ impl Context {
     pub async fn keep_export(&self, key: &KmsKey, account: &AccountConfig, status: &KmsKeyStatus) -> Option<Finding> {
         let uid = key.uid()?;
         let error = self.sync_export(key, &uid, account, status).await.err()?;
-        let reason = if matches!(error, ExportError::Taken(_)) { "ExportConflict" } else { "ExportFailed" };
+        let reason = if matches!(error, ExportError::Taken(_)) { Reason::ExportConflict } else { Reason::ExportFailed };
         Some(Finding::new(reason, error.to_string()))
     }
 

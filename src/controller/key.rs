@@ -15,7 +15,8 @@ use super::admission::AdmittedKey;
 use super::context::{Context, ControllerError, object_name};
 use super::status::{StatusIntent, api_for};
 use super::{deletion, dependents, events, gate};
-use crate::api::{Kind, KmsKey, KmsKeyStatus, ObjectName};
+use crate::api::Reason;
+use crate::api::{AwsAccount, Kind, KmsKey, KmsKeyStatus, ObjectName};
 use crate::engine::key::{KeyReport, KeyRequest, Memory, REPLACE_DELETED_KEY};
 use crate::engine::{Mode, Outcome};
 
@@ -80,7 +81,8 @@ async fn pass(key: &KmsKey, ctx: &Context, mode: Mode) -> Result<Option<Action>,
     record_key_state(ctx, &name, key, &report);
     events::publish(&ctx.recorder, key, alarm_events(previous, &report.status)).await;
     let latest = recorder.latest(key);
-    ctx.finish(&api, &latest, &name, latest.status.as_ref(), report, started).await.map(Some)
+    let related = events::reference::<AwsAccount>(None, &admitted.account.name);
+    ctx.finish(&api, &latest, &name, latest.status.as_ref(), report, Some(&related), started).await.map(Some)
 }
 
 /// The key's state for the metrics, from the pass that read it. A pass that failed before
@@ -114,7 +116,7 @@ fn alarm_events(previous: Option<&KmsKeyStatus>, now: &KmsKeyStatus) -> Vec<kube
                 now.region.as_deref().unwrap_or("?"),
                 now.since.as_deref().map(|s| format!(" at {s}")).unwrap_or_default()
             );
-            events::event(EventType::Warning, "AlarmFiring", "Monitor", note)
+            events::event(EventType::Warning, Reason::AlarmFiring, "Monitor", note)
         })
         .collect()
 }
@@ -159,11 +161,11 @@ async fn cleanup(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError>
         events::publish(
             &ctx.recorder,
             key,
-            vec![events::event(EventType::Normal, "WaitingForDependents", "Delete", note.clone())],
+            vec![events::event(EventType::Normal, Reason::WaitingForDependents, "Delete", note.clone())],
         )
         .await;
         // An error, so that the finalizer stays.
-        return Err(ControllerError::Waiting { reason: "WaitingForDependents", message: note });
+        return Err(ControllerError::Waiting { reason: Reason::WaitingForDependents, message: note });
     }
     let key_id = key.status.as_ref().and_then(|s| s.key_id.clone());
     let left = key_id
@@ -173,7 +175,7 @@ async fn cleanup(key: &KmsKey, ctx: &Context) -> Result<Action, ControllerError>
     let admitted = match ctx.admit_key(key, false).await? {
         Ok(admitted) => admitted,
         Err(refusal) => {
-            let reason = if refusal.reason == "AccountNotFound" { "AccountGone" } else { refusal.reason };
+            let reason = if refusal.reason == Reason::AccountNotFound { Reason::AccountGone } else { refusal.reason };
             let note = format!("{}; the finalizer is removed without calling AWS: {left}", refusal.message);
             events::publish(&ctx.recorder, key, vec![events::event(EventType::Warning, reason, "Delete", note)]).await;
             ctx.forget(&name);
@@ -209,7 +211,7 @@ mod tests {
         let now = status(&[("a", "ALARM"), ("b", "ALARM")]);
         let events = alarm_events(Some(&before), &now);
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].reason, "AlarmFiring");
+        assert_eq!(events[0].reason, Reason::AlarmFiring.as_str());
         assert!(
             events[0].note.as_deref().unwrap_or("").contains("alarm a (Decrypt of the key in eu-west-1) entered ALARM")
         );

@@ -7,6 +7,7 @@ pub mod args;
 pub mod backoff;
 pub mod caches;
 pub mod context;
+mod decision;
 mod deletion;
 mod dependents;
 pub mod events;
@@ -23,6 +24,7 @@ pub mod shard;
 mod share;
 pub mod status;
 mod targets;
+mod unreadable;
 pub mod watched;
 
 use std::sync::Arc;

@@ -20,6 +20,7 @@ use super::context::{Context, ControllerError, Refusal, object_name};
 use super::key::FINALIZER;
 use super::status::api_for;
 use super::{deletion, events, gate};
+use crate::api::{AwsAccount, Reason};
 use crate::engine::on_key::OnKey;
 use crate::engine::{Mode, Outcome};
 
@@ -95,7 +96,7 @@ async fn pass<T: OnKeyResource>(object: &T, ctx: &Context, mode: Mode) -> Result
     let previous = object.current_status();
     let admitted = match ctx.admit_on_key(object, Purpose::Converge).await? {
         Ok(admitted) => admitted,
-        Err(refusal) if mode == Mode::Apply && T::WITHDRAWN_WHEN_REFUSED && refusal.reason == "NotPermitted" => {
+        Err(refusal) if mode == Mode::Apply && T::WITHDRAWN_WHEN_REFUSED && refusal.reason == Reason::NotPermitted => {
             return withdraw(object, ctx, refusal, started).await.map(Some);
         }
         Err(refusal) => return ctx.refuse(&api, object, &name, previous, refusal, started).await.map(Some),
@@ -104,7 +105,8 @@ async fn pass<T: OnKeyResource>(object: &T, ctx: &Context, mode: Mode) -> Result
     if mode == Mode::Plan && gate::admits(&report) {
         return Ok(None);
     }
-    ctx.finish(&api, object, &name, previous, report, started).await.map(Some)
+    let related = events::reference::<AwsAccount>(None, &admitted.target.account.name);
+    ctx.finish(&api, object, &name, previous, report, Some(&related), started).await.map(Some)
 }
 
 /// An admitted object its account's rules now refuse (a grantee whose account was taken out of
@@ -129,7 +131,7 @@ async fn withdraw<T: OnKeyResource>(
         ctx.metrics.error(&name, error.reason());
         return ctx.refuse(&api, object, &name, previous, refusal, started).await;
     }
-    events::publish(&ctx.recorder, object, events::events_for(&report, false)).await;
+    events::publish(&ctx.recorder, object, events::events_for(&report, false, None)).await;
     ctx.refuse_as(&api, object, &name, previous, report.status, refusal, started).await
 }
 
@@ -144,7 +146,7 @@ async fn cleanup<T: OnKeyResource>(object: &T, ctx: &Context) -> Result<Action, 
             events::publish(
                 &ctx.recorder,
                 object,
-                vec![events::event(EventType::Warning, "LeftInKms", "Delete", note)],
+                vec![events::event(EventType::Warning, Reason::LeftInKms, "Delete", note)],
             )
             .await;
             ctx.forget(&name);

@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use crate::api::CreateIntent;
 use crate::api::conditions::{self, ConditionUpdate};
 use crate::api::status::CommonStatus;
-use crate::engine::key::IntentRecorder;
+use crate::engine::key::{IntentError, IntentRecorder};
 
 pub const FIELD_MANAGER: &str = "kms-operator";
 
@@ -129,8 +129,22 @@ impl<'a> StatusIntent<'a> {
     }
 }
 
+/// What a failed write of the intent means: a 409 is a stale view, the API's other refusals and
+/// a lost connection are worth a retry, anything else (a request that could not be built, an
+/// answer that could not be read) is kms-operator's own fault.
+pub fn intent_error(error: kube::Error) -> IntentError {
+    match error {
+        kube::Error::Api(status) if status.code == 409 => IntentError::Stale(status.message),
+        kube::Error::Api(status) => IntentError::Unavailable(format!("{} ({})", status.message, status.code)),
+        error @ (kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::Auth(_)) => {
+            IntentError::Unavailable(error.to_string())
+        }
+        error => IntentError::Internal(error.to_string()),
+    }
+}
+
 impl IntentRecorder for StatusIntent<'_> {
-    fn record<'a>(&'a self, intent: &'a CreateIntent) -> BoxFuture<'a, Result<(), String>> {
+    fn record<'a>(&'a self, intent: &'a CreateIntent) -> BoxFuture<'a, Result<(), IntentError>> {
         async move {
             let version = self.version.lock().unwrap_or_else(PoisonError::into_inner).clone();
             let patch = fenced(json!({ "status": { "creating": intent } }), version.as_deref());
@@ -138,7 +152,7 @@ impl IntentRecorder for StatusIntent<'_> {
                 .api
                 .patch_status(&self.name, &PatchParams::apply(FIELD_MANAGER), &Patch::Merge(patch))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(intent_error)?;
             *self.version.lock().unwrap_or_else(PoisonError::into_inner) = written.resource_version();
             *self.written.lock().unwrap_or_else(PoisonError::into_inner) = Some(intent.clone());
             Ok(())
@@ -159,15 +173,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::KmsKeyStatus;
     use crate::api::conditions::{READY, SYNCED};
+    use crate::api::{KmsKeyStatus, Reason};
 
     fn at(seconds: i64) -> Time {
         Time(jiff::Timestamp::from_second(1_800_000_000 + seconds).unwrap())
     }
 
     fn updates(ready: bool) -> Vec<ConditionUpdate> {
-        vec![ConditionUpdate::new(READY, ready, "Available", "ok"), ConditionUpdate::new(SYNCED, true, "InSync", "ok")]
+        vec![
+            ConditionUpdate::new(READY, ready, Reason::Available, "ok"),
+            ConditionUpdate::new(SYNCED, true, Reason::InSync, "ok"),
+        ]
     }
 
     fn status() -> KmsKeyStatus {
@@ -199,5 +216,26 @@ mod tests {
         let first = next_status(None, status(), &updates(true), Some(1), &at(0)).unwrap();
         let later = next_status(Some(&first), status(), &updates(true), Some(1), &at(3600)).expect("refresh");
         assert_eq!(later.last_sync_time, Some(at(3600)));
+    }
+
+    #[test]
+    fn an_intent_write_that_fails_is_stale_unavailable_or_internal() {
+        use crate::engine::EngineError;
+        let api =
+            |code: u16| kube::Error::Api(kube::core::Status::failure("refused", "Reason").with_code(code).boxed());
+        let unreadable = kube::Error::SerdeError(serde_json::from_str::<u8>("{").unwrap_err());
+        let cases = [
+            (api(409), "Stale", Reason::StaleObject, false),
+            (api(500), "Unavailable", Reason::KubernetesApi, true),
+            (api(429), "Unavailable", Reason::KubernetesApi, true),
+            (unreadable, "Internal", Reason::InternalError, false),
+        ];
+        for (error, kind, reason, transient) in cases {
+            let intent = intent_error(error);
+            assert!(format!("{intent:?}").starts_with(kind), "{intent:?}");
+            let failed = EngineError::Intent(intent);
+            assert_eq!((failed.reason(), failed.is_transient()), (reason, transient), "{failed}");
+            assert_eq!(failed.is_stale(), kind == "Stale");
+        }
     }
 }

@@ -1,19 +1,24 @@
 //! The key a KmsAlias or KmsGrant points at, read from the cluster: a KmsKey's status, or
 //! `targetKeyId` with an `AwsAccount`.
 
+use kube::Resource;
+
 use super::context::{Context, ControllerError, Refusal};
-use crate::api::{AwsAccount, KeyPointer};
+use super::events;
+use crate::api::Reason;
+use crate::api::{AwsAccount, KeyPointer, KmsKey};
 use crate::aws::AccountConfig;
 use crate::engine::KeyHandle;
 use crate::engine::alias::{KeyTarget, explicit_target};
 use crate::engine::on_key::Recorded;
 
-fn missing_account(name: &str) -> Refusal {
+pub fn missing_account(name: &str) -> Refusal {
     Refusal::new(
-        "AccountNotFound",
+        Reason::AccountNotFound,
         format!("AwsAccount {name} does not exist: create it, or fix spec.accountRef"),
         true,
     )
+    .about(events::reference::<AwsAccount>(None, name))
 }
 
 /// The key `pointer` names for an object in `namespace`, and that key's account. Whether the
@@ -28,7 +33,8 @@ pub async fn resolve(
     if let Some(key_ref) = pointer.key_ref {
         let Some(key) = ctx.key(namespace, &key_ref.name).await? else {
             let message = format!("KmsKey {namespace}/{} does not exist: create it, or fix spec.keyRef", key_ref.name);
-            return Ok(Err(Refusal::new("KeyNotFound", message, true)));
+            let related = events::reference::<KmsKey>(Some(namespace), &key_ref.name);
+            return Ok(Err(Refusal::new(Reason::KeyNotFound, message, true).about(related)));
         };
         let Some(account) = ctx.account(&key.spec.account_ref).await? else {
             return Ok(Err(missing_account(&key.spec.account_ref)));
@@ -37,13 +43,13 @@ pub async fn resolve(
         let status = key.status.clone().unwrap_or_default();
         let Some(key_id) = status.key_id.clone() else {
             let message = format!("KmsKey {namespace}/{} has no key yet; waiting for it", key_ref.name);
-            return Ok(Err(Refusal::new("KeyNotReady", message, true)));
+            return Ok(Err(Refusal::new(Reason::KeyNotReady, message, true).about(key.object_ref(&()))));
         };
         return Ok(Ok((KeyTarget::of_key(&config, KeyHandle::Existing(key_id), &key.spec, &status), account)));
     }
     let (Some(target_key_id), Some(account_ref)) = (pointer.target_key_id, pointer.account_ref) else {
         return Ok(Err(Refusal::new(
-            "InvalidSpec",
+            Reason::InvalidSpec,
             "set spec.keyRef, or spec.targetKeyId with spec.accountRef",
             false,
         )));

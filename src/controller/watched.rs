@@ -21,12 +21,15 @@ use kube::runtime::events::EventType;
 use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
 
 use super::caches::Listed;
 use super::context::{Context, ControllerError};
 use super::events;
 use super::key::FINALIZER;
 use super::share::NamespaceShare;
+use super::unreadable;
+use crate::api::Reason;
 use crate::api::{Kind, KmsAlias, KmsKey, ObjectName};
 
 /// An object as the watch delivers it: decoded, or the reason it could not be.
@@ -137,37 +140,49 @@ where
 /// `reconcile` for objects that decoded; the others are reported and looked at again later.
 pub fn decoded<K, F>(kind: Kind, reconcile: F) -> impl Fn(Arc<Watched<K>>, Arc<Context>) -> Pass
 where
-    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Send + Sync + 'static,
     F: Fn(Arc<K>, Arc<Context>) -> Pass,
 {
     move |watched, ctx| match &watched.0 {
         Ok(object) => reconcile(Arc::new(object.clone()), ctx),
         Err(invalid) => {
             let error = invalid.error.clone();
-            async move { undecodable(kind, watched.as_ref(), &error, &ctx).await }.boxed()
+            async move { undecodable::<K>(kind, watched.as_ref(), &error, &ctx).await }.boxed()
         }
     }
 }
 
-/// An object the binary cannot read: said on the object, counted, and retried with backoff (a
-/// fix to its status starts no pass). One being deleted keeps its finalizer: what it holds in
-/// KMS cannot be known.
+/// An object the binary cannot read: said on the object (status, where it can be written, and
+/// an Event), counted, and retried with backoff (a fix to its status starts no pass). One being
+/// deleted keeps its finalizer: what it holds in KMS cannot be known.
 async fn undecodable<K>(kind: Kind, object: &Watched<K>, error: &str, ctx: &Context) -> Result<Action, ControllerError>
 where
-    K: Resource<DynamicType = ()>,
+    K: Resource<DynamicType = ()> + DeserializeOwned,
 {
     let name = ObjectName::of(kind, object.meta());
     tracing::warn!(object = %name, error, "the object cannot be read");
+    let problem = match unreadable::mark_unreadable::<K>(&ctx.client, object.meta(), error).await {
+        Ok(problem) => problem,
+        // The Event still says it; the next try writes status.
+        Err(failed) => {
+            tracing::warn!(object = %name, error = %failed, "could not write that the object cannot be read");
+            error.to_owned()
+        }
+    };
     let finalized = object.meta().finalizers.iter().flatten().any(|f| f == FINALIZER);
-    let mut note = format!("kms-operator cannot read this object: {error}. Fix the field it names (kubectl edit)");
+    let mut note = format!("kms-operator cannot read this object: {problem}. Fix the field it names (kubectl edit)");
     if object.meta().deletion_timestamp.is_some() && finalized {
         note.push_str(&format!(
             "; its deletion waits until then, or remove the finalizer {FINALIZER} to leave KMS as it is"
         ));
     }
-    events::publish(&ctx.recorder, object, vec![events::event(EventType::Warning, "InvalidObject", "Reconcile", note)])
-        .await;
-    ctx.metrics.error(&name, "InvalidObject");
+    events::publish(
+        &ctx.recorder,
+        object,
+        vec![events::event(EventType::Warning, Reason::InvalidObject, "Reconcile", note)],
+    )
+    .await;
+    ctx.metrics.error(&name, Reason::InvalidObject);
     ctx.metrics.refused(&name);
     Ok(Action::requeue(ctx.requeue.failure(&name)))
 }

@@ -1,6 +1,7 @@
 //! `AwsAccount`: checks that its credentials work and belong to the declared account, then
 //! converges the account's own monitoring (its key deletion alarm and shared filters).
 
+use crate::api::Reason;
 use crate::api::conditions::{ConditionUpdate, SYNCED};
 use crate::api::monitoring::AccountMonitoring;
 use crate::api::{AwsAccountStatus, Kind, ObjectName};
@@ -42,7 +43,7 @@ impl Engine {
             Some(caller) => (
                 ready(
                     true,
-                    "CredentialsValid",
+                    Reason::CredentialsValid,
                     format!("credentials resolve to {caller} in account {}", account.account_id),
                 ),
                 "the account is reachable",
@@ -68,7 +69,7 @@ impl Engine {
                 notices,
                 outcome: Outcome::InSync,
                 ready,
-                synced: ConditionUpdate::new(SYNCED, true, "InSync", reachable),
+                synced: ConditionUpdate::new(SYNCED, true, Reason::InSync, reachable),
                 status,
             };
         };

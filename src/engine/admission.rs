@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use crate::api::Reason;
 use crate::api::tenancy::{self, Labels, Permitted, Refusal, StatementOrigin};
 use crate::api::{AwsAccountSpec, Kind, KmsKey, ObjectName, PolicySpec};
 use crate::engine::desired::build_context;
@@ -109,10 +110,10 @@ pub fn admit_removal<T: OnKey>(object: &T, account: AccountRef<'_>, labels: &Lab
 }
 
 /// One line for all refusals of an object: the first reason, every message (each a sentence).
-pub fn summary(refusals: &[Refusal]) -> Option<(&'static str, String)> {
+pub fn summary(refusals: &[Refusal]) -> Option<(Reason, String)> {
     let first = refusals.first()?;
     let message = refusals.iter().map(|r| r.issue.to_string()).collect::<Vec<_>>().join(" ");
-    Some((first.reason.as_str(), message))
+    Some((first.reason, message))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::api::ObjectName;
+use crate::api::Reason;
 use crate::aws::Op;
 use crate::aws::model::{GrantConstraintsView, KeyMaterial, RotationState};
 use crate::engine::monitoring::MonitoringAction;
@@ -218,8 +219,8 @@ impl Change {
     /// word says more.
     pub fn event_reason(&self) -> &'static str {
         match &self.action {
-            Action::CancelDeletion => "Restored",
-            Action::RemoveDuplicate { .. } => "DuplicateRemoved",
+            Action::CancelDeletion => Reason::Restored.as_str(),
+            Action::RemoveDuplicate { .. } => Reason::DuplicateRemoved.as_str(),
             _ => self.operation().name(),
         }
     }
@@ -380,12 +381,12 @@ impl Change {
 /// Something that stops convergence, or that the user should know, with a CamelCase reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
 impl Finding {
-    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Finding { reason, message: message.into() }
     }
 }

@@ -1,4 +1,6 @@
+use crate::api::Reason;
 use crate::aws::{AwsError, ErrorKind};
+use crate::engine::key::IntentError;
 
 /// Why a resource could not be reconciled; each variant says what the user can do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -45,11 +47,15 @@ pub enum EngineError {
 
     /// AWS has not caught up yet and the pass spent its wait budget: looked at again shortly.
     #[error("{what}; looking again shortly")]
-    StillWaiting { reason: &'static str, what: String },
+    StillWaiting { reason: Reason, what: String },
 
     /// The process was asked to stop before this change started.
     #[error("interrupted before: {0}")]
     Interrupted(String),
+
+    /// The intent to create a key could not be recorded, so no key was created.
+    #[error("could not record the intent to create a key, so none was created: {0}")]
+    Intent(IntentError),
 }
 
 /// What to do about missing or refused credentials, at the command line and in a cluster.
@@ -93,19 +99,22 @@ impl From<AwsError> for EngineError {
 
 impl EngineError {
     /// CamelCase reason for conditions, events and metrics.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            EngineError::Credentials { .. } => "CredentialsError",
+            EngineError::Credentials { .. } => Reason::CredentialsError,
             EngineError::Unverified { source, .. } => source.reason(),
-            EngineError::WrongAccount { .. } => "WrongAccount",
+            EngineError::WrongAccount { .. } => Reason::WrongAccount,
             EngineError::Aws { source, .. } => source.reason(),
-            EngineError::PolicyRefused { .. } => "PolicyRefused",
-            EngineError::PrincipalNotFound { .. } => "PrincipalNotFound",
-            EngineError::NotConverged { .. } => "NotConverged",
+            EngineError::PolicyRefused { .. } => Reason::PolicyRefused,
+            EngineError::PrincipalNotFound { .. } => Reason::PrincipalNotFound,
+            EngineError::NotConverged { .. } => Reason::NotConverged,
             EngineError::Ambiguous(source) => source.reason(),
-            EngineError::Unresolved(_) => "ReferenceNotReady",
-            EngineError::StillWaiting { reason, .. } => reason,
-            EngineError::Interrupted(_) => "Interrupted",
+            EngineError::Unresolved(_) => Reason::ReferenceNotReady,
+            EngineError::StillWaiting { reason, .. } => *reason,
+            EngineError::Interrupted(_) => Reason::Interrupted,
+            EngineError::Intent(IntentError::Stale(_)) => Reason::StaleObject,
+            EngineError::Intent(IntentError::Unavailable(_)) => Reason::KubernetesApi,
+            EngineError::Intent(IntentError::Internal(_)) => Reason::InternalError,
         }
     }
 
@@ -116,9 +125,17 @@ impl EngineError {
             EngineError::NotConverged { .. }
             | EngineError::Unresolved(_)
             | EngineError::Ambiguous(_)
-            | EngineError::StillWaiting { .. } => true,
+            | EngineError::StillWaiting { .. }
+            | EngineError::Intent(IntentError::Unavailable(_)) => true,
             _ => false,
         }
+    }
+
+    /// The pass acted on an old view of its object: the next pass, on the new one, decides
+    /// again. Not a failure of the resource, nothing to report, and nothing to retry within the
+    /// pass (the view stays old), so not transient.
+    pub fn is_stale(&self) -> bool {
+        matches!(self, EngineError::Intent(IntentError::Stale(_)))
     }
 
     /// The pass ended waiting for AWS to catch up, within its budget.
@@ -156,7 +173,7 @@ mod tests {
             text.contains("(arn:aws:sts::111122223333:assumed-role/kms-operator/s) needs kms:PutKeyPolicy"),
             "{text}"
         );
-        assert_eq!(error.reason(), "AccessDenied");
+        assert_eq!(error.reason(), Reason::AccessDenied);
         assert!(!error.is_transient());
     }
 }

@@ -3,6 +3,7 @@
 //! KMS is reached through (a VPC endpoint, an endpoint from the environment): only
 //! `verifyAccount: false`, meant for local emulators, turns it off, and then every plan says so.
 
+use crate::api::Reason;
 use crate::aws::model::CallerIdentity;
 use crate::aws::{AccountConfig, AwsError, ErrorKind};
 use crate::engine::{EngineError, Finding, Report};
@@ -55,7 +56,7 @@ pub fn check_identity(
 /// What every plan of an account with `verifyAccount: false` notes.
 pub fn unverified_notice(account: &AccountConfig) -> Finding {
     Finding::new(
-        "AccountNotVerified",
+        Reason::AccountNotVerified,
         format!(
             "AwsAccount {}: verifyAccount is false, so nothing checked that the credentials belong to account {}; keep it for local emulators",
             account.name, account.account_id
@@ -117,7 +118,7 @@ mod tests {
         };
         for account in [account(), behind_an_endpoint] {
             let error = check_identity(&account, answer("111122223333")).unwrap_err();
-            assert_eq!(error.reason(), "WrongAccount");
+            assert_eq!(error.reason(), Reason::WrongAccount);
             let text = error.to_string();
             assert!(text.contains("111122223333") && text.contains("484357440923"), "{text}");
         }
@@ -164,15 +165,15 @@ mod tests {
             notices: Vec::new(),
             outcome: Outcome::InSync,
             status: (),
-            ready: ConditionUpdate::new("Ready", true, "Available", "usable"),
-            synced: ConditionUpdate::new("Synced", true, "InSync", "live state matches the spec"),
+            ready: ConditionUpdate::new("Ready", true, Reason::Available, "usable"),
+            synced: ConditionUpdate::new("Synced", true, Reason::InSync, "live state matches the spec"),
         };
         let checked = account();
         assert_eq!(noting_unverified(report(), Some(&checked)), report());
         let unchecked = AccountConfig { verify_account: false, ..account() };
         let noted = noting_unverified(report(), Some(&unchecked));
         assert_eq!(noted.notices.len(), 1);
-        assert_eq!(noted.notices[0].reason, "AccountNotVerified");
+        assert_eq!(noted.notices[0].reason, Reason::AccountNotVerified);
         assert!(noted.synced.message.contains("verifyAccount is false"), "{}", noted.synced.message);
         assert!(noted.synced.status, "a note, not a failure");
     }

@@ -1,7 +1,7 @@
 //! A plan: the changes that make live state match a spec, and what stops them.
 
 use super::change::{Change, Finding};
-use crate::api::tenancy::Reason;
+use crate::api::Reason;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
@@ -20,15 +20,15 @@ impl Plan {
         self.changes.is_empty() && self.blockers.is_empty() && self.refusals.is_empty()
     }
 
-    pub fn blocked(reason: &'static str, message: String) -> Self {
+    pub fn blocked(reason: Reason, message: String) -> Self {
         Plan { blockers: vec![Finding::new(reason, message)], ..Plan::default() }
     }
 
     pub fn refused(reason: Reason, message: String) -> Self {
-        Plan { refusals: vec![Finding::new(reason.as_str(), message)], ..Plan::default() }
+        Plan { refusals: vec![Finding::new(reason, message)], ..Plan::default() }
     }
 
-    pub fn notice(reason: &'static str, message: String) -> Self {
+    pub fn notice(reason: Reason, message: String) -> Self {
         Plan { notices: vec![Finding::new(reason, message)], ..Plan::default() }
     }
 

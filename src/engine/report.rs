@@ -3,6 +3,7 @@
 use super::change::{Change, Finding};
 use super::error::EngineError;
 use crate::api::ObjectName;
+use crate::api::Reason;
 use crate::api::conditions::{ConditionUpdate, READY, SYNCED};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -83,21 +84,22 @@ pub fn synced_condition(outcome: &Outcome, changes: &[Change], blockers: &[Findi
         // The same words whether or not this pass made changes (Events record those), so the
         // next pass that finds nothing to do has nothing to write either.
         Outcome::InSync | Outcome::Changed => {
-            ConditionUpdate::new(SYNCED, true, "InSync", "live state matches the spec")
+            ConditionUpdate::new(SYNCED, true, Reason::InSync, "live state matches the spec")
         }
         Outcome::Drifted => ConditionUpdate::new(
             SYNCED,
             false,
-            "DriftDetected",
+            Reason::DriftDetected,
             format!("managementPolicy is Observe, so nothing is changed; drift: {}", list(changes)),
         ),
-        Outcome::Pending => ConditionUpdate::new(SYNCED, false, "ChangesPending", list(changes)),
+        Outcome::Pending => ConditionUpdate::new(SYNCED, false, Reason::ChangesPending, list(changes)),
         Outcome::Blocked => {
             let first = blockers.first();
             ConditionUpdate::new(
                 SYNCED,
                 false,
-                first.map(|b| b.reason).unwrap_or("Blocked"),
+                // Blocked always has a blocker; without one, the pass did not converge.
+                first.map_or(Reason::NotConverged, |b| b.reason),
                 blockers.iter().map(|b| b.message.clone()).collect::<Vec<_>>().join("; "),
             )
         }
@@ -115,6 +117,6 @@ pub fn ready_unless_refused(outcome: &Outcome, ready: ConditionUpdate) -> Condit
     }
 }
 
-pub fn ready(status: bool, reason: &str, message: impl Into<String>) -> ConditionUpdate {
+pub fn ready(status: bool, reason: Reason, message: impl Into<String>) -> ConditionUpdate {
     ConditionUpdate::new(READY, status, reason, message)
 }

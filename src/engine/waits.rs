@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::cache::lock;
 use super::{Engine, EngineError};
+use crate::api::Reason;
 use crate::aws::AwsError;
 
 impl Engine {
@@ -45,7 +46,7 @@ impl Engine {
                     if self.budget_spent(started) {
                         // The same words every pass, so that status is not rewritten while waiting.
                         return Err(EngineError::StillWaiting {
-                            reason: "PolicyPropagating",
+                            reason: Reason::PolicyPropagating,
                             what: format!(
                                 "KMS refuses a principal in the key policy ({error}), as it does until IAM propagates a new one; tried again until {}s after the first refusal, then reported as PolicyRefused",
                                 self.settings.policy_propagation_timeout.as_secs()

@@ -68,7 +68,7 @@ mod tests {
 
     use super::*;
     use crate::api::conditions::{ConditionUpdate, READY, SYNCED};
-    use crate::api::{Kind, KmsKeyStatus, ObjectName};
+    use crate::api::{Kind, KmsKeyStatus, ObjectName, Reason};
     use crate::engine::{Change, KeyHandle, Outcome, Report};
 
     fn result(name: &str, actions: Vec<Action>, removed: bool) -> ResourceResult {
@@ -86,8 +86,8 @@ mod tests {
             notices: Vec::new(),
             outcome: Outcome::Pending,
             status: KmsKeyStatus { account_id: Some("111122223333".into()), ..KmsKeyStatus::default() },
-            ready: ConditionUpdate::new(READY, true, "Available", "ok"),
-            synced: ConditionUpdate::new(SYNCED, false, "ChangesPending", "pending"),
+            ready: ConditionUpdate::new(READY, true, Reason::Available, "ok"),
+            synced: ConditionUpdate::new(SYNCED, false, Reason::ChangesPending, "pending"),
         };
         let mut result = ResourceResult::from_report(report, &Time(jiff::Timestamp::UNIX_EPOCH), None, None);
         result.removed = removed;

@@ -32,7 +32,7 @@ pub fn markdown(output: &RunOutput) -> String {
                     text,
                     "- **{}**: {} {}",
                     escape(&header(result)),
-                    code(problem.reason),
+                    code(problem.reason.as_str()),
                     escape(&problem.message)
                 );
             }

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::api::conditions::{ConditionUpdate, READY, SYNCED};
-use crate::api::{Kind, ObjectName};
+use crate::api::{Kind, ObjectName, Reason};
 use crate::aws::CallSummary;
 use crate::engine::change::{Action, KeyHandle, NewKeyPlan, TagChange};
 use crate::engine::{EngineError, Finding};
@@ -18,8 +18,8 @@ fn row(kind: Kind, name: &str, outcome: Outcome, changes: Vec<Change>) -> Resour
         blockers: Vec::new(),
         notices: Vec::new(),
         outcome,
-        ready: ConditionUpdate::new(READY, true, "Ready", ""),
-        synced: ConditionUpdate::new(SYNCED, true, "InSync", ""),
+        ready: ConditionUpdate::new(READY, true, Reason::Available, ""),
+        synced: ConditionUpdate::new(SYNCED, true, Reason::InSync, ""),
         status: json!({"region": "eu-west-1"}),
         id: None,
         state: None,
@@ -60,7 +60,7 @@ fn policy_and_tag_change() -> ResourceResult {
 fn a_plan_reads_as_a_pull_request_comment() {
     let refused = ResourceResult::refused(
         ObjectName::new(Kind::KmsAlias, Some("apps"), "stolen"),
-        "ForeignKey",
+        Reason::ForeignKey,
         "the key belongs to namespace team-b".into(),
     );
     let output =
@@ -106,7 +106,7 @@ fn a_plan_reads_as_a_pull_request_comment() {
 #[test]
 fn errors_come_before_changes_and_each_changed_resource_has_its_own_section() {
     let mut blocked = row(Kind::KmsKey, "blocked", Outcome::Blocked, Vec::new());
-    blocked.blockers.push(Finding::new("KeyPendingDeletion", "restore it first"));
+    blocked.blockers.push(Finding::new(Reason::KeyPendingDeletion, "restore it first"));
     let failed = row(
         Kind::KmsGrant,
         "g",
@@ -152,7 +152,7 @@ fn drift_and_notes_have_sections_of_their_own() {
         vec![change(Action::UpdateDescription { from: "a".into(), to: "b".into() })],
     );
     let mut noted = row(Kind::AwsAccount, "local", Outcome::InSync, Vec::new());
-    noted.notices.push(Finding::new("AccountNotVerified", "verifyAccount is false: not checked"));
+    noted.notices.push(Finding::new(Reason::AccountNotVerified, "verifyAccount is false: not checked"));
     let text = markdown(&plan(vec![drift, noted]));
     assert!(!text.contains("#### Changes"), "drift is no change: {text}");
     let drift_at = text.find("#### Drift left as it is (managementPolicy: Observe)").expect("drift section");

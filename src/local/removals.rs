@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use super::manifests::{Loaded, ManifestSet};
 use super::result::ResourceResult;
-use crate::api::{Kind, ObjectName};
+use crate::api::{Kind, ObjectName, Reason};
 use crate::engine::Finding;
 
 /// The removed objects, as a set to delete: the removed keys, aliases and grants, and the
@@ -36,7 +36,7 @@ pub fn mark_removed(result: &mut ResourceResult) {
     result.removed = true;
     if result.object.kind == Kind::AwsAccount {
         result.notices.push(Finding::new(
-            "AccountRemoved",
+            Reason::AccountRemoved,
             format!(
                 "{} is removed: nothing in KMS changes, and its account-wide alarms and shared metric filters stay (set spec.monitoring.keyDeletionAlarm: false before removing it to delete them)",
                 result.object

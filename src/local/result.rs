@@ -4,6 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
 
 use crate::api::ObjectName;
+use crate::api::Reason;
 use crate::api::conditions::{self, ConditionUpdate};
 use crate::api::status::CommonStatus;
 use crate::engine::{Change, Finding, Outcome, Report};
@@ -57,7 +58,7 @@ impl ResourceResult {
     }
 
     /// A resource the engine never saw: its status holds only the two conditions.
-    fn unreached(object: ObjectName, reason: &str, message: String, outcome: Outcome) -> Self {
+    fn unreached(object: ObjectName, reason: Reason, message: String, outcome: Outcome) -> Self {
         let ready = ConditionUpdate::new(conditions::READY, false, reason, message.clone());
         let synced = ConditionUpdate::new(conditions::SYNCED, false, reason, message);
         ResourceResult::decided_before(object, ready, synced, outcome, Vec::new())
@@ -102,9 +103,9 @@ impl ResourceResult {
 
     /// A deletion with nothing in KMS to delete, found before the engine started on it.
     pub fn nothing_to_delete(object: ObjectName, message: String) -> Self {
-        let reason = "NothingToDelete";
+        let reason = Reason::NothingToDelete;
         let ready = ConditionUpdate::new(conditions::READY, false, reason, message.clone());
-        let synced = ConditionUpdate::new(conditions::SYNCED, true, "InSync", "nothing in KMS to change");
+        let synced = ConditionUpdate::new(conditions::SYNCED, true, Reason::InSync, "nothing in KMS to change");
         ResourceResult::decided_before(object, ready, synced, Outcome::InSync, vec![Finding::new(reason, message)])
     }
 
@@ -117,7 +118,7 @@ impl ResourceResult {
     }
 
     /// A resource a tenancy rule refused before any call to AWS.
-    pub fn refused(object: ObjectName, reason: &'static str, message: String) -> Self {
+    pub fn refused(object: ObjectName, reason: Reason, message: String) -> Self {
         let outcome = Outcome::Refused(Finding::new(reason, message.clone()));
         ResourceResult::unreached(object, reason, message, outcome)
     }

@@ -184,6 +184,24 @@ impl Cluster {
             .collect()
     }
 
+    /// The objects that the Events about `name` with `reason` name as related, as
+    /// `Kind namespace/name` (`Kind name` when cluster-scoped).
+    pub fn event_related(&self, name: &str, reason: &str) -> Vec<String> {
+        self.fake
+            .objects("events.k8s.io/v1", "events")
+            .iter()
+            .filter(|e| e["regarding"]["name"] == name && e["reason"] == reason)
+            .map(|e| {
+                let related = &e["related"];
+                let text = |field: &str| related[field].as_str().unwrap_or_default().to_owned();
+                match text("namespace") {
+                    namespace if namespace.is_empty() => format!("{} {}", text("kind"), text("name")),
+                    namespace => format!("{} {namespace}/{}", text("kind"), text("name")),
+                }
+            })
+            .collect()
+    }
+
     pub fn writes(&self) -> u64 {
         self.ctx.engine.calls().stats.snapshot().writes
     }

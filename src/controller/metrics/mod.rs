@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::api::Reason;
 use crate::api::{Kind, ObjectName};
 use crate::aws::CallStats;
 use calls::CallCollector;
@@ -103,8 +104,9 @@ impl Metrics {
         self.duration.get_or_create(&KindLabel { kind }).observe(took.as_secs_f64());
     }
 
-    pub fn error(&self, object: &ObjectName, reason: &str) {
-        self.errors.get_or_create(&ReasonLabel { kind: object.kind.to_string(), reason: reason.to_owned() }).inc();
+    pub fn error(&self, object: &ObjectName, reason: Reason) {
+        let label = ReasonLabel { kind: object.kind.to_string(), reason: reason.as_str().to_owned() };
+        self.errors.get_or_create(&label).inc();
     }
 
     /// A pass found live state differing from a spec that was in sync.
@@ -208,7 +210,7 @@ mod tests {
         let metrics = Metrics::new(calls);
         let key = ObjectName::new(Kind::KmsKey, Some("ns"), "k");
         metrics.reconciled(&key, "changed", Duration::from_millis(120));
-        metrics.error(&key, "AccessDenied");
+        metrics.error(&key, Reason::AccessDenied);
         metrics.drift(&key);
         metrics.conditions(&key, true, false);
         let text = metrics.render();

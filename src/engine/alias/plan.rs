@@ -1,6 +1,6 @@
 //! Planning an alias. Pure.
 
-use crate::api::tenancy::Reason;
+use crate::api::Reason;
 use crate::aws::model::AliasEntry;
 use crate::engine::admission::Tenant;
 use crate::engine::change::{Action, Change, Finding, KeyHandle};
@@ -35,7 +35,7 @@ fn conflict(name: &str, region: &str, current: &str, owner: Option<&KeyOwner>) -
         }
     };
     Finding::new(
-        "AliasConflict",
+        Reason::AliasConflict,
         format!("alias {name} already exists in {region} and points at key {current}, {whose}"),
     )
 }
@@ -155,7 +155,7 @@ pub fn plan_alias_deletion(
     }
     let mut plan = Plan::default();
     let Some(current) = observed.entry.as_ref().and_then(|e| e.target_key_id.as_deref()) else {
-        plan.notices.push(Finding::new("NothingToDelete", format!("alias {name} does not exist in {region}")));
+        plan.notices.push(Finding::new(Reason::NothingToDelete, format!("alias {name} does not exist in {region}")));
         return plan;
     };
     let ours = target.and_then(KeyHandle::id) == Some(current) || observed.current_owner == Some(KeyOwner::Namespace);
@@ -165,7 +165,7 @@ pub fn plan_alias_deletion(
             _ => format!("key {current}, which is not a key of namespace {}", tenant.namespace),
         };
         plan.notices
-            .push(Finding::new("NotOwned", format!("alias {name} in {region} points at {whose}; left in place")));
+            .push(Finding::new(Reason::NotOwned, format!("alias {name} in {region} points at {whose}; left in place")));
         return plan;
     }
     plan.changes.push(Change {
@@ -238,7 +238,7 @@ mod tests {
             let observed = AliasObservation { held_before, ..seen(Some("theirs"), foreign()) };
             let plan = plan(&observed);
             let refused = refusal(&plan);
-            assert_eq!(refused.reason, "ForeignKey");
+            assert_eq!(refused.reason, Reason::ForeignKey);
             assert!(refused.message.contains("belongs to KmsKey team-a/app (cluster prod)"), "{}", refused.message);
         }
         let untold = plan(&seen(Some("theirs"), KeyOwner::Foreign(None)));
@@ -255,19 +255,19 @@ mod tests {
         assert_eq!(plan(&held(Some(true))).changes.len(), 1, "held here: repointed");
         let refused = plan(&held(Some(false)));
         assert!(refused.changes.is_empty());
-        assert_eq!(refused.blockers[0].reason, "AliasConflict");
+        assert_eq!(refused.blockers[0].reason, Reason::AliasConflict);
         // A key nobody owns: a record (perhaps forged) does not make the alias this object's.
         let legacy = AliasObservation { held_before: Some(true), ..seen(Some("legacy"), KeyOwner::Unowned) };
         let plan = plan(&legacy);
         assert!(plan.changes.is_empty(), "{plan:?}");
-        assert_eq!(plan.blockers[0].reason, "AliasConflict");
+        assert_eq!(plan.blockers[0].reason, Reason::AliasConflict);
     }
 
     #[test]
     fn an_alias_on_a_key_nobody_owns_is_a_conflict_never_stolen() {
         let plan = plan(&seen(Some("legacy"), KeyOwner::Unowned));
         assert!(plan.changes.is_empty());
-        assert_eq!(plan.blockers[0].reason, "AliasConflict");
+        assert_eq!(plan.blockers[0].reason, Reason::AliasConflict);
         assert!(plan.blockers[0].message.contains("points at key legacy"));
     }
 
@@ -278,24 +278,24 @@ mod tests {
         assert!(adopting.blockers.is_empty() && adopting.refusals.is_empty(), "{adopting:?}");
         assert_eq!(adopting.changes[0].action, Action::UpdateAlias { name: "alias/app".into(), from: "legacy".into() });
         // Admission refuses adopt outside adoption namespaces; the planner does not rely on it.
-        assert_eq!(plan(&observed).blockers[0].reason, "AliasConflict");
+        assert_eq!(plan(&observed).blockers[0].reason, Reason::AliasConflict);
     }
 
     #[test]
     fn adopt_never_takes_an_alias_on_a_key_of_another_namespace() {
         let observed = AliasObservation { adopt: true, ..seen(Some("theirs"), foreign()) };
         let plan = plan_alias("alias/app", "eu-west-1", &key("k1"), &observed, &tenant(true), ACCOUNT);
-        assert_eq!(refusal(&plan).reason, "ForeignKey");
+        assert_eq!(refusal(&plan).reason, Reason::ForeignKey);
     }
 
     #[test]
     fn the_target_must_be_the_namespace_s_or_adoptable() {
         let mut observed = seen(None, KeyOwner::Unowned);
         observed.target_owner = Some(foreign());
-        assert_eq!(refusal(&plan(&observed)).reason, "ForeignKey");
+        assert_eq!(refusal(&plan(&observed)).reason, Reason::ForeignKey);
         observed.target_owner = Some(KeyOwner::Unowned);
         let refused = plan(&observed);
-        assert_eq!(refusal(&refused).reason, "NotPermitted");
+        assert_eq!(refusal(&refused).reason, Reason::NotPermitted);
         assert!(refusal(&refused).message.contains("spec.permissions.adoptionNamespaces"));
         let adopting = plan_alias("alias/app", "eu-west-1", &key("k1"), &observed, &tenant(true), ACCOUNT);
         assert_eq!(adopting.changes[0].action, Action::CreateAlias { name: "alias/app".into() });
@@ -323,7 +323,7 @@ mod tests {
         for other in [foreign(), KeyOwner::Unowned, KeyOwner::Foreign(None)] {
             let plan = delete(&seen(Some("other"), other));
             assert!(plan.changes.is_empty());
-            assert_eq!(plan.notices[0].reason, "NotOwned");
+            assert_eq!(plan.notices[0].reason, Reason::NotOwned);
         }
         let untold = delete(&seen(Some("theirs"), KeyOwner::Foreign(None)));
         let message = &untold.notices[0].message;
@@ -332,6 +332,10 @@ mod tests {
         assert!(delete(&seen(None, KeyOwner::Unowned)).changes.is_empty());
         let mut theirs = seen(Some("k1"), KeyOwner::Namespace);
         theirs.target_owner = Some(foreign());
-        assert_eq!(refusal(&delete(&theirs)).reason, "ForeignKey", "a target of another namespace is refused first");
+        assert_eq!(
+            refusal(&delete(&theirs)).reason,
+            Reason::ForeignKey,
+            "a target of another namespace is refused first"
+        );
     }
 }

@@ -4,6 +4,7 @@ use super::KeyTarget;
 use futures::FutureExt;
 
 use super::plan::{AliasObservation, plan_alias, plan_alias_deletion};
+use crate::api::Reason;
 use crate::api::conditions::{ConditionUpdate, READY, is_true};
 use crate::api::{Kind, KmsAlias, KmsAliasStatus, ObjectName};
 use crate::aws::{ErrorKind, KmsClient};
@@ -54,12 +55,12 @@ fn alias_ready(
     let current = observed.and_then(|o| o.entry.as_ref()).and_then(|e| e.target_key_id.as_deref());
     match (current, target.and_then(KeyHandle::id)) {
         (Some(current), Some(wanted)) if current == wanted => {
-            ready(true, "Available", format!("alias {name} in {region} points at key {current}"))
+            ready(true, Reason::Available, format!("alias {name} in {region} points at key {current}"))
         }
         (Some(current), _) => {
-            ready(false, "PointsElsewhere", format!("alias {name} in {region} points at key {current}"))
+            ready(false, Reason::PointsElsewhere, format!("alias {name} in {region} points at key {current}"))
         }
-        (None, _) => ready(false, "AliasNotFound", format!("alias {name} does not exist in {region}")),
+        (None, _) => ready(false, Reason::AliasNotFound, format!("alias {name} does not exist in {region}")),
     }
 }
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::api::KmsGrantSpec;
+use crate::api::Reason;
 use crate::aws::model::{GrantConstraintsView, GrantEntry};
 use crate::engine::change::{Action, Change, Finding, GrantPlan, KeyHandle};
 use crate::engine::plan::Plan;
@@ -63,7 +64,7 @@ pub fn plan_grant(want: &GrantPlan, region: &str, target: &KeyHandle, existing: 
     let mut plan = Plan::default();
     for dead in existing.iter().filter(|g| g.grantee_principal.as_deref().is_some_and(policy::is_unique_id)) {
         plan.notices.push(Finding::new(
-            "PrincipalNotFound",
+            Reason::PrincipalNotFound,
             format!(
                 "grant {} ({}) names grantee {}: the id KMS shows for an IAM role or user that was deleted, so it gives nobody access; KMS refuses a grant to a principal that does not exist: recreate the role or user, or change spec.granteePrincipal",
                 want.name,
@@ -93,7 +94,7 @@ pub fn plan_grant(want: &GrantPlan, region: &str, target: &KeyHandle, existing: 
 
 pub fn plan_grant_deletion(name: &str, region: &str, target: &KeyHandle, existing: &[&GrantEntry]) -> Plan {
     if existing.is_empty() {
-        return Plan::notice("NothingToDelete", format!("no grant named {name} exists on the key"));
+        return Plan::notice(Reason::NothingToDelete, format!("no grant named {name} exists on the key"));
     }
     let changes = existing
         .iter()
@@ -163,7 +164,7 @@ mod tests {
         dead.grantee_principal = Some("AROAEXAMPLEID123456789".into());
         let plan = plan_grant(&want(&["Decrypt"]), "r", &key(), &[&dead]);
         assert_eq!(plan.notices.len(), 1);
-        assert_eq!(plan.notices[0].reason, "PrincipalNotFound");
+        assert_eq!(plan.notices[0].reason, Reason::PrincipalNotFound);
         assert!(plan.notices[0].message.contains("AROAEXAMPLEID123456789"), "{}", plan.notices[0].message);
         assert!(plan.notices[0].message.contains("spec.granteePrincipal"));
         assert!(plan_grant(&want(&["Decrypt"]), "r", &key(), &[&live("g1", &["Decrypt"])]).notices.is_empty());
@@ -211,6 +212,6 @@ mod tests {
     fn deletion_retires_every_grant_of_the_name() {
         let (a, b) = (live("g1", &["Decrypt"]), live("g2", &["Decrypt"]));
         assert_eq!(kinds(&plan_grant_deletion("s3", "r", &key(), &[&a, &b])), vec!["retire", "retire"]);
-        assert_eq!(plan_grant_deletion("s3", "r", &key(), &[]).notices[0].reason, "NothingToDelete");
+        assert_eq!(plan_grant_deletion("s3", "r", &key(), &[]).notices[0].reason, Reason::NothingToDelete);
     }
 }

@@ -5,6 +5,7 @@ use futures::FutureExt;
 use super::moved::{Retired, moved_from};
 use super::plan::{desired_grant, matches, plan_grant, plan_grant_deletion};
 use crate::api::GrantRecord;
+use crate::api::Reason;
 use crate::api::{Kind, KmsGrant, KmsGrantStatus, ObjectName};
 use crate::aws::model::{GrantEntry, NewGrant};
 use crate::aws::{AccountConfig, ErrorKind, KmsClient};
@@ -80,16 +81,18 @@ fn report(
     let ready = match (matching, key_id, left.first()) {
         (Some(_), Some(_), Some(old)) => ready(
             false,
-            "PreviousGrantLive",
+            Reason::PreviousGrantLive,
             format!(
                 "the grant this KmsGrant had on key {} in {} ({}) is still live; it is retired on the next pass",
                 old.key_id, old.region, old.grant_id
             ),
         ),
         (Some(g), Some(key), None) => {
-            ready(true, "Available", format!("grant {} ({}) is on key {key}", want.name, g.grant_id))
+            ready(true, Reason::Available, format!("grant {} ({}) is on key {key}", want.name, g.grant_id))
         }
-        _ => ready(false, "GrantNotFound", format!("no grant {} with the declared permissions exists", want.name)),
+        _ => {
+            ready(false, Reason::GrantNotFound, format!("no grant {} with the declared permissions exists", want.name))
+        }
     };
     GrantReport {
         object: object(grant),

@@ -5,6 +5,7 @@
 //! be restored. A duplicate that an alias or a grant refers to is never touched. Pure.
 
 use super::observed::Duplicate;
+use crate::api::Reason;
 use crate::api::catalog::PENDING_WINDOW_DAYS;
 use crate::engine::change::{Action, Change, Finding, KeyHandle};
 use crate::engine::desired::DesiredKey;
@@ -40,7 +41,7 @@ pub fn plan_duplicates(desired: &DesiredKey, duplicates: &[Duplicate]) -> Plan {
     if !referenced.is_empty() {
         return Plan {
             blockers: vec![Finding::new(
-                "OwnershipConflict",
+                Reason::OwnershipConflict,
                 format!(
                     "several keys in {} carry the ownership tag of {}; {kept} would be kept, but {} is in use, so nothing is removed: move those aliases and grants to {kept}, and the operator removes the duplicate",
                     desired.region,
@@ -104,7 +105,7 @@ mod tests {
             plan.changes.iter().map(|c| (c.key.id().unwrap_or_default(), &c.action)).collect();
         let action = Action::RemoveDuplicate { kept: "kept".into(), pending_window_days: 30 };
         assert_eq!(removed, vec![("newer", &action), ("newest", &action)]);
-        assert_eq!(plan.changes[0].event_reason(), "DuplicateRemoved");
+        assert_eq!(plan.changes[0].event_reason(), Reason::DuplicateRemoved.as_str());
         assert!(plan.changes[0].summary().contains("kept"), "{}", plan.changes[0].summary());
     }
 
@@ -115,7 +116,7 @@ mod tests {
             [duplicate("kept", "2026-01-01T00:00:00Z", &[], 0), duplicate("used", "2026-01-02T00:00:00Z", &[], 2)];
         let plan = plan_duplicates(&desired, &dups);
         assert!(plan.changes.is_empty());
-        assert_eq!(plan.blockers[0].reason, "OwnershipConflict");
+        assert_eq!(plan.blockers[0].reason, Reason::OwnershipConflict);
         assert!(plan.blockers[0].message.contains("used (used by 2 grant(s))"), "{}", plan.blockers[0].message);
     }
 }

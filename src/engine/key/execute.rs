@@ -40,9 +40,7 @@ impl Recording<'_> {
             return Ok(());
         };
         let intent = new_intent();
-        recorder.record(&intent).await.map_err(|e| {
-            EngineError::Unresolved(format!("could not record the intent to create a key, so none was created: {e}"))
-        })?;
+        recorder.record(&intent).await.map_err(EngineError::Intent)?;
         *lock(self.recorded) = Some(intent);
         Ok(())
     }

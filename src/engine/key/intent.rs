@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::CreateIntent;
+use crate::api::Reason;
 use crate::aws::KmsClient;
 use crate::engine::cache::lock;
 use crate::engine::{Engine, EngineError};
@@ -20,7 +21,25 @@ use crate::engine::{Engine, EngineError};
 pub trait IntentRecorder: Send + Sync {
     /// Records `intent` where the next pass, in this process or another, finds it. An error
     /// stops the create: a create nobody could find out about later is not sent.
-    fn record<'a>(&'a self, intent: &'a CreateIntent) -> BoxFuture<'a, Result<(), String>>;
+    fn record<'a>(&'a self, intent: &'a CreateIntent) -> BoxFuture<'a, Result<(), IntentError>>;
+}
+
+/// Why the intent to create could not be recorded. Each asks for something else: the pass's
+/// view is old (read again, say nothing), the record's store is away (retry), or kms-operator
+/// itself is at fault (report it as such, never as a reference that is not ready).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntentError {
+    /// The object changed since the pass read it (a conditional write met a newer version):
+    /// another writer may have recorded an intent of its own, so this pass must not create.
+    #[error("the object changed since this pass read it: {0}")]
+    Stale(String),
+    /// The store of the record refused or could not be reached (a 5xx, throttling, a lost
+    /// connection): trying again can help.
+    #[error("the Kubernetes API did not take the write: {0}")]
+    Unavailable(String),
+    /// kms-operator could not build the write or read its answer: a fault of its own.
+    #[error("kms-operator failed internally: {0}")]
+    Internal(String),
 }
 
 /// A new intent, stamped now.
@@ -75,7 +94,7 @@ impl Engine {
             }
             if Instant::now() >= deadline {
                 return Err(EngineError::StillWaiting {
-                    reason: "CreateInQuestion",
+                    reason: Reason::CreateInQuestion,
                     what: format!(
                         "a CreateKey for {owner} whose outcome is unknown may still show in ListKeys for {}s; no other key is created before",
                         window_ends.saturating_duration_since(Instant::now()).as_secs()

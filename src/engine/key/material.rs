@@ -2,6 +2,7 @@
 //! key is created, so a difference is a blocker, never a change; and a key whose imported
 //! material is missing (`PendingImport`) is waiting for its owner, not drifting. Pure.
 
+use crate::api::Reason;
 use crate::api::catalog::ORIGIN_EXTERNAL;
 use crate::aws::model::KeyDescription;
 use crate::engine::change::Finding;
@@ -18,7 +19,7 @@ pub fn material_mismatches(desired: &DesiredKey, key: &KeyDescription) -> Vec<Fi
         }
         let have = have.unwrap_or_default();
         findings.push(Finding::new(
-            "ImmutableFieldMismatch",
+            Reason::ImmutableFieldMismatch,
             format!(
                 "key {} has {field} {have} but the spec says {}; {field} cannot change after creation: set spec.{field}: {have} or create a new KmsKey",
                 key.key_id,
@@ -36,7 +37,7 @@ pub fn material_mismatches(desired: &DesiredKey, key: &KeyDescription) -> Vec<Fi
 /// it until the material is there, and only its owner can import it.
 pub fn pending_import_notice(key: &KeyDescription, region: &str) -> Finding {
     Finding::new(
-        "PendingImport",
+        Reason::PendingImport,
         format!(
             "key {} in {region} waits for its key material (origin EXTERNAL): import it with `aws kms get-parameters-for-import` and `aws kms import-key-material --key-id {}`; until then it cannot be used, enabled or disabled, and the operator leaves its state alone",
             key.key_id, key.key_id

@@ -19,5 +19,5 @@ mod rotate_now_tests;
 mod run;
 pub mod status;
 
-pub use intent::{IntentRecorder, new_intent};
+pub use intent::{IntentError, IntentRecorder, new_intent};
 pub use run::{KeyReport, KeyRequest, Memory, REPLACE_DELETED_KEY};

@@ -5,7 +5,7 @@
 use super::fixtures::{desired, live};
 use super::observed::{KeyObservation, ObservedKey};
 use super::plan::{plan_key, plan_key_deletion};
-use crate::api::DeletionPolicy;
+use crate::api::{DeletionPolicy, Reason};
 use crate::engine::desired::{DesiredKey, Origin};
 use crate::engine::ownership::OWNER_TAG;
 use crate::engine::plan::Plan;
@@ -38,7 +38,7 @@ fn an_untagged_replica_belongs_to_its_primary_s_owner() {
     replica.primary_owner = Some("c/team-a/logs".into());
     for plan in both(&desired, &replica) {
         assert!(plan.changes.is_empty(), "{plan:?}");
-        assert_eq!(plan.refusals[0].reason, "ForeignKey", "{plan:?}");
+        assert_eq!(plan.refusals[0].reason, Reason::ForeignKey, "{plan:?}");
         assert!(plan.refusals[0].message.contains("belongs to another namespace or cluster"), "{plan:?}");
         assert!(!plan.refusals[0].message.contains("team-a"), "no other tenant is named: {plan:?}");
     }
@@ -60,7 +60,7 @@ fn a_key_another_object_of_the_namespace_created_is_a_claim_conflict() {
     observed.tags.insert(OWNER_TAG.into(), "c/apps/creator".into());
     for plan in both(&desired, &observed) {
         assert!(plan.changes.is_empty(), "{plan:?}");
-        assert_eq!(plan.blockers[0].reason, "ClaimConflict", "{plan:?}");
+        assert_eq!(plan.blockers[0].reason, Reason::ClaimConflict, "{plan:?}");
         let message = &plan.blockers[0].message;
         assert!(message.contains("KmsKey apps/creator (cluster c) created and manages"), "{message}");
         assert!(message.contains("deletion.policy Retain"), "{message}");
@@ -68,7 +68,7 @@ fn a_key_another_object_of_the_namespace_created_is_a_claim_conflict() {
     // Through the family, too: an untagged replica of the creator's primary.
     observed.tags.remove(OWNER_TAG);
     observed.primary_owner = Some("c/apps/creator".into());
-    assert_eq!(plan_key_deletion(&desired, &found(observed.clone())).blockers[0].reason, "ClaimConflict");
+    assert_eq!(plan_key_deletion(&desired, &found(observed.clone())).blockers[0].reason, Reason::ClaimConflict);
     // The object's own tag (it created the key before it imported it) is no conflict.
     observed.primary_owner = None;
     observed.tags.insert(OWNER_TAG.into(), "c/apps/importer".into());
@@ -82,7 +82,7 @@ fn an_aws_managed_key_is_never_scheduled_for_deletion() {
     observed.key.key_manager = "AWS".into();
     let plan = plan_key_deletion(&desired, &found(observed.clone()));
     assert!(plan.changes.is_empty(), "{plan:?}");
-    assert_eq!(plan.blockers[0].reason, "AwsManagedKey");
+    assert_eq!(plan.blockers[0].reason, Reason::AwsManagedKey);
     observed.key.key_manager = "CUSTOMER".into();
     assert_eq!(plan_key_deletion(&desired, &found(observed)).changes.len(), 1, "a customer managed key is");
 }

@@ -9,7 +9,7 @@ use super::material::{material_mismatches, pending_import_notice, starts_pending
 use super::observed::{KeyObservation, ObservedKey, ObservedReplica};
 use super::rotate_now::{is_rotation_tag, plan_rotate_now};
 use crate::api::DeletionPolicy;
-use crate::api::tenancy::Reason;
+use crate::api::Reason;
 use crate::aws::model::KeyDescription;
 use crate::engine::change::{Action, Change, Finding, KeyHandle, NewKeyPlan, NewReplicaPlan, TagChange};
 use crate::engine::desired::{DesiredKey, DesiredReplica, Origin};
@@ -23,7 +23,7 @@ pub fn plan_key(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
     let where_ = format!("account {} region {}", desired.account.account_id, desired.region);
     match observation {
         KeyObservation::Missing if desired.observe_only => Plan::blocked(
-            "KeyNotFound",
+            Reason::KeyNotFound,
             format!(
                 "no key owned by {} exists in {where_}, and managementPolicy Observe never creates one",
                 desired.object
@@ -34,7 +34,7 @@ pub fn plan_key(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
             adoption_refusal(desired, observed).unwrap_or_else(|| plan_existing(desired, observed))
         }
         KeyObservation::NotOwned { key, owner } => Plan::blocked(
-            "NotOwned",
+            Reason::NotOwned,
             format!(
                 "key {} {}; the operator never changes a key it does not own: set spec.import.keyId to adopt it",
                 key.key_id,
@@ -47,11 +47,11 @@ pub fn plan_key(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
         ),
         KeyObservation::Duplicates(duplicates) => plan_duplicates(desired, duplicates),
         KeyObservation::ImportNotFound { key_id } => Plan::blocked(
-            "ImportNotFound",
+            Reason::ImportNotFound,
             format!("spec.import.keyId {key_id} names no key in {where_}: check the id, the account and the region"),
         ),
         KeyObservation::Gone { key_id } => Plan::blocked(
-            "KeyDeleted",
+            Reason::KeyDeleted,
             format!(
                 "key {key_id} recorded in status no longer exists in {where_}; the operator does not silently replace a key: delete and re-create the {} to create a new one",
                 desired.object
@@ -75,7 +75,7 @@ fn adoption_refusal(desired: &DesiredKey, observed: &ObservedKey) -> Option<Plan
     match desired.owner_of(owner) {
         KeyOwner::Namespace => owner.filter(|value| *value != desired.owner_value()).map(|other| {
             Plan::blocked(
-                "ClaimConflict",
+                Reason::ClaimConflict,
                 format!(
                     "spec.import.keyId {key_id} is the key {} created and manages; two objects managing one key undo each other's changes, and a Delete on either would destroy the other's data: manage it from that object only (to move it here, delete that KmsKey with deletion.policy Retain first, which removes its ownership tag), or remove spec.import",
                     describe_owner(other)
@@ -185,7 +185,7 @@ fn immutable_mismatches(desired: &DesiredKey, key: &KeyDescription) -> Vec<Findi
         // A server that leaves the field out cannot contradict the spec.
         if !have.is_empty() && want != have {
             findings.push(Finding::new(
-                "ImmutableFieldMismatch",
+                Reason::ImmutableFieldMismatch,
                 format!(
                     "key {} has {field} {have} but the spec says {want}; {field} cannot change after creation: set spec.{field}: {have} or create a new KmsKey",
                     key.key_id
@@ -261,7 +261,7 @@ fn plan_existing(desired: &DesiredKey, observed: &ObservedKey) -> Plan {
     let mut plan = Plan { blockers: immutable_mismatches(desired, key), ..Plan::default() };
     if !key.is_customer_managed() {
         plan.blockers.push(Finding::new(
-            "AwsManagedKey",
+            Reason::AwsManagedKey,
             format!(
                 "key {} is an AWS managed key; only customer managed keys can be managed: remove spec.import",
                 key.key_id
@@ -283,7 +283,7 @@ fn plan_existing(desired: &DesiredKey, observed: &ObservedKey) -> Plan {
             return plan;
         }
         plan.blockers.push(Finding::new(
-            "KeyPendingDeletion",
+            Reason::KeyPendingDeletion,
             format!(
                 "key {} is scheduled for deletion{} but the spec still wants it; the operator does not cancel a deletion it did not make, nor create a replacement (a new key cannot decrypt the old data): cancel it with `aws kms cancel-key-deletion --key-id {} --region {}` and the operator converges it, or delete and re-create this {} to have the operator restore it",
                 key.key_id,
@@ -300,7 +300,7 @@ fn plan_existing(desired: &DesiredKey, observed: &ObservedKey) -> Plan {
     } else if desired.enabled && !key.enabled {
         if !desired.mandate.reenable {
             plan.blockers.push(Finding::new(
-                "KeyDisabledOutside",
+                Reason::KeyDisabledOutside,
                 format!(
                     "key {} was disabled outside kms-operator while spec.enabled is true; it is left disabled and unchanged (someone may have taken it out of service on purpose): enable it with `aws kms enable-key --key-id {} --region {}`, change the {} to have the operator enable it, or set spec.enabled: false",
                     key.key_id, key.key_id, desired.region, desired.object
@@ -340,7 +340,7 @@ fn deleted_principal_notices(key: &KeyDescription, region: &str, live: Option<&V
         .into_iter()
         .map(|deleted| {
             Finding::new(
-                "PrincipalNotFound",
+                Reason::PrincipalNotFound,
                 format!(
                     "the key policy of {} in {region}, statement {}, names {}: the id KMS shows for an IAM role or user that was deleted. KMS refuses a policy naming a principal that does not exist: recreate the role or user, or remove it from the manifest",
                     key.key_id, deleted.statement, deleted.unique_id
@@ -369,7 +369,7 @@ fn plan_rotation(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan, 
     // KMS refuses rotation changes on a disabled key; a key that stays disabled blocks them.
     if !desired.enabled && !observed.key.enabled {
         plan.blockers.push(Finding::new(
-            "RotationBlockedByDisabledKey",
+            Reason::RotationBlockedByDisabledKey,
             format!(
                 "rotation of key {} must change but KMS cannot change rotation on a disabled key, and the spec keeps it disabled: set spec.enabled: true, or leave rotation as it is",
                 observed.key.key_id
@@ -406,7 +406,7 @@ fn plan_replicas(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan) 
             });
         } else {
             plan.notices.push(Finding::new(
-                "UndeclaredReplica",
+                Reason::UndeclaredReplica,
                 format!(
                     "replica of {} in {} is not in spec.replicas; it is left in place because deletion.policy is Retain (set Delete to have removed replicas scheduled for deletion)",
                     primary_id, live.region
@@ -420,7 +420,7 @@ fn plan_replicas(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan) 
 /// manifest declare: someone else's, left exactly as it is.
 fn foreign_replica(primary_id: &str, live: &ObservedReplica) -> Finding {
     Finding::new(
-        "ForeignReplica",
+        Reason::ForeignReplica,
         format!(
             "replica of {primary_id} in {} was not created by kms-operator for this object and is not in spec.replicas; it is left as it is (declare it in spec.replicas to manage it)",
             live.region
@@ -443,7 +443,7 @@ fn plan_replica(desired: &DesiredKey, replica: &DesiredReplica, live: &ObservedR
     }
     if live.key.is_pending_deletion() {
         plan.blockers.push(Finding::new(
-            "ReplicaPendingDeletion",
+            Reason::ReplicaPendingDeletion,
             format!(
                 "replica of {} in {} is scheduled for deletion but spec.replicas still lists it: cancel the deletion in KMS or remove the replica from the spec",
                 live.key.key_id, live.region
@@ -488,7 +488,7 @@ pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> 
             }
             if !observed.key.is_customer_managed() {
                 return Plan::blocked(
-                    "AwsManagedKey",
+                    Reason::AwsManagedKey,
                     format!(
                         "key {} is an AWS managed key; AWS manages its lifecycle and no one can schedule its deletion: remove spec.import, or the KmsKey, from the manifests",
                         observed.key.key_id
@@ -500,7 +500,7 @@ pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> 
         KeyObservation::NotOwned { key, .. } => {
             return Plan {
                 notices: vec![Finding::new(
-                    "NotOwned",
+                    Reason::NotOwned,
                     format!("key {} is not owned by {}; left untouched", key.key_id, desired.object),
                 )],
                 ..Plan::default()
@@ -509,7 +509,7 @@ pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> 
         _ => {
             return Plan {
                 notices: vec![Finding::new(
-                    "NothingToDelete",
+                    Reason::NothingToDelete,
                     format!("no key of {} exists; nothing to delete", desired.object),
                 )],
                 ..Plan::default()
@@ -519,7 +519,7 @@ pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> 
     let mut plan = Plan::default();
     if desired.observe_only {
         plan.notices.push(Finding::new(
-            "ObserveOnly",
+            Reason::ObserveOnly,
             format!("managementPolicy is Observe: key {} is left untouched", observed.key.key_id),
         ));
         return plan;
@@ -555,7 +555,7 @@ pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> 
         // restores the key.
         DeletionPolicy::Retain if desired.owns_key() && observed.key.is_pending_deletion() => {
             plan.notices.push(Finding::new(
-                "Retained",
+                Reason::Retained,
                 format!("key {key_id} is already scheduled for deletion; it keeps its ownership tag, so re-creating {} restores it", desired.object),
             ));
         }
@@ -573,12 +573,12 @@ pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> 
                 plan.changes.push(on(&desired.region, action));
             }
             plan.notices.push(Finding::new(
-                "Retained",
+                Reason::Retained,
                 format!("deletion.policy is Retain: key {key_id} stays in KMS without its ownership tag"),
             ));
         }
         DeletionPolicy::Retain => plan.notices.push(Finding::new(
-            "Retained",
+            Reason::Retained,
             format!("deletion.policy is Retain: imported key {key_id} stays in KMS as it is"),
         )),
     }

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::fixtures::{OWNER, desired, live};
 use super::observed::{KeyObservation, ObservedKey, ObservedReplica};
 use super::plan::{plan_key, plan_key_deletion};
-use crate::api::DeletionPolicy;
+use crate::api::{DeletionPolicy, Reason};
 use crate::aws::model::{KeyDescription, RegionalArn, RotationState};
 use crate::engine::change::{Action, KeyHandle};
 use crate::engine::desired::{DesiredKey, DesiredReplica, DesiredRotation, Mandate, Origin};
@@ -22,7 +22,7 @@ fn operations(plan: &Plan) -> Vec<String> {
     plan.changes.iter().map(|c| format!("{}@{}", c.operation(), c.region)).collect()
 }
 
-fn reasons(findings: &[crate::engine::Finding]) -> Vec<&str> {
+fn reasons(findings: &[crate::engine::Finding]) -> Vec<Reason> {
     findings.iter().map(|f| f.reason).collect()
 }
 
@@ -74,7 +74,7 @@ fn observe_only_never_creates() {
     desired.observe_only = true;
     let plan = plan_key(&desired, &KeyObservation::Missing);
     assert!(plan.changes.is_empty());
-    assert_eq!(reasons(&plan.blockers), vec!["KeyNotFound"]);
+    assert_eq!(reasons(&plan.blockers), vec![Reason::KeyNotFound]);
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn rotation_cannot_change_on_a_key_that_stays_disabled() {
     observed.rotation = Some(RotationState::default());
     let plan = plan_key(&desired, &found(observed));
     assert!(plan.changes.is_empty());
-    assert_eq!(reasons(&plan.blockers), vec!["RotationBlockedByDisabledKey"]);
+    assert_eq!(reasons(&plan.blockers), vec![Reason::RotationBlockedByDisabledKey]);
 }
 
 #[test]
@@ -170,9 +170,9 @@ fn keys_the_operator_cannot_touch_are_blocked_with_a_reason() {
     let desired = desired();
     let key = KeyDescription { key_id: "k9".into(), ..KeyDescription::default() };
     let cases = vec![
-        (KeyObservation::NotOwned { key: Box::new(key), owner: Some("other/ns/x".into()) }, "NotOwned"),
-        (KeyObservation::ImportNotFound { key_id: "k9".into() }, "ImportNotFound"),
-        (KeyObservation::Gone { key_id: "k9".into() }, "KeyDeleted"),
+        (KeyObservation::NotOwned { key: Box::new(key), owner: Some("other/ns/x".into()) }, Reason::NotOwned),
+        (KeyObservation::ImportNotFound { key_id: "k9".into() }, Reason::ImportNotFound),
+        (KeyObservation::Gone { key_id: "k9".into() }, Reason::KeyDeleted),
     ];
     for (observation, reason) in cases {
         let plan = plan_key(&desired, &observation);
@@ -191,7 +191,7 @@ fn a_key_disabled_outside_is_reported_on_resync_and_enabled_only_when_asked() {
     observed.key.description = "edited too".into();
     let plan = plan_key(&desired, &found(observed.clone()));
     assert!(plan.changes.is_empty(), "a key taken out of service is left alone: {plan:?}");
-    assert_eq!(reasons(&plan.blockers), vec!["KeyDisabledOutside"]);
+    assert_eq!(reasons(&plan.blockers), vec![Reason::KeyDisabledOutside]);
     assert!(plan.blockers[0].message.contains("aws kms enable-key"), "{}", plan.blockers[0].message);
 
     desired.mandate.reenable = true;
@@ -208,7 +208,7 @@ fn a_re_created_key_object_restores_its_key_pending_deletion() {
     observed.key.enabled = false;
     let plan = plan_key(&desired, &found(observed.clone()));
     assert_eq!(operations(&plan), vec!["CancelKeyDeletion@eu-west-1", "EnableKey@eu-west-1"]);
-    assert_eq!(plan.changes[0].event_reason(), "Restored");
+    assert_eq!(plan.changes[0].event_reason(), Reason::Restored.as_str());
 
     let mut replica_pending = observed_with_replicas(&desired, &["us-west-2"]);
     replica_pending.replicas[0].key.state = "PendingDeletion".into();
@@ -219,11 +219,11 @@ fn a_re_created_key_object_restores_its_key_pending_deletion() {
 
     // Not an adopted key, and not on a resync of a KmsKey that has its key on record.
     desired.origin = Origin::Import("k1".into());
-    assert_eq!(reasons(&plan_key(&desired, &found(observed.clone())).blockers), vec!["KeyPendingDeletion"]);
+    assert_eq!(reasons(&plan_key(&desired, &found(observed.clone())).blockers), vec![Reason::KeyPendingDeletion]);
     desired.origin = Origin::Create;
     desired.mandate.restore = false;
-    assert_eq!(reasons(&plan_key(&desired, &found(observed)).blockers), vec!["KeyPendingDeletion"]);
-    assert_eq!(reasons(&plan_key(&desired, &found(replica_pending)).blockers), vec!["ReplicaPendingDeletion"]);
+    assert_eq!(reasons(&plan_key(&desired, &found(observed)).blockers), vec![Reason::KeyPendingDeletion]);
+    assert_eq!(reasons(&plan_key(&desired, &found(replica_pending)).blockers), vec![Reason::ReplicaPendingDeletion]);
 }
 
 #[test]
@@ -244,7 +244,7 @@ fn a_key_pending_deletion_is_reported_not_replaced() {
     observed.key.deletion_date = Some("2026-12-30T00:00:00Z".into());
     let plan = plan_key(&desired, &found(observed));
     assert!(plan.changes.is_empty());
-    assert_eq!(reasons(&plan.blockers), vec!["KeyPendingDeletion"]);
+    assert_eq!(reasons(&plan.blockers), vec![Reason::KeyPendingDeletion]);
     assert!(plan.blockers[0].message.contains("cancel-key-deletion"));
 }
 
@@ -263,7 +263,7 @@ fn each_immutable_field_that_differs_blocks() {
         differ(&mut observed.key);
         // A blocker stops the pass before any change is made (converge), whatever else differs.
         let plan = plan_key(&desired, &found(observed));
-        assert_eq!(reasons(&plan.blockers), vec!["ImmutableFieldMismatch"], "{field}");
+        assert_eq!(reasons(&plan.blockers), vec![Reason::ImmutableFieldMismatch], "{field}");
         assert!(plan.blockers[0].message.contains(&format!("set spec.{field}")), "{}", plan.blockers[0].message);
     }
 }
@@ -279,7 +279,7 @@ fn an_aws_managed_key_is_blocked_whatever_else_differs() {
     observed.rotation = Some(RotationState { enabled: false, ..RotationState::default() });
     let plan = plan_key(&desired, &found(observed.clone()));
     assert!(plan.changes.is_empty(), "{plan:?}");
-    assert_eq!(reasons(&plan.blockers), vec!["AwsManagedKey"]);
+    assert_eq!(reasons(&plan.blockers), vec![Reason::AwsManagedKey]);
     assert!(plan_key_deletion(&desired, &found(observed)).changes.is_empty(), "nor deleted");
 }
 
@@ -342,7 +342,7 @@ fn a_removed_replica_is_deleted_only_under_the_delete_policy() {
     let observed = observed_with_replicas(&multi_region(&["us-west-2"]), &["us-west-2"]);
     let plan = plan_key(&desired, &found(observed.clone()));
     assert!(plan.changes.is_empty());
-    assert_eq!(reasons(&plan.notices), vec!["UndeclaredReplica"]);
+    assert_eq!(reasons(&plan.notices), vec![Reason::UndeclaredReplica]);
 
     desired.deletion = DeletionPolicy::Delete;
     desired.pending_window_days = 7;
@@ -365,10 +365,10 @@ fn replicas_the_operator_did_not_create_are_never_changed_or_deleted() {
     }
     let plan = plan_key(&desired, &found(observed.clone()));
     assert!(plan.changes.is_empty(), "{plan:?}");
-    assert_eq!(reasons(&plan.notices), vec!["ForeignReplica", "ForeignReplica"]);
+    assert_eq!(reasons(&plan.notices), vec![Reason::ForeignReplica, Reason::ForeignReplica]);
     let delete = plan_key_deletion(&desired, &found(observed.clone()));
     assert_eq!(operations(&delete), vec!["ScheduleKeyDeletion@eu-west-1"], "the adopted primary only");
-    assert_eq!(reasons(&delete.notices), vec!["ForeignReplica", "ForeignReplica"]);
+    assert_eq!(reasons(&delete.notices), vec![Reason::ForeignReplica, Reason::ForeignReplica]);
 
     // Declaring one makes it the manifest's: converged, and deleted with the key, but its
     // ownership tag is never added after the fact.
@@ -420,7 +420,7 @@ fn an_imported_key_is_retained_as_it_is() {
     desired.origin = Origin::Import("k1".into());
     let plan = plan_key_deletion(&desired, &found(live(&desired)));
     assert!(plan.changes.is_empty());
-    assert_eq!(reasons(&plan.notices), vec!["Retained"]);
+    assert_eq!(reasons(&plan.notices), vec![Reason::Retained]);
 }
 
 #[test]
@@ -433,7 +433,7 @@ fn an_import_of_a_key_of_another_namespace_or_cluster_is_refused_with_no_change(
         observed.key.description = "changed by hand".into();
         for plan in [plan_key(&desired, &found(observed.clone())), plan_key_deletion(&desired, &found(observed))] {
             assert!(plan.changes.is_empty(), "{plan:?}");
-            assert_eq!(plan.refusals[0].reason, "ForeignKey");
+            assert_eq!(plan.refusals[0].reason, Reason::ForeignKey);
             assert!(plan.refusals[0].message.contains("may not adopt, change or delete it"), "{plan:?}");
         }
     }
@@ -449,7 +449,7 @@ fn a_key_nobody_owns_is_adopted_only_from_an_adoption_namespace() {
     desired.may_adopt = false;
     for plan in [plan_key(&desired, &found(observed.clone())), plan_key_deletion(&desired, &found(observed.clone()))] {
         assert!(plan.changes.is_empty(), "{plan:?}");
-        assert_eq!(plan.refusals[0].reason, "NotPermitted");
+        assert_eq!(plan.refusals[0].reason, Reason::NotPermitted);
         assert!(plan.refusals[0].message.contains("spec.permissions.adoptionNamespaces"), "{plan:?}");
     }
     desired.may_adopt = true;
@@ -489,7 +489,7 @@ fn a_key_pending_import_is_reported_not_planned_as_drift() {
         observed.rotation = None;
         let plan = plan_key(&desired, &found(observed));
         assert!(plan.changes.is_empty() && plan.blockers.is_empty(), "enabled {enabled}: {plan:?}");
-        assert_eq!(reasons(&plan.notices), vec!["PendingImport"]);
+        assert_eq!(reasons(&plan.notices), vec![Reason::PendingImport]);
         assert!(
             plan.notices[0].message.contains("aws kms import-key-material --key-id k1"),
             "{}",
@@ -505,5 +505,5 @@ fn a_live_key_of_another_origin_or_key_store_blocks() {
     observed.key.origin = "AWS_CLOUDHSM".into();
     observed.key.custom_key_store_id = Some("cks-1234567890abcdef0".into());
     let plan = plan_key(&desired, &found(observed));
-    assert_eq!(reasons(&plan.blockers), vec!["ImmutableFieldMismatch", "ImmutableFieldMismatch"]);
+    assert_eq!(reasons(&plan.blockers), vec![Reason::ImmutableFieldMismatch, Reason::ImmutableFieldMismatch]);
 }

@@ -15,6 +15,7 @@
 use super::observed::ObservedKey;
 use sha2::{Digest, Sha256};
 
+use crate::api::Reason;
 use crate::api::catalog::{MAX_ON_DEMAND_ROTATIONS, MAX_TAG_VALUE_CHARS, ROTATE_NOW_BASE_TAG, ROTATE_NOW_TAG};
 use crate::api::{RotationRecord, RotationStatus};
 use crate::aws::model::{RotationEntry, RotationState};
@@ -164,7 +165,7 @@ fn blocker(desired: &DesiredKey, observed: &ObservedKey, done_so_far: u32, value
     let field = format!("spec.rotation.rotateNow {value:?}");
     if key.origin != "AWS_KMS" && !key.origin.is_empty() {
         return Some(Finding::new(
-            "RotateNowUnsupported",
+            Reason::RotateNowUnsupported,
             format!(
                 "{field}: key {} has key material of origin {}, which KMS does not rotate on demand: remove rotation.rotateNow",
                 key.key_id, key.origin
@@ -173,7 +174,7 @@ fn blocker(desired: &DesiredKey, observed: &ObservedKey, done_so_far: u32, value
     }
     if done_so_far >= MAX_ON_DEMAND_ROTATIONS {
         return Some(Finding::new(
-            "RotateNowLimitReached",
+            Reason::RotateNowLimitReached,
             format!(
                 "{field}: key {} has had {done_so_far} on-demand rotations, KMS's limit of {MAX_ON_DEMAND_ROTATIONS} per key (it cannot be raised); automatic rotation goes on: set rotation.rotateNow back to {:?} or remove it",
                 key.key_id,
@@ -183,7 +184,7 @@ fn blocker(desired: &DesiredKey, observed: &ObservedKey, done_so_far: u32, value
     }
     if !key.enabled && !desired.enabled {
         return Some(Finding::new(
-            "RotateNowBlockedByDisabledKey",
+            Reason::RotateNowBlockedByDisabledKey,
             format!(
                 "{field}: key {} is disabled and the spec keeps it disabled, and KMS rotates only enabled keys: set spec.enabled: true, or remove rotation.rotateNow",
                 key.key_id

@@ -6,8 +6,8 @@ use super::fixtures::{desired, live};
 use super::observed::{KeyObservation, ObservedKey};
 use super::plan::plan_key;
 use super::rotate_now::{RotateNow, applied_value, needs_history, record_history, tag_value};
-use crate::api::RotationStatus;
 use crate::api::catalog::{ROTATE_NOW_BASE_TAG, ROTATE_NOW_TAG};
+use crate::api::{Reason, RotationStatus};
 use crate::aws::model::{RotationEntry, RotationState};
 use crate::engine::change::Action;
 use crate::engine::desired::DesiredKey;
@@ -104,7 +104,7 @@ fn kms_limits_block_with_the_field_and_the_fix() {
     let desired = wanting("CHG-3");
     let at_limit = plan(&desired, observed(&desired, &[(ROTATE_NOW_TAG, "CHG-2")], on_demand(10)));
     assert!(at_limit.changes.is_empty());
-    assert_eq!(at_limit.blockers[0].reason, "RotateNowLimitReached");
+    assert_eq!(at_limit.blockers[0].reason, Reason::RotateNowLimitReached);
     assert!(at_limit.blockers[0].message.contains("spec.rotation.rotateNow \"CHG-3\""));
     assert!(at_limit.blockers[0].message.contains("back to \"CHG-2\""), "{}", at_limit.blockers[0].message);
 
@@ -112,14 +112,14 @@ fn kms_limits_block_with_the_field_and_the_fix() {
     external.material.origin = "EXTERNAL".into();
     let mut imported = observed(&external, &[], Vec::new());
     imported.key.origin = "EXTERNAL".into();
-    assert_eq!(plan(&external, imported).blockers[0].reason, "RotateNowUnsupported");
+    assert_eq!(plan(&external, imported).blockers[0].reason, Reason::RotateNowUnsupported);
 
     let mut off = desired.clone();
     off.enabled = false;
     let mut disabled = observed(&off, &[], Vec::new());
     disabled.key.enabled = false;
     disabled.key.state = "Disabled".into();
-    assert_eq!(plan(&off, disabled).blockers[0].reason, "RotateNowBlockedByDisabledKey");
+    assert_eq!(plan(&off, disabled).blockers[0].reason, Reason::RotateNowBlockedByDisabledKey);
 }
 
 #[test]

@@ -11,6 +11,7 @@ use super::observed::KeyObservation;
 use super::plan::{plan_key, plan_key_deletion};
 use super::status::{key_ready, key_status};
 use crate::api::CreateIntent;
+use crate::api::Reason;
 use crate::api::monitoring::AccountMonitoring;
 use crate::api::{KmsKey, KmsKeyStatus, RotationStatus};
 use crate::aws::AccountConfig;
@@ -93,7 +94,7 @@ fn report(
         let why = outcome_text(&outcome);
         ready = crate::engine::report::ready(
             false,
-            "KeyIncomplete",
+            Reason::KeyIncomplete,
             format!("key {created} was created, but the pass ended before it converged: {why}"),
         );
         status.key_id = Some(created);

@@ -2,6 +2,7 @@
 
 use super::observed::KeyObservation;
 use super::rotate_now::{applied_value, record_history};
+use crate::api::Reason;
 use crate::api::catalog::{ROTATE_NOW_BASE_TAG, ROTATE_NOW_TAG};
 use crate::api::conditions::ConditionUpdate;
 use crate::api::monitoring::MonitoringStatus;
@@ -109,47 +110,53 @@ pub fn key_ready(
         Some(KeyObservation::Found(observed)) => {
             let key = &observed.key;
             match key.state.as_str() {
-                "Enabled" => ready(true, "Available", format!("key {} is enabled in {}", key.key_id, desired.region)),
-                "Disabled" if !desired.enabled => {
-                    ready(false, "KeyDisabled", format!("key {} is disabled, as spec.enabled: false asks", key.key_id))
+                "Enabled" => {
+                    ready(true, Reason::Available, format!("key {} is enabled in {}", key.key_id, desired.region))
                 }
+                "Disabled" if !desired.enabled => ready(
+                    false,
+                    Reason::KeyDisabled,
+                    format!("key {} is disabled, as spec.enabled: false asks", key.key_id),
+                ),
                 "Disabled" => ready(
                     false,
-                    "KeyDisabledOutside",
+                    Reason::KeyDisabledOutside,
                     format!("key {} was disabled outside kms-operator while spec.enabled is true", key.key_id),
                 ),
                 "PendingImport" => ready(
                     false,
-                    "PendingImport",
+                    Reason::PendingImport,
                     format!("key {} waits for its imported key material; it cannot be used until then", key.key_id),
                 ),
                 "PendingDeletion" | "PendingReplicaDeletion" => ready(
                     false,
-                    "KeyPendingDeletion",
+                    Reason::KeyPendingDeletion,
                     format!(
                         "key {} is scheduled for deletion{}",
                         key.key_id,
                         key.deletion_date.as_ref().map(|d| format!(" on {d}")).unwrap_or_default()
                     ),
                 ),
-                other => ready(false, "KeyNotUsable", format!("key {} is in state {other}", key.key_id)),
+                other => ready(false, Reason::KeyNotUsable, format!("key {} is in state {other}", key.key_id)),
             }
         }
         Some(KeyObservation::Missing) if pending_creation => {
-            ready(false, "KeyNotCreated", format!("no key exists yet; apply creates one in {}", desired.region))
+            ready(false, Reason::KeyNotCreated, format!("no key exists yet; apply creates one in {}", desired.region))
         }
-        Some(KeyObservation::Missing) => ready(false, "KeyNotFound", "no key exists"),
+        Some(KeyObservation::Missing) => ready(false, Reason::KeyNotFound, "no key exists"),
         Some(KeyObservation::NotOwned { key, .. }) => {
-            ready(false, "NotOwned", format!("key {} is not owned by this object", key.key_id))
+            ready(false, Reason::NotOwned, format!("key {} is not owned by this object", key.key_id))
         }
         Some(KeyObservation::Duplicates(duplicates)) => {
             let ids: Vec<&str> = duplicates.iter().map(|d| d.key.key_id.as_str()).collect();
-            ready(false, "OwnershipConflict", format!("several keys claim this object: {}", ids.join(", ")))
+            ready(false, Reason::OwnershipConflict, format!("several keys claim this object: {}", ids.join(", ")))
         }
         Some(KeyObservation::ImportNotFound { key_id }) => {
-            ready(false, "ImportNotFound", format!("key {key_id} does not exist"))
+            ready(false, Reason::ImportNotFound, format!("key {key_id} does not exist"))
         }
-        Some(KeyObservation::Gone { key_id }) => ready(false, "KeyDeleted", format!("key {key_id} no longer exists")),
-        None => ready(false, "Unknown", "the key could not be read"),
+        Some(KeyObservation::Gone { key_id }) => {
+            ready(false, Reason::KeyDeleted, format!("key {key_id} no longer exists"))
+        }
+        None => ready(false, Reason::Unknown, "the key could not be read"),
     }
 }

@@ -5,6 +5,7 @@ use super::action::MonitoringAction;
 use super::desired::{DesiredMonitoring, KeyCopy, MonitoringSetup, WantedAlarm};
 use super::names::shard_of;
 use super::observe::ObservedMonitoring;
+use crate::api::Reason;
 use crate::api::monitoring::MetricFilterMode;
 use crate::aws::model::MetricFilter;
 use crate::engine::change::{Action, Change, Finding, KeyHandle};
@@ -81,7 +82,7 @@ fn filter_room(
     let after = observed.filters_in_group + new - leaving.min(observed.filters_in_group + new);
     (new > 0 && after > MAX_FILTERS_PER_LOG_GROUP).then(|| {
         Finding::new(
-            "MetricFilterLimit",
+            Reason::MetricFilterLimit,
             format!(
                 "{what} needs {new} more metric filter(s) on log group {log_group}, which holds {}; CloudWatch Logs allows {MAX_FILTERS_PER_LOG_GROUP} per log group: {fix}",
                 observed.filters_in_group
@@ -118,7 +119,7 @@ pub fn plan_key_monitoring(
             observed.watched.get(&shard).map_or(0, |arns| arns.iter().filter(|a| !ours.contains(&a.as_str())).count());
         if others + copies.len() >= MAX_DIMENSION_VALUES_PER_HOUR {
             plan.blockers.push(Finding::new(
-                "DimensionValueLimit",
+                Reason::DimensionValueLimit,
                 format!(
                     "{} would make {} key copies watched through the shared filter of shard {shard} on log group {}; CloudWatch Logs may disable a metric filter whose dimensions take {MAX_DIMENSION_VALUES_PER_HOUR} values within an hour: move keys to another AwsAccount with its own log group (docs/monitoring.md)",
                     desired.object,

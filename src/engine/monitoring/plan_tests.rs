@@ -178,7 +178,7 @@ fn per_key_filters_that_do_not_fit_the_log_group_are_refused_naming_the_limit() 
     assert!(plan.changes.is_empty());
     assert_eq!(plan.blockers.len(), 1);
     let message = &plan.blockers[0].message;
-    assert_eq!(plan.blockers[0].reason, "MetricFilterLimit");
+    assert_eq!(plan.blockers[0].reason, Reason::MetricFilterLimit);
     assert!(message.contains("needs 2 more metric filter(s) on log group trail, which holds 99"), "{message}");
     assert!(message.contains("allows 100 per log group") && message.contains("metricFilters: Shared"), "{message}");
     let room = ObservedMonitoring { filters_in_group: 98, ..ObservedMonitoring::default() };
@@ -202,7 +202,7 @@ fn a_shard_that_would_reach_a_thousand_watched_keys_is_refused_naming_the_rule()
         (0..999).map(|i| format!("arn:aws:kms:eu-west-1:111122223333:key/1{i:07}")).collect();
     let observed = ObservedMonitoring { watched: BTreeMap::from([('1', others)]), ..ObservedMonitoring::default() };
     let plan = plan_key_monitoring(&desired, &handle(), KEY_ID, &copies(&["eu-west-1"]), &observed);
-    assert_eq!(plan.blockers[0].reason, "DimensionValueLimit");
+    assert_eq!(plan.blockers[0].reason, Reason::DimensionValueLimit);
     assert!(plan.blockers[0].message.contains("1000 values within an hour"), "{}", plan.blockers[0].message);
     let elsewhere = plan_key_monitoring(&desired, &handle(), "f000", &copies(&["eu-west-1"]), &observed);
     assert!(elsewhere.blockers.is_empty(), "other shards are not affected");
@@ -220,7 +220,7 @@ fn the_account_has_its_deletion_alarm_and_in_shared_mode_33_filters() {
     assert_eq!(shared.changes.iter().filter(|c| c.operation() == crate::aws::Op::PutMetricFilter).count(), 33);
     let full = ObservedMonitoring { filters_in_group: 70, ..ObservedMonitoring::default() };
     let refused = plan_account_monitoring(&setup(MetricFilterMode::Shared), &full);
-    assert_eq!(refused.blockers[0].reason, "MetricFilterLimit");
+    assert_eq!(refused.blockers[0].reason, Reason::MetricFilterLimit);
     assert!(refused.blockers[0].message.contains("needs 33 more"), "{}", refused.blockers[0].message);
 }
 
