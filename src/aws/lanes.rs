@@ -160,7 +160,10 @@ impl Shared {
         let queued = state.permits.available_permits() == 0;
         let wanted = std::mem::take(&mut growth.wanted) || queued;
         if wanted
-            && used.waiting == 0 && used.unspent_writes > growth.unspent_seen && growth.workers < self.staffing.ceiling {
+            && used.waiting == 0
+            && used.unspent_writes > growth.unspent_seen
+            && growth.workers < self.staffing.ceiling
+        {
             growth.workers += 1;
             growth.unspent_seen = used.unspent_writes;
             state.permits.add_permits(1);

@@ -44,9 +44,9 @@ pub use key::FINALIZER;
 use crate::api::{AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey};
 use backoff::Requeue;
 use caches::{Cached, Stores};
+use lanes::{PassLanes, in_lanes};
 use metrics::Metrics;
 use server::Health;
-use lanes::{PassLanes, in_lanes};
 use watched::Watched;
 
 /// How the controllers are wired, apart from the Kubernetes client.

@@ -134,21 +134,26 @@ mod tests {
         let workers = LaneWorkers::new(Staffing { floor: 2, ceiling: 6 }, limiter.clone());
         let items: Vec<usize> = (0..40).collect();
         let running = Mutex::new((0usize, 0usize));
-        each_in_lanes(&items, |_| lane("A"), &workers, |_| {
-            let (running, limiter) = (&running, &limiter);
-            async move {
-                limiter.acquire("A", "eu-west-1", Op::CreateKey).await;
-                {
-                    let mut running = running.lock().unwrap();
-                    running.0 += 1;
-                    running.1 = running.1.max(running.0);
+        each_in_lanes(
+            &items,
+            |_| lane("A"),
+            &workers,
+            |_| {
+                let (running, limiter) = (&running, &limiter);
+                async move {
+                    limiter.acquire("A", "eu-west-1", Op::CreateKey).await;
+                    {
+                        let mut running = running.lock().unwrap();
+                        running.0 += 1;
+                        running.1 = running.1.max(running.0);
+                    }
+                    for _ in 0..4 {
+                        tokio::task::yield_now().await;
+                    }
+                    running.lock().unwrap().0 -= 1;
                 }
-                for _ in 0..4 {
-                    tokio::task::yield_now().await;
-                }
-                running.lock().unwrap().0 -= 1;
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(workers.workers(&lane("A")), 6, "the lane grew to its ceiling");
         assert_eq!(running.lock().unwrap().1, 6, "and ran that many at once, no more");
