@@ -132,20 +132,21 @@ impl LaneWorkers {
 
     /// The lane's workers now: its floor, and what it has grown by.
     pub fn workers(&self, lane: &Lane) -> usize {
-        let state = self.state(lane);
-        let workers = state.growth.lock().unwrap_or_else(PoisonError::into_inner).workers;
-        workers
+        self.state(lane).workers()
     }
 
     /// Workers of the lane busy now.
     pub fn busy(&self, lane: &Lane) -> usize {
         let state = self.state(lane);
-        let workers = state.growth.lock().unwrap_or_else(PoisonError::into_inner).workers;
-        workers.saturating_sub(state.permits.available_permits())
+        state.workers().saturating_sub(state.permits.available_permits())
     }
 }
 
 impl LaneState {
+    fn workers(&self) -> usize {
+        self.growth.lock().unwrap_or_else(PoisonError::into_inner).workers
+    }
+
     fn wanted(&self) {
         self.growth.lock().unwrap_or_else(PoisonError::into_inner).wanted = true;
     }
