@@ -8,7 +8,7 @@
 //! - an object is forgotten (metrics, backoff) at its delete event, and after a relist every
 //!   object the list no longer has, whether or not it was ever admitted;
 //! - passes run in lanes of (account, region), and those of one namespace beyond its share of a
-//!   lane's workers are put off (`lanes.rs`, `share.rs`).
+//!   lane's workers wait for its turn (`lanes.rs`, `share.rs`).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
