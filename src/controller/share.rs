@@ -29,7 +29,9 @@ pub struct NamespaceShare {
 
 /// One pass of a namespace holding one of its turns in a lane; given back when dropped.
 #[derive(Debug)]
-pub struct Turn(Option<OwnedSemaphorePermit>);
+pub struct Turn {
+    _held: Option<OwnedSemaphorePermit>,
+}
 
 impl NamespaceShare {
     pub fn new() -> Arc<Self> {
@@ -52,14 +54,14 @@ impl NamespaceShare {
 
     /// A turn of `namespace` in `lane` at once, if it holds fewer than `limit`.
     pub fn try_begin(&self, lane: &Lane, namespace: &str, limit: usize) -> Option<Turn> {
-        self.permits(lane, namespace, limit).try_acquire_owned().ok().map(|permit| Turn(Some(permit)))
+        self.permits(lane, namespace, limit).try_acquire_owned().ok().map(|permit| Turn { _held: Some(permit) })
     }
 
     /// A turn of `namespace` in `lane`, once one of its passes there gives one back (in the
     /// order asked).
     pub async fn begin(&self, lane: &Lane, namespace: &str, limit: usize) -> Turn {
         // Never closed, so this waits for a turn; without one the pass still runs.
-        Turn(self.permits(lane, namespace, limit).acquire_owned().await.ok())
+        Turn { _held: self.permits(lane, namespace, limit).acquire_owned().await.ok() }
     }
 }
 
@@ -101,6 +103,7 @@ mod tests {
         let quiet = share.try_begin(&a, "quiet", 1);
         assert!(quiet.is_some(), "a noisy namespace's queue is not in another namespace's way");
         drop(held);
-        assert!(matches!(waiting.as_mut().poll(&mut context), Poll::Ready(Turn(Some(_)))), "the turn came back");
+        let turn = waiting.as_mut().poll(&mut context);
+        assert!(matches!(turn, Poll::Ready(Turn { _held: Some(_) })), "the turn came back");
     }
 }
