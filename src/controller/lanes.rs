@@ -125,6 +125,11 @@ where
                 }
             };
             let worker = lanes.workers.enter(&lane).await;
+            if ctx.engine.is_stopping() {
+                // Shutting down: only passes already under way drain; one that was still
+                // waiting for a worker has started nothing, and the next leader runs it.
+                return Ok(Action::await_change());
+            }
             // Made only now: a pass's future is large, and thousands may wait for a worker.
             let result = reconcile(object, ctx).await;
             drop((worker, turn));
