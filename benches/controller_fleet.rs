@@ -7,6 +7,7 @@
 //!
 //!     cargo bench --bench controller_fleet -- --accounts 2 --regions 2 --keys-per-account 50
 //!     cargo bench --bench controller_fleet -- 100   # one account, one region, 100 keys
+//!     cargo bench --bench controller_fleet -- --accounts 2 --regions 1 --keys-per-account 2500 --quota-scale 0.2
 
 #[allow(dead_code)]
 #[path = "../tests/support/cbor.rs"]
@@ -32,6 +33,7 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Quotas;
 use common::shape::{NAMESPACE, Shape, quota_bound};
 use fake_kube::FakeKube;
 use kms_operator::api::{AwsAccount, KmsAlias, KmsKey};
@@ -51,7 +53,7 @@ fn free_port() -> u16 {
 }
 
 impl Controller {
-    fn start(kubeconfig: &std::path::Path) -> Controller {
+    fn start(kubeconfig: &std::path::Path, quotas: &Quotas) -> Controller {
         let metrics_port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_kms-operator"))
             .arg("run")
@@ -64,6 +66,7 @@ impl Controller {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("KMS_OPERATOR_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
             .env("RUST_LOG", "warn")
+            .env("KMS_OPERATOR_RATE_LIMITS", quotas.rate_limits().join(","))
             .stdout(Stdio::null())
             .spawn()
             .expect("start kms-operator run");
@@ -200,8 +203,9 @@ async fn wait(mut done: impl AsyncFnMut() -> bool) -> Duration {
 async fn bench(shape: Shape) {
     let kms = moto::Moto::start();
     let proxy = proxy::FaultProxy::start(kms.port).await;
-    for op in Op::ALL.iter().filter(|op| **op != Op::GetCallerIdentity) {
-        proxy.enforce_quota(op.name(), f64::from(op.default_quota()));
+    let quotas = Quotas::from_args();
+    for (op, rate) in quotas.enforced() {
+        proxy.enforce_quota(op.name(), f64::from(rate));
     }
     let fake = FakeKube::new();
     create_fleet(&fake, &proxy.endpoint(), &shape).await;
@@ -211,17 +215,17 @@ async fn bench(shape: Shape) {
     let (n, objects) = (shape.keys(), shape.keys() + shape.aliases());
 
     let requests_before = fake.requests().len();
-    let first = Controller::start(&kubeconfig);
+    let first = Controller::start(&kubeconfig, &quotas);
     let converge = wait(async || ready_count(&fake).await == (shape.keys(), shape.aliases())).await;
     let converge_calls = aws_calls(&first.metrics().await);
     let converge_rss = first.peak_rss_mib();
     let converge_requests = kube_requests(&fake, requests_before);
-    let (bound, scopes) = quota_bound(&proxy.spent());
+    let (bound, scopes) = quota_bound(&proxy.spent(), &quotas);
     let sts = (proxy.forwarded("AssumeRole"), proxy.forwarded("GetCallerIdentity"));
     first.stop();
 
     let requests_before = fake.requests().len();
-    let restarted = Controller::start(&kubeconfig);
+    let restarted = Controller::start(&kubeconfig, &quotas);
     let reconciled =
         |text: &str, kind: &str| metric(text, "kms_operator_reconciles_total", &format!("kind=\"{kind}\""));
     let resync = wait(async || {
@@ -236,8 +240,10 @@ async fn bench(shape: Shape) {
     let ratio = converge.as_secs_f64() / bound.as_secs_f64().max(f64::EPSILON);
 
     println!(
-        "== controller (kms-operator run), fleet of {}; KMS default quotas per (account, region, operation)",
-        shape.describe()
+        "== controller (kms-operator run), fleet of {}; {}; load average {}",
+        shape.describe(),
+        quotas.describe(),
+        common::load_average()
     );
     println!(
         "converge: {:>8.1} s  quota bound {:.1} s, {ratio:.2}x of it ({} KMS writes, {} throttles retried)",
@@ -270,6 +276,7 @@ async fn bench(shape: Shape) {
         println!("            {what:<28} {:.2}", *count as f64 / (2 * n) as f64);
     }
     println!("          peak RSS of the controller: {resync_rss:.1} MiB");
+    println!("load average at the end: {}", common::load_average());
     println!("ratio {ratio:.2}");
 }
 

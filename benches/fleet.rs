@@ -8,6 +8,7 @@
 //!
 //!     cargo bench --bench fleet -- --accounts 4 --regions 2 --keys-per-account 50
 //!     cargo bench --bench fleet -- 100          # one account, one region, 100 keys
+//!     cargo bench --bench fleet -- --accounts 10 --regions 2 --keys-per-account 100 --quota-scale 0.2
 
 #[allow(dead_code)]
 #[path = "../tests/support/cbor.rs"]
@@ -30,8 +31,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use common::Quotas;
 use common::shape::{Shape, quota_bound};
-use kms_operator::aws::{CallContext, CallSummary, ClientPool, Op, RateLimits, RetryPolicy, Timeouts};
+use kms_operator::aws::{CallContext, CallSummary, ClientPool, RateLimits, RetryPolicy, Timeouts};
 use kms_operator::engine::{Engine, EngineSettings};
 use kms_operator::local::manifests;
 use kms_operator::local::runner::{Command, RunOutput, Runner};
@@ -60,8 +62,11 @@ async fn engine() -> Engine {
         .region(Region::new("eu-west-1"))
         .load()
         .await;
-    // What the command line uses: KMS's quotas, the production retry policy.
-    let ctx = CallContext::new(&RateLimits::default(), RetryPolicy::default());
+    // What the command line uses: KMS's quotas (scaled as `--rate-limit` would), the production
+    // retry policy.
+    let quotas = Quotas::from_args().rate_limits();
+    let limits = RateLimits::default().parse_overrides(quotas.iter().map(String::as_str)).expect("valid rate limits");
+    let ctx = CallContext::new(&limits, RetryPolicy::default());
     Engine::new(ClientPool::with_base_config(base, ctx, Timeouts::default()), EngineSettings::default())
 }
 
@@ -87,8 +92,9 @@ fn per_key(calls: &CallSummary, n: usize) -> String {
 async fn bench(shape: Shape) {
     let kms = moto::Moto::start();
     let proxy = proxy::FaultProxy::start(kms.port).await;
-    for op in Op::ALL.iter().filter(|op| **op != Op::GetCallerIdentity) {
-        proxy.enforce_quota(op.name(), f64::from(op.default_quota()));
+    let quotas = Quotas::from_args();
+    for (op, rate) in quotas.enforced() {
+        proxy.enforce_quota(op.name(), f64::from(rate));
     }
     let dir = tempfile::tempdir().expect("temp dir");
     manifests(dir.path(), &proxy.endpoint(), &shape);
@@ -113,16 +119,19 @@ async fn bench(shape: Shape) {
     let (apply, apply_time) = run(dir.path(), Command::Apply).await;
     sampler.abort();
     let failed = apply.results.iter().filter(|r| r.failed()).count();
-    let (bound, scopes) = quota_bound(&proxy.spent());
+    let (bound, scopes) = quota_bound(&proxy.spent(), &quotas);
     let throttled: usize = proxy.throttled().values().sum();
     let sts = (proxy.forwarded("AssumeRole"), proxy.forwarded("GetCallerIdentity"));
     let (plan, plan_time) = run(dir.path(), Command::Plan).await;
     let ratio = apply_time.as_secs_f64() / bound.as_secs_f64().max(f64::EPSILON);
 
     println!(
-        "== fleet of {}; {} workers per (account, region); KMS default quotas per (account, region, operation)",
+        "== fleet of {}; {} workers per (account, region) to start with, up to {}x as the quota allows; {}; load average {}",
         shape.describe(),
-        concurrency()
+        concurrency(),
+        kms_operator::aws::lanes::GROWTH,
+        quotas.describe(),
+        common::load_average()
     );
     println!(
         "apply:  {:>8.1} s  ({} reads, {} writes, {} throttles received and retried, {failed} resources failed)",
@@ -151,6 +160,7 @@ async fn bench(shape: Shape) {
     println!("        calls per key: {}", per_key(&plan.calls, n));
     println!("throttles seen by the proxy: {throttled} {:?}; failures: {failed}", proxy.throttled());
     println!("peak RSS of this process: {:.1} MiB", common::peak_rss_mib("self"));
+    println!("load average at the end: {}", common::load_average());
     println!("ratio {ratio:.2}");
 }
 

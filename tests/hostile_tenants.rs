@@ -5,7 +5,7 @@
 //!   binary's types) cannot stop a relist or keep other namespaces' keys from converging;
 //! - status is a cache, never an authority: a forged status of each kind makes no KMS write and
 //!   no call to an account the namespace may not use;
-//! - one namespace's stuck keys hold only its share of the workers;
+//! - one namespace's stuck keys hold only its share of the workers, one account's only its lane;
 //! - refused and deleted objects are forgotten: a create/delete loop leaves nothing behind.
 
 mod support;
@@ -428,6 +428,36 @@ async fn one_namespace_s_stuck_keys_hold_only_its_share_of_workers() {
     }
     assert!(cluster.ctx.metrics.render().contains("kms_operator_reconciles_deferred_total{kind=\"KmsKey\"}"));
     // The held calls never return, so the controllers cannot drain: stop them where they are.
+    running.1.abort();
+}
+
+/// One account whose KMS never answers a CreateKey (as if its quota were spent for good) holds
+/// only its own lane: another account's key in the same namespace converges beside it. With one
+/// pool per kind, two workers and one of them per namespace, it would have waited for ever.
+#[tokio::test]
+async fn one_account_s_stuck_keys_hold_only_that_account_s_lane() {
+    let moto = Moto::start();
+    let (slow, fast) = (FaultProxy::start(moto.port).await, FaultProxy::start(moto.port).await);
+    let cluster = Cluster::new().await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account_named("stuck", &slow.endpoint(), json!({})).await;
+    let other = "222222222222";
+    let role = format!("arn:aws:iam::{other}:role/kms-operator");
+    cluster.account_named("other", &fast.endpoint(), json!({"accountId": other, "assumeRoleArn": role})).await;
+    slow.inject("CreateKey", Fault::Hold(Gate::new()), usize::MAX);
+    for i in 0..10 {
+        let name = format!("stuck-{i:02}");
+        cluster.create::<KmsKey>("apps", key_object_in("apps", &name, json!({"accountRef": "stuck"}))).await;
+    }
+    // Two workers per kind and lane to start with, one of them at most for one namespace.
+    let running = start(&cluster, ControllerOptions::new(None, 2));
+    let held = || slow.received().iter().filter(|(op, _)| op == "CreateKey").count();
+    wait_for("the stuck account's lane is busy", || async { (held() >= 1).then_some(()) }).await;
+
+    cluster.create::<KmsKey>("apps", key_object_in("apps", "elsewhere", json!({"accountRef": "other"}))).await;
+    wait_for("the other account's key converges", || ready(&cluster, "apps", "elsewhere")).await;
+    assert_eq!(held(), 1, "the stuck lane never grew: none of its passes ended");
+    assert_eq!(fast.forwarded("CreateKey"), 1, "the other account's key was created once");
     running.1.abort();
 }
 

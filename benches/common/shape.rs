@@ -8,6 +8,8 @@ use std::time::Duration;
 use kms_operator::aws::Op;
 use serde_json::{Value, json};
 
+use super::Quotas;
+
 pub const NAMESPACE: &str = "fleet";
 const REGIONS: &[&str] = &["eu-west-1", "us-east-1", "ap-southeast-2", "eu-central-1", "us-west-2"];
 
@@ -120,13 +122,17 @@ impl Shape {
 /// The least time KMS's quotas allow for what reached KMS: every (account, region,
 /// operation) has its own quota, so the busiest one bounds the whole. Returns the bound and
 /// the busiest scopes, slowest first.
-pub fn quota_bound(spent: &BTreeMap<(String, String, String), usize>) -> (Duration, Vec<(String, f64)>) {
+pub fn quota_bound(
+    spent: &BTreeMap<(String, String, String), usize>,
+    quotas: &Quotas,
+) -> (Duration, Vec<(String, f64)>) {
     let mut scopes: Vec<(String, f64)> = spent
         .iter()
         .filter_map(|((account, region, op), count)| {
             let op = Op::parse(op).filter(|op| *op != Op::GetCallerIdentity)?;
-            let seconds = *count as f64 / f64::from(op.default_quota());
-            Some((format!("{account} {region} {:<20} {count:>6} at {:>4}/s", op.name(), op.default_quota()), seconds))
+            let quota = quotas.per_second(op);
+            let seconds = *count as f64 / f64::from(quota);
+            Some((format!("{account} {region} {:<20} {count:>6} at {quota:>4}/s", op.name()), seconds))
         })
         .collect();
     scopes.sort_by(|a, b| b.1.total_cmp(&a.1));

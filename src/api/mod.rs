@@ -19,7 +19,7 @@ mod version;
 pub use object::{Kind, ObjectName};
 // The version the engine, controller and local mode work in; callers name the types without a
 // version so that moving to a newer one changes these lines, not theirs.
+pub use reason::Reason;
 pub use v1alpha1::monitoring;
 pub use v1alpha1::*;
 pub use version::{API_VERSION, ApiVersion, GROUP, VERSION};
-pub use reason::Reason;

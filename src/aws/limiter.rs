@@ -1,9 +1,9 @@
 //! Client-side rate limiting per (account, region, operation), so the operator stays under
 //! KMS's request quotas instead of provoking throttles. One instance is shared by every worker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -72,16 +72,44 @@ type Scope = (String, String);
 /// Requests a bucket may let through at once: what one request counting twice needs.
 const BURST: NonZeroU32 = NonZeroU32::new(2).expect("two is not zero");
 
+/// How one (account, region)'s quotas are being spent: what tells whether more work at once
+/// could spend more of them (`aws::lanes`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QuotaUse {
+    /// Requests waiting now for a token of this account and region.
+    pub waiting: usize,
+    /// Writes so far that found their token free at once: quota that had been left unspent.
+    pub unspent_writes: u64,
+}
+
 /// The shared limiter: one GCRA bucket per (account id, region) for each operation.
 #[derive(Clone)]
 pub struct Limiter {
     buckets: Option<Arc<Vec<DefaultKeyedRateLimiter<Scope>>>>,
+    usage: Arc<Mutex<HashMap<Scope, QuotaUse>>>,
+}
+
+/// A request counted as waiting for its quota while this lives (dropped when the wait ends or
+/// is given up).
+struct Waiting<'a> {
+    usage: &'a Mutex<HashMap<Scope, QuotaUse>>,
+    scope: &'a Scope,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(used) = usage.get_mut(self.scope) {
+            used.waiting = used.waiting.saturating_sub(1);
+        }
+    }
 }
 
 impl Limiter {
     pub fn new(limits: &RateLimits) -> Self {
+        let usage = Arc::default();
         if !limits.enabled {
-            return Limiter { buckets: None };
+            return Limiter { buckets: None, usage };
         }
         let buckets = Op::ALL
             .iter()
@@ -95,7 +123,7 @@ impl Limiter {
                 RateLimiter::keyed(Quota::per_second(rate).allow_burst(rate.min(BURST)))
             })
             .collect();
-        Limiter { buckets: Some(Arc::new(buckets)) }
+        Limiter { buckets: Some(Arc::new(buckets)), usage }
     }
 
     /// Takes a token if one is free now, without waiting.
@@ -106,28 +134,53 @@ impl Limiter {
         }
     }
 
+    /// How `account_id`'s quotas in `region` are being spent so far.
+    pub fn quota_use(&self, account_id: &str, region: &str) -> QuotaUse {
+        let usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
+        usage.get(&(account_id.to_owned(), region.to_owned())).copied().unwrap_or_default()
+    }
+
+    fn granted_at_once(&self, scope: &Scope, op: Op) {
+        if op.is_write() {
+            let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
+            usage.entry(scope.clone()).or_default().unspent_writes += 1;
+        }
+    }
+
+    fn waiting<'a>(&'a self, scope: &'a Scope) -> Waiting<'a> {
+        let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
+        usage.entry(scope.clone()).or_default().waiting += 1;
+        Waiting { usage: &self.usage, scope }
+    }
+
     /// Waits until `requests` of `op` may be counted at once in `account_id` and `region`: taken
     /// together, so that a request that counts more than once is sent right after they all
     /// are free, instead of holding some while it waits for the rest.
     pub async fn acquire_n(&self, account_id: &str, region: &str, op: Op, requests: u32) {
-        let Some(buckets) = &self.buckets else { return };
+        let Some(requests) = NonZeroU32::new(requests) else { return };
         let scope = (account_id.to_owned(), region.to_owned());
-        if let Some(n) = NonZeroU32::new(requests)
-            && buckets[op.index()].until_key_n_ready(&scope, n).await.is_err()
-        {
-            // More than a bucket holds at once: one at a time, as the quota allows.
-            for _ in 0..requests {
-                buckets[op.index()].until_key_ready(&scope).await;
+        let Some(buckets) = &self.buckets else { return self.granted_at_once(&scope, op) };
+        let bucket = &buckets[op.index()];
+        match bucket.check_key_n(&scope, requests) {
+            Ok(Ok(())) => self.granted_at_once(&scope, op),
+            Ok(Err(_)) => {
+                let _waiting = self.waiting(&scope);
+                // Cannot fail: the bucket was just found able to hold `requests` at once.
+                let _ = bucket.until_key_n_ready(&scope, requests).await;
+            }
+            Err(_) => {
+                // More than a bucket holds at once: one at a time, as the quota allows.
+                let _waiting = self.waiting(&scope);
+                for _ in 0..requests.get() {
+                    bucket.until_key_ready(&scope).await;
+                }
             }
         }
     }
 
     /// Waits until `op` may be sent to `account_id` in `region`.
     pub async fn acquire(&self, account_id: &str, region: &str, op: Op) {
-        if let Some(buckets) = &self.buckets {
-            let scope = (account_id.to_owned(), region.to_owned());
-            buckets[op.index()].until_key_ready(&scope).await;
-        }
+        self.acquire_n(account_id, region, op, 1).await
     }
 }
 
@@ -139,6 +192,8 @@ impl std::fmt::Debug for Limiter {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+
     use super::*;
 
     #[test]
@@ -186,6 +241,26 @@ mod tests {
             !limiter.try_acquire("111111111111", "eu-west-1", Op::CreateKey),
             "a third at once would be a burst KMS may count as arriving together"
         );
+    }
+
+    /// What lanes read to decide whether to take more work at once: a write whose token was
+    /// free counts as unspent quota; one that must wait counts as waiting while it waits, and
+    /// no longer once it has been given up.
+    #[test]
+    fn quota_use_counts_writes_granted_at_once_and_requests_waiting() {
+        let limiter = Limiter::new(&RateLimits::default().with_override(Op::CreateKey, 1));
+        let mut context = std::task::Context::from_waker(futures::task::noop_waker_ref());
+        futures::executor::block_on(limiter.acquire("111111111111", "us-east-1", Op::CreateKey));
+        futures::executor::block_on(limiter.acquire("111111111111", "us-east-1", Op::DescribeKey));
+        let used = limiter.quota_use("111111111111", "us-east-1");
+        assert_eq!(used, QuotaUse { waiting: 0, unspent_writes: 1 }, "a read says nothing of the write quota");
+        {
+            let mut second = std::pin::pin!(limiter.acquire("111111111111", "us-east-1", Op::CreateKey));
+            assert!(second.as_mut().poll(&mut context).is_pending(), "the quota of one per second is spent");
+            assert_eq!(limiter.quota_use("111111111111", "us-east-1"), QuotaUse { waiting: 1, unspent_writes: 1 });
+            assert_eq!(limiter.quota_use("111111111111", "eu-west-1"), QuotaUse::default(), "other regions apart");
+        }
+        assert_eq!(limiter.quota_use("111111111111", "us-east-1").waiting, 0, "a wait given up is not counted");
     }
 
     #[test]

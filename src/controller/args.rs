@@ -35,7 +35,7 @@ pub struct RunArgs {
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
 
-    /// Workers of a kind the objects of one namespace may hold at once (default: half of --concurrency), so that no namespace can keep the others waiting.
+    /// Of each --concurrency workers of an account and region, how many the objects of one namespace may hold at once (default: half), so that no namespace can keep the others waiting.
     #[arg(long, env = "KMS_OPERATOR_NAMESPACE_CONCURRENCY")]
     pub namespace_concurrency: Option<u16>,
 

@@ -15,6 +15,7 @@ pub mod export;
 mod fence;
 mod gate;
 pub mod key;
+mod lanes;
 pub mod leader;
 pub mod metrics;
 pub mod on_key;
@@ -46,25 +47,25 @@ pub use key::FINALIZER;
 use crate::api::{AwsAccount, Kind, KmsAlias, KmsGrant, KmsKey};
 use backoff::Requeue;
 use caches::{Cached, Stores};
+use lanes::{PassLanes, in_lanes};
 use metrics::Metrics;
 use server::Health;
-use share::NamespaceShare;
 use watched::Watched;
 
 /// How the controllers are wired, apart from the Kubernetes client.
 #[derive(Clone, Debug)]
 pub struct ControllerOptions {
     pub watch_namespace: Option<String>,
-    /// Workers per kind.
+    /// Workers per kind and (account, region) to start with (`lanes.rs`).
     pub concurrency: u16,
-    /// Workers of a kind one namespace may hold at once.
+    /// Of those, how many one namespace may hold at once (its share grows as the lane does).
     pub namespace_share: u16,
     /// The shard this controller writes; `None`: every object.
     pub shard: Option<Arc<shard::Shard>>,
 }
 
 impl ControllerOptions {
-    /// `concurrency` workers per kind, of which one namespace may hold half.
+    /// `concurrency` workers per kind and lane, of which one namespace may hold half.
     pub fn new(watch_namespace: Option<String>, concurrency: u16) -> Self {
         ControllerOptions { watch_namespace, concurrency, namespace_share: (concurrency / 2).max(1), shard: None }
     }
@@ -109,9 +110,15 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     let client = ctx.client.clone();
     let namespace = options.watch_namespace.as_deref();
     let config = ControllerConfig::default().concurrency(options.concurrency);
+    // Keys, aliases and grants: kube-runtime starts every pass that is due, and each waits for
+    // a worker of its (account, region) lane (`lanes.rs`).
+    let lane_config = ControllerConfig::default().concurrency(0);
+    let lanes = || {
+        let (floor, share) = (usize::from(options.concurrency), usize::from(options.namespace_share));
+        PassLanes::new(floor, share, ctx.engine.calls().limiter.clone())
+    };
     let wc = watcher::Config::default();
     let shutdown_for_writes = shutdown.clone();
-    let share = || NamespaceShare::new(usize::from(options.namespace_share));
     let sharded = || options.shard.clone();
     let mut relabelled = shard::wake::Relabelled::new(options.shard.is_some());
 
@@ -142,15 +149,12 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     let keys_of_account = key_store.clone();
     let exporting_keys = key_store.clone();
     let keys = Controller::for_stream(key_triggers, key_store.clone())
-        .with_config(config.clone())
+        .with_config(lane_config.clone())
         .watches_stream(accounts_for_keys, move |account| references::keys_of(&account, &keys_of_account.state()))
         .watches_stream(alias_changes, move |alias| references::exporting_key_of(&alias, &exporting_keys.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
-            watched::decoded(
-                Kind::KmsKey,
-                watched::within_share(Kind::KmsKey, share(), shard::sharded(sharded(), key::reconcile)),
-            ),
+            watched::decoded(Kind::KmsKey, shard::sharded(sharded(), in_lanes(Kind::KmsKey, lanes(), key::reconcile))),
             watched::error_policy(Kind::KmsKey),
             ctx.clone(),
         )
@@ -166,7 +170,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         vec![to_exporting_keys],
         None,
     );
-    let aliases = Controller::for_stream(alias_triggers, alias_store.clone()).with_config(config.clone());
+    let aliases = Controller::for_stream(alias_triggers, alias_store.clone()).with_config(lane_config.clone());
     let aliases = relabelled
         .on_keys(aliases, key_store.clone(), alias_store.clone())
         .watches_stream(key_changes(keys_for_aliases), move |key| references::aliases_of(&key, &alias_store.state()))
@@ -174,11 +178,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         .run(
             watched::decoded(
                 Kind::KmsAlias,
-                watched::within_share(
-                    Kind::KmsAlias,
-                    share(),
-                    shard::sharded(sharded(), on_key::reconcile::<KmsAlias>),
-                ),
+                shard::sharded(sharded(), in_lanes(Kind::KmsAlias, lanes(), on_key::reconcile::<KmsAlias>)),
             ),
             watched::error_policy(Kind::KmsAlias),
             ctx.clone(),
@@ -195,7 +195,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         vec![],
         None,
     );
-    let grants = Controller::for_stream(grant_triggers, grant_store.clone()).with_config(config.clone());
+    let grants = Controller::for_stream(grant_triggers, grant_store.clone()).with_config(lane_config);
     let grants = relabelled
         .on_keys(grants, key_store.clone(), grant_store.clone())
         .watches_stream(key_changes(keys_for_grants), move |key| references::grants_of(&key, &grant_store.state()))
@@ -203,11 +203,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         .run(
             watched::decoded(
                 Kind::KmsGrant,
-                watched::within_share(
-                    Kind::KmsGrant,
-                    share(),
-                    shard::sharded(sharded(), on_key::reconcile::<KmsGrant>),
-                ),
+                shard::sharded(sharded(), in_lanes(Kind::KmsGrant, lanes(), on_key::reconcile::<KmsGrant>)),
             ),
             watched::error_policy(Kind::KmsGrant),
             ctx.clone(),

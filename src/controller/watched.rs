@@ -7,11 +7,11 @@
 //!   finalizers, deletion), so metadata-only and status-only writes cost no KMS call;
 //! - an object is forgotten (metrics, backoff) at its delete event, and after a relist every
 //!   object the list no longer has, whether or not it was ever admitted;
-//! - passes of one namespace beyond its share of workers are put off (`share.rs`).
+//! - passes run in lanes of (account, region), and those of one namespace beyond its share of a
+//!   lane's workers wait for its turn (`lanes.rs`, `share.rs`).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
@@ -27,7 +27,6 @@ use super::caches::Listed;
 use super::context::{Context, ControllerError};
 use super::events;
 use super::key::FINALIZER;
-use super::share::NamespaceShare;
 use super::unreadable;
 use crate::api::Reason;
 use crate::api::{Kind, KmsAlias, KmsKey, ObjectName};
@@ -36,9 +35,6 @@ use crate::api::{Kind, KmsAlias, KmsKey, ObjectName};
 pub type Watched<K> = DeserializeGuard<K>;
 
 type Pass = BoxFuture<'static, Result<Action, ControllerError>>;
-
-/// How soon a pass put off for its namespace's share is tried again (jittered).
-const SHARE_RETRY: Duration = Duration::from_secs(2);
 
 /// What a pass reads of an object besides its spec, as one hash: a change to anything else
 /// (status, labels, managed fields) starts no pass.
@@ -185,31 +181,6 @@ where
     ctx.metrics.error(&name, Reason::InvalidObject);
     ctx.metrics.refused(&name);
     Ok(Action::requeue(ctx.requeue.failure(&name)))
-}
-
-/// `reconcile`, run only while the object's namespace holds less than its share of workers;
-/// otherwise put off for a moment, at once.
-pub fn within_share<K, F>(kind: Kind, share: Arc<NamespaceShare>, reconcile: F) -> impl Fn(Arc<K>, Arc<Context>) -> Pass
-where
-    K: Resource + Send + Sync + 'static,
-    F: Fn(Arc<K>, Arc<Context>) -> Pass,
-{
-    move |object, ctx| {
-        let namespace = object.meta().namespace.clone().unwrap_or_default();
-        match share.try_begin(&namespace) {
-            Some(turn) => reconcile(object, ctx)
-                .map(move |result| {
-                    drop(turn);
-                    result
-                })
-                .boxed(),
-            None => {
-                ctx.metrics.deferred(kind);
-                let delay = SHARE_RETRY.mul_f64(rand::random_range(1.0..1.5));
-                futures::future::ready(Ok(Action::requeue(delay))).boxed()
-            }
-        }
-    }
 }
 
 /// Errors of a pass over a watched object, whether it decoded or not.

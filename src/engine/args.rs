@@ -17,7 +17,7 @@ pub struct EngineArgs {
     #[arg(long, env = "KMS_OPERATOR_CLUSTER_NAME", default_value = DEFAULT_CLUSTER_NAME, value_parser = cluster_name)]
     pub cluster_name: String,
 
-    /// Resources reconciled at the same time: in local mode, in each account and region (quotas are per account and region, so every pair with work gets its own workers); in the controller, per kind.
+    /// Resources reconciled at the same time in each account and region, per kind, to start with: quotas are per account and region, so every pair with work gets its own workers, and takes up to 8 times as many while its write quota goes unspent.
     #[arg(long, env = "KMS_OPERATOR_CONCURRENCY", default_value_t = 16)]
     pub concurrency: usize,
 

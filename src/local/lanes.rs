@@ -1,52 +1,37 @@
 //! Work spread over lanes, one per (account, region): KMS's quotas are per account and region,
 //! so a resource waiting for its account's quota must not hold a worker that another account's
-//! resources could use. Each lane has its own workers, so the workers of a run grow with the
-//! (account, region) pairs that have work, and a slow or throttled pair holds up only its own
+//! resources could use. Each lane has its own workers, and takes more while its quota goes
+//! unspent (`aws::lanes`), so the workers of a run grow with the (account, region) pairs that
+//! have work and with what each can spend, and a slow or throttled pair holds up only its own
 //! lane.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 
-use futures::StreamExt;
+pub use crate::aws::lanes::{Lane, LaneWorkers};
 
-/// Where a resource spends its quota: (account id, region). Empty parts when not known before
-/// the resource is looked at (an account missing from the set): such resources share a lane.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Lane {
-    pub account_id: String,
-    pub region: String,
-}
-
-/// Runs `task` for every item, at most `per_lane` at a time in each item's lane and every lane
-/// side by side; results in the items' order.
+/// Runs `task` for every item, each on a worker of its item's lane, every lane side by side;
+/// results in the items' order.
 pub async fn each_in_lanes<'a, T, R, Fut>(
     items: &'a [T],
     lane_of: impl Fn(&T) -> Lane,
-    per_lane: usize,
+    workers: &LaneWorkers,
     task: impl Fn(&'a T) -> Fut,
 ) -> Vec<R>
 where
     Fut: Future<Output = R>,
 {
-    let mut lanes: BTreeMap<Lane, Vec<usize>> = BTreeMap::new();
-    for (i, item) in items.iter().enumerate() {
-        lanes.entry(lane_of(item)).or_default().push(i);
-    }
     let task = &task;
-    let lanes = lanes.into_values().map(|indices| {
-        futures::stream::iter(indices)
-            .map(move |i| {
-                // On the heap: a key's pass is a future of hundreds of kilobytes in a debug
-                // build, and a few of them polled inline side by side overflow a thread's stack.
-                let running = Box::pin(task(&items[i]));
-                async move { (i, running.await) }
-            })
-            .buffer_unordered(per_lane.max(1))
-            .collect::<Vec<_>>()
+    let runs = items.iter().map(|item| {
+        let lane = lane_of(item);
+        async move {
+            let _worker = workers.enter(&lane).await;
+            // Made only once it has a worker, and on the heap: a key's pass is a future of
+            // hundreds of kilobytes in a debug build, and a few of them polled inline side by
+            // side overflow a thread's stack.
+            Box::pin(task(item)).await
+        }
     });
-    let mut results: Vec<(usize, R)> = futures::future::join_all(lanes).await.into_iter().flatten().collect();
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    futures::future::join_all(runs).await
 }
 
 #[cfg(test)]
@@ -56,6 +41,12 @@ mod tests {
     use std::task::{Context, Poll};
 
     use super::*;
+    use crate::aws::lanes::Staffing;
+    use crate::aws::{Limiter, Op, RateLimits};
+
+    fn fixed(workers: usize) -> LaneWorkers {
+        LaneWorkers::new(Staffing::fixed(workers), Limiter::new(&RateLimits::unlimited()))
+    }
 
     fn lane(account_id: &str) -> Lane {
         Lane { account_id: account_id.to_owned(), region: "eu-west-1".to_owned() }
@@ -73,10 +64,11 @@ mod tests {
         let gate = tokio::sync::watch::Sender::new(false);
         let finished = Mutex::new(Vec::new());
         let b_total = items.iter().filter(|(account, _)| *account == "B").count();
+        let workers = fixed(2);
         let run = each_in_lanes(
             &items,
             |(account, _)| lane(account),
-            2,
+            &workers,
             |(account, i)| {
                 let (gate, finished) = (&gate, &finished);
                 async move {
@@ -109,11 +101,11 @@ mod tests {
     #[tokio::test]
     async fn a_lane_runs_at_most_its_workers_at_once() {
         let items: Vec<(&str, usize)> = (0..10).map(|i| (if i % 2 == 0 { "A" } else { "B" }, i)).collect();
-        let running = Mutex::new(BTreeMap::<&str, (usize, usize)>::new());
+        let running = Mutex::new(std::collections::BTreeMap::<&str, (usize, usize)>::new());
         each_in_lanes(
             &items,
             |(account, _)| lane(account),
-            3,
+            &fixed(3),
             |(account, _)| {
                 let running = &running;
                 async move {
@@ -132,5 +124,38 @@ mod tests {
         let running = running.into_inner().unwrap();
         assert_eq!(running["A"].1, 3, "lane A used its three workers, no more: {running:?}");
         assert_eq!(running["B"].1, 3, "lane B used its own three beside A's: {running:?}");
+    }
+
+    /// Every task spends a write whose token is free (the quota goes unspent): the lane takes
+    /// more workers as its passes finish, up to its ceiling. Counted, not timed.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_lane_with_work_and_unspent_quota_takes_more_workers_up_to_its_ceiling() {
+        let limiter = Limiter::new(&RateLimits::unlimited());
+        let workers = LaneWorkers::new(Staffing { floor: 2, ceiling: 6 }, limiter.clone());
+        let items: Vec<usize> = (0..40).collect();
+        let running = Mutex::new((0usize, 0usize));
+        each_in_lanes(
+            &items,
+            |_| lane("A"),
+            &workers,
+            |_| {
+                let (running, limiter) = (&running, &limiter);
+                async move {
+                    limiter.acquire("A", "eu-west-1", Op::CreateKey).await;
+                    {
+                        let mut running = running.lock().unwrap();
+                        running.0 += 1;
+                        running.1 = running.1.max(running.0);
+                    }
+                    for _ in 0..4 {
+                        tokio::task::yield_now().await;
+                    }
+                    running.lock().unwrap().0 -= 1;
+                }
+            },
+        )
+        .await;
+        assert_eq!(workers.workers(&lane("A")), 6, "the lane grew to its ceiling");
+        assert_eq!(running.lock().unwrap().1, 6, "and ran that many at once, no more");
     }
 }

@@ -11,14 +11,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::admission::{Admission, unadmitted_result};
 use super::by_tag::{Search, Unfound};
 use super::export::exported;
-use super::lanes::{Lane, each_in_lanes};
+use super::lanes::{Lane, LaneWorkers, each_in_lanes};
 use super::manifests::ManifestSet;
 use super::progress::RunProgress;
 use super::result::ResourceResult;
 use super::targets::{KeyDirectory, explicit_target};
 use crate::api::monitoring::AccountMonitoring;
 use crate::api::{KeyPointer, Kind, KmsAlias, KmsGrant, KmsKey, ObjectName};
-use crate::aws::{AccountConfig, CallSummary};
+use crate::aws::lanes::Staffing;
+use crate::aws::{AccountConfig, CallSummary, Limiter, RateLimits};
 use crate::engine::alias::KeyTarget;
 use crate::engine::key::{KeyReport, KeyRequest, Memory};
 use crate::engine::on_key::{OnKey, OnKeyContext};
@@ -75,7 +76,8 @@ async fn each<'a, T, R, Fut>(items: &'a [T], limit: usize, task: impl Fn(&'a T) 
 where
     Fut: Future<Output = R>,
 {
-    each_in_lanes(items, |_| Lane::default(), limit, task).await
+    let workers = LaneWorkers::new(Staffing::fixed(limit), Limiter::new(&RateLimits::unlimited()));
+    each_in_lanes(items, |_| Lane::default(), &workers, task).await
 }
 
 fn now() -> Time {
@@ -249,8 +251,13 @@ impl<'a> Runner<'a> {
         let aliases: Vec<&KmsAlias> = self.set.aliases.iter().map(|a| &a.object).collect();
         let grants: Vec<&KmsGrant> = self.set.grants.iter().map(|g| &g.object).collect();
         let directory = KeyDirectory::new(keys.iter().copied());
-        // Every kind runs in lanes of (account, region), `concurrency` workers each: a lane
-        // waiting for its quota holds none of another's workers (lanes.rs).
+        // Every kind runs in lanes of (account, region), `concurrency` workers each to start
+        // with and more while the lane's quota goes unspent: a lane waiting for its quota holds
+        // none of another's workers (lanes.rs). Each kind has its own: an alias waits for its
+        // key while holding its worker, so keys and aliases must never wait for one another's.
+        let staffing = Staffing::from_floor(self.concurrency);
+        let lane_workers = || LaneWorkers::new(staffing, self.engine.calls().limiter.clone());
+        let (key_workers, alias_workers, grant_workers) = (lane_workers(), lane_workers(), lane_workers());
         let key_lanes: HashMap<(String, &str), Lane> = keys
             .iter()
             .filter_map(|key| Some(((namespace_of(*key), key.metadata.name.as_deref()?), self.key_lane(key))))
@@ -260,7 +267,7 @@ impl<'a> Runner<'a> {
         let delete = command == Command::Delete;
         let key_mode = if delete { Mode::Plan } else { mode };
         // Deleting counts a key when its second pass (the deletion) ends, not its first.
-        let key_pass = each_in_lanes(&keys, key_lane, self.concurrency, |key| async {
+        let key_pass = each_in_lanes(&keys, key_lane, &key_workers, |key| async {
             let report = if delete {
                 self.key(key, key_mode, false).await
             } else {
@@ -277,18 +284,18 @@ impl<'a> Runner<'a> {
             each_in_lanes(
                 &aliases,
                 |alias| self.on_key_lane(*alias, &key_lanes),
-                self.concurrency,
+                &alias_workers,
                 |alias| self.counted(self.on_key(*alias, &directory, mode, delete, at))
             ),
             each_in_lanes(
                 &grants,
                 |grant| self.on_key_lane(*grant, &key_lanes),
-                self.concurrency,
+                &grant_workers,
                 |grant| self.counted(self.on_key(*grant, &directory, mode, delete, at))
             ),
         );
         let key_reports = if delete {
-            each_in_lanes(&keys, key_lane, self.concurrency, |key| self.counted(self.key(key, mode, true))).await
+            each_in_lanes(&keys, key_lane, &key_workers, |key| self.counted(self.key(key, mode, true))).await
         } else {
             key_reports
         };

@@ -78,7 +78,7 @@ impl Metrics {
         );
         registry.register(
             "kms_operator_reconciles_deferred",
-            "Passes put off for a moment because their namespace held its share of workers, by kind",
+            "Passes that waited because their namespace held its share of a lane's workers, by kind",
             deferred.clone(),
         );
         registry.register(
@@ -176,7 +176,7 @@ impl Metrics {
         self.resources.lock().len()
     }
 
-    /// A pass put off because its namespace held its share of workers.
+    /// A pass that waited because its namespace held its share of a lane's workers.
     pub fn deferred(&self, kind: Kind) {
         self.deferred.get_or_create(&KindLabel { kind: kind.to_string() }).inc();
     }
