@@ -11,22 +11,16 @@ use serde_json::{Value, json};
 
 use super::context::now;
 use super::status::{FIELD_MANAGER, fenced};
-use crate::api::Reason;
 use crate::api::conditions::{self, ConditionUpdate, SYNCED};
+use crate::api::{Reason, decoding};
 
-/// What cannot be read in `raw` as a `K`: the field's path and serde's words, such as
-/// `spec.keyAgreement: unknown field `keyAgreement`, expected one of ...`. `None` when it reads.
+/// What cannot be read in `raw` as a `K`, in the words local mode uses for the same mistake
+/// (`api::decoding`): the field's path, the problem and the fix, such as
+/// `spec.keyAgreement: unknown field `keyAgreement` (remove it; expected one of: ...)`. `None`
+/// when it reads.
 pub fn unreadable_field<K: DeserializeOwned>(raw: Value) -> Option<String> {
-    let error = serde_path_to_error::deserialize::<_, K>(raw).err()?;
-    let mut path = error.path().to_string();
-    let problem = error.inner().to_string();
-    // For an unknown field the path stops at the struct that does not know it.
-    if let Some(name) = problem.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next())
-        && !path.ends_with(name)
-    {
-        path = if path == "." { name.to_owned() } else { format!("{path}.{name}") };
-    }
-    Some(format!("{path}: {problem}"))
+    let issue = decoding::decode::<K, _>(raw, None).err()?;
+    Some(format!("{}: {} ({})", issue.field, issue.problem, issue.fix))
 }
 
 /// The `Synced` condition of an object that cannot be read, with `problem` as its cause.

@@ -6,17 +6,22 @@ use serde_json::Value;
 
 use super::duplicates::plan_duplicates;
 use super::material::{material_mismatches, pending_import_notice, starts_pending_import};
-use super::observed::{KeyObservation, ObservedKey, ObservedReplica};
+use super::observed::{KeyObservation, ObservedKey};
 use super::rotate_now::{is_rotation_tag, plan_rotate_now};
-use crate::api::DeletionPolicy;
 use crate::api::Reason;
 use crate::aws::model::KeyDescription;
-use crate::engine::change::{Action, Change, Finding, KeyHandle, NewKeyPlan, NewReplicaPlan, TagChange};
-use crate::engine::desired::{DesiredKey, DesiredReplica, Origin};
+use crate::engine::change::{Action, Change, Finding, KeyHandle, NewKeyPlan, TagChange};
+use crate::engine::desired::{DesiredKey, Origin};
 use crate::engine::monitoring::{KeyCopy, ObservedMonitoring, plan_key_monitoring};
 use crate::engine::ownership::{KeyOwner, describe_foreign, describe_owner};
 use crate::engine::plan::Plan;
 use crate::policy;
+
+mod deletion;
+mod replicas;
+
+pub use deletion::plan_key_deletion;
+use replicas::{plan_replicas, replica_plan};
 
 /// The changes that make the live key match `desired`.
 pub fn plan_key(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
@@ -159,23 +164,6 @@ fn plan_monitoring(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan
     let monitoring = plan_key_monitoring(wanted, &KeyHandle::Existing(key.key_id.clone()), &key.key_id, &copies, live);
     plan.changes.extend(monitoring.changes);
     plan.blockers.extend(monitoring.blockers);
-}
-
-fn replica_plan(desired: &DesiredKey, replica: &DesiredReplica, primary: Option<&ObservedKey>) -> NewReplicaPlan {
-    let observed_policy = primary.and_then(|p| p.policy.clone());
-    NewReplicaPlan {
-        region: replica.region.clone(),
-        description: replica
-            .description
-            .clone()
-            .or_else(|| primary.map(|p| p.key.description.clone()))
-            .unwrap_or_default(),
-        policy: replica.policy.clone().or(observed_policy).unwrap_or(Value::Null),
-        // Even on an adopted key: the tag is how a later pass knows this replica is one the
-        // operator may remove.
-        tags: desired.with_owner(&replica.tags),
-        bypass_lockout_check: desired.bypass_lockout_check,
-    }
 }
 
 /// Differences in what can never change on a key.
@@ -378,209 +366,4 @@ fn plan_rotation(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan, 
         return;
     }
     plan.changes.push(on_primary(action));
-}
-
-fn plan_replicas(desired: &DesiredKey, observed: &ObservedKey, plan: &mut Plan) {
-    let primary_id = &observed.key.key_id;
-    for replica in &desired.replicas {
-        match observed.replica(&replica.region) {
-            None => plan.changes.push(Change {
-                region: desired.region.clone(),
-                key: KeyHandle::Existing(primary_id.clone()),
-                action: Action::ReplicateKey(replica_plan(desired, replica, Some(observed))),
-            }),
-            Some(live) => plan_replica(desired, replica, live, plan),
-        }
-    }
-    for live in &observed.replicas {
-        if desired.replica(&live.region).is_some() || live.key.is_pending_deletion() {
-            continue;
-        }
-        if !live.created_here {
-            plan.notices.push(foreign_replica(primary_id, live));
-        } else if desired.deletion == DeletionPolicy::Delete {
-            plan.changes.push(Change {
-                region: live.region.clone(),
-                key: KeyHandle::Existing(live.key.key_id.clone()),
-                action: Action::ScheduleDeletion { pending_window_days: desired.pending_window_days },
-            });
-        } else {
-            plan.notices.push(Finding::new(
-                Reason::UndeclaredReplica,
-                format!(
-                    "replica of {} in {} is not in spec.replicas; it is left in place because deletion.policy is Retain (set Delete to have removed replicas scheduled for deletion)",
-                    primary_id, live.region
-                ),
-            ));
-        }
-    }
-}
-
-/// A replica that exists but that the operator did not create for this object, nor does the
-/// manifest declare: someone else's, left exactly as it is.
-fn foreign_replica(primary_id: &str, live: &ObservedReplica) -> Finding {
-    Finding::new(
-        Reason::ForeignReplica,
-        format!(
-            "replica of {primary_id} in {} was not created by kms-operator for this object and is not in spec.replicas; it is left as it is (declare it in spec.replicas to manage it)",
-            live.region
-        ),
-    )
-}
-
-fn plan_replica(desired: &DesiredKey, replica: &DesiredReplica, live: &ObservedReplica, plan: &mut Plan) {
-    if live.key.is_pending_deletion() && desired.mandate.restore && live.created_here {
-        let on_replica = |action: Action| Change {
-            region: live.region.clone(),
-            key: KeyHandle::Existing(live.key.key_id.clone()),
-            action,
-        };
-        plan.changes.push(on_replica(Action::CancelDeletion));
-        if desired.enabled {
-            plan.changes.push(on_replica(Action::EnableKey));
-        }
-        return;
-    }
-    if live.key.is_pending_deletion() {
-        plan.blockers.push(Finding::new(
-            Reason::ReplicaPendingDeletion,
-            format!(
-                "replica of {} in {} is scheduled for deletion but spec.replicas still lists it: cancel the deletion in KMS or remove the replica from the spec",
-                live.key.key_id, live.region
-            ),
-        ));
-        return;
-    }
-    let on_replica = |action: Action| Change {
-        region: live.region.clone(),
-        key: KeyHandle::Existing(live.key.key_id.clone()),
-        action,
-    };
-    if live.key.is_pending_import() {
-        plan.notices.push(pending_import_notice(&live.key, &live.region));
-    } else if desired.enabled && !live.key.enabled {
-        plan.changes.push(on_replica(Action::EnableKey));
-    }
-    // The ownership tag stays on the replicas that carry it and is never put on one that
-    // does not: it marks what the operator created.
-    let tags = if live.created_here { desired.with_owner(&replica.tags) } else { replica.tags.clone() };
-    let shape = Shape {
-        enabled: desired.enabled,
-        description: replica.description.as_deref(),
-        policy: replica.policy.as_ref(),
-        tags,
-        exact_tags: desired.owns_key(),
-    };
-    let view = Live { key: &live.key, policy: live.policy.as_ref(), tags: &live.tags };
-    plan.changes.extend(plan_shape(&live.region, &shape, &view, desired.bypass_lockout_check));
-    if !shape.enabled && live.key.enabled {
-        plan.changes.push(on_replica(Action::DisableKey));
-    }
-}
-
-/// What deleting the `KmsKey` does to its key: honours `deletion.policy`, never touches a key
-/// the operator does not own.
-pub fn plan_key_deletion(desired: &DesiredKey, observation: &KeyObservation) -> Plan {
-    let observed = match observation {
-        KeyObservation::Found(observed) => {
-            if let Some(refused) = adoption_refusal(desired, observed) {
-                return refused;
-            }
-            if !observed.key.is_customer_managed() {
-                return Plan::blocked(
-                    Reason::AwsManagedKey,
-                    format!(
-                        "key {} is an AWS managed key; AWS manages its lifecycle and no one can schedule its deletion: remove spec.import, or the KmsKey, from the manifests",
-                        observed.key.key_id
-                    ),
-                );
-            }
-            observed
-        }
-        KeyObservation::NotOwned { key, .. } => {
-            return Plan {
-                notices: vec![Finding::new(
-                    Reason::NotOwned,
-                    format!("key {} is not owned by {}; left untouched", key.key_id, desired.object),
-                )],
-                ..Plan::default()
-            };
-        }
-        _ => {
-            return Plan {
-                notices: vec![Finding::new(
-                    Reason::NothingToDelete,
-                    format!("no key of {} exists; nothing to delete", desired.object),
-                )],
-                ..Plan::default()
-            };
-        }
-    };
-    let mut plan = Plan::default();
-    if desired.observe_only {
-        plan.notices.push(Finding::new(
-            Reason::ObserveOnly,
-            format!("managementPolicy is Observe: key {} is left untouched", observed.key.key_id),
-        ));
-        return plan;
-    }
-    let key_id = &observed.key.key_id;
-    let on = |region: &str, action: Action| Change {
-        region: region.to_owned(),
-        key: KeyHandle::Existing(key_id.clone()),
-        action,
-    };
-    match desired.deletion {
-        DeletionPolicy::Delete => {
-            // KMS keeps a primary with live replicas in PendingReplicaDeletion; replicas go first,
-            // those the operator created for this object or the manifest declares. Others stay.
-            for replica in observed.replicas.iter().filter(|r| !r.key.is_pending_deletion()) {
-                if !replica.created_here && desired.replica(&replica.region).is_none() {
-                    plan.notices.push(foreign_replica(key_id, replica));
-                    continue;
-                }
-                plan.changes.push(on(
-                    &replica.region,
-                    Action::ScheduleDeletion { pending_window_days: desired.pending_window_days },
-                ));
-            }
-            if !observed.key.is_pending_deletion() {
-                plan.changes.push(on(
-                    &desired.region,
-                    Action::ScheduleDeletion { pending_window_days: desired.pending_window_days },
-                ));
-            }
-        }
-        // KMS cannot untag a key pending deletion; the tag stays, so re-creating this KmsKey
-        // restores the key.
-        DeletionPolicy::Retain if desired.owns_key() && observed.key.is_pending_deletion() => {
-            plan.notices.push(Finding::new(
-                Reason::Retained,
-                format!("key {key_id} is already scheduled for deletion; it keeps its ownership tag, so re-creating {} restores it", desired.object),
-            ));
-        }
-        DeletionPolicy::Retain if desired.owns_key() => {
-            let owner_key = &desired.owner.0;
-            let untag = |tags: &BTreeMap<String, String>| {
-                tags.get(owner_key).map(|value| Action::Untag(vec![(owner_key.clone(), value.clone())]))
-            };
-            for replica in &observed.replicas {
-                if let Some(action) = untag(&replica.tags) {
-                    plan.changes.push(on(&replica.region, action));
-                }
-            }
-            if let Some(action) = untag(&observed.tags) {
-                plan.changes.push(on(&desired.region, action));
-            }
-            plan.notices.push(Finding::new(
-                Reason::Retained,
-                format!("deletion.policy is Retain: key {key_id} stays in KMS without its ownership tag"),
-            ));
-        }
-        DeletionPolicy::Retain => plan.notices.push(Finding::new(
-            Reason::Retained,
-            format!("deletion.policy is Retain: imported key {key_id} stays in KMS as it is"),
-        )),
-    }
-    plan
 }
