@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use super::context::{Context, ControllerError};
 use super::watched::Watched;
-use crate::api::{AwsAccount, KmsKey};
+use crate::api::{AwsAccount, KeyPointer, KmsKey};
 
 /// A watch's store, and whether it has listed yet.
 #[derive(Clone)]
@@ -126,6 +126,25 @@ impl Context {
         match self.caches.stores() {
             Some(stores) => cached(&stores.keys, ObjectRef::new(name).within(namespace)).await,
             None => Ok(Api::<KmsKey>::namespaced(self.client.clone(), namespace).get_opt(name).await?),
+        }
+    }
+
+    /// The AwsAccount an alias or grant in `namespace` spends on, and its region if the object
+    /// or its KmsKey names one: the KmsKey's, or the `accountRef` beside `targetKeyId`. `None`
+    /// while its KmsKey is not known.
+    pub async fn account_of_pointer(
+        &self,
+        namespace: &str,
+        pointer: KeyPointer<'_>,
+    ) -> Result<Option<(String, Option<String>)>, ControllerError> {
+        let region = pointer.region.map(str::to_owned);
+        match (pointer.key_ref, pointer.account_ref) {
+            (Some(key_ref), _) => Ok(self
+                .key(namespace, &key_ref.name)
+                .await?
+                .map(|key| (key.spec.account_ref, region.or(key.spec.region)))),
+            (None, Some(account_ref)) => Ok(Some((account_ref.to_owned(), region))),
+            (None, None) => Ok(None),
         }
     }
 

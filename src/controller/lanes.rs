@@ -78,15 +78,10 @@ impl InLane for KmsKey {
 
 /// An alias's or grant's lane: its key's account, in its own region if it names one.
 async fn on_key_lane<T: OnKey + Resource>(object: &T, ctx: &Context) -> Lane {
-    let pointer = object.pointer();
-    match (pointer.key_ref, pointer.account_ref) {
-        (Some(key_ref), _) => {
-            let namespace = object.meta().namespace.as_deref().unwrap_or_default();
-            let Ok(Some(key)) = ctx.key(namespace, &key_ref.name).await else { return Lane::default() };
-            account_lane(ctx, &key.spec.account_ref, pointer.region.or(key.spec.region.as_deref())).await
-        }
-        (None, Some(account_ref)) => account_lane(ctx, account_ref, pointer.region).await,
-        (None, None) => Lane::default(),
+    let namespace = object.meta().namespace.as_deref().unwrap_or_default();
+    match ctx.account_of_pointer(namespace, object.pointer()).await {
+        Ok(Some((account_ref, region))) => account_lane(ctx, &account_ref, region.as_deref()).await,
+        _ => Lane::default(),
     }
 }
 

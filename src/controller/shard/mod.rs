@@ -109,13 +109,10 @@ async fn account_of_pointer(
     namespace: Option<String>,
     pointer: KeyPointer<'_>,
 ) -> Result<Option<String>, ControllerError> {
-    match pointer.key_ref {
-        Some(key_ref) => match ctx.key(&namespace.unwrap_or_default(), &key_ref.name).await {
-            Ok(key) => Ok(key.map(|k| k.spec.account_ref)),
-            Err(ControllerError::Unreadable { .. }) => Ok(None),
-            Err(error) => Err(error),
-        },
-        None => Ok(pointer.account_ref.map(str::to_owned)),
+    match ctx.account_of_pointer(&namespace.unwrap_or_default(), pointer).await {
+        Ok(found) => Ok(found.map(|(account_ref, _)| account_ref)),
+        Err(ControllerError::Unreadable { .. }) => Ok(None),
+        Err(error) => Err(error),
     }
 }
 
