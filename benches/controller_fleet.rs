@@ -65,7 +65,9 @@ impl Controller {
             .env("AWS_REGION", "eu-west-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("KMS_OPERATOR_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
-            .env("RUST_LOG", "warn")
+            // KMS_OPERATOR_BENCH_LOG=debug (a tracing filter) shows the controller's passes on
+            // the benchmark's stderr, to read what an object that stopped progressing did.
+            .env("RUST_LOG", std::env::var("KMS_OPERATOR_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()))
             .env("KMS_OPERATOR_RATE_LIMITS", quotas.rate_limits().join(","))
             .stdout(Stdio::null())
             .spawn()
@@ -150,13 +152,56 @@ fn ready(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition
     conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
-async fn ready_count(fake: &FakeKube) -> (usize, usize) {
+/// Objects not Ready yet, each with its conditions as `type=status reason`.
+async fn not_ready(fake: &FakeKube) -> Vec<(String, String)> {
     let client = fake.client_named("bench");
     let keys = Api::<KmsKey>::namespaced(client.clone(), NAMESPACE).list(&ListParams::default()).await.expect("keys");
     let aliases = Api::<KmsAlias>::namespaced(client, NAMESPACE).list(&ListParams::default()).await.expect("aliases");
-    let keys = keys.items.iter().filter(|k| k.status.as_ref().is_some_and(|s| ready(&s.conditions))).count();
-    let aliases = aliases.items.iter().filter(|a| a.status.as_ref().is_some_and(|s| ready(&s.conditions))).count();
-    (keys, aliases)
+    let shown = |conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]| {
+        conditions.iter().map(|c| format!("{}={} {}", c.type_, c.status, c.reason)).collect::<Vec<_>>().join(", ")
+    };
+    let keys = keys.items.iter().map(|k| {
+        (
+            format!("KmsKey/{}", k.metadata.name.clone().unwrap_or_default()),
+            k.status.as_ref().map(|s| s.conditions.as_slice()),
+        )
+    });
+    let aliases = aliases.items.iter().map(|a| {
+        (
+            format!("KmsAlias/{}", a.metadata.name.clone().unwrap_or_default()),
+            a.status.as_ref().map(|s| s.conditions.as_slice()),
+        )
+    });
+    keys.chain(aliases)
+        .filter(|(_, conditions)| !conditions.is_some_and(ready))
+        .map(|(name, conditions)| (name, conditions.map(shown).unwrap_or_else(|| "no status".to_owned())))
+        .collect()
+}
+
+/// Waits until every object is Ready. Says on stderr how many are left every 10 s and, when
+/// none became Ready for a minute, which ones and why: a run that stalls shows its stragglers.
+async fn converged(fake: &FakeKube) -> Duration {
+    let started = Instant::now();
+    let (mut said, mut progress) = (Instant::now(), (usize::MAX, Instant::now()));
+    loop {
+        let left = not_ready(fake).await;
+        if left.is_empty() {
+            return started.elapsed();
+        }
+        if left.len() < progress.0 {
+            progress = (left.len(), Instant::now());
+        }
+        if said.elapsed() >= Duration::from_secs(10) {
+            said = Instant::now();
+            eprintln!("[{:>6.1} s] {} objects not Ready yet", started.elapsed().as_secs_f64(), left.len());
+            if progress.1.elapsed() >= Duration::from_secs(60) {
+                for (name, conditions) in left.iter().take(10) {
+                    eprintln!("           stalled: {name}: {conditions}");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Kubernetes API requests of the controller, by verb (as RBAC names them) and what they wrote.
@@ -216,7 +261,7 @@ async fn bench(shape: Shape) {
 
     let requests_before = fake.requests().len();
     let first = Controller::start(&kubeconfig, &quotas);
-    let converge = wait(async || ready_count(&fake).await == (shape.keys(), shape.aliases())).await;
+    let converge = converged(&fake).await;
     let converge_calls = aws_calls(&first.metrics().await);
     let converge_rss = first.peak_rss_mib();
     let converge_requests = kube_requests(&fake, requests_before);

@@ -385,7 +385,7 @@ async fn a_key_waiting_for_iam_makes_one_attempt_per_pass() {
     let (_moto, proxy, cluster) = waiting_nowhere(timeout).await;
     proxy.inject("CreateKey", Fault::invalid_principal(), usize::MAX);
     cluster.create::<KmsKey>("apps", key_object_in("apps", "waiting", json!({}))).await;
-    cluster.reconcile_key_in("apps", "waiting").await.expect("admitted");
+    // The first pass admits the key, adds the finalizer and makes its first attempt.
     for pass in 1..=4 {
         cluster.reconcile_key_in("apps", "waiting").await.expect("a pass that ends, waiting");
         assert_eq!(proxy.injected("CreateKey"), pass, "one CreateKey per pass: the pass never waits in place");

@@ -103,21 +103,6 @@ pub fn object_name<K: Resource<DynamicType = ()>>(kind: crate::api::Kind, object
 }
 
 impl ControllerError {
-    /// The pass's own error as it was, when the finalizer helper only passes it on.
-    pub fn from_finalizer(error: kube::runtime::finalizer::Error<ControllerError>) -> Self {
-        use kube::runtime::finalizer::Error;
-        match error {
-            Error::ApplyFailed(inner) | Error::CleanupFailed(inner) => inner,
-            // The finalizer patch tests the list it read: a stale cache fails that test.
-            Error::AddFinalizer(kube::Error::Api(status)) | Error::RemoveFinalizer(kube::Error::Api(status))
-                if status.code == 409 || status.code == 422 =>
-            {
-                ControllerError::Stale(kube::Error::Api(status))
-            }
-            other => ControllerError::Finalizer(other.to_string()),
-        }
-    }
-
     /// A write refused because the object changed since it was read (409 Conflict).
     pub fn is_stale_write(&self) -> bool {
         match self {
@@ -227,7 +212,7 @@ impl Context {
         self.metrics.error(name, refusal.reason);
         self.metrics.refused(name);
         self.metrics.reconciled(name, "refused", started.elapsed());
-        Ok(if refusal.retry { Action::requeue(self.requeue.failure(name)) } else { Action::await_change() })
+        Ok(if refusal.retry { Action::requeue(self.requeue.refusal(name)) } else { Action::await_change() })
     }
 
     /// Drift lasts from the pass that found it until a pass ends in sync. It started when

@@ -9,10 +9,10 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as Finalized, finalizer};
 
 use super::admission::AdmittedKey;
 use super::context::{Context, ControllerError, object_name};
+use super::finalizer::{Finalized, finalized};
 use super::status::{StatusIntent, api_for};
 use super::{deletion, dependents, events, gate};
 use crate::api::Reason;
@@ -31,7 +31,7 @@ pub fn reconcile(key: Arc<KmsKey>, ctx: Arc<Context>) -> BoxFuture<'static, Resu
             return Ok(refused);
         }
         let api = api_for(&ctx.client, key.as_ref());
-        finalizer(&api, FINALIZER, key, |event| {
+        finalized(&api, FINALIZER, key, |event| {
             // Owned, not borrowed: the future must be Send for every lifetime.
             let ctx = ctx.clone();
             async move {
@@ -42,7 +42,6 @@ pub fn reconcile(key: Arc<KmsKey>, ctx: Arc<Context>) -> BoxFuture<'static, Resu
             }
         })
         .await
-        .map_err(ControllerError::from_finalizer)
     }
     .boxed()
 }

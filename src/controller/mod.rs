@@ -13,6 +13,7 @@ mod dependents;
 pub mod events;
 pub mod export;
 mod fence;
+pub mod finalizer;
 mod gate;
 pub mod key;
 mod lanes;

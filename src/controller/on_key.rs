@@ -11,12 +11,12 @@ use kube::Resource;
 use kube::core::NamespaceResourceScope;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as Finalized, finalizer};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::admission::Purpose;
 use super::context::{Context, ControllerError, Refusal, object_name};
+use super::finalizer::{Finalized, finalized};
 use super::key::FINALIZER;
 use super::status::api_for;
 use super::{deletion, events, gate};
@@ -59,7 +59,7 @@ pub fn reconcile<T: OnKeyResource>(
             return Ok(refused);
         }
         let api = api_for(&ctx.client, object.as_ref());
-        finalizer(&api, FINALIZER, object, |event| {
+        finalized(&api, FINALIZER, object, |event| {
             // Owned, not borrowed: the future must be Send for every lifetime.
             let ctx = ctx.clone();
             async move {
@@ -70,7 +70,6 @@ pub fn reconcile<T: OnKeyResource>(
             }
         })
         .await
-        .map_err(ControllerError::from_finalizer)
     }
     .boxed()
 }
