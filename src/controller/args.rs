@@ -60,7 +60,7 @@ pub struct RunArgs {
     pub known_shards: Vec<String>,
 
     /// How long an object may carry no live claim before it counts in kms_operator_unclaimed_resources (seconds; sharded only).
-    #[arg(long, env = "KMS_OPERATOR_UNCLAIMED_GRACE_SECONDS", default_value_t = 300)]
+    #[arg(long, env = "KMS_OPERATOR_UNCLAIMED_GRACE_SECONDS", default_value_t = crate::controller::shard::unclaimed::DEFAULT_GRACE_SECONDS)]
     pub unclaimed_grace_seconds: u64,
 
     #[command(flatten)]
@@ -96,5 +96,33 @@ impl RunArgs {
             Some(shard) => format!("{}-{shard}", self.lease_name),
             None => self.lease_name.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn shard_of(flags: &[&str]) -> Result<Option<std::sync::Arc<crate::controller::shard::Shard>>, clap::Error> {
+        let argv = ["run", "--shard-name", "prod", "--shard-selector", "env=prod"].iter().chain(flags);
+        Run::try_parse_from(argv).map(|run| run.args.shard())
+    }
+
+    #[test]
+    fn the_known_shards_come_as_one_comma_separated_list_of_shard_names() {
+        let shard = shard_of(&["--known-shards", "prod,rest", "--unclaimed-grace-seconds", "60"]).unwrap().unwrap();
+        let known: Vec<&str> = shard.unclaimed.known_shards.iter().flatten().map(String::as_str).collect();
+        assert_eq!(known, ["prod", "rest"]);
+        assert_eq!(shard.unclaimed.grace.as_secs(), 60);
+        let shard = shard_of(&[]).unwrap().unwrap();
+        assert_eq!(shard.unclaimed.known_shards, None, "without the list, any claim counts as held");
+        assert!(shard_of(&["--known-shards", "prod,Rest"]).is_err(), "a name no shard can have");
     }
 }

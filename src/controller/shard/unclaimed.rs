@@ -41,9 +41,13 @@ pub struct Unclaimed {
     pub grace: Duration,
 }
 
+/// `--unclaimed-grace-seconds`' default: time for a shard (re)started with thousands of objects
+/// to claim them all, and for a Helm upgrade to roll its pods.
+pub const DEFAULT_GRACE_SECONDS: u64 = 300;
+
 impl Default for Unclaimed {
     fn default() -> Self {
-        Unclaimed { known_shards: None, grace: Duration::from_secs(300) }
+        Unclaimed { known_shards: None, grace: Duration::from_secs(DEFAULT_GRACE_SECONDS) }
     }
 }
 
