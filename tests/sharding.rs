@@ -3,6 +3,7 @@
 //! an account relabelled from one shard to the other is handed over with its objects, and the
 //! writes to each object, counted per controller in the order the servers saw them, are all
 //! the old shard's and then all the new one's, even while the old shard's write is in flight.
+//! An account no shard selects is written by none and counted by all (`kms_operator_unclaimed_resources`).
 //!
 //! Each controller is a process of its own (its own engine, caches and client), named in its
 //! Kubernetes requests, in its Events and in the access key signing its AWS requests; each
