@@ -23,6 +23,9 @@ use serde_json::{Value, json};
 /// Labels every scraped series gets from its target (the Prometheus Operator's target labels).
 const TARGET_LABELS: [&str; 7] = ["job", "namespace", "instance", "pod", "service", "container", "endpoint"];
 
+/// With shards, the ServiceMonitor also copies each pod's shard onto its series (podTargetLabels).
+const SHARD_TARGET_LABEL: &str = "kmsoperator_dev_shard";
+
 /// Series Prometheus makes itself for each target.
 const PROMETHEUS_OWN: &str = "up";
 
@@ -72,6 +75,7 @@ fn exported() -> Families {
     metrics.key_alarms(&key, &[alarm]);
     metrics.drifting(&key, jiff::Timestamp::UNIX_EPOCH);
     metrics.leading(true);
+    metrics.unclaimed(Kind::KmsKey, "absent", 1);
     let text = metrics.render();
 
     let mut families = Families::new();
@@ -152,14 +156,19 @@ impl Reads {
 
 /// Parses `query` and checks what it reads against `families`; what it keeps.
 fn check(what: &str, query: &str, families: &Families) -> BTreeSet<String> {
+    check_with_targets(what, query, families, &TARGET_LABELS)
+}
+
+/// `check`, for series scraped with the target labels `targets`.
+fn check_with_targets(what: &str, query: &str, families: &Families, targets: &[&str]) -> BTreeSet<String> {
     let expr = parser::parse(query).unwrap_or_else(|e| panic!("{what}: `{query}` is not PromQL: {e}"));
     let mut reads = Reads::default();
     walk_expr(&mut reads, &expr).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(!reads.selectors.is_empty(), "{what}: `{query}` reads no metric");
     for (name, labels) in &reads.selectors {
         let known: BTreeSet<&str> = match families.get(name) {
-            Some(exported) => exported.iter().map(String::as_str).chain(TARGET_LABELS).collect(),
-            None if name == PROMETHEUS_OWN => TARGET_LABELS.into_iter().collect(),
+            Some(exported) => exported.iter().map(String::as_str).chain(targets.iter().copied()).collect(),
+            None if name == PROMETHEUS_OWN => targets.iter().copied().collect(),
             None => panic!("{what}: `{name}` is not a metric the controller exports: {:?}", families.keys()),
         };
         for label in labels {
@@ -174,6 +183,14 @@ fn rendered() -> Vec<Value> {
     support::chart::render(&json!({"prometheusRule": {"enabled": true}, "grafanaDashboard": {"enabled": true}}))
 }
 
+/// The alerts of the chart rendered with `values`.
+fn alerts(values: &Value) -> Vec<Value> {
+    let objects = support::chart::render(values);
+    let rule = objects.iter().find(|o| o["kind"] == "PrometheusRule").expect("a PrometheusRule");
+    let groups = rule["spec"]["groups"].as_array().expect("groups").iter();
+    groups.flat_map(|g| g["rules"].as_array().expect("rules").iter().cloned()).collect()
+}
+
 /// Names in `text` written as `{prefix}name`, e.g. `$labels.kind` or `{{kind}}`.
 fn named_after<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
     text.split(prefix)
@@ -185,18 +202,21 @@ fn named_after<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
 #[test]
 fn every_alert_reads_exported_metrics_and_shows_labels_it_keeps() {
     let families = exported();
-    let objects = rendered();
-    let rule = objects.iter().find(|o| o["kind"] == "PrometheusRule").expect("a PrometheusRule");
-    let rules: Vec<&Value> = rule["spec"]["groups"]
-        .as_array()
-        .expect("groups")
-        .iter()
-        .flat_map(|g| g["rules"].as_array().expect("rules"))
-        .collect();
+    let rules = alerts(&json!({"prometheusRule": {"enabled": true}}));
     assert_eq!(rules.len(), 7, "one alert for each case issue 13 names");
-    for alert in rules {
+    // With shards, one more: objects no shard holds.
+    let shards = json!([{"name": "prod", "selector": "env=prod"}, {"name": "rest", "selector": "env!=prod"}]);
+    let sharded = alerts(&json!({"prometheusRule": {"enabled": true}, "shards": shards}));
+    let names = |rules: &[Value]| rules.iter().map(|r| r["alert"].as_str().unwrap_or_default().to_owned()).collect();
+    let (plain, with_shards): (BTreeSet<String>, BTreeSet<String>) = (names(&rules), names(&sharded));
+    let added: Vec<&String> = with_shards.difference(&plain).collect();
+    assert_eq!(added, ["KmsOperatorUnclaimedResources"]);
+    let sharded_targets = [&TARGET_LABELS[..], &[SHARD_TARGET_LABEL]].concat();
+    let targeted =
+        rules.iter().map(|r| (r, &TARGET_LABELS[..])).chain(sharded.iter().map(|r| (r, &sharded_targets[..])));
+    for (alert, targets) in targeted {
         let name = alert["alert"].as_str().expect("an alert name");
-        let kept = check(name, alert["expr"].as_str().expect("an expr"), &families);
+        let kept = check_with_targets(name, alert["expr"].as_str().expect("an expr"), &families, targets);
         for text in alert["annotations"].as_object().expect("annotations").values() {
             for label in named_after(text.as_str().expect("text"), "$labels.") {
                 assert!(kept.contains(label), "{name}: its annotations show `{label}`, which its expression drops");

@@ -3,6 +3,7 @@
 //! an account relabelled from one shard to the other is handed over with its objects, and the
 //! writes to each object, counted per controller in the order the servers saw them, are all
 //! the old shard's and then all the new one's, even while the old shard's write is in flight.
+//! An account no shard selects is written by none and counted by all (`kms_operator_unclaimed_resources`).
 //!
 //! Each controller is a process of its own (its own engine, caches and client), named in its
 //! Kubernetes requests, in its Events and in the access key signing its AWS requests; each
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use kms_operator::api::{AwsAccount, KmsAlias, KmsKey};
 use kms_operator::aws::Op;
-use kms_operator::controller::shard::{CLAIM, Shard};
+use kms_operator::controller::shard::{CLAIM, Shard, Unclaimed};
 use kms_operator::controller::{ControllerOptions, run_controllers};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -36,9 +37,12 @@ const GREEDY: &str = "shard-greedy";
 /// (process, shard name, selector) of the two shards every test runs.
 const SHARDS: [(&str, &str, &str); 2] = [(PROD, "prod", "env=prod"), (DEV, "dev", "env in (dev, test)")];
 
+/// How long an object may go without a live claim before the shards count it.
+const GRACE: Duration = Duration::from_secs(1);
+
 /// One KMS behind two proxies (one per account), two shard controllers, and the test's view.
 struct Fleet {
-    _moto: Moto,
+    moto: Moto,
     prod_kms: FaultProxy,
     dev_kms: FaultProxy,
     fake: FakeKube,
@@ -62,31 +66,41 @@ async fn fleet(shards: &[(&str, &str, &str)]) -> Fleet {
     let test = Cluster::on(fake.clone()).await;
     test.namespace("apps", json!({})).await;
     let (mut processes, mut running) = (Vec::new(), Vec::new());
+    // The shards know each other, as the chart's `--known-shards` tells them, and report an
+    // object no shard holds after a second.
+    let known_shards: BTreeSet<String> = shards.iter().map(|(_, name, _)| (*name).to_owned()).collect();
     for (process, name, selector) in shards {
         let cluster = Cluster::process(fake.clone(), process).await;
         let mut options = ControllerOptions::new(None, 4);
-        options.shard = Some(Shard::new(*name, selector.parse().expect("a selector")));
+        let unclaimed = Unclaimed { known_shards: Some(known_shards.clone()), grace: GRACE };
+        options.shard = Some(Shard::reporting(*name, selector.parse().expect("a selector"), unclaimed));
         let (stop, shutdown) = watch::channel(false);
         let ctx = cluster.ctx.clone();
         running.push((stop, tokio::spawn(async move { run_controllers(ctx, &options, shutdown).await })));
         processes.push(((*process).to_owned(), cluster));
     }
     for (env, proxy) in [("prod", &prod_kms), ("dev", &dev_kms)] {
-        let endpoint = proxy.endpoint();
-        let account: AwsAccount = serde_json::from_value(json!({
-            "apiVersion": "kmsoperator.dev/v1alpha1", "kind": "AwsAccount",
-            "metadata": {"name": format!("{env}-acct"), "labels": {"env": env}},
-            "spec": {"accountId": ACCOUNT_ID, "region": REGION, "endpointUrl": endpoint, "stsEndpointUrl": endpoint,
-                     "allowedNamespaces": {}}
-        }))
-        .unwrap();
-        Api::<AwsAccount>::all(test.client()).create(&PostParams::default(), &account).await.expect("account");
-        let key = key_object_in("apps", &format!("{env}-key"), json!({"accountRef": format!("{env}-acct")}));
-        test.create::<KmsKey>("apps", key).await;
-        let alias = json!({"name": format!("alias/{env}"), "keyRef": {"name": format!("{env}-key")}});
-        test.create::<KmsAlias>("apps", object_in("KmsAlias", "apps", &format!("{env}-alias"), alias)).await;
+        account_with_objects(&test, env, env, proxy).await;
     }
-    Fleet { _moto: moto, prod_kms, dev_kms, fake, test, processes, running }
+    Fleet { moto, prod_kms, dev_kms, fake, test, processes, running }
+}
+
+/// The account `<env>-acct` labelled `env=<label>`, reached through `proxy`, with a key and an
+/// alias on it.
+async fn account_with_objects(test: &Cluster, env: &str, label: &str, proxy: &FaultProxy) {
+    let endpoint = proxy.endpoint();
+    let account: AwsAccount = serde_json::from_value(json!({
+        "apiVersion": "kmsoperator.dev/v1alpha1", "kind": "AwsAccount",
+        "metadata": {"name": format!("{env}-acct"), "labels": {"env": label}},
+        "spec": {"accountId": ACCOUNT_ID, "region": REGION, "endpointUrl": endpoint, "stsEndpointUrl": endpoint,
+                 "allowedNamespaces": {}}
+    }))
+    .unwrap();
+    Api::<AwsAccount>::all(test.client()).create(&PostParams::default(), &account).await.expect("account");
+    let key = key_object_in("apps", &format!("{env}-key"), json!({"accountRef": format!("{env}-acct")}));
+    test.create::<KmsKey>("apps", key).await;
+    let alias = json!({"name": format!("alias/{env}"), "keyRef": {"name": format!("{env}-key")}});
+    test.create::<KmsAlias>("apps", object_in("KmsAlias", "apps", &format!("{env}-alias"), alias)).await;
 }
 
 impl Fleet {
@@ -320,6 +334,88 @@ async fn overlapping_selectors_still_leave_each_object_one_writer() {
         for (operation, signer) in proxy.received().into_iter().filter(|(op, _)| is_write(op)) {
             assert_eq!(signer, holders[written_for(&operation)], "{operation} in {env}'s account");
         }
+    }
+    fleet.stop().await;
+}
+
+/// What `process` exports as `kms_operator_unclaimed_resources`: the non-zero series, as
+/// (kind, claim, count).
+fn unclaimed(fleet: &Fleet, process: &str) -> BTreeSet<(String, String, u64)> {
+    let text = fleet.process(process).ctx.metrics.render();
+    let series = text.lines().filter_map(|line| line.strip_prefix("kms_operator_unclaimed_resources{"));
+    series
+        .filter_map(|line| {
+            let (labels, value) = line.rsplit_once("} ")?;
+            let label =
+                |name: &str| labels.split(',').find_map(|l| l.strip_prefix(&format!("{name}=\""))?.strip_suffix('"'));
+            let count: u64 = value.parse().ok()?;
+            let series = (label("kind")?.to_owned(), label("claim")?.to_owned(), count);
+            (count > 0).then_some(series)
+        })
+        .collect()
+}
+
+fn counts(claim: &str, kinds: &[&str]) -> BTreeSet<(String, String, u64)> {
+    kinds.iter().map(|kind| ((*kind).to_owned(), claim.to_owned(), 1)).collect()
+}
+
+const OBJECTS_OF_AN_ACCOUNT: [&str; 3] = ["AwsAccount", "KmsKey", "KmsAlias"];
+
+/// An account whose labels match no shard's selector (a typo: `env=qa`): every shard reports its
+/// three objects as unclaimed, none writes them, in Kubernetes or in AWS; relabelled into a
+/// shard, they are claimed and converge, and the reports go. Then a claim left by a shard that is
+/// no longer deployed (written here by hand) is reported as a claim of an unknown shard, until it
+/// is removed and the object's shard claims it again.
+#[tokio::test]
+async fn objects_no_shard_holds_are_reported_by_every_shard_and_written_by_none() {
+    let fleet = fleet(&SHARDS).await;
+    let qa_kms = FaultProxy::start(fleet.moto.port).await;
+    account_with_objects(&fleet.test, "qa", "qa", &qa_kms).await;
+    fleet.wait_converged("prod", "prod").await;
+    fleet.wait_converged("dev", "dev").await;
+
+    for process in [PROD, DEV] {
+        wait_until(&format!("{process} reports the qa account's objects"), async || {
+            unclaimed(&fleet, process) == counts("absent", &OBJECTS_OF_AN_ACCOUNT)
+        })
+        .await;
+    }
+    for (plural, name) in objects_of("qa") {
+        assert_eq!(fleet.writers(plural, &name), Vec::<String>::new(), "nobody writes {plural}/{name}");
+        assert_eq!(fleet.claim(plural, &name).await, None, "{plural}/{name}");
+        assert_eq!(fleet.reporters(&name), Vec::<String>::new(), "nobody publishes an Event about {name}");
+    }
+    assert_eq!(qa_kms.received(), [], "no AWS call for an account no shard selects");
+
+    let relabel = Patch::Merge(json!({"metadata": {"labels": {"env": "prod"}}}));
+    Api::<AwsAccount>::all(fleet.test.client()).patch("qa-acct", &PatchParams::default(), &relabel).await.unwrap();
+    fleet.wait_converged("qa", "prod").await;
+    for process in [PROD, DEV] {
+        wait_until(&format!("{process} reports nothing"), async || unclaimed(&fleet, process).is_empty()).await;
+    }
+    for (plural, name) in objects_of("qa") {
+        let writers = fleet.writers(plural, &name);
+        assert!(writers.iter().all(|w| w == PROD), "{plural}/{name} written by {writers:?}");
+    }
+    assert!(aws_writers(&qa_kms).iter().all(|w| w == PROD), "{:?}", qa_kms.received());
+
+    // A shard removed from the values while it still held a claim.
+    let aliases = Api::<KmsAlias>::namespaced(fleet.test.client(), "apps");
+    let claim_by = |shard: Option<&str>| Patch::Merge(json!({"metadata": {"annotations": {CLAIM: shard}}}));
+    aliases.patch("qa-alias", &PatchParams::default(), &claim_by(Some("old"))).await.unwrap();
+    for process in [PROD, DEV] {
+        wait_until(&format!("{process} reports the claim of an unknown shard"), async || {
+            unclaimed(&fleet, process) == counts("unknown_shard", &["KmsAlias"])
+        })
+        .await;
+    }
+    aliases.patch("qa-alias", &PatchParams::default(), &claim_by(None)).await.unwrap();
+    wait_until("prod claims the alias again", async || {
+        fleet.claim("kmsaliases", "qa-alias").await.as_deref() == Some("prod")
+    })
+    .await;
+    for process in [PROD, DEV] {
+        wait_until(&format!("{process} reports nothing"), async || unclaimed(&fleet, process).is_empty()).await;
     }
     fleet.stop().await;
 }

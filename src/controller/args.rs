@@ -55,6 +55,14 @@ pub struct RunArgs {
     #[arg(long, env = "KMS_OPERATOR_SHARD_NAME", requires = "shard_selector", value_parser = shard_name)]
     pub shard_name: Option<String>,
 
+    /// Every shard's name, comma-separated (the chart passes its `shards`): an object claimed by a shard not listed is reported as held by nobody. Without it, any shard's claim counts as held.
+    #[arg(long, env = "KMS_OPERATOR_KNOWN_SHARDS", requires = "shard_name", value_delimiter = ',', value_parser = shard_name)]
+    pub known_shards: Vec<String>,
+
+    /// How long an object may carry no live claim before it counts in kms_operator_unclaimed_resources (seconds; sharded only).
+    #[arg(long, env = "KMS_OPERATOR_UNCLAIMED_GRACE_SECONDS", default_value_t = crate::controller::shard::unclaimed::DEFAULT_GRACE_SECONDS)]
+    pub unclaimed_grace_seconds: u64,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -76,7 +84,10 @@ impl RunArgs {
     /// The shard to run, if any (clap makes sure the name and the selector come together).
     pub fn shard(&self) -> Option<std::sync::Arc<crate::controller::shard::Shard>> {
         let (name, selector) = (self.shard_name.as_ref()?, self.shard_selector.as_ref()?);
-        Some(crate::controller::shard::Shard::new(name, selector.clone()))
+        let known_shards = (!self.known_shards.is_empty()).then(|| self.known_shards.iter().cloned().collect());
+        let grace = std::time::Duration::from_secs(self.unclaimed_grace_seconds);
+        let unclaimed = crate::controller::shard::Unclaimed { known_shards, grace };
+        Some(crate::controller::shard::Shard::reporting(name, selector.clone(), unclaimed))
     }
 
     /// The Lease this replica competes for: one per shard.
@@ -85,5 +96,33 @@ impl RunArgs {
             Some(shard) => format!("{}-{shard}", self.lease_name),
             None => self.lease_name.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn shard_of(flags: &[&str]) -> Result<Option<std::sync::Arc<crate::controller::shard::Shard>>, clap::Error> {
+        let argv = ["run", "--shard-name", "prod", "--shard-selector", "env=prod"].iter().chain(flags);
+        Run::try_parse_from(argv).map(|run| run.args.shard())
+    }
+
+    #[test]
+    fn the_known_shards_come_as_one_comma_separated_list_of_shard_names() {
+        let shard = shard_of(&["--known-shards", "prod,rest", "--unclaimed-grace-seconds", "60"]).unwrap().unwrap();
+        let known: Vec<&str> = shard.unclaimed.known_shards.iter().flatten().map(String::as_str).collect();
+        assert_eq!(known, ["prod", "rest"]);
+        assert_eq!(shard.unclaimed.grace.as_secs(), 60);
+        let shard = shard_of(&[]).unwrap().unwrap();
+        assert_eq!(shard.unclaimed.known_shards, None, "without the list, any claim counts as held");
+        assert!(shard_of(&["--known-shards", "prod,Rest"]).is_err(), "a name no shard can have");
     }
 }

@@ -51,6 +51,7 @@ use caches::{Cached, Stores};
 use lanes::{PassLanes, in_lanes};
 use metrics::Metrics;
 use server::Health;
+use shard::unclaimed::roster;
 use watched::Watched;
 
 /// How the controllers are wired, apart from the Kubernetes client.
@@ -130,6 +131,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     let (accounts_cached, account_writer, accounts_listed) = Cached::new();
     let (namespaces_cached, namespace_writer, namespaces_listed) = Cached::new();
     let (key_store, account_store) = (keys_cached.store.clone(), accounts_cached.store.clone());
+    let mut rosters = vec![roster(Kind::AwsAccount, account_store.clone()), roster(Kind::KmsKey, key_store.clone())];
     ctx.caches.serve(Stores { accounts: accounts_cached, keys: keys_cached, namespaces: namespaces_cached });
     // What aliases and grants read of their KmsKey: they wake when it changes.
     let (to_aliases, keys_for_aliases) = watched::follow::<KmsKey>();
@@ -162,6 +164,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         .for_each(|_| futures::future::ready(()));
 
     let (alias_store, alias_writer) = reflector::store();
+    rosters.push(roster(Kind::KmsAlias, alias_store.clone()));
     let alias_triggers = watched::triggers(
         scoped(&client, namespace),
         wc.clone(),
@@ -187,6 +190,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         .for_each(|_| futures::future::ready(()));
 
     let (grant_store, grant_writer) = reflector::store();
+    rosters.push(roster(Kind::KmsGrant, grant_store.clone()));
     let grant_triggers = watched::triggers(
         scoped(&client, namespace),
         wc.clone(),
@@ -246,6 +250,13 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         .take_until(stopped(shutdown.clone()))
         .for_each(|_| futures::future::ready(()));
 
+    // Sharded: every shard reports the objects that no shard holds.
+    let unclaimed = async {
+        if let Some(shard) = options.shard.clone() {
+            shard::unclaimed::report(shard, ctx.metrics.clone(), rosters, stopped(shutdown.clone())).await;
+        }
+    };
+
     // From the moment shutdown is asked (a signal, a lost lease) no new AWS write starts; the
     // writes under way are answered and recorded in status by the reconciles still draining.
     let fence = async {
@@ -259,7 +270,7 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         shard = shard.as_deref().unwrap_or("(none)"),
         "controllers started"
     );
-    futures::join!(keys, aliases, grants, accounts, namespaces, fence);
+    futures::join!(keys, aliases, grants, accounts, namespaces, unclaimed, fence);
     ctx.caches.clear();
     tracing::info!("controllers stopped");
 }

@@ -247,6 +247,8 @@ ALERTS = {
     "KmsOperatorDown", "KmsOperatorNoLeader", "KmsOperatorKeyPendingDeletion", "KmsOperatorKeyDisabledOutside",
     "KmsOperatorDriftPersists", "KmsOperatorReconcileErrors", "KmsOperatorThrottled",
 }
+# Only with `shards`: objects that no shard holds.
+SHARDED_ALERTS = ALERTS | {"KmsOperatorUnclaimedResources"}
 
 
 class Monitoring(unittest.TestCase):
@@ -260,8 +262,11 @@ class Monitoring(unittest.TestCase):
         (group,) = rule["spec"]["groups"]
         rules = {r["alert"]: r for r in group["rules"]}
         self.assertEqual(set(rules), ALERTS)
+        ((sharded,),) = [r["spec"]["groups"] for r in by_kind(render(SHARDED), "PrometheusRule")]
+        sharded = {r["alert"]: r for r in sharded["rules"]}
+        self.assertEqual(set(sharded), SHARDED_ALERTS)
         runbooks = headings((ROOT / "docs" / "operations.md").read_text())
-        for name, alert in rules.items():
+        for name, alert in {**rules, **sharded}.items():
             with self.subTest(alert=name):
                 self.assertIn(alert["labels"]["severity"], {"critical", "warning"})
                 self.assertEqual(alert["labels"]["team"], "platform")
@@ -281,7 +286,7 @@ class Monitoring(unittest.TestCase):
     def test_every_runbook_section_belongs_to_an_alert(self):
         runbooks = headings((ROOT / "docs" / "operations.md").read_text())
         documented = {a for a in runbooks if a.startswith("kmsoperator")}
-        self.assertEqual(documented, {a.lower() for a in ALERTS})
+        self.assertEqual(documented, {a.lower() for a in SHARDED_ALERTS})
 
     def test_the_dashboard_is_a_configmap_for_grafanas_sidecar(self):
         self.assertEqual(by_kind(render({}), "ConfigMap"), [])
@@ -331,6 +336,14 @@ class Shards(unittest.TestCase):
             self.assertNotIn("kmsoperator.dev/shard", deployment["spec"]["selector"]["matchLabels"])
         (rule,) = by_kind(render(ALL_ON), "PrometheusRule")
         self.assertNotIn("shard", json.dumps(rule))
+        self.assertNotIn("unclaimed", json.dumps(rule).lower())
+
+    def test_an_empty_list_of_shards_renders_byte_for_byte_the_one_controller(self):
+        for label, values in VALUE_SETS.items():
+            without = chart().render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+            empty = chart().render({**values, "shards": []}, name=RELEASE, namespace=NAMESPACE, is_install=True)
+            self.assertEqual(without, empty, label)
+            self.assertFalse([path for path, text in without.items() if "KNOWN_SHARDS" in text or "Unclaimed" in text], label)
 
     def test_each_shard_is_a_deployment_of_its_own_with_its_selector_and_lease(self):
         objects = render(SHARDED)
@@ -341,6 +354,8 @@ class Shards(unittest.TestCase):
             deployment = deployments[f"{RELEASE}-{shard['name']}"]
             env = env_of(deployment)
             self.assertEqual((env["KMS_OPERATOR_SHARD_NAME"], env["KMS_OPERATOR_SHARD_SELECTOR"]), (shard["name"], shard["selector"]))
+            # Each shard knows every shard, so a claim naming none of them is reported.
+            self.assertEqual(env["KMS_OPERATOR_KNOWN_SHARDS"], "prod,rest")
             # The binary appends the shard's name to the Lease's: one leader per shard.
             self.assertEqual(env["KMS_OPERATOR_LEADER_ELECTION"], "true")
             leases.add(f"{env['KMS_OPERATOR_LEASE_NAME']}-{env['KMS_OPERATOR_SHARD_NAME']}")
@@ -371,6 +386,11 @@ class Shards(unittest.TestCase):
         for shard in ("prod", "rest"):
             self.assertIn(f'kmsoperator_dev_shard="{shard}"', alerts["KmsOperatorDown"])
         self.assertIn("kmsoperator_dev_shard", alerts["KmsOperatorNoLeader"])
+        # Every shard counts the same objects, each from its own watch: the maximum, per kind.
+        unclaimed = alerts["KmsOperatorUnclaimedResources"]
+        self.assertTrue(unclaimed.startswith("max by (namespace, job, kind, claim) (kms_operator_unclaimed_resources{"), unclaimed)
+        self.assertTrue(unclaimed.endswith(") > 0"), unclaimed)
+        self.assertNotIn("kmsoperator_dev_shard", unclaimed, "the maximum over the shards, not one alert per shard")
         (monitor,) = by_kind(render(SHARDED), "ServiceMonitor")
         self.assertEqual(monitor["spec"]["podTargetLabels"], ["kmsoperator.dev/shard"])
 

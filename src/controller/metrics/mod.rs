@@ -38,6 +38,12 @@ struct ReasonLabel {
     reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UnclaimedLabel {
+    kind: String,
+    claim: String,
+}
+
 #[derive(Clone)]
 pub struct Metrics {
     reconciles: Family<ResultLabel, Counter>,
@@ -46,6 +52,7 @@ pub struct Metrics {
     deferred: Family<KindLabel, Counter>,
     duration: Family<KindLabel, Histogram>,
     leader: Gauge,
+    unclaimed: Family<UnclaimedLabel, Gauge>,
     resources: Resources,
     registry: Arc<Registry>,
 }
@@ -92,10 +99,26 @@ impl Metrics {
             "1 while this replica runs the controllers (it holds the leader Lease, or runs without leader election); 0 while it stands by",
             leader.clone(),
         );
+        let unclaimed = Family::<UnclaimedLabel, Gauge>::default();
+        registry.register(
+            "kms_operator_unclaimed_resources",
+            "Sharded only: objects, by kind, that have carried no live claim for longer than the grace period (claim=absent: no shard claimed them; claim=unknown_shard: the claim names a shard not in --known-shards), so no shard reconciles them",
+            unclaimed.clone(),
+        );
         let resources = Resources::default();
         registry.register_collector(Box::new(CallCollector(calls)));
         registry.register_collector(Box::new(ResourceCollector(resources.clone())));
-        Metrics { reconciles, errors, drift, deferred, duration, leader, resources, registry: Arc::new(registry) }
+        Metrics {
+            reconciles,
+            errors,
+            drift,
+            deferred,
+            duration,
+            leader,
+            unclaimed,
+            resources,
+            registry: Arc::new(registry),
+        }
     }
 
     pub fn reconciled(&self, object: &ObjectName, result: &str, took: Duration) {
@@ -184,6 +207,13 @@ impl Metrics {
     /// Whether this replica runs the controllers.
     pub fn leading(&self, leading: bool) {
         self.leader.set(i64::from(leading));
+    }
+
+    /// How many objects of `kind` have gone without a live claim past the grace period, by what
+    /// is wrong with their claim (`absent`, `unknown_shard`).
+    pub fn unclaimed(&self, kind: Kind, claim: &str, count: usize) {
+        let label = UnclaimedLabel { kind: kind.to_string(), claim: claim.to_owned() };
+        self.unclaimed.get_or_create(&label).set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// The text exposition format, for /metrics.

@@ -7,6 +7,7 @@
 
 mod claim;
 pub mod selector;
+pub mod unclaimed;
 pub mod wake;
 
 use std::collections::BTreeSet;
@@ -27,6 +28,7 @@ use crate::engine::on_key::OnKey;
 pub use claim::CLAIM;
 use claim::Step;
 pub use selector::ShardSelector;
+pub use unclaimed::Unclaimed;
 
 type Pass = BoxFuture<'static, Result<Action, ControllerError>>;
 
@@ -35,13 +37,19 @@ type Pass = BoxFuture<'static, Result<Action, ControllerError>>;
 pub struct Shard {
     pub name: String,
     pub selector: ShardSelector,
+    /// How it reports the objects no shard holds (`unclaimed.rs`).
+    pub unclaimed: Unclaimed,
     /// Objects this process gave back and has not claimed again since.
     released: Mutex<BTreeSet<ObjectName>>,
 }
 
 impl Shard {
     pub fn new(name: impl Into<String>, selector: ShardSelector) -> Arc<Shard> {
-        Arc::new(Shard { name: name.into(), selector, released: Mutex::default() })
+        Shard::reporting(name, selector, Unclaimed::default())
+    }
+
+    pub fn reporting(name: impl Into<String>, selector: ShardSelector, unclaimed: Unclaimed) -> Arc<Shard> {
+        Arc::new(Shard { name: name.into(), selector, unclaimed, released: Mutex::default() })
     }
 
     fn released(&self) -> std::sync::MutexGuard<'_, BTreeSet<ObjectName>> {
