@@ -59,10 +59,11 @@ async fn an_ambiguous_create_waits_for_the_listing_to_catch_up_instead_of_creati
 async fn a_create_landing_after_its_client_timed_out_is_found_not_repeated() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(moto.port).await;
-    let attempt = Duration::from_secs(2);
-    // KMS makes the key 1 s after the client's attempt timed out: a window counted from the
-    // send would have run out by then.
-    proxy.inject("CreateKey", Fault::Late(attempt + Duration::from_secs(1)), 1);
+    let attempt = Duration::from_secs(4);
+    // The request reaches KMS half a second after the client's attempt timed out: a window
+    // counted from the send has run out by then; counted from the timeout, it leaves KMS 3.5 s
+    // to make the key and list it, however loaded the machine.
+    proxy.inject("CreateKey", Fault::Late(attempt + Duration::from_millis(500)), 1);
     let settings = EngineSettings { create_visibility_window: attempt, ..fast_settings() };
     let timeouts = Timeouts { connect: Duration::from_secs(2), attempt };
     let engine = engine_with_timeouts(settings, RateLimits::unlimited(), timeouts).await;
