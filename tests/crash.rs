@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kms_operator::api::KmsKey;
-use kms_operator::aws::RateLimits;
+use kms_operator::aws::{Op, RateLimits, Timeouts};
+use kms_operator::engine::EngineSettings;
 use kms_operator::local::runner::Command;
 use serde_json::json;
 use support::cli::run_json;
 use support::cluster::{Cluster, condition, key_object};
-use support::engine::{assert_ok, engine_with, fast_settings, run};
+use support::engine::{assert_ok, engine_with, engine_with_timeouts, fast_settings, run};
 use support::kms;
 use support::manifests::{REGION, Workspace, account, alias, key};
 use support::moto::Moto;
@@ -49,6 +50,35 @@ async fn an_ambiguous_create_waits_for_the_listing_to_catch_up_instead_of_creati
     assert_eq!(proxy.forwarded("CreateKey"), 1, "one create, found once the listing showed it");
     let client = kms::client(&moto.endpoint(), REGION).await;
     assert_eq!(live_keys_owned_by(&client, "kms-operator/apps/logs").await.len(), 1);
+}
+
+/// A CreateKey that reaches KMS only after its client gave up, as a slow answer under load does:
+/// its key is found and adopted, not made a second time, even with a window no longer than the
+/// attempt timeout, because the window runs from the moment the client gave up, not from the send.
+#[tokio::test]
+async fn a_create_landing_after_its_client_timed_out_is_found_not_repeated() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(moto.port).await;
+    let attempt = Duration::from_secs(4);
+    // The request reaches KMS half a second after the client's attempt timed out: a window
+    // counted from the send has run out by then; counted from the timeout, it leaves KMS 3.5 s
+    // to make the key and list it, however loaded the machine.
+    proxy.inject("CreateKey", Fault::Late(attempt + Duration::from_millis(500)), 1);
+    let settings = EngineSettings { create_visibility_window: attempt, ..fast_settings() };
+    let timeouts = Timeouts { connect: Duration::from_secs(2), attempt };
+    let engine = engine_with_timeouts(settings, RateLimits::unlimited(), timeouts).await;
+    let ws = Workspace::new();
+    ws.write("account.yaml", &account(&proxy.endpoint()));
+    ws.write("key.yaml", &key("slow", "description: slow"));
+    let output = run(&engine, ws.path(), Command::Apply).await;
+    assert_ok(&output);
+    assert_eq!(output.calls.count(Op::CreateKey), 1, "the timed-out create was not sent again");
+    assert_eq!(proxy.forwarded("CreateKey"), 1, "one create reached KMS");
+    let client = kms::client(&moto.endpoint(), REGION).await;
+    let owned = live_keys_owned_by(&client, "kms-operator/apps/slow").await;
+    assert_eq!(owned.len(), 1, "one key owned, no orphan: {owned:?}");
+    let status = &output.results.iter().find(|r| r.object.name == "slow").expect("the key's result").status;
+    assert_eq!(status["keyId"], owned[0].as_str(), "the late key is the object's key");
 }
 
 /// Two keys carrying one object's tag, as a killed run can leave, the newer one with its alias.
@@ -166,6 +196,46 @@ async fn a_create_aborted_before_its_answer_is_not_repeated_after_a_restart() {
     let status = restarted.get::<KmsKey>("apps", "fragile").await.unwrap().status.unwrap();
     assert_eq!(proxy.forwarded("CreateKey"), 1, "one key, created once (intent {})", intent.token);
     assert_eq!(status.key_id, proxy.created_keys().first().cloned());
+    assert!(status.creating.is_none(), "the intent goes once its key is on record");
+    assert_eq!(condition(&status.conditions, "Ready").status, "True");
+}
+
+/// The same late create, read back by another process (a restart, a failover, a shard
+/// handover) from the intent the first one left in status when its pass ended: that process
+/// waits for the key too. The intent was stamped before CreateKey left; unless restamped when
+/// the answer was lost, its window ran out with the client's own attempt timeout (5 s each).
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_not_repeated_by_the_next_process() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(moto.port).await;
+    let gate = Gate::new();
+    proxy.inject("CreateKey", Fault::Hold(gate.clone()), 1);
+    let settings = EngineSettings { wait_budget: Some(Duration::from_millis(200)), ..fast_settings() };
+    let cluster = Cluster::with_settings(settings).await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&proxy.endpoint(), json!({})).await;
+    cluster.create::<KmsKey>("apps", key_object("late", json!({}))).await;
+    cluster.reconcile_key("late").await.expect("admitted, finalizer added");
+    // CreateKey times out; the pass waits its budget for the key, then ends with the intent on record.
+    let _ = cluster.reconcile_key("late").await;
+    let left: KmsKey = cluster.get("apps", "late").await.unwrap();
+    assert!(left.status.and_then(|s| s.creating).is_some(), "the intent stays on record");
+
+    let next = Cluster::on(cluster.fake.clone()).await;
+    let pass = tokio::spawn(async move {
+        next.reconcile_key("late").await.expect("reconciled");
+        next
+    });
+    // KMS makes the key while the next process looks for it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    gate.open();
+    let next = pass.await.expect("the pass ran");
+    while proxy.in_flight_of("CreateKey") > 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(proxy.forwarded("CreateKey"), 1, "one create reached KMS: {:?}", proxy.created_keys());
+    let status = next.get::<KmsKey>("apps", "late").await.unwrap().status.unwrap();
+    assert_eq!(status.key_id, proxy.created_keys().first().cloned(), "the late key is the object's key");
     assert!(status.creating.is_none(), "the intent goes once its key is on record");
     assert_eq!(condition(&status.conditions, "Ready").status, "True");
 }

@@ -16,6 +16,10 @@ pub fn fast_settings() -> EngineSettings {
         consistency_poll: Duration::from_millis(50),
         policy_propagation_timeout: Duration::from_secs(2),
         new_key_visibility_timeout: Duration::from_secs(5),
+        // No shorter than the attempt timeouts below is enough: the window runs from the moment
+        // a create's answer was lost (tests/crash.rs pins it), not from the send. Only a pass
+        // killed mid-request leaves an intent stamped before the send, and the tests that kill
+        // one let its create land at once.
         create_visibility_window: Duration::from_secs(5),
         ..EngineSettings::default()
     }

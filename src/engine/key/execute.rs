@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-
 use std::sync::Mutex;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::intent::{IntentRecorder, new_intent};
 use super::rotate_now::tag_value;
@@ -33,6 +34,17 @@ impl Recording<'_> {
     /// The create recorded last was answered: no key came of it.
     fn settle(&self) {
         *lock(self.recorded) = None;
+    }
+
+    /// The create recorded last left and its answer was lost: its key may land or show from
+    /// now on. The record was stamped before the request waited for its quota, its retries and
+    /// its attempt timeout; restamped, the window a process that reads it next (after a restart,
+    /// a failover, a shard handover) grants the create runs from here, as this process's own
+    /// memory of it does, instead of being spent before the answer was even given up on.
+    fn answer_lost(&self) {
+        if let Some(intent) = lock(self.recorded).as_mut() {
+            intent.since = Time(jiff::Timestamp::now());
+        }
     }
 
     async fn record(&self) -> Result<(), EngineError> {
@@ -99,11 +111,13 @@ impl Engine {
             }
             let new_id = match self.execute_key_change(desired, &client, &key_id, change).await {
                 Ok(new_id) => new_id,
+                Err(error @ EngineError::Ambiguous(_)) if matches!(change.action, Action::CreateKey(_)) => {
+                    recording.answer_lost();
+                    return Err(error);
+                }
                 // A CreateKey KMS refused made no key: no create is in question any more, and
                 // the next pass may try again at once (IAM may have caught up by then).
-                Err(error)
-                    if matches!(change.action, Action::CreateKey(_)) && !matches!(error, EngineError::Ambiguous(_)) =>
-                {
+                Err(error) if matches!(change.action, Action::CreateKey(_)) => {
                     recording.settle();
                     return Err(error);
                 }

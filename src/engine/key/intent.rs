@@ -120,4 +120,15 @@ mod tests {
         assert_eq!(left_of(window, &old.since), None);
         assert_eq!(old.token.len(), 16);
     }
+
+    #[test]
+    fn the_window_outlasts_the_attempt_a_killed_process_left_in_flight() {
+        // A process killed while its CreateKey is in flight leaves the intent as stamped before
+        // the request left; the next process counts the window from there, so it must outlast
+        // the attempt the create may still be in, and as long again for ListKeys to show the
+        // key. Neither is a flag a user can set: this holds the two defaults together.
+        let window = crate::engine::EngineSettings::default().create_visibility_window;
+        let attempt = crate::aws::Timeouts::default().attempt;
+        assert!(window >= attempt * 2, "window {window:?}, attempt timeout {attempt:?}");
+    }
 }
