@@ -230,7 +230,15 @@ impl FakeKube {
                 Method::DELETE => background_only(&body).and_then(|()| store.delete(&target)),
                 _ => Err(ApiError::new(405, "MethodNotAllowed", "method not allowed")),
             };
-            if parts.method != Method::GET && written.is_ok() {
+            // Garbage appears only where an owner goes (a delete, or a write that lets a deleted
+            // object go) or a reference is written; the collector walks every object, so it runs
+            // only then: after every write, it made the fake quadratic in the objects it holds.
+            let may_leave_garbage = |object: &Value| {
+                parts.method == Method::DELETE
+                    || object["metadata"].get("deletionTimestamp").is_some()
+                    || object["metadata"]["ownerReferences"].as_array().is_some_and(|r| !r.is_empty())
+            };
+            if parts.method != Method::GET && written.as_ref().is_ok_and(may_leave_garbage) {
                 store.collect_garbage();
             }
             let pruned = std::mem::take(&mut store.pruned);

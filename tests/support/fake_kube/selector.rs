@@ -93,6 +93,11 @@ impl Selector {
         })
     }
 
+    /// Whether it selects every object (no label and no field terms).
+    pub fn is_everything(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         let label = |key: &str| object["metadata"]["labels"][key].as_str().map(str::to_owned);
         let labels_hold = self.labels.iter().all(|requirement| match requirement {
