@@ -5,7 +5,8 @@
 //! for its key, a key for its account), whose change starts the next pass anyway: an alias
 //! refused half a dozen times while its key was being created had, on one count, reached the
 //! 300 s cap before its first call to AWS, so the first timeout of that call put its next pass
-//! minutes away (the stall of the 1,000-object `controller_fleet` runs).
+//! minutes away. (One suspect of the stall seen once in a 1,000-object `controller_fleet` run
+//! under load; that stall's cause was not found, docs/performance.md.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
