@@ -6,10 +6,15 @@ use kms_operator::api::KmsKey;
 use kms_operator::aws::{CallSummary, Op};
 use kms_operator::local::runner::Command;
 use serde_json::json;
+use std::time::Duration;
+
+use kms_operator::aws::RateLimits;
 use support::cluster::{Cluster, key_object};
-use support::engine::{assert_ok, engine, run};
-use support::manifests::{Workspace, account, alias, grant, key};
+use support::engine::{assert_ok, engine, engine_with, fast_settings, run};
+use support::kms;
+use support::manifests::{REGION, Workspace, account, alias, grant, key};
 use support::moto::Moto;
+use support::proxy::{Fault, FaultProxy};
 
 const KEYS: usize = 4;
 
@@ -99,4 +104,34 @@ async fn a_controller_resync_of_a_converged_key_costs_at_most_four_reads() {
         assert_eq!(spent.count(op), 1, "{op}");
     }
     assert!(spent.by_operation.keys().all(|name| allowed.iter().any(|op| op.name() == name)), "{spent:?}");
+}
+
+/// While a create whose answer was lost is waited for, the region is listed again and again;
+/// the tags of keys already read are not. Before, each listing read every key's tags, so a
+/// fleet's reads grew with the square of its size while it converged (docs/performance.md).
+#[tokio::test]
+async fn listing_keys_again_reads_only_the_tags_of_new_keys() {
+    const OTHERS: usize = 6;
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(moto.port).await;
+    let client = kms::client(&moto.endpoint(), REGION).await;
+    for i in 0..OTHERS {
+        client.create_key().description(format!("someone else's {i}")).send().await.expect("create another key");
+    }
+    proxy.inject("CreateKey", Fault::DropAfterForward, 1);
+    proxy.hide_new_keys(Duration::from_secs(2));
+    let ws = Workspace::new();
+    ws.write("account.yaml", &account(&proxy.endpoint()));
+    ws.write("key.yaml", &key("logs", "description: logs"));
+    let engine = engine_with(fast_settings(), RateLimits::unlimited()).await;
+    let output = run(&engine, ws.path(), Command::Apply).await;
+    assert_ok(&output);
+    let listings = output.calls.count(Op::ListKeys);
+    assert!(listings >= 3, "the region was listed while the key stayed hidden: {listings}");
+    assert_eq!(
+        output.calls.count(Op::ListResourceTags),
+        OTHERS as u64 + 1,
+        "each key's tags read once, over {listings} listings"
+    );
+    assert_eq!(proxy.forwarded("CreateKey"), 1);
 }

@@ -1,6 +1,7 @@
 //! Listings shared by a pass: loaded once by whichever reconcile asks first (the others wait
 //! for that load instead of repeating it), updated in place after the engine's own writes, and
-//! reloaded after `ttl` or after a write whose outcome is unknown.
+//! reloaded after `ttl` or after a write whose outcome is unknown. A reload may start from the
+//! listing it replaces (`get_or_refresh`), so that what cannot have changed is not read again.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,7 +16,26 @@ pub type Shared<V> = Arc<Mutex<V>>;
 
 struct Slot<V> {
     born: Instant,
+    /// Set by `invalidate`: the listing may be wrong, but it is still a good start for a refresh.
+    expired: bool,
     cell: Arc<OnceCell<Shared<V>>>,
+    /// The listing this slot replaces, until its own is loaded.
+    previous: Option<Shared<V>>,
+}
+
+impl<V> Slot<V> {
+    fn new(previous: Option<Shared<V>>) -> Self {
+        Slot { born: Instant::now(), expired: false, cell: Arc::new(OnceCell::new()), previous }
+    }
+
+    fn loaded(&self) -> Option<Shared<V>> {
+        self.cell.get().cloned()
+    }
+
+    /// The newest listing this slot knows of: its own, or the one it replaces.
+    fn latest(&self) -> Option<Shared<V>> {
+        self.loaded().or_else(|| self.previous.clone())
+    }
 }
 
 pub struct SharedCache<K, V> {
@@ -33,28 +53,51 @@ impl<K: Eq + Hash + Clone, V> SharedCache<K, V> {
         SharedCache { ttl, slots: Mutex::new(HashMap::new()) }
     }
 
-    fn cell(&self, key: &K) -> Arc<OnceCell<Shared<V>>> {
+    fn is_fresh(&self, slot: &Slot<V>) -> bool {
+        !slot.expired && self.ttl.is_none_or(|ttl| slot.born.elapsed() < ttl)
+    }
+
+    /// The slot to load into, and the listing a reload may start from.
+    fn cell(&self, key: &K) -> (Arc<OnceCell<Shared<V>>>, Option<Shared<V>>) {
         let mut slots = lock(&self.slots);
-        let fresh = |slot: &Slot<V>| self.ttl.is_none_or(|ttl| slot.born.elapsed() < ttl);
-        match slots.get(key) {
-            Some(slot) if fresh(slot) => slot.cell.clone(),
-            _ => {
-                let slot = Slot { born: Instant::now(), cell: Arc::new(OnceCell::new()) };
-                let cell = slot.cell.clone();
+        match slots.get_mut(key) {
+            Some(slot) if self.is_fresh(slot) => {
+                if slot.cell.initialized() {
+                    slot.previous = None;
+                }
+                (slot.cell.clone(), slot.previous.clone())
+            }
+            stale => {
+                let slot = Slot::new(stale.and_then(|old| old.latest()));
+                let handles = (slot.cell.clone(), slot.previous.clone());
                 slots.insert(key.clone(), slot);
-                cell
+                handles
             }
         }
     }
 
     /// The listing for `key`, loading it with `load` if no fresh one exists.
-    pub async fn get_or_load<E, F, Fut>(&self, key: &K, load: F) -> Result<Shared<V>, E>
+    // Not `async`: one more state machine around every listing read nests the local runner's
+    // futures past the compiler's layout depth limit.
+    pub fn get_or_load<'a, E, F, Fut>(&'a self, key: &'a K, load: F) -> impl Future<Output = Result<Shared<V>, E>> + 'a
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce() -> Fut + 'a,
+        Fut: Future<Output = Result<V, E>> + 'a,
+        E: 'a,
+    {
+        self.get_or_refresh(key, |_| load())
+    }
+
+    /// As `get_or_load`, but `refresh` is handed the listing being replaced (expired or
+    /// invalidated), if there was one, to start from.
+    pub async fn get_or_refresh<E, F, Fut>(&self, key: &K, refresh: F) -> Result<Shared<V>, E>
+    where
+        F: FnOnce(Option<Shared<V>>) -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
-        let cell = self.cell(key);
-        let shared = cell.get_or_try_init(|| async { load().await.map(|v| Arc::new(Mutex::new(v))) }).await?;
+        let (cell, previous) = self.cell(key);
+        let shared =
+            cell.get_or_try_init(|| async { refresh(previous).await.map(|v| Arc::new(Mutex::new(v))) }).await?;
         Ok(shared.clone())
     }
 
@@ -62,21 +105,27 @@ impl<K: Eq + Hash + Clone, V> SharedCache<K, V> {
     pub fn peek(&self, key: &K) -> Option<Shared<V>> {
         let slots = lock(&self.slots);
         let slot = slots.get(key)?;
-        if self.ttl.is_some_and(|ttl| slot.born.elapsed() >= ttl) {
+        if !self.is_fresh(slot) {
             return None;
         }
-        slot.cell.get().cloned()
+        slot.loaded()
     }
 
     /// Applies one of the engine's own writes to a loaded listing (no-op when none is loaded).
+    /// While a refresh is under way the write goes to the listing it starts from, so that the
+    /// refresh does not carry over what the write changed.
     pub fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
-        if let Some(shared) = self.peek(key) {
+        let latest = lock(&self.slots).get(key).and_then(Slot::latest);
+        if let Some(shared) = latest {
             change(&mut lock(&shared));
         }
     }
 
+    /// The next lookup loads again; a refresh may still start from this listing.
     pub fn invalidate(&self, key: &K) {
-        lock(&self.slots).remove(key);
+        if let Some(slot) = lock(&self.slots).get_mut(key) {
+            slot.expired = true;
+        }
     }
 }
 
@@ -129,6 +178,51 @@ mod tests {
         assert!(cache.get_or_load(&"k", || async { Err::<u32, _>("boom") }).await.is_err());
         let value = cache.get_or_load(&"k", || async { Ok::<_, &str>(5) }).await.unwrap();
         assert_eq!(*lock(&value), 5);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_starts_from_the_listing_it_replaces() {
+        let cache: SharedCache<&str, Vec<u32>> = SharedCache::new(None);
+        let first = cache.get_or_refresh(&"k", |previous| async move { Ok::<_, ()>(vec![previous.is_some() as u32]) });
+        assert_eq!(*lock(&first.await.unwrap()), vec![0], "nothing to start from");
+        cache.invalidate(&"k");
+        assert!(cache.peek(&"k").is_none(), "an invalidated listing is not served");
+        let refreshed = cache
+            .get_or_refresh(&"k", |previous| async move {
+                let mut from = lock(&previous.expect("the invalidated listing")).clone();
+                from.push(1);
+                Ok::<_, ()>(from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(*lock(&refreshed), vec![0, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_write_during_a_refresh_reaches_the_listing_it_starts_from() {
+        let cache: Arc<SharedCache<&str, Vec<u32>>> = Arc::new(SharedCache::new(None));
+        cache.get_or_load(&"k", || async { Ok::<_, ()>(vec![1]) }).await.unwrap();
+        cache.invalidate(&"k");
+        let (started, start) = tokio::sync::oneshot::channel();
+        let (finish, finished) = tokio::sync::oneshot::channel::<()>();
+        let refreshing = tokio::spawn({
+            let cache = cache.clone();
+            async move {
+                let shared = cache
+                    .get_or_refresh(&"k", |previous| async move {
+                        let _ = started.send(());
+                        let _ = finished.await;
+                        Ok::<_, ()>(lock(&previous.expect("the old listing")).clone())
+                    })
+                    .await
+                    .unwrap();
+                lock(&shared).clone()
+            }
+        });
+        start.await.unwrap();
+        cache.update(&"k", |v| v.push(2));
+        finish.send(()).unwrap();
+        assert_eq!(refreshing.await.unwrap(), vec![1, 2], "the write is carried into the refreshed listing");
     }
 
     #[tokio::test]

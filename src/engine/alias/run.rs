@@ -114,7 +114,7 @@ impl Engine {
     ) -> Result<KeyOwner, EngineError> {
         let tags = match self.listings.indexed_tags(client, key_id) {
             Some(tags) => Ok(tags),
-            None => client.list_tags(key_id).await,
+            None => client.list_tags(key_id).await.inspect(|tags| self.listings.record_key_tags(client, key_id, tags)),
         };
         let owner = match tags {
             Ok(tags) => self.family_owner(client, key_id, &tags).await,
