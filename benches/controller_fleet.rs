@@ -55,7 +55,19 @@ fn free_port() -> u16 {
 impl Controller {
     fn start(kubeconfig: &std::path::Path, quotas: &Quotas) -> Controller {
         let metrics_port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_kms-operator"))
+        let binary = env!("CARGO_BIN_EXE_kms-operator");
+        // KMS_OPERATOR_BENCH_WRAPPER="heaptrack -o /tmp/controller" runs the controller under a
+        // profiler, to see where its memory goes (the peak RSS printed is then the wrapper's).
+        let wrapper = std::env::var("KMS_OPERATOR_BENCH_WRAPPER").unwrap_or_default();
+        let mut command = match wrapper.split_whitespace().collect::<Vec<_>>().split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let child = command
             .arg("run")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -7,7 +7,6 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::Recorder;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
@@ -16,6 +15,7 @@ use super::caches::Caches;
 use super::decision::{Retry, Standing, decide};
 use super::events;
 use super::metrics::Metrics;
+use super::recorder::EventRecorder;
 use super::status::{next_status, patch_status};
 use crate::api::ObjectName;
 use crate::api::Reason;
@@ -55,7 +55,7 @@ pub enum ControllerError {
 pub struct Context {
     pub client: Client,
     pub engine: Engine,
-    pub recorder: Recorder,
+    pub recorder: EventRecorder,
     pub metrics: Metrics,
     pub requeue: Requeue,
     /// Transient failures (throttling that outlasted its retries, a lost connection) are

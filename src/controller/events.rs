@@ -1,9 +1,12 @@
 //! Kubernetes Events: one for every change made in KMS, one for drift found, one for failures.
-//! The recorder folds repeats into a series, so a failure retried all night is one Event.
+//! The recorder folds repeats into a series, so a failure retried all night is one Event
+//! (`recorder.rs`).
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
+
+use super::recorder::EventRecorder;
 
 use crate::api::Reason;
 use crate::engine::{Change, Outcome, Report};
@@ -67,7 +70,7 @@ pub fn reference<K: Resource<DynamicType = ()>>(namespace: Option<&str>, name: &
 }
 
 /// Publishes `events` about `object`; a failure to record is logged, never fatal.
-pub async fn publish<K: Resource<DynamicType = ()>>(recorder: &Recorder, object: &K, events: Vec<Event>) {
+pub async fn publish<K: Resource<DynamicType = ()>>(recorder: &EventRecorder, object: &K, events: Vec<Event>) {
     let reference = object.object_ref(&());
     for event in events {
         if let Err(error) = recorder.publish(&event, &reference).await {

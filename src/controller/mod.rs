@@ -20,6 +20,7 @@ mod lanes;
 pub mod leader;
 pub mod metrics;
 pub mod on_key;
+pub mod recorder;
 mod references;
 pub mod server;
 pub mod shard;
@@ -35,7 +36,7 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
@@ -50,6 +51,7 @@ use backoff::Requeue;
 use caches::{Cached, Stores};
 use lanes::{PassLanes, in_lanes};
 use metrics::Metrics;
+use recorder::EventRecorder;
 use server::Health;
 use shard::unclaimed::roster;
 use watched::Watched;
@@ -284,7 +286,7 @@ pub fn context(
 ) -> Context {
     let reporter = Reporter { controller: "kms-operator".into(), instance: Some(identity.to_owned()) };
     Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: EventRecorder::new(client.clone(), reporter),
         client,
         engine,
         metrics,

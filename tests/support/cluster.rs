@@ -7,10 +7,11 @@ use k8s_openapi::api::core::v1::Namespace;
 use kms_operator::api::{AwsAccount, KmsKey};
 use kms_operator::controller::backoff::Requeue;
 use kms_operator::controller::metrics::Metrics;
+use kms_operator::controller::recorder::EventRecorder;
 use kms_operator::controller::{Context, ControllerError};
 use kube::api::{Api, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use serde_json::{Value, json};
 
 use super::engine::{engine_signed_by, engine_with, fast_settings};
@@ -82,7 +83,7 @@ impl Cluster {
         let metrics = Metrics::new(engine.calls().stats.clone());
         let instance = if name == "controller" { "test" } else { name };
         let ctx = Context {
-            recorder: Recorder::new(
+            recorder: EventRecorder::new(
                 client.clone(),
                 Reporter { controller: "kms-operator".into(), instance: Some(instance.into()) },
             ),
