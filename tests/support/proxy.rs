@@ -313,7 +313,9 @@ fn region_of(parts: &hyper::http::request::Parts) -> String {
 }
 
 /// What a request spends of which quotas: its own operation in its scope, and for
-/// ReplicateKey two CreateKey requests of the replica's region.
+/// ReplicateKey two CreateKey requests of the replica's region: "A ReplicateKey operation counts
+/// as one ReplicateKey request in the primary key's Region and two CreateKey requests in the
+/// replica's Region" (https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html).
 fn charges(account: &str, region: &str, operation: &str, body: &[u8]) -> Vec<(QuotaScope, usize)> {
     let mut charges = vec![((account.to_owned(), region.to_owned(), operation.to_owned()), 1)];
     if operation == "ReplicateKey"
