@@ -197,38 +197,58 @@ impl Limiter {
         Waiting { usage: &self.usage, scope }
     }
 
-    /// Waits until `requests` of `op` may be counted at once in `account_id` and `region`: a
-    /// request that KMS counts more than once is let through when the quota holds all of its
-    /// counts, and is sent right then, as KMS counts them all when it arrives.
-    pub async fn acquire_n(&self, account_id: &str, region: &str, op: Op, requests: u32) {
-        if requests == 0 {
-            return;
-        }
-        let scope = (account_id.to_owned(), region.to_owned());
-        let Some(bucket) = self.bucket(&scope, op) else { return self.granted_at_once(&scope, op) };
-        let mut empty_at = match bucket.empty_at.try_lock() {
-            Ok(free) => free,
-            Err(_) => {
-                let _waiting = self.waiting(&scope);
-                bucket.empty_at.lock().await
+    /// Waits until a request of `account_id` that KMS counts in each of `counts` (region,
+    /// operation, requests) may be counted in all of them at once, as KMS counts it when it
+    /// arrives: a ReplicateKey counts once in its own Region and as two CreateKey in its
+    /// replica's. It takes nothing of any of them until it leaves, and is sent right then.
+    pub async fn acquire_all(&self, account_id: &str, counts: &[(&str, Op, u32)]) {
+        let mut buckets = Vec::with_capacity(counts.len());
+        for (region, op, requests) in counts.iter().filter(|(_, _, requests)| *requests > 0) {
+            let scope = (account_id.to_owned(), (*region).to_owned());
+            match self.bucket(&scope, *op) {
+                Some(bucket) => buckets.push((scope, *op, *requests, bucket)),
+                None => self.granted_at_once(&scope, *op),
             }
-        };
+        }
+        // Locked in one order: two requests counted in the same scopes never each hold a bucket
+        // the other waits for.
+        buckets.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let mut held = Vec::with_capacity(buckets.len());
+        for (scope, _, _, bucket) in &buckets {
+            held.push(match bucket.empty_at.try_lock() {
+                Ok(free) => free,
+                Err(_) => {
+                    let _waiting = self.waiting(scope);
+                    bucket.empty_at.lock().await
+                }
+            });
+        }
         let now = Instant::now();
-        let ready = bucket.ready_at(*empty_at, requests, now);
+        let ready_at =
+            |now| buckets.iter().zip(&held).map(move |((_, _, n, bucket), at)| bucket.ready_at(**at, *n, now));
+        let ready = ready_at(now).max().unwrap_or(now);
         if ready > now {
-            let _waiting = self.waiting(&scope);
+            let _waiting: Vec<_> = buckets
+                .iter()
+                .zip(ready_at(now))
+                .filter(|(_, at)| *at > now)
+                .map(|((scope, ..), _)| self.waiting(scope))
+                .collect();
             tokio::time::sleep_until(ready).await;
         } else {
-            self.granted_at_once(&scope, op);
+            buckets.iter().for_each(|(scope, op, ..)| self.granted_at_once(scope, *op));
         }
         // Counted from when it really leaves: a wake-up later than asked (a busy machine) is
         // time KMS's bucket, if full, could not store either.
-        *empty_at = Some(bucket.ready_at(*empty_at, requests, Instant::now()));
+        let left: Vec<_> = ready_at(Instant::now()).collect();
+        for (at, left) in held.iter_mut().zip(left) {
+            **at = Some(left);
+        }
     }
 
     /// Waits until `op` may be sent to `account_id` in `region`.
     pub async fn acquire(&self, account_id: &str, region: &str, op: Op) {
-        self.acquire_n(account_id, region, op, 1).await
+        self.acquire_all(account_id, &[(region, op, 1)]).await
     }
 }
 
@@ -281,7 +301,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_counted_twice_takes_both_tokens_at_once_and_bursts_stay_small() {
         let limiter = Limiter::new(&RateLimits::default());
-        limiter.acquire_n("111111111111", "us-east-1", Op::CreateKey, 2).await;
+        limiter.acquire_all("111111111111", &[("us-east-1", Op::CreateKey, 2)]).await;
         assert!(!limiter.try_acquire("111111111111", "us-east-1", Op::CreateKey), "both were taken");
         assert!(limiter.try_acquire("111111111111", "eu-west-1", Op::CreateKey));
         assert!(limiter.try_acquire("111111111111", "eu-west-1", Op::CreateKey));
@@ -344,33 +364,36 @@ mod tests {
         }
     }
 
-    /// The fleet benchmark's scaled run in small: at one CreateKey a second in a region, primary
-    /// keys created there and ReplicateKeys into it (each counted as two CreateKey) ask at once;
-    /// each request reaches KMS a little later than the limiter let it go, by a delay that
-    /// varies. KMS throttles none of them, and the quota is spent at its pace: no more than a
-    /// second's worth at once, no second left unspent but the allowance for late arrivals.
+    /// The fleet benchmark's scaled run in small, with a third Region: at one request a second,
+    /// primary keys created in eu-west-1 and ReplicateKeys from us-east-1 into eu-west-1 and
+    /// ap-southeast-1 (each one ReplicateKey in us-east-1 and two CreateKey in its replica's
+    /// Region, its own quota then as busy as its replicas') ask at once; each request reaches
+    /// KMS a little later than the limiter let it go, by a delay that varies. KMS throttles none
+    /// of them, and eu-west-1's CreateKey quota is spent at its pace: no second left unspent
+    /// but the allowance for late arrivals.
     #[tokio::test(start_paused = true)]
     async fn at_one_request_a_second_kms_throttles_nothing_and_the_quota_is_spent() {
         let limits = RateLimits::default().with_override(Op::CreateKey, 1).with_override(Op::ReplicateKey, 1);
         let limiter = Limiter::new(&limits);
-        let kms = Arc::new(Mutex::new(KmsQuota::new(1)));
+        let kms: Arc<Mutex<HashMap<(&str, Op), KmsQuota>>> = Arc::default();
         let start = Instant::now();
         let requests: Vec<_> = (0u32..30)
             .map(|i| {
                 let (limiter, kms) = (limiter.clone(), kms.clone());
-                // Two of every three a ReplicateKey from us-east-1 into eu-west-1.
-                let counts = if i % 3 == 0 { 1 } else { 2 };
+                let counts = match i % 3 {
+                    0 => vec![("eu-west-1", Op::CreateKey, 1)],
+                    1 => vec![("us-east-1", Op::ReplicateKey, 1), ("eu-west-1", Op::CreateKey, 2)],
+                    _ => vec![("us-east-1", Op::ReplicateKey, 1), ("ap-southeast-1", Op::CreateKey, 2)],
+                };
                 // Up to 40 ms on the way, in no order.
                 let delay = Duration::from_millis(u64::from(i * 17 % 41));
                 tokio::spawn(async move {
-                    if counts == 2 {
-                        limiter.acquire_n("111111111111", "eu-west-1", Op::CreateKey, 2).await;
-                        limiter.acquire("111111111111", "us-east-1", Op::ReplicateKey).await;
-                    } else {
-                        limiter.acquire("111111111111", "eu-west-1", Op::CreateKey).await;
-                    }
+                    limiter.acquire_all("111111111111", &counts).await;
                     tokio::time::sleep(delay).await;
-                    kms.lock().unwrap().arrive(counts, Instant::now());
+                    let mut kms = kms.lock().unwrap();
+                    for (region, op, n) in counts {
+                        kms.entry((region, op)).or_insert_with(|| KmsQuota::new(1)).arrive(n, Instant::now());
+                    }
                 })
             })
             .collect();
@@ -378,13 +401,16 @@ mod tests {
             request.await.unwrap();
         }
         let kms = kms.lock().unwrap();
-        assert_eq!(kms.throttled, 0, "KMS throttled requests the limiter let through");
-        assert_eq!(kms.counted, 50, "10 CreateKey and 20 ReplicateKey, each counted twice");
-        // The first second's worth goes at once; the other 49 counts take 49 s at the quota,
-        // and each of the 30 requests may wait the allowance for a late arrival.
-        let took = Instant::now() - start;
-        let most = Duration::from_secs(49) + ARRIVAL_JITTER * 30 + Duration::from_millis(40);
-        assert!(took >= Duration::from_secs(49), "faster than the quota: {took:?}");
+        let throttled: Vec<_> =
+            kms.iter().filter(|(_, quota)| quota.throttled > 0).map(|(scope, q)| (*scope, q.throttled)).collect();
+        assert_eq!(throttled, vec![], "KMS throttled requests the limiter let through");
+        let eu_west_1 = &kms[&("eu-west-1", Op::CreateKey)];
+        assert_eq!(eu_west_1.counted, 30, "10 CreateKey and 10 ReplicateKey, each counted twice");
+        // Its first request goes at once; the other 29 counts take 29 s at the quota, and each
+        // of its 20 requests may wait the allowance for a late arrival.
+        let took = eu_west_1.counted_at.unwrap() - start;
+        let most = Duration::from_secs(29) + ARRIVAL_JITTER * 20 + Duration::from_millis(40);
+        assert!(took >= Duration::from_secs(28), "faster than the quota: {took:?}");
         assert!(took <= most, "quota left unspent: {took:?}, at most {most:?}");
     }
 
@@ -400,16 +426,16 @@ mod tests {
         assert_eq!(Instant::now() - start, Duration::from_secs(2), "two at once, then one each 200 ms");
     }
 
-    /// A request that waits takes nothing: given up, it leaves the quota to the next.
+    /// A request that waits takes nothing: given up, it leaves the quota to the next, in every
+    /// scope it would have been counted in.
     #[tokio::test(start_paused = true)]
     async fn a_wait_given_up_takes_no_token() {
-        let limiter = Limiter::new(&RateLimits::default().with_override(Op::CreateKey, 1));
-        limiter.acquire_n("111111111111", "eu-west-1", Op::CreateKey, 2).await;
-        let given_up = tokio::time::timeout(
-            Duration::from_millis(500),
-            limiter.acquire_n("111111111111", "eu-west-1", Op::CreateKey, 2),
-        )
-        .await;
+        let limits = RateLimits::default().with_override(Op::CreateKey, 1).with_override(Op::ReplicateKey, 1);
+        let limiter = Limiter::new(&limits);
+        let twice = [("eu-west-1", Op::CreateKey, 2)];
+        limiter.acquire_all("111111111111", &twice).await;
+        let given_up =
+            tokio::time::timeout(Duration::from_millis(500), limiter.acquire_all("111111111111", &twice)).await;
         assert!(given_up.is_err(), "two counts need two seconds");
         let start = Instant::now();
         limiter.acquire("111111111111", "eu-west-1", Op::CreateKey).await;
@@ -418,6 +444,16 @@ mod tests {
             Duration::from_millis(500) + ARRIVAL_JITTER,
             "one second after the first, plus the allowance"
         );
+
+        // A ReplicateKey waiting for its own Region's quota holds none of its replica's.
+        limiter.acquire("111111111111", "us-east-1", Op::ReplicateKey).await;
+        let replicate = [("us-east-1", Op::ReplicateKey, 1), ("ap-southeast-1", Op::CreateKey, 2)];
+        let given_up =
+            tokio::time::timeout(Duration::from_millis(500), limiter.acquire_all("111111111111", &replicate)).await;
+        assert!(given_up.is_err(), "us-east-1's ReplicateKey quota is spent for a second");
+        let start = Instant::now();
+        limiter.acquire_all("111111111111", &[("ap-southeast-1", Op::CreateKey, 2)]).await;
+        assert_eq!(Instant::now(), start, "ap-southeast-1's CreateKey quota is whole");
     }
 
     #[test]
