@@ -128,12 +128,14 @@ impl Bucket {
     }
 }
 
+type Buckets = HashMap<(Scope, Op), Arc<Bucket>>;
+
 /// The shared limiter: one bucket per (account id, region) for each operation.
 #[derive(Clone)]
 pub struct Limiter {
     /// Each operation's quota; `None` when not limited.
     quotas: Option<Arc<BTreeMap<Op, u32>>>,
-    buckets: Arc<Mutex<HashMap<(Scope, Op), Arc<Bucket>>>>,
+    buckets: Arc<Mutex<Buckets>>,
     usage: Arc<Mutex<HashMap<Scope, QuotaUse>>>,
 }
 
@@ -375,7 +377,7 @@ mod tests {
     async fn at_one_request_a_second_kms_throttles_nothing_and_the_quota_is_spent() {
         let limits = RateLimits::default().with_override(Op::CreateKey, 1).with_override(Op::ReplicateKey, 1);
         let limiter = Limiter::new(&limits);
-        let kms: Arc<Mutex<HashMap<(&str, Op), KmsQuota>>> = Arc::default();
+        let kms: Arc<Mutex<HashMap<(&'static str, Op), KmsQuota>>> = Arc::default();
         let start = Instant::now();
         let requests: Vec<_> = (0u32..30)
             .map(|i| {
