@@ -159,6 +159,13 @@ async fn bench(shape: Shape) {
     );
     println!("        calls per key: {}", per_key(&plan.calls, n));
     println!("throttles seen by the proxy: {throttled} {:?}; failures: {failed}", proxy.throttled());
+    for ((operation, (account, region, scope_op)), throttles) in proxy.throttled_scopes() {
+        println!(
+            "          {operation} refused for {account}/{region}/{scope_op}: {} (at most {:.0} ms early)",
+            throttles.requests,
+            throttles.early_seconds * 1000.0
+        );
+    }
     println!("peak RSS of this process: {:.1} MiB", common::peak_rss_mib("self"));
     println!("load average at the end: {}", common::load_average());
     println!("ratio {ratio:.2}");

@@ -52,16 +52,13 @@ impl CallContext {
         Fut: Future<Output = Result<T, SdkError<E>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        // Every count taken at once, right before the request leaves: KMS counts them all when
+        // it arrives, and a count taken early would be a count KMS makes later than the limiter.
+        let counts: Vec<(&str, Op, u32)> = std::iter::once((region, op, 1)).chain(also.iter().copied()).collect();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            // The other quotas first, each taken whole: they are the scarce ones (a replica
-            // region's CreateKey), and its own token is then free at once or nearly, so the
-            // request leaves right after all of them; KMS counts it on arrival.
-            for (other_region, other_op, requests) in also {
-                self.limiter.acquire_n(account_id, other_region, *other_op, *requests).await;
-            }
-            self.limiter.acquire(account_id, region, op).await;
+            self.limiter.acquire_all(account_id, &counts).await;
             self.stats.record_call(op);
             let error = match send().await {
                 Ok(output) => return Ok(output),

@@ -145,6 +145,14 @@ struct Bucket {
     refilled: Option<Instant>,
 }
 
+/// The throttles of one (operation, scope that had no room).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Throttles {
+    pub requests: usize,
+    /// The most any of them came too early: what its scope's bucket lacked, in seconds of quota.
+    pub early_seconds: f64,
+}
+
 #[derive(Default)]
 struct State {
     /// Requests received and not yet answered (or dropped).
@@ -161,6 +169,8 @@ struct State {
     received: Vec<(String, String)>,
     injected: BTreeMap<String, usize>,
     throttled: BTreeMap<String, usize>,
+    /// Throttles by the request's operation and the scope that had no room for it.
+    throttled_scopes: BTreeMap<(String, QuotaScope), Throttles>,
     quotas: HashMap<String, f64>,
     buckets: HashMap<QuotaScope, Bucket>,
     /// Quota spent by the requests let through, per scope: what bounds a run's time.
@@ -214,19 +224,19 @@ impl State {
     /// A token bucket per (account, region, operation) holding one second of quota, as KMS
     /// allows bursts. `charges` are every scope the request spends; it passes only if each has
     /// room, and then spends them all.
-    fn over_quota(&mut self, charges: &[(QuotaScope, usize)]) -> bool {
-        let room = charges.iter().all(|(scope, n)| {
-            let rate = self.quotas.get(&scope.2).copied();
-            let bucket = self.buckets.get(scope);
-            match (rate, bucket) {
-                (None, _) | (_, None) => true,
-                (Some(rate), Some(bucket)) => {
-                    let elapsed = bucket.refilled.map_or(1.0, |at| at.elapsed().as_secs_f64());
-                    (bucket.tokens + rate * elapsed).min(bucket_capacity(rate, *n as f64)) >= *n as f64
-                }
-            }
+    fn over_quota(&mut self, operation: &str, charges: &[(QuotaScope, usize)]) -> bool {
+        // The first scope without room, and how much too early the request came for it.
+        let short = charges.iter().find_map(|(scope, n)| {
+            let rate = self.quotas.get(&scope.2).copied()?;
+            let bucket = self.buckets.get(scope)?;
+            let elapsed = bucket.refilled.map_or(1.0, |at| at.elapsed().as_secs_f64());
+            let held = (bucket.tokens + rate * elapsed).min(bucket_capacity(rate, *n as f64));
+            (held < *n as f64).then(|| (scope.clone(), (*n as f64 - held) / rate))
         });
-        if !room {
+        if let Some((scope, early)) = short {
+            let record = self.throttled_scopes.entry((operation.to_owned(), scope)).or_default();
+            record.requests += 1;
+            record.early_seconds = record.early_seconds.max(early);
             return true;
         }
         for (scope, n) in charges {
@@ -303,7 +313,9 @@ fn region_of(parts: &hyper::http::request::Parts) -> String {
 }
 
 /// What a request spends of which quotas: its own operation in its scope, and for
-/// ReplicateKey two CreateKey requests of the replica's region.
+/// ReplicateKey two CreateKey requests of the replica's region: "A ReplicateKey operation counts
+/// as one ReplicateKey request in the primary key's Region and two CreateKey requests in the
+/// replica's Region" (https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html).
 fn charges(account: &str, region: &str, operation: &str, body: &[u8]) -> Vec<(QuotaScope, usize)> {
     let mut charges = vec![((account.to_owned(), region.to_owned(), operation.to_owned()), 1)];
     if operation == "ReplicateKey"
@@ -475,7 +487,7 @@ async fn handle(
         }
         let fault = state.take_fault(&operation, protocol, &account);
         let charges = charges(&account, &region_of(&parts), &operation, &body);
-        let throttled = fault.is_none() && state.over_quota(&charges);
+        let throttled = fault.is_none() && state.over_quota(&operation, &charges);
         if fault.as_ref().is_some_and(Fault::reaches_kms) {
             state.record_spent(&charges);
         }
@@ -707,6 +719,12 @@ impl FaultProxy {
 
     pub fn throttled(&self) -> BTreeMap<String, usize> {
         self.state.lock().expect("proxy state").throttled.clone()
+    }
+
+    /// Throttles by (the request's operation, the (account, region, operation) whose bucket had
+    /// no room for it): a ReplicateKey refused for its replica region's CreateKey names that.
+    pub fn throttled_scopes(&self) -> BTreeMap<(String, QuotaScope), Throttles> {
+        self.state.lock().expect("proxy state").throttled_scopes.clone()
     }
 
     /// Requests that reached the proxy and have not been answered: a killed client's requests
