@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kms_operator::api::KmsKey;
-use kms_operator::aws::{Op, RateLimits, Timeouts};
+use kms_operator::aws::{Op, RateLimits, RetryPolicy, Timeouts};
 use kms_operator::engine::EngineSettings;
 use kms_operator::local::runner::Command;
 use serde_json::json;
 use support::cli::run_json;
 use support::cluster::{Cluster, condition, key_object};
 use support::engine::{assert_ok, engine_with, engine_with_timeouts, fast_settings, run};
+use support::fake_kube::FakeKube;
 use support::kms;
 use support::manifests::{REGION, Workspace, account, alias, key};
 use support::moto::Moto;
@@ -238,4 +239,99 @@ async fn a_create_whose_answer_was_lost_is_not_repeated_by_the_next_process() {
     assert_eq!(status.key_id, proxy.created_keys().first().cloned(), "the late key is the object's key");
     assert!(status.creating.is_none(), "the intent goes once its key is on record");
     assert_eq!(condition(&status.conditions, "Ready").status, "True");
+}
+
+/// A controller on a new API server whose CreateKeys are paced at 2 a second, with a 4 s create
+/// window, and the KmsKey `apps/busy`; KMS through `proxy`. Every CreateKey attempt the client
+/// makes but the last is throttled, so the last leaves at least (attempts - 2) / 2 = 5 s after
+/// the first (the first two from the bucket's burst), whatever the retries' jitter: longer than
+/// the window. Returns the controller and the attempts.
+async fn throttled_past_the_window(proxy: &FaultProxy) -> (Cluster, EngineSettings, RateLimits, u32) {
+    let attempts = RetryPolicy::fast().throttle_attempts;
+    proxy.inject("CreateKey", Fault::throttle(), attempts as usize - 1);
+    let limits = RateLimits::default().with_override(Op::CreateKey, 2);
+    let settings = EngineSettings { create_visibility_window: Duration::from_secs(4), ..fast_settings() };
+    let cluster = Cluster::paced(FakeKube::new(), settings.clone(), limits.clone()).await;
+    cluster.namespace("apps", json!({})).await;
+    cluster.account(&proxy.endpoint(), json!({})).await;
+    cluster.create::<KmsKey>("apps", key_object("busy", json!({}))).await;
+    (cluster, settings, limits, attempts)
+}
+
+/// A CreateKey that waits for its quota and is throttled for longer than the whole window, and
+/// whose process dies with the last attempt in flight: the next process must still wait for that
+/// attempt's key. The intent is restamped before any attempt leaves under an intent older than a
+/// quarter of the window; stamped only before the first attempt, it had run out by the time the
+/// next process read it (the attempts span at least 5 s, the window is 4 s), and that process
+/// created a second key.
+#[tokio::test]
+async fn a_create_throttled_past_its_window_is_not_repeated_by_the_next_process() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(moto.port).await;
+    let (first, settings, limits, attempts) = throttled_past_the_window(&proxy).await;
+    // The last attempt waits at the proxy.
+    let gate = Gate::new();
+    proxy.inject("CreateKey", Fault::Hold(gate.clone()), 1);
+    let pass = tokio::spawn({
+        let ctx = first.ctx.clone();
+        let key: KmsKey = first.get("apps", "busy").await.unwrap();
+        async move { kms_operator::controller::key::reconcile(Arc::new(key), ctx).await }
+    });
+    while proxy.injected("CreateKey") < attempts as usize {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The process dies with its last CreateKey on its way to KMS.
+    pass.abort();
+    let _ = pass.await;
+    assert_eq!(first.ctx.engine.calls().stats.calls(Op::CreateKey), u64::from(attempts), "every attempt was sent");
+    let recorded: KmsKey = first.get("apps", "busy").await.unwrap();
+    assert!(recorded.status.and_then(|s| s.creating).is_some(), "the intent is on record");
+    let intent_writes = first.fake.writes_to("/kmskeys/busy/status");
+
+    // The next process lists the region, and only then does KMS make the key.
+    let listed = proxy.forwarded("ListKeys");
+    let next = Cluster::paced(first.fake.clone(), settings, limits).await;
+    let pass = tokio::spawn(async move {
+        let result = next.reconcile_key("busy").await;
+        (next, result)
+    });
+    while proxy.forwarded("ListKeys") == listed || proxy.in_flight_of("ListKeys") > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    gate.open();
+    let (next, result) = pass.await.expect("the pass ran");
+    result.expect("reconciled");
+    while proxy.in_flight_of("CreateKey") > 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(next.ctx.engine.calls().stats.calls(Op::CreateKey), 0, "the next process created nothing");
+    assert_eq!(proxy.forwarded("CreateKey"), 1, "one create reached KMS: {:?}", proxy.created_keys());
+    let client = kms::client(&moto.endpoint(), REGION).await;
+    let owned = live_keys_owned_by(&client, "kms-operator/apps/busy").await;
+    assert_eq!(owned.len(), 1, "one key owned: {owned:?}");
+    let status = next.get::<KmsKey>("apps", "busy").await.unwrap().status.unwrap();
+    assert_eq!(status.key_id.as_deref(), Some(owned[0].as_str()), "the held attempt's key is the object's key");
+    assert!(status.creating.is_none(), "the intent goes once its key is on record");
+    // Recorded before the first attempt, restamped at least once: the last attempt left more
+    // than a quarter of the window after the first.
+    assert!(intent_writes >= 2, "the intent was recorded and restamped: {intent_writes} status write(s)");
+}
+
+/// The restamp goes through the same fenced status write as the intent itself: when the API
+/// refuses it, the attempt that needed it is not sent, and the pass ends without a key.
+#[tokio::test]
+async fn an_attempt_whose_intent_could_not_be_restamped_is_not_sent() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(moto.port).await;
+    let (cluster, _, _, attempts) = throttled_past_the_window(&proxy).await;
+    // The intent is recorded; every write of status after it fails.
+    cluster.fake.fail_after("PATCH", "/kmskeys/busy/status", 1, 503, 1000);
+    let _ = cluster.reconcile_key("busy").await;
+    let sent = cluster.ctx.engine.calls().stats.calls(Op::CreateKey);
+    assert!(sent > 0, "the intent was recorded and the first attempt left");
+    assert_eq!(sent, proxy.injected("CreateKey") as u64, "every attempt sent was throttled");
+    assert!(sent < u64::from(attempts), "the attempt after the refused restamp was not sent: {sent} sent");
+    assert_eq!(proxy.forwarded("CreateKey"), 0, "no CreateKey reached KMS");
+    let client = kms::client(&moto.endpoint(), REGION).await;
+    assert_eq!(live_keys_owned_by(&client, "kms-operator/apps/busy").await, Vec::<String>::new());
 }

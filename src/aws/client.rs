@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_kms::types::{GrantOperation, KeySpec, KeyUsageType, OriginType};
 
-use super::caller::CallContext;
+use super::caller::{CallContext, SendGuard};
 use super::convert;
 use super::error::{AwsError, ErrorKind};
 use super::model::{
@@ -248,11 +248,12 @@ impl KmsClient {
         Ok(())
     }
 
-    pub async fn create_key(&self, key: &NewKey) -> Result<KeyDescription, AwsError> {
+    /// Creates a key; `guard` is asked before each attempt leaves (see [`SendGuard`]).
+    pub async fn create_key(&self, key: &NewKey, guard: SendGuard<'_>) -> Result<KeyDescription, AwsError> {
         let tags = convert::tags_to_sdk(&key.tags);
         let out = self
             .ctx
-            .call(&self.account_id, &self.region, Op::CreateKey, || {
+            .call_guarded(&self.account_id, &self.region, Op::CreateKey, guard, || {
                 self.inner
                     .create_key()
                     .description(&key.description)

@@ -30,6 +30,9 @@ pub enum ErrorKind {
     /// Credentials could not be found, were refused (expired, invalid, bad signature) or the role
     /// could not be assumed.
     Credentials,
+    /// The operator withheld the request before it was sent (`CallContext::call_guarded`):
+    /// nothing reached AWS.
+    NotSent,
     Other,
 }
 
@@ -83,7 +86,7 @@ impl AwsError {
             ErrorKind::ServerError => Reason::ServerError,
             ErrorKind::Network => Reason::NetworkError,
             ErrorKind::Credentials => Reason::CredentialsError,
-            ErrorKind::Other => Reason::AwsError,
+            ErrorKind::NotSent | ErrorKind::Other => Reason::AwsError,
         }
     }
 

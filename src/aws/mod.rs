@@ -16,7 +16,7 @@ mod retry;
 mod stats;
 
 pub use alarms::{AlarmClient, LogsClient};
-pub use caller::CallContext;
+pub use caller::{CallContext, SendGuard};
 pub use client::KmsClient;
 pub use credentials::NO_CREDENTIALS;
 pub use error::{AwsError, ErrorKind};

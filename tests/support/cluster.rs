@@ -67,6 +67,12 @@ impl Cluster {
         Cluster::with_engine(FakeKube::new(), engine_with(settings, RateLimits::unlimited()).await)
     }
 
+    /// A controller process of its own on the API server `fake`, whose engine has `settings`
+    /// and paces its AWS requests at `limits`.
+    pub async fn paced(fake: FakeKube, settings: EngineSettings, limits: RateLimits) -> Cluster {
+        Cluster::with_engine(fake, engine_with(settings, limits).await)
+    }
+
     /// A controller process of its own on the same API server, named `name` in its requests to
     /// it, in its Events (as their reporting instance) and in the access key its AWS requests are
     /// signed with: what it wrote can be told from what another process wrote.

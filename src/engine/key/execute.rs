@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Mutex;
+use std::time::Duration;
 
+use futures::FutureExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::intent::{IntentRecorder, new_intent};
+use super::intent::{IntentError, IntentRecorder, covers_a_send, new_intent};
 use super::rotate_now::tag_value;
 use crate::api::CreateIntent;
 use crate::api::catalog::{ROTATE_NOW_BASE_TAG, ROTATE_NOW_TAG};
@@ -37,14 +39,36 @@ impl Recording<'_> {
     }
 
     /// The create recorded last left and its answer was lost: its key may land or show from
-    /// now on. The record was stamped before the request waited for its quota, its retries and
-    /// its attempt timeout; restamped, the window a process that reads it next (after a restart,
+    /// now on. The record was stamped before the last attempt left (`keep_fresh`) and its
+    /// attempt timeout ran; restamped, the window a process that reads it next (after a restart,
     /// a failover, a shard handover) grants the create runs from here, as this process's own
     /// memory of it does, instead of being spent before the answer was even given up on.
     fn answer_lost(&self) {
         if let Some(intent) = lock(self.recorded).as_mut() {
             intent.since = Time(jiff::Timestamp::now());
         }
+    }
+
+    /// Restamps the intent on record, through the recorder that recorded it, unless it still
+    /// covers an attempt about to leave (`covers_a_send`): this process may die with the attempt
+    /// in flight, and the next one waits for its key only as long as the record says. Asked
+    /// before every attempt (a guard of the AWS call), after the wait for quota, because
+    /// bounding the retries instead would also have to bound that wait, and a create turned
+    /// away would queue for quota again. Local mode records no intent and needs none: a lost
+    /// answer is remembered from the moment it was lost, after every retry, and a killed local
+    /// run leaves nothing behind to restamp.
+    async fn keep_fresh(&self, window: Duration) -> Result<(), IntentError> {
+        let Some(recorder) = self.recorder else {
+            return Ok(());
+        };
+        let aged = lock(self.recorded).clone().filter(|intent| !covers_a_send(window, &intent.since));
+        let Some(mut intent) = aged else {
+            return Ok(());
+        };
+        intent.since = Time(jiff::Timestamp::now());
+        recorder.record(&intent).await?;
+        *lock(self.recorded) = Some(intent);
+        Ok(())
     }
 
     async fn record(&self) -> Result<(), EngineError> {
@@ -109,7 +133,7 @@ impl Engine {
             if matches!(change.action, Action::CreateKey(_)) {
                 recording.record().await?;
             }
-            let new_id = match self.execute_key_change(desired, &client, &key_id, change).await {
+            let new_id = match self.execute_key_change(desired, &client, &key_id, change, &recording).await {
                 Ok(new_id) => new_id,
                 Err(error @ EngineError::Ambiguous(_)) if matches!(change.action, Action::CreateKey(_)) => {
                     recording.answer_lost();
@@ -136,6 +160,7 @@ impl Engine {
         client: &KmsClient,
         key_id: &str,
         change: &Change,
+        recording: &Recording<'_>,
     ) -> Result<Option<String>, EngineError> {
         tracing::info!(object = %desired.object, region = %change.region, change = %change.summary(), "changing KMS");
         let result = match &change.action {
@@ -150,8 +175,26 @@ impl Engine {
                     tags: new.tags.clone(),
                     bypass_policy_lockout_safety_check: new.bypass_lockout_check,
                 };
-                let key = match self.while_iam_propagates(desired.owner_value(), || client.create_key(&request)).await {
+                let withheld = Mutex::new(None);
+                let window = self.settings.create_visibility_window;
+                let fresh = || {
+                    async {
+                        let kept = recording.keep_fresh(window).await;
+                        kept.map_err(|error| *lock(&withheld) = Some(error)).is_ok()
+                    }
+                    .boxed()
+                };
+                let key = match self
+                    .while_iam_propagates(desired.owner_value(), || client.create_key(&request, &fresh))
+                    .await
+                {
                     Ok(key) => key,
+                    // The intent could not be restamped, so the attempt did not leave.
+                    Err(EngineError::Aws { source, .. }) if source.kind == ErrorKind::NotSent => {
+                        return Err(lock(&withheld)
+                            .take()
+                            .map_or_else(|| EngineError::aws(source), EngineError::Intent));
+                    }
                     Err(EngineError::Aws { source, .. }) if source.kind.outcome_unknown() => {
                         // The key may exist now, or soon: the next lookup lists the region again
                         // and waits for it before creating another.

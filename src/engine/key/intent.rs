@@ -48,10 +48,25 @@ pub fn new_intent() -> CreateIntent {
     CreateIntent { token, since: Time(jiff::Timestamp::now()) }
 }
 
+/// Whether an intent stamped at `since` still covers a CreateKey attempt sent now. A process
+/// that dies while the attempt is in flight leaves the intent as it is, and the next one waits
+/// for the key only until `since + window`; by then the attempt must have landed or timed out
+/// and ListKeys have caught up with it. So an attempt leaves within the first quarter of the
+/// window, or the intent is restamped first: the rest outlasts the attempt timeout and as long
+/// again for the listing (pinned below for the defaults). Checked right before each attempt,
+/// after its wait for quota, as a create can wait for quota, retry throttles and wait for IAM
+/// for longer than the whole window.
+pub(crate) fn covers_a_send(window: Duration, since: &Time) -> bool {
+    age(since) <= window / 4
+}
+
 /// How much of `window` is left after `since`.
 fn left_of(window: Duration, since: &Time) -> Option<Duration> {
-    let age = jiff::Timestamp::now().duration_since(since.0).unsigned_abs();
-    window.checked_sub(age).filter(|left| !left.is_zero())
+    window.checked_sub(age(since)).filter(|left| !left.is_zero())
+}
+
+fn age(since: &Time) -> Duration {
+    jiff::Timestamp::now().duration_since(since.0).unsigned_abs()
 }
 
 impl Engine {
@@ -123,12 +138,23 @@ mod tests {
 
     #[test]
     fn the_window_outlasts_the_attempt_a_killed_process_left_in_flight() {
-        // A process killed while its CreateKey is in flight leaves the intent as stamped before
-        // the request left; the next process counts the window from there, so it must outlast
-        // the attempt the create may still be in, and as long again for ListKeys to show the
-        // key. Neither is a flag a user can set: this holds the two defaults together.
+        // A process killed while its CreateKey is in flight leaves the intent as it was when the
+        // attempt left, at most a quarter of the window old (`covers_a_send`); the next process
+        // counts the window from there, so the rest must outlast the attempt the create may
+        // still be in, and as long again for ListKeys to show the key. Neither is a flag a user
+        // can set: this holds the two defaults together.
         let window = crate::engine::EngineSettings::default().create_visibility_window;
         let attempt = crate::aws::Timeouts::default().attempt;
-        assert!(window >= attempt * 2, "window {window:?}, attempt timeout {attempt:?}");
+        assert!(window - window / 4 >= attempt * 2, "window {window:?}, attempt timeout {attempt:?}");
+    }
+
+    #[test]
+    fn an_attempt_leaves_under_an_intent_no_older_than_a_quarter_of_the_window() {
+        let window = Duration::from_secs(120);
+        let stamped = |ago: i64| Time(jiff::Timestamp::now() - jiff::SignedDuration::from_secs(ago));
+        assert!(covers_a_send(window, &stamped(0)));
+        assert!(covers_a_send(window, &stamped(29)));
+        assert!(!covers_a_send(window, &stamped(31)), "restamped first");
+        assert!(!covers_a_send(window, &stamped(121)));
     }
 }
