@@ -158,9 +158,29 @@ impl Listings {
 
     /// Tags of `key_id` if the region's index is loaded and read them less than a listing
     /// lifetime ago (saves a ListResourceTags per key). Whoever reads them instead records them.
-    pub fn indexed_tags(&self, client: &KmsClient, key_id: &str) -> Option<BTreeMap<String, String>> {
+    fn indexed_tags(&self, client: &KmsClient, key_id: &str) -> Option<BTreeMap<String, String>> {
         let index = self.keys.peek(&scope(client))?;
         lock(&index).tags(key_id, self.ttl).cloned()
+    }
+
+    /// Tags of `key_id`: from the index when it read them within a listing lifetime, else by
+    /// `read` (one ListResourceTags), kept in the index for the other passes.
+    pub async fn key_tags<F, Fut>(
+        &self,
+        client: &KmsClient,
+        key_id: &str,
+        read: F,
+    ) -> Result<BTreeMap<String, String>, AwsError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<BTreeMap<String, String>, AwsError>>,
+    {
+        if let Some(tags) = self.indexed_tags(client, key_id) {
+            return Ok(tags);
+        }
+        let tags = read().await?;
+        self.record_key_tags(client, key_id, &tags);
+        Ok(tags)
     }
 
     pub fn record_key_tags(&self, client: &KmsClient, key_id: &str, tags: &BTreeMap<String, String>) {

@@ -112,10 +112,7 @@ impl Engine {
         key_id: &str,
         namespace: &str,
     ) -> Result<KeyOwner, EngineError> {
-        let tags = match self.listings.indexed_tags(client, key_id) {
-            Some(tags) => Ok(tags),
-            None => client.list_tags(key_id).await.inspect(|tags| self.listings.record_key_tags(client, key_id, tags)),
-        };
+        let tags = self.listings.key_tags(client, key_id, || client.list_tags(key_id)).await;
         let owner = match tags {
             Ok(tags) => self.family_owner(client, key_id, &tags).await,
             Err(e) => Err(e),

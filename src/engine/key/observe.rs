@@ -206,12 +206,7 @@ impl Engine {
     /// From the region's key index when it read them within a listing lifetime, else one
     /// ListResourceTags, kept in the index for the other passes.
     async fn tags(&self, client: &KmsClient, key_id: &str) -> Result<BTreeMap<String, String>, AwsError> {
-        if let Some(tags) = self.listings.indexed_tags(client, key_id) {
-            return Ok(tags);
-        }
-        let tags = self.tolerate_new_key(key_id, || client.list_tags(key_id)).await?;
-        self.listings.record_key_tags(client, key_id, &tags);
-        Ok(tags)
+        self.listings.key_tags(client, key_id, || self.tolerate_new_key(key_id, || client.list_tags(key_id))).await
     }
 
     async fn observe_replicas(
