@@ -8,8 +8,10 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kms_operator::controller::context::ControllerError;
 use kms_operator::controller::finalizer::{Finalized, finalized};
+use kms_operator::controller::watched::meta_inputs;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -41,7 +43,8 @@ async fn pass(
     seen: &Seen,
     cleanup_fails: bool,
 ) -> Result<Action, ControllerError> {
-    finalized(api, OURS, Arc::new(object), |event| async move {
+    let ahead = |meta: &ObjectMeta| seen.lock().expect("seen").push(("ahead", meta_finalizers(meta)));
+    finalized(api, OURS, Arc::new(object), ahead, |event| async move {
         let (what, object) = match event {
             Finalized::Apply(object) => ("apply", object),
             Finalized::Cleanup(object) => ("cleanup", object),
@@ -55,6 +58,10 @@ async fn pass(
     .await
 }
 
+fn meta_finalizers(meta: &ObjectMeta) -> Vec<String> {
+    meta.finalizers.clone().unwrap_or_default()
+}
+
 fn patches(fake: &FakeKube) -> usize {
     fake.requests().iter().filter(|r| r.method == "PATCH").count()
 }
@@ -64,7 +71,11 @@ async fn a_new_object_gets_the_finalizer_and_is_applied_in_the_same_pass() {
     let (fake, api, object) = server_with(&[]).await;
     let seen = Seen::default();
     pass(&api, object, &seen, false).await.expect("pass");
-    assert_eq!(*seen.lock().unwrap(), vec![("apply", vec![OURS.to_owned()])], "applied with the patched object");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![("ahead", vec![OURS.to_owned()]), ("apply", vec![OURS.to_owned()])],
+        "seen ahead as the patch leaves it, then applied with the patched object"
+    );
     assert_eq!(api.get("k").await.expect("get").finalizers(), [OURS]);
     assert_eq!(patches(&fake), 1);
 
@@ -72,7 +83,7 @@ async fn a_new_object_gets_the_finalizer_and_is_applied_in_the_same_pass() {
     let again = api.get("k").await.expect("get");
     pass(&api, again, &seen, false).await.expect("pass");
     assert_eq!(patches(&fake), 1, "a second pass writes nothing");
-    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(seen.lock().unwrap().len(), 3, "and sees nothing ahead");
 }
 
 #[tokio::test]
@@ -83,7 +94,8 @@ async fn a_list_that_changed_since_it_was_read_is_neither_doubled_nor_lost() {
     let seen = Seen::default();
     let error = pass(&api, read_before, &seen, false).await.expect_err("the list it tested changed");
     assert!(error.is_stale_write(), "{error}");
-    assert!(seen.lock().unwrap().is_empty(), "nothing is applied without the finalizer");
+    let seen = seen.lock().unwrap().iter().map(|(what, _)| *what).collect::<Vec<_>>();
+    assert_eq!(seen, ["ahead"], "nothing is applied without the finalizer");
     assert_eq!(api.get("k").await.expect("get").finalizers(), ["other.example/keep", "third.example/x"]);
     assert_eq!(patches(&fake), 2, "the other writer's patch and the refused one");
 }
@@ -113,4 +125,27 @@ async fn a_deleted_object_without_the_finalizer_is_left_alone() {
     pass(&api, deleting, &seen, false).await.expect("pass");
     assert!(seen.lock().unwrap().is_empty());
     assert_eq!(patches(&fake), before, "no finalizer is added to an object being deleted");
+}
+
+/// The watch event of the finalizer patch starts no pass only if what was seen ahead of it has
+/// the pass inputs of what the API server stored.
+#[tokio::test]
+async fn what_is_seen_ahead_of_the_patch_has_the_pass_inputs_of_what_it_stores() {
+    for finalizers in [&[][..], &["other.example/keep"][..]] {
+        let (_fake, api, object) = server_with(finalizers).await;
+        let ahead = Mutex::new(None);
+        let stored = Mutex::new(None);
+        let expect = |meta: &ObjectMeta| *ahead.lock().expect("ahead") = Some(meta_inputs(meta));
+        finalized(&api, OURS, Arc::new(object), expect, |event| async {
+            if let Finalized::Apply(object) = event {
+                *stored.lock().expect("stored") = Some(meta_inputs(&object.metadata));
+            }
+            Ok(Action::await_change())
+        })
+        .await
+        .expect("pass");
+        let stored = stored.into_inner().expect("stored").expect("applied");
+        assert_eq!(ahead.into_inner().expect("ahead"), Some(stored), "finalizers {finalizers:?}");
+        assert_eq!(stored, meta_inputs(&api.get("k").await.expect("get").metadata));
+    }
 }

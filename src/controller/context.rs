@@ -16,6 +16,7 @@ use super::decision::{Retry, Standing, decide};
 use super::events;
 use super::metrics::Metrics;
 use super::recorder::EventRecorder;
+use super::seen::SeenInputs;
 use super::status::{next_status, patch_status};
 use crate::api::ObjectName;
 use crate::api::Reason;
@@ -63,6 +64,8 @@ pub struct Context {
     pub quiet_retries: u32,
     /// Where passes read the objects they refer to.
     pub caches: Caches,
+    /// What passes have seen of each object: a watch event that brings nothing new starts none.
+    pub seen: SeenInputs,
 }
 
 /// Why a resource cannot be reconciled before any call to AWS.
@@ -233,6 +236,7 @@ impl Context {
     pub fn forget(&self, name: &ObjectName) {
         self.metrics.forget(name);
         self.requeue.forget(name);
+        self.seen.forget(name);
     }
 
     /// Forgets every object of `kind` but `live` (after a relist: the ones that still exist).
@@ -240,6 +244,7 @@ impl Context {
         let gone = |name: &ObjectName| name.kind == kind && !live.contains(name);
         self.metrics.forget_where(gone);
         self.requeue.forget_where(gone);
+        self.seen.forget_where(gone);
     }
 
     pub fn error_policy(&self, name: &ObjectName, error: &ControllerError) -> Action {

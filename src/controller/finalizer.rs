@@ -5,12 +5,15 @@
 //! event start the next one; here that next pass queues for a worker of its (account, region)
 //! lane behind every other object's first pass, so with 1,000 new objects in one lane no
 //! CreateKey was sent for the first 6 s (`controller_fleet`, 2 x 1 x 250), and each new object
-//! paid a second admission pass. The pass the watch event still starts finds the object
-//! converged and makes no write.
+//! paid a second admission pass. The watch event of the patch starts no pass either: the
+//! object as the patch leaves it is handed to `before_patch` to be seen (`seen.rs`) before the
+//! patch is sent. (Kubernetes leaves a custom object's generation as it is on a change to
+//! metadata, so what is seen ahead is what the API server stores.)
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -31,10 +34,13 @@ pub enum Finalized<K> {
 
 /// Runs `reconcile` with the finalizer in place: adds it first to a live object that lacks it,
 /// removes it after a cleanup that succeeded; an object being deleted without it is left alone.
+/// `before_patch` is given the object's metadata as adding the finalizer will leave it, before
+/// the patch is sent.
 pub async fn finalized<K, F, Fut>(
     api: &Api<K>,
     finalizer: &str,
     object: Arc<K>,
+    before_patch: impl FnOnce(&ObjectMeta),
     reconcile: F,
 ) -> Result<Action, ControllerError>
 where
@@ -67,6 +73,9 @@ where
                 json!([{"op": "test", "path": "/metadata/finalizers", "value": object.finalizers()},
                        {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}])
             };
+            let mut finalized_meta = object.meta().clone();
+            finalized_meta.finalizers.get_or_insert_default().push(finalizer.to_owned());
+            before_patch(&finalized_meta);
             let admitted = patch(api, &object, add).await?;
             reconcile(Finalized::Apply(Arc::new(admitted))).await
         }

@@ -31,16 +31,22 @@ pub fn reconcile(key: Arc<KmsKey>, ctx: Arc<Context>) -> BoxFuture<'static, Resu
             return Ok(refused);
         }
         let api = api_for(&ctx.client, key.as_ref());
-        finalized(&api, FINALIZER, key, |event| {
-            // Owned, not borrowed: the future must be Send for every lifetime.
-            let ctx = ctx.clone();
-            async move {
-                match event {
-                    Finalized::Apply(object) => apply(&object, &ctx).await,
-                    Finalized::Cleanup(object) => cleanup(&object, &ctx).await,
+        finalized(
+            &api,
+            FINALIZER,
+            key,
+            |meta| ctx.seen.expect(Kind::KmsKey, meta),
+            |event| {
+                // Owned, not borrowed: the future must be Send for every lifetime.
+                let ctx = ctx.clone();
+                async move {
+                    match event {
+                        Finalized::Apply(object) => apply(&object, &ctx).await,
+                        Finalized::Cleanup(object) => cleanup(&object, &ctx).await,
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
     }
     .boxed()

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod on_key;
 pub mod recorder;
 mod references;
+pub mod seen;
 pub mod server;
 pub mod shard;
 mod share;
@@ -297,6 +298,7 @@ pub fn context(
         ),
         quiet_retries: 3,
         caches: Default::default(),
+        seen: Default::default(),
     }
 }
 

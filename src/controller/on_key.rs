@@ -59,16 +59,22 @@ pub fn reconcile<T: OnKeyResource>(
             return Ok(refused);
         }
         let api = api_for(&ctx.client, object.as_ref());
-        finalized(&api, FINALIZER, object, |event| {
-            // Owned, not borrowed: the future must be Send for every lifetime.
-            let ctx = ctx.clone();
-            async move {
-                match event {
-                    Finalized::Apply(object) => apply(object.as_ref(), &ctx).await,
-                    Finalized::Cleanup(object) => cleanup(object.as_ref(), &ctx).await,
+        finalized(
+            &api,
+            FINALIZER,
+            object,
+            |meta| ctx.seen.expect(T::KIND, meta),
+            |event| {
+                // Owned, not borrowed: the future must be Send for every lifetime.
+                let ctx = ctx.clone();
+                async move {
+                    match event {
+                        Finalized::Apply(object) => apply(object.as_ref(), &ctx).await,
+                        Finalized::Cleanup(object) => cleanup(object.as_ref(), &ctx).await,
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
     }
     .boxed()

@@ -4,7 +4,8 @@
 //!   (a field from a newer CRD, a value the schema admits and the types do not) is one error
 //!   reported on it, not a failed list that stops every other object of the kind;
 //! - a pass starts only when something a pass reads changed (generation, annotations,
-//!   finalizers, deletion), so metadata-only and status-only writes cost no KMS call;
+//!   finalizers, deletion), so metadata-only and status-only writes cost no KMS call, and the
+//!   operator's own finalizer patch starts none either (`seen.rs`);
 //! - an object is forgotten (metrics, backoff) at its delete event, and after a relist every
 //!   object the list no longer has, whether or not it was ever admitted;
 //! - passes run in lanes of (account, region), and those of one namespace beyond its share of a
@@ -14,7 +15,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt, future};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -39,19 +41,29 @@ type Pass = BoxFuture<'static, Result<Action, ControllerError>>;
 /// What a pass reads of an object besides its spec, as one hash: a change to anything else
 /// (status, labels, managed fields) starts no pass.
 pub fn pass_inputs<K: Resource>(object: &K) -> Option<u64> {
-    let meta = object.meta();
+    Some(meta_inputs(object.meta()))
+}
+
+/// [`pass_inputs`] of an object's metadata.
+pub fn meta_inputs(meta: &ObjectMeta) -> u64 {
     let mut hasher = DefaultHasher::new();
     meta.generation.hash(&mut hasher);
     meta.annotations.hash(&mut hasher);
     meta.finalizers.hash(&mut hasher);
     meta.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut hasher);
-    Some(hasher.finish())
+    hasher.finish()
 }
 
-/// What an alias or grant reads of its KmsKey: the spec, and where the key is (its status).
+/// What an alias or grant reads of its KmsKey: the spec, whether it is going or gone, and
+/// where the key is (its status). Not the key's finalizers as such: the one its first pass adds
+/// would wake every alias and grant waiting for it, to find the key still without a key id.
 pub fn key_target_inputs(key: &Watched<KmsKey>) -> Option<u64> {
+    let meta = key.meta();
     let mut hasher = DefaultHasher::new();
-    pass_inputs(key).hash(&mut hasher);
+    meta.generation.hash(&mut hasher);
+    let deleting = meta.deletion_timestamp.as_ref().map(|t| t.0.as_second());
+    let gone = deleting.is_some() && meta.finalizers.as_ref().is_none_or(Vec::is_empty);
+    (deleting, gone).hash(&mut hasher);
     if let Ok(key) = &key.0
         && let Some(status) = &key.status
     {
@@ -90,7 +102,9 @@ pub fn follow<K>() -> (futures::channel::mpsc::UnboundedSender<Watched<K>>, Foll
 
 /// The objects of a kind whose changes start its passes, taken into `writer`'s store (which
 /// the controller reads them from) and handed on to `followers` once there; `on_listed` is
-/// raised once the first list is in the store; deleted objects are forgotten on the way.
+/// raised once the first list is in the store; deleted objects are forgotten on the way (a
+/// pass would not find them in the store), and objects whose pass inputs were all seen
+/// already (`seen.rs`) start no pass.
 pub fn triggers<K>(
     api: Api<Watched<K>>,
     config: watcher::Config,
@@ -104,6 +118,7 @@ where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     let listed = writer.as_reader();
+    let passes = ctx.clone();
     watcher(api, config)
         .default_backoff()
         .reflect(writer)
@@ -129,8 +144,15 @@ where
                 }
             }
         })
-        .touched_objects()
-        .predicate_filter(pass_inputs, Default::default())
+        .try_filter_map(move |event| {
+            let starts = match event {
+                watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
+                    passes.seen.changed(kind, object.meta()).then_some(object)
+                }
+                watcher::Event::Delete(_) | watcher::Event::Init | watcher::Event::InitDone => None,
+            };
+            future::ready(Ok(starts))
+        })
 }
 
 /// `reconcile` for objects that decoded; the others are reported and looked at again later.
@@ -231,6 +253,19 @@ mod tests {
             watched(serde_json::json!({"keyId": "k1"})),
             watched(serde_json::json!({})),
             "aliases need the key id"
+        );
+        let with = |extra: serde_json::Value| key_target_inputs(&DeserializeGuard(Ok(key(spec.clone(), extra))));
+        let admitted = serde_json::json!({"metadata": {"finalizers": [FINALIZER]}});
+        assert_eq!(with(admitted.clone()), with(serde_json::json!({})), "the key's own finalizer wakes no alias");
+        let deleting =
+            serde_json::json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": [FINALIZER]}});
+        let gone = serde_json::json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": []}});
+        assert_ne!(with(deleting.clone()), with(admitted), "deletion does");
+        assert_ne!(with(gone), with(deleting), "and so does the key's last finalizer going");
+        assert_ne!(
+            with(serde_json::json!({"metadata": {"generation": 2}})),
+            with(serde_json::json!({})),
+            "and a spec change"
         );
     }
 }

@@ -99,6 +99,7 @@ impl Cluster {
             requeue: Requeue::new(Duration::from_secs(600), Duration::from_millis(50), Duration::from_secs(1)),
             quiet_retries: 3,
             caches: Default::default(),
+            seen: Default::default(),
         };
         Cluster { fake, ctx: Arc::new(ctx) }
     }
