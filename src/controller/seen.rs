@@ -31,10 +31,11 @@ pub struct SeenInputs {
 impl SeenInputs {
     /// Whether `meta` brings inputs no pass has seen; they count as seen from here on.
     pub fn changed(&self, kind: Kind, meta: &ObjectMeta) -> bool {
-        let seen = Seen { uid: meta.uid.clone(), inputs: meta_inputs(meta) };
+        let inputs = meta_inputs(meta);
+        let seen = Seen { uid: meta.uid.clone(), inputs };
         let mut objects = self.objects.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match objects.insert(ObjectName::of(kind, meta), seen) {
-            Some(before) => before.uid != meta.uid || before.inputs != meta_inputs(meta),
+            Some(before) => before.uid != meta.uid || before.inputs != inputs,
             None => true,
         }
     }
