@@ -749,3 +749,43 @@ async fn the_finalizer_patch_of_a_new_object_starts_no_second_pass() {
         assert_eq!(after.1 - before.1, 0, "{kind}: no pass read it again");
     }
 }
+
+/// An account's pass writes its status every time it checks the account; a key reads its
+/// account's spec and labels, not that status, so such a write starts no pass of its keys (it
+/// did: every key of the account was read again, DescribeKey, GetKeyPolicy and
+/// GetKeyRotationStatus). A change to the account's labels (which shards select on) does.
+#[tokio::test]
+async fn an_account_s_status_write_starts_no_pass_of_its_keys_and_a_relabel_does() {
+    let (_moto, cluster, _client) = setup().await;
+    let (stop, running) = start(&cluster);
+    let ready = |name: &'static str| {
+        let cluster = &cluster;
+        async move {
+            wait_for(|| async {
+                let conditions = cluster.get::<KmsKey>("apps", name).await?.status?.conditions;
+                conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
+            })
+            .await
+        }
+    };
+    cluster.create::<KmsKey>("apps", key_object("first", json!({}))).await;
+    ready("first").await;
+    let accounts: Api<AwsAccount> = Api::all(cluster.client());
+    // The account's own first pass has written its status by the time it is verified.
+    wait_for(|| async { accounts.get("test").await.ok()?.status?.account_verified.map(|_| ()) }).await;
+    let before = passes(&cluster, "KmsKey", "in_sync");
+
+    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Verified",
+        "message": "written by hand", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    accounts.patch_status("test", &PatchParams::default(), &Patch::Merge(&status)).await.expect("status written");
+    // A second key converges after that write's event: a pass it started would have run first.
+    cluster.create::<KmsKey>("apps", key_object("second", json!({}))).await;
+    ready("second").await;
+    assert_eq!(passes(&cluster, "KmsKey", "in_sync") - before, 0, "no key was read again for the account's status");
+
+    let relabel = json!({"metadata": {"labels": {"shard": "blue"}}});
+    accounts.patch("test", &PatchParams::default(), &Patch::Merge(&relabel)).await.expect("relabelled");
+    wait_for(|| async { (passes(&cluster, "KmsKey", "in_sync") - before == 2).then_some(()) }).await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
+}

@@ -152,11 +152,13 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         vec![to_aliases, to_grants],
         Some(keys_listed),
     );
+    let account_changes =
+        accounts_for_keys.predicate_filter(watched::account_inputs(account_store.clone()), Default::default());
     let keys_of_account = key_store.clone();
     let exporting_keys = key_store.clone();
     let keys = Controller::for_stream(key_triggers, key_store.clone())
         .with_config(lane_config.clone())
-        .watches_stream(accounts_for_keys, move |account| references::keys_of(&account, &keys_of_account.state()))
+        .watches_stream(account_changes, move |account| references::keys_of(&account, &keys_of_account.state()))
         .watches_stream(alias_changes, move |alias| references::exporting_key_of(&alias, &exporting_keys.state()))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(

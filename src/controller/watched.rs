@@ -31,7 +31,7 @@ use super::events;
 use super::key::FINALIZER;
 use super::unreadable;
 use crate::api::Reason;
-use crate::api::{Kind, KmsAlias, KmsKey, ObjectName};
+use crate::api::{AwsAccount, Kind, KmsAlias, KmsKey, ObjectName};
 
 /// An object as the watch delivers it: decoded, or the reason it could not be.
 pub type Watched<K> = DeserializeGuard<K>;
@@ -84,6 +84,27 @@ pub fn alias_export_inputs(alias: &Watched<KmsAlias>) -> Option<u64> {
         (&status.target_key_id, &status.name, &status.region, &status.account_ref).hash(&mut hasher);
     }
     Some(hasher.finish())
+}
+
+/// What a KmsKey reads of its AwsAccount: the spec, the labels (a shard's selector matches
+/// them, and a relabelled account's keys move between shards), whether it is going, and
+/// whether it still exists: its store is read at the event, which the store has taken by then
+/// (a delete event repeats the last object, whose other inputs did not change). Not its
+/// status: the account's own pass writes it every time it checks the account, and each write
+/// would wake every key of the account for nothing.
+pub fn account_inputs(
+    accounts: reflector::Store<Watched<AwsAccount>>,
+) -> impl Fn(&Watched<AwsAccount>) -> Option<u64> + Send + 'static {
+    move |account| {
+        let meta = account.meta();
+        let mut hasher = DefaultHasher::new();
+        meta.generation.hash(&mut hasher);
+        meta.labels.hash(&mut hasher);
+        meta.annotations.hash(&mut hasher);
+        meta.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut hasher);
+        accounts.get(&reflector::ObjectRef::from_obj(account)).is_some().hash(&mut hasher);
+        Some(hasher.finish())
+    }
 }
 
 /// The objects of another kind's watch, as it took them: followers wake their own passes from
@@ -267,5 +288,30 @@ mod tests {
             with(serde_json::json!({})),
             "and a spec change"
         );
+    }
+
+    #[test]
+    fn keys_wake_for_their_account_s_spec_labels_and_going_not_for_its_status() {
+        let account = |extra: serde_json::Value| {
+            let mut object = serde_json::json!({"apiVersion": "kmsoperator.dev/v1alpha1", "kind": "AwsAccount",
+                "metadata": {"name": "sec", "generation": 1}, "spec": {"accountId": "111122223333", "region": "eu-west-1"}});
+            json_patch::merge(&mut object, &extra);
+            DeserializeGuard(Ok(serde_json::from_value::<AwsAccount>(object).expect("an AwsAccount")))
+        };
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Apply(account(serde_json::json!({}))));
+        let inputs = account_inputs(store);
+        let base = inputs(&account(serde_json::json!({})));
+        let status = serde_json::json!({"status": {"accountVerified": true, "lastSyncTime": "2026-01-01T00:00:00Z"}});
+        assert_eq!(inputs(&account(status)), base, "the account's pass writes its status every time");
+        for loud in [
+            serde_json::json!({"metadata": {"generation": 2}}),
+            serde_json::json!({"metadata": {"labels": {"shard": "blue"}}}),
+            serde_json::json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}}),
+        ] {
+            assert_ne!(inputs(&account(loud.clone())), base, "{loud}");
+        }
+        writer.apply_watcher_event(&watcher::Event::Delete(account(serde_json::json!({}))));
+        assert_ne!(inputs(&account(serde_json::json!({}))), base, "its delete event repeats the last object");
     }
 }

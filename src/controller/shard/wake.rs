@@ -1,5 +1,5 @@
 //! What a relabelled AwsAccount wakes when sharded: the account itself and the aliases and
-//! grants on its keys (its keys follow every change of their account already), so the shard
+//! grants on its keys (its keys follow their account's labels already: `watched::account_inputs`), so the shard
 //! that loses them gives them back, and the one that gains them claims them, at once rather
 //! than at the next resync. Without shards nothing here is wired.
 
