@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kms_operator::api::{KmsAlias, KmsKey};
+use kms_operator::api::{AwsAccount, KmsAlias, KmsKey};
 use kms_operator::controller::{ControllerOptions, run_controllers};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -143,10 +143,16 @@ fn key_passes(cluster: &Cluster, result: &str) -> u64 {
 #[tokio::test]
 async fn a_pass_of_a_converged_exporting_key_lists_no_config_map() {
     let running = Running::start().await;
-    // Made while the account's own first pass (which wakes its keys) may still be under way.
+    // The account's status write wakes its keys: counted from once it is written, and after a
+    // first key has gone through its passes.
+    wait_for(|| async { Api::<AwsAccount>::all(running.cluster.client()).get("test").await.ok()?.status }).await;
     let warm = json!({"export": {"configMapName": "warm-kms"}});
     running.cluster.create::<KmsKey>("apps", key_object("warm", warm)).await;
-    wait_for(|| async { running.config_map("warm-kms").await }).await;
+    wait_for(|| async {
+        let warm = running.cluster.get::<KmsKey>("apps", "warm").await?.status?;
+        warm.conditions.iter().any(|c| c.type_ == "Synced" && c.status == "True").then_some(())
+    })
+    .await;
     let in_sync = key_passes(&running.cluster, "in_sync");
     running.exporting_key("logs-kms").await;
     wait_for(|| async { (running.synced().await? == ("True".into(), "InSync".into())).then_some(()) }).await;
