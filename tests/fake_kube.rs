@@ -9,8 +9,10 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kms_operator::api::{AwsAccount, KmsKey};
+use kube::ResourceExt;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions,
+    WatchEvent, WatchParams,
 };
 use kube::runtime::watcher;
 use serde_json::json;
@@ -206,6 +208,29 @@ async fn a_patch_naming_an_old_resource_version_is_refused() {
     let error = api.patch("c", &PatchParams::default(), &Patch::Merge(&stale)).await.unwrap_err();
     assert!(matches!(error, kube::Error::Api(status) if status.code == 409));
     assert_eq!(api.get("c").await.unwrap().data.unwrap()["a"], "1");
+}
+
+#[tokio::test]
+async fn a_delete_whose_preconditions_no_longer_hold_is_refused() {
+    let fake = FakeKube::new();
+    let api: Api<ConfigMap> = Api::namespaced(fake.client(), "default");
+    let first = api.create(&PostParams::default(), &config_map_in_default("c")).await.unwrap();
+    api.patch("c", &PatchParams::default(), &Patch::Merge(json!({"data": {"a": "1"}}))).await.unwrap();
+    let on = |uid: Option<String>, version: Option<String>| DeleteParams {
+        preconditions: Some(Preconditions { uid, resource_version: version }),
+        ..DeleteParams::default()
+    };
+    let conflict =
+        |result: Result<_, kube::Error>| matches!(result, Err(kube::Error::Api(status)) if status.code == 409);
+    assert!(conflict(api.delete("c", &on(None, first.resource_version())).await.map(drop)), "changed since");
+    api.delete("c", &on(first.uid(), None)).await.expect("the same object");
+    api.create(&PostParams::default(), &config_map_in_default("c")).await.unwrap();
+    assert!(conflict(api.delete("c", &on(first.uid(), None)).await.map(drop)), "made again under the name");
+    assert!(api.get_opt("c").await.unwrap().is_some());
+}
+
+fn config_map_in_default(name: &str) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name}})).unwrap()
 }
 
 fn key(name: &str, extra: serde_json::Value) -> KmsKey {

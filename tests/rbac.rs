@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kms_operator::api::{KmsAlias, KmsGrant, KmsKey};
 use kms_operator::controller::leader::{Leadership, LeaseName, LeaseTiming};
 use kms_operator::controller::{ControllerOptions, run_controllers};
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 use support::chart::{Permission, granted, permission};
@@ -112,6 +113,15 @@ async fn the_chart_grants_exactly_what_the_controller_calls() {
         exported.and_then(|c| c.data).is_some_and(|d| d.get("aliases").is_some_and(|a| a == "alias/app"))
     };
     wait_for("the exported alias", lists_alias).await;
+    // Its label removed by hand: it leaves the controller's watch, whose create then finds the
+    // name taken and reads (gets) what holds it: its own, which gets the label back.
+    let unlabel = json!({"metadata": {"labels": {"kmsoperator.dev/export-of": null}}});
+    config_maps.patch("app-kms", &PatchParams::default(), &Patch::Merge(unlabel)).await.unwrap();
+    let relabelled = || async {
+        let exported = config_maps.get_opt("app-kms").await.ok().flatten();
+        exported.is_some_and(|c| c.labels().contains_key("kmsoperator.dev/export-of"))
+    };
+    wait_for("the export's label back", relabelled).await;
     Api::<KmsKey>::namespaced(cluster.client(), "apps")
         .patch("app", &PatchParams::default(), &Patch::Merge(json!({"spec": {"export": {"configMapName": "app-arn"}}})))
         .await

@@ -1,7 +1,7 @@
 //! What a pass reads besides its own object (its AwsAccount, its namespace's labels, the KmsKey
-//! an alias or grant points at) comes from the stores of the controllers' own watches, so a pass
-//! makes no GET: at thousands of objects, a GET per reference per pass is load the API server
-//! (and the platform team) notices.
+//! an alias or grant points at, the ConfigMaps a KmsKey exports) comes from the stores of the
+//! controllers' own watches, so a pass makes no GET or LIST: at thousands of objects, a GET per
+//! reference per pass is load the API server (and the platform team) notices.
 //!
 //! Each store is fed by the watch that also wakes the passes reading it (the keys' watch wakes
 //! aliases and grants, the accounts' watch wakes keys), and the store takes an event before the
@@ -20,6 +20,7 @@ use kube::{Api, Resource, ResourceExt};
 use tokio::sync::watch;
 
 use super::context::{Context, ControllerError};
+use super::exported::Exports;
 use super::watched::Watched;
 use crate::api::{AwsAccount, KeyPointer, KmsKey};
 
@@ -56,7 +57,7 @@ where
     /// The store once it has listed: before that it knows nothing, and a pass reading it would
     /// refuse an object for an account or key that exists. Not `Store::wait_until_ready`: it
     /// wakes one waiter only, and every pass that starts before the list waits here.
-    async fn ready(&self) -> Result<&Store<K>, ControllerError> {
+    pub(super) async fn ready(&self) -> Result<&Store<K>, ControllerError> {
         self.listed.clone().wait_for(|listed| *listed).await.map_err(|_| ControllerError::Stopped)?;
         Ok(&self.store)
     }
@@ -68,6 +69,8 @@ pub struct Stores {
     pub accounts: Cached<Watched<AwsAccount>>,
     pub keys: Cached<Watched<KmsKey>>,
     pub namespaces: Cached<Namespace>,
+    /// The ConfigMaps KmsKeys export (`exported.rs`).
+    pub exports: Exports,
 }
 
 /// The stores passes read from while the controllers run.
@@ -87,6 +90,11 @@ impl Caches {
 
     fn stores(&self) -> Option<Stores> {
         self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The exported ConfigMaps' store, while the controllers run.
+    pub fn exports(&self) -> Option<Exports> {
+        self.stores().map(|stores| stores.exports)
     }
 }
 

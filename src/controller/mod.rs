@@ -12,6 +12,7 @@ mod deletion;
 mod dependents;
 pub mod events;
 pub mod export;
+mod exported;
 mod fence;
 pub mod finalizer;
 mod gate;
@@ -108,9 +109,10 @@ async fn stopped(mut shutdown: watch::Receiver<bool>) {
 
 /// Runs the four controllers until `shutdown` turns true, then lets in-flight reconciles finish.
 ///
-/// One watch per kind and one of Namespaces; their stores are what passes read besides their
-/// own object (`caches.rs`). Aliases and grants follow the keys' watch, and keys the accounts'
-/// watch and (for exports) the aliases' watch, so each of those is watched once.
+/// One watch per kind, one of Namespaces and one of exported ConfigMaps; their stores are what
+/// passes read besides their own object (`caches.rs`). Aliases and grants follow the keys'
+/// watch, and keys the accounts' watch, (for exports) the aliases' watch and the ConfigMaps',
+/// so each of those is watched once.
 pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shutdown: watch::Receiver<bool>) {
     let client = ctx.client.clone();
     let namespace = options.watch_namespace.as_deref();
@@ -135,7 +137,12 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
     let (namespaces_cached, namespace_writer, namespaces_listed) = Cached::new();
     let (key_store, account_store) = (keys_cached.store.clone(), accounts_cached.store.clone());
     let mut rosters = vec![roster(Kind::AwsAccount, account_store.clone()), roster(Kind::KmsKey, key_store.clone())];
-    ctx.caches.serve(Stores { accounts: accounts_cached, keys: keys_cached, namespaces: namespaces_cached });
+    // The ConfigMaps keys export: read by their passes, and a hand edit or deletion wakes the key.
+    let (exports, export_writer, exports_listed) = exported::Exports::new();
+    let export_changes =
+        exported::changes(scoped(&client, namespace), wc.clone(), export_writer, exports_listed, &exports);
+    let stores = Stores { accounts: accounts_cached, keys: keys_cached, namespaces: namespaces_cached, exports };
+    ctx.caches.serve(stores);
     // What aliases and grants read of their KmsKey: they wake when it changes.
     let (to_aliases, keys_for_aliases) = watched::follow::<KmsKey>();
     let (to_grants, keys_for_grants) = watched::follow::<KmsKey>();
@@ -156,10 +163,12 @@ pub async fn run_controllers(ctx: Arc<Context>, options: &ControllerOptions, shu
         accounts_for_keys.predicate_filter(watched::account_inputs(account_store.clone()), Default::default());
     let keys_of_account = key_store.clone();
     let exporting_keys = key_store.clone();
+    let owners_of_exports = key_store.clone();
     let keys = Controller::for_stream(key_triggers, key_store.clone())
         .with_config(lane_config.clone())
         .watches_stream(account_changes, move |account| references::keys_of(&account, &keys_of_account.state()))
         .watches_stream(alias_changes, move |alias| references::exporting_key_of(&alias, &exporting_keys.state()))
+        .watches_stream(export_changes, move |config_map| exported::key_of(&config_map, &owners_of_exports))
         .graceful_shutdown_on(stopped(shutdown.clone()))
         .run(
             watched::decoded(Kind::KmsKey, shard::sharded(sharded(), in_lanes(Kind::KmsKey, lanes(), key::reconcile))),

@@ -186,6 +186,9 @@ class Promises(unittest.TestCase):
         # The one delete: ConfigMaps a KmsKey exported, when its export is renamed or removed.
         deleters = [r["resources"] for r in cluster_rules + role["rules"] if "delete" in r["verbs"]]
         self.assertEqual(deleters, [["configmaps"]])
+        # Exported ConfigMaps are watched in the watched namespace, as the keys are.
+        (exports,) = [r for r in role["rules"] if r["resources"] == ["configmaps"]]
+        self.assertEqual(set(exports["verbs"]), {"list", "watch", "get", "create", "patch", "delete"})
 
     def test_the_defaults_never_run_two_writers(self):
         def election(values):

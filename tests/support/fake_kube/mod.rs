@@ -5,10 +5,10 @@
 //! subresources (status is dropped on create and ignored on object writes; writes to `/status`
 //! change nothing else), generations, finalizers (none added once deletion began) with
 //! deletion timestamps, pruning by the CRDs' structural schemas, conflicts on stale resource
-//! versions, watch bookmarks, 410 Gone for a watch from before a compaction, and garbage
-//! collection by owner references. It records
-//! every request and every pruned field, and can fail chosen requests. docs/testing.md lists
-//! what it still does differently.
+//! versions and on a DELETE's preconditions, watch bookmarks, 410 Gone for a watch from before
+//! a compaction, and garbage collection by owner references. It records every request and every
+//! pruned field, and can fail chosen requests. docs/testing.md lists what it still does
+//! differently.
 
 pub mod limits;
 mod patch;
@@ -227,7 +227,9 @@ impl FakeKube {
                 Method::PATCH => {
                     decode(&body).and_then(|patch| store.patch(&target, &content_type, patch, &manager, force))
                 }
-                Method::DELETE => background_only(&body).and_then(|()| store.delete(&target)),
+                Method::DELETE => {
+                    background_only(&body).and_then(|()| store.delete_if(&target, &preconditions(&body)?))
+                }
                 _ => Err(ApiError::new(405, "MethodNotAllowed", "method not allowed")),
             };
             // Garbage appears only where an owner goes (a delete, or a write that lets a deleted
@@ -287,6 +289,14 @@ fn background_only(body: &[u8]) -> Result<(), ApiError> {
         None | Some("Background") => Ok(()),
         Some(policy) => Err(ApiError::new(400, "BadRequest", &format!("propagationPolicy {policy} is not modelled"))),
     }
+}
+
+/// A DELETE's `preconditions` (`null` without a body or without them).
+fn preconditions(body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    Ok(decode(body)?["preconditions"].clone())
 }
 
 /// A request body as JSON: every body the server reads goes through here.

@@ -379,6 +379,23 @@ impl Store {
         self.store(path, current, updated)
     }
 
+    /// A DELETE with `preconditions` (its `uid` and `resourceVersion`, each optional): like the
+    /// API server, 409 unless the object still has them.
+    pub fn delete_if(&mut self, path: &Path, preconditions: &Value) -> Result<Value, ApiError> {
+        self.resource(path)?;
+        let current = self.current(path)?;
+        for (field, name) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
+            let Some(wanted) = preconditions[field].as_str() else { continue };
+            let found = text(&current, &format!("/metadata/{field}")).unwrap_or_default();
+            if found != wanted {
+                let message =
+                    format!("Precondition failed: {name} in precondition: {wanted}, {name} in object meta: {found}");
+                return Err(ApiError::new(409, "Conflict", &message));
+            }
+        }
+        self.delete(path)
+    }
+
     pub fn delete(&mut self, path: &Path) -> Result<Value, ApiError> {
         self.resource(path)?;
         let current = self.current(path)?;
