@@ -17,6 +17,7 @@ use support::kms;
 use support::manifests::REGION;
 use support::moto::Moto;
 use support::proxy::{Fault, FaultProxy, Gate};
+use support::wait::wait_for;
 
 async fn setup() -> (Moto, Cluster, aws_sdk_kms::Client) {
     let moto = Moto::start();
@@ -355,22 +356,6 @@ async fn an_alias_it_held_is_taken_back_from_its_namespace_s_keys_never_from_a_k
     assert_eq!(live().await, Some(foreign));
     let alias: KmsAlias = cluster.get("apps", "app").await.unwrap();
     assert_eq!(condition(&alias.status.unwrap().conditions, "Synced").reason, "AliasConflict");
-}
-
-/// Polls `probe` until it returns a value, for at most 30 s.
-async fn wait_for<T, F, Fut>(probe: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "condition not reached within 30 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::cluster::{Cluster, condition, key_object, object_in};
 use support::moto::Moto;
+use support::wait::wait_for;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -109,21 +110,6 @@ impl Running {
     fn freeze_config_map_store(&self) {
         self.cluster.fake.fail_next("GET", CONFIG_MAP_WATCH, 500, 100_000);
         self.cluster.fake.compact();
-    }
-}
-
-async fn wait_for<T, F, Fut>(probe: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "condition not reached within 30 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -10,7 +10,6 @@
 
 mod support;
 
-use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_kms::types::GrantOperation;
@@ -26,23 +25,7 @@ use support::kms;
 use support::manifests::{ACCOUNT_ID, REGION};
 use support::moto::Moto;
 use support::proxy::{Fault, FaultProxy, Gate};
-
-/// Polls `probe` until it returns a value. The deadline only keeps a broken build from hanging:
-/// nothing here is asserted on time.
-async fn wait_for<T, F, Fut>(what: &str, probe: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never happened: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use support::wait::until;
 
 /// The controllers, running until the returned sender says stop.
 fn start(
@@ -162,10 +145,10 @@ async fn the_worst_objects_a_tenant_can_write_stop_no_relist_and_no_other_key() 
     // The controllers start with a list, which every object above is in.
     let running = start(&cluster, ControllerOptions::new(None, 4));
     for name in ["first", "second"] {
-        wait_for(&format!("good/{name} converges"), || ready(&cluster, "good", name)).await;
+        until(&format!("good/{name} converges"), || ready(&cluster, "good", name)).await;
     }
     for name in ["number-action", "plain"] {
-        wait_for(&format!("bad/{name} is reported unreadable"), || async {
+        until(&format!("bad/{name} is reported unreadable"), || async {
             cluster.event_reasons(name).contains(&"InvalidObject".to_owned()).then_some(())
         })
         .await;
@@ -180,7 +163,7 @@ async fn the_worst_objects_a_tenant_can_write_stop_no_relist_and_no_other_key() 
         .await
         .expect("a spec change");
     let running = start(&cluster, ControllerOptions::new(None, 4));
-    let key_id = wait_for("good/first converges again", || async {
+    let key_id = until("good/first converges again", || async {
         let key: KmsKey = cluster.get("good", "first").await?;
         let status = key.status?;
         (status.observed_generation == Some(2) && condition(&status.conditions, "Synced").status == "True")
@@ -418,10 +401,10 @@ async fn one_namespace_s_stuck_keys_hold_only_its_share_of_workers() {
     assert_eq!(options.namespace_share, 2);
     let running = start(&cluster, options);
     let held = || slow.received().iter().filter(|(op, _)| op == "CreateKey").count();
-    wait_for("the noisy namespace holds its share", || async { (held() >= 2).then_some(()) }).await;
+    until("the noisy namespace holds its share", || async { (held() >= 2).then_some(()) }).await;
 
     cluster.create::<KmsKey>("quiet", key_object_in("quiet", "prompt", json!({}))).await;
-    wait_for("the quiet namespace's key converges", || ready(&cluster, "quiet", "prompt")).await;
+    until("the quiet namespace's key converges", || ready(&cluster, "quiet", "prompt")).await;
     assert_eq!(held(), 2, "never more noisy passes at once than its share");
     for i in 0..50 {
         assert!(ready(&cluster, "noisy", &format!("stuck-{i:02}")).await.is_none(), "nothing noisy converged first");
@@ -452,10 +435,10 @@ async fn one_account_s_stuck_keys_hold_only_that_account_s_lane() {
     // Two workers per kind and lane to start with, one of them at most for one namespace.
     let running = start(&cluster, ControllerOptions::new(None, 2));
     let held = || slow.received().iter().filter(|(op, _)| op == "CreateKey").count();
-    wait_for("the stuck account's lane is busy", || async { (held() >= 1).then_some(()) }).await;
+    until("the stuck account's lane is busy", || async { (held() >= 1).then_some(()) }).await;
 
     cluster.create::<KmsKey>("apps", key_object_in("apps", "elsewhere", json!({"accountRef": "other"}))).await;
-    wait_for("the other account's key converges", || ready(&cluster, "apps", "elsewhere")).await;
+    until("the other account's key converges", || ready(&cluster, "apps", "elsewhere")).await;
     assert_eq!(held(), 1, "the stuck lane never grew: none of its passes ended");
     assert_eq!(fast.forwarded("CreateKey"), 1, "the other account's key was created once");
     running.1.abort();
@@ -482,7 +465,7 @@ async fn refused_and_deleted_objects_leave_nothing_behind() {
         .await
         .unwrap();
     let running = start(&cluster, ControllerOptions::new(None, 4));
-    wait_for("the account is checked", || async {
+    until("the account is checked", || async {
         let account = Api::<kms_operator::api::AwsAccount>::all(cluster.client()).get("test").await.ok()?;
         account.status?.conditions.iter().any(|c| c.type_ == "Ready").then_some(())
     })
@@ -509,7 +492,7 @@ async fn refused_and_deleted_objects_leave_nothing_behind() {
             cluster.create::<KmsKey>(namespace, key_object_in(namespace, name, spec.clone())).await;
         }
         for (namespace, name, _) in &objects {
-            wait_for(&format!("{namespace}/{name} is decided"), || async {
+            until(&format!("{namespace}/{name} is decided"), || async {
                 let key: KmsKey = cluster.get(namespace, name).await?;
                 key.status?.conditions.iter().any(|c| c.type_ == "Ready").then_some(())
             })
@@ -520,12 +503,12 @@ async fn refused_and_deleted_objects_leave_nothing_behind() {
             cluster.delete::<KmsKey>(namespace, name).await;
         }
         for (namespace, name, _) in &objects {
-            wait_for(&format!("{namespace}/{name} is gone"), || async {
+            until(&format!("{namespace}/{name} is gone"), || async {
                 cluster.get::<KmsKey>(namespace, name).await.is_none().then_some(())
             })
             .await;
         }
-        wait_for(&format!("everything about them is forgotten: {:?} -> {:?}", baseline.0, tracked()), || async {
+        until(&format!("everything about them is forgotten: {:?} -> {:?}", baseline.0, tracked()), || async {
             (tracked() == baseline.0).then_some(())
         })
         .await;
@@ -575,7 +558,7 @@ async fn label_and_status_writes_start_no_pass_and_a_delete_event_forgets() {
         || async { (cluster.ctx.metrics.tracked() == 0 && cluster.ctx.requeue.tracked() == 0).then_some(()) };
     let drive = async { while passes.next().await.is_some() {} };
     tokio::select! {
-        _ = wait_for("the delete event forgets the object", forgotten) => {}
+        _ = until("the delete event forgets the object", forgotten) => {}
         _ = drive => panic!("the watch ended"),
     }
 }
@@ -599,8 +582,8 @@ async fn an_object_with_a_field_this_binary_does_not_know_is_one_error() {
     assert!(stored.iter().any(|o| o["spec"]["keyAgreement"] == "ECDH"), "the newer CRD keeps the field");
 
     let running = start(&cluster, ControllerOptions::new(None, 4));
-    wait_for("apps/current converges", || ready(&cluster, "apps", "current")).await;
-    let synced = wait_for("apps/newer's status says it cannot be read", || async {
+    until("apps/current converges", || ready(&cluster, "apps", "current")).await;
+    let synced = until("apps/newer's status says it cannot be read", || async {
         let stored = cluster.fake.objects("kmsoperator.dev/v1alpha1", "kmskeys");
         let newer = stored.into_iter().find(|o| o["metadata"]["name"] == "newer")?;
         let conditions = newer["status"]["conditions"].as_array()?.clone();
@@ -608,8 +591,8 @@ async fn an_object_with_a_field_this_binary_does_not_know_is_one_error() {
     })
     .await;
     cluster.create::<KmsKey>("apps", key_object_in("apps", "later", json!({}))).await;
-    wait_for("apps/later converges", || ready(&cluster, "apps", "later")).await;
-    let note = wait_for("apps/newer is reported unreadable", || async {
+    until("apps/later converges", || ready(&cluster, "apps", "later")).await;
+    let note = until("apps/newer is reported unreadable", || async {
         let events = cluster.fake.objects("events.k8s.io/v1", "events");
         events
             .iter()

@@ -24,3 +24,4 @@ pub mod manifests;
 pub mod moto;
 pub mod proxy;
 pub mod rotation_periods;
+pub mod wait;
