@@ -516,22 +516,12 @@ async fn the_controllers_list_again_after_a_compaction_and_act_on_what_changed()
         let ctx = cluster.ctx.clone();
         async move { run_controllers(ctx, &options, shutdown).await }
     });
-    let ready = |name: &'static str| {
-        let cluster = &cluster;
-        async move {
-            wait_for(|| async {
-                let status = cluster.get::<KmsKey>("apps", name).await?.status?;
-                status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
-            })
-            .await
-        }
-    };
     cluster.create::<KmsKey>("apps", key_object("before", json!({}))).await;
-    ready("before").await;
+    ready::<KmsKey>(&cluster, "before").await;
 
     cluster.fake.compact();
     cluster.create::<KmsKey>("apps", key_object("after", json!({}))).await;
-    ready("after").await;
+    ready::<KmsKey>(&cluster, "after").await;
     assert!(cluster.fake.expired_watches() > 0, "the watches resumed from a compacted version and were told so");
 
     stop.send(true).unwrap();
@@ -673,11 +663,7 @@ async fn passes_that_start_before_the_namespaces_are_listed_all_go_on_once_they_
     cluster.fake.fail_next("GET", "/api/v1/namespaces", 500, 3);
     let (stop, running) = start(&cluster);
     for name in &names {
-        wait_for(|| async {
-            let key: KmsKey = cluster.get("apps", name).await?;
-            key.status?.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
-        })
-        .await;
+        ready::<KmsKey>(&cluster, name).await;
     }
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
@@ -690,6 +676,16 @@ fn passes(cluster: &Cluster, kind: &str, result: &str) -> u64 {
     metrics.lines().find_map(|line| line.strip_prefix(&series)).map_or(0, |n| n.trim().parse().expect("a count"))
 }
 
+/// Waits until the `K` apps/`name` says `Ready=True`.
+async fn ready<K: support::cluster::Namespaced>(cluster: &Cluster, name: &str) {
+    wait_for(|| async {
+        let object = serde_json::to_value(cluster.get::<K>("apps", name).await?).ok()?;
+        let conditions = object["status"]["conditions"].as_array()?;
+        conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True").then_some(())
+    })
+    .await
+}
+
 /// A new object's first pass adds the finalizer and converges; the watch event of that patch
 /// brings nothing the pass did not see, so it starts no second pass (kube-runtime's predicate
 /// filter let it through: every new key was read again, DescribeKey, GetKeyPolicy and
@@ -698,19 +694,6 @@ fn passes(cluster: &Cluster, kind: &str, result: &str) -> u64 {
 async fn the_finalizer_patch_of_a_new_object_starts_no_second_pass() {
     let (_moto, cluster, _client) = setup().await;
     let (stop, running) = start(&cluster);
-    let ready = |kind: &'static str, name: &'static str| {
-        let cluster = &cluster;
-        async move {
-            wait_for(|| async {
-                let conditions = match kind {
-                    "KmsKey" => cluster.get::<KmsKey>("apps", name).await?.status?.conditions,
-                    _ => cluster.get::<KmsAlias>("apps", name).await?.status?.conditions,
-                };
-                conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
-            })
-            .await
-        }
-    };
     let counts =
         || ["KmsKey", "KmsAlias"].map(|kind| (passes(&cluster, kind, "changed"), passes(&cluster, kind, "in_sync")));
     // The first pair is made while the account's own first pass (which wakes its keys) may
@@ -721,10 +704,10 @@ async fn the_finalizer_patch_of_a_new_object_starts_no_second_pass() {
     for (key, alias) in [("first", "first-alias"), ("second", "second-alias")] {
         before = counts();
         cluster.create::<KmsKey>("apps", key_object(key, json!({}))).await;
-        ready("KmsKey", key).await;
+        ready::<KmsKey>(&cluster, key).await;
         let spec = json!({"name": format!("alias/{alias}"), "keyRef": {"name": key}});
         cluster.create::<KmsAlias>("apps", object_in("KmsAlias", "apps", alias, spec)).await;
-        ready("KmsAlias", alias).await;
+        ready::<KmsAlias>(&cluster, alias).await;
     }
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(20), running).await.expect("graceful shutdown").unwrap();
@@ -743,18 +726,8 @@ async fn the_finalizer_patch_of_a_new_object_starts_no_second_pass() {
 async fn an_account_s_status_write_starts_no_pass_of_its_keys_and_a_relabel_does() {
     let (_moto, cluster, _client) = setup().await;
     let (stop, running) = start(&cluster);
-    let ready = |name: &'static str| {
-        let cluster = &cluster;
-        async move {
-            wait_for(|| async {
-                let conditions = cluster.get::<KmsKey>("apps", name).await?.status?.conditions;
-                conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True").then_some(())
-            })
-            .await
-        }
-    };
     cluster.create::<KmsKey>("apps", key_object("first", json!({}))).await;
-    ready("first").await;
+    ready::<KmsKey>(&cluster, "first").await;
     let accounts: Api<AwsAccount> = Api::all(cluster.client());
     // The account's own first pass has written its status by the time it is verified.
     wait_for(|| async { accounts.get("test").await.ok()?.status?.account_verified.map(|_| ()) }).await;
@@ -765,7 +738,7 @@ async fn an_account_s_status_write_starts_no_pass_of_its_keys_and_a_relabel_does
     accounts.patch_status("test", &PatchParams::default(), &Patch::Merge(&status)).await.expect("status written");
     // A second key converges after that write's event: a pass it started would have run first.
     cluster.create::<KmsKey>("apps", key_object("second", json!({}))).await;
-    ready("second").await;
+    ready::<KmsKey>(&cluster, "second").await;
     assert_eq!(passes(&cluster, "KmsKey", "in_sync") - before, 0, "no key was read again for the account's status");
 
     let relabel = json!({"metadata": {"labels": {"shard": "blue"}}});

@@ -67,6 +67,15 @@ impl Running {
         .await
     }
 
+    /// Renames the KmsKey `logs`'s export to `name`.
+    async fn export_to(&self, name: &str) {
+        let rename = json!({"spec": {"export": {"configMapName": name}}});
+        Api::<KmsKey>::namespaced(self.cluster.client(), "apps")
+            .patch("logs", &PatchParams::default(), &Patch::Merge(rename))
+            .await
+            .expect("the export renamed");
+    }
+
     async fn key(&self) -> KmsKey {
         self.cluster.get::<KmsKey>("apps", "logs").await.expect("the KmsKey")
     }
@@ -203,11 +212,7 @@ async fn a_config_map_the_key_does_not_own_gets_no_write_whatever_its_name_or_la
     wait_for(|| async { (running.synced().await? == ("False".into(), "ExportConflict".into())).then_some(()) }).await;
 
     // A rename moves the export, and neither of theirs is touched on the way.
-    let rename = json!({"spec": {"export": {"configMapName": "mine"}}});
-    Api::<KmsKey>::namespaced(running.cluster.client(), "apps")
-        .patch("logs", &PatchParams::default(), &Patch::Merge(rename))
-        .await
-        .unwrap();
+    running.export_to("mine").await;
     wait_for(|| async { running.config_map("mine").await }).await;
     wait_for(|| async { (running.synced().await? == ("True".into(), "InSync".into())).then_some(()) }).await;
     for (name, before) in [("taken", taken), ("decoy", decoy)] {
@@ -238,11 +243,7 @@ async fn a_config_map_made_again_by_someone_else_behind_the_store_is_neither_tak
     wait_for(|| async { (running.synced().await? == ("False".into(), "ExportConflict".into())).then_some(()) }).await;
 
     // A rename: the new one is made, and the old one, someone else's by now, is not deleted.
-    let rename = json!({"spec": {"export": {"configMapName": "logs-arn"}}});
-    Api::<KmsKey>::namespaced(running.cluster.client(), "apps")
-        .patch("logs", &PatchParams::default(), &Patch::Merge(rename))
-        .await
-        .unwrap();
+    running.export_to("logs-arn").await;
     let moved = wait_for(|| async { running.config_map("logs-arn").await }).await;
     assert_eq!(data_of(&moved, "aliases").as_deref(), Some("alias/logs"));
     wait_for(|| async { (running.synced().await? == ("True".into(), "InSync".into())).then_some(()) }).await;

@@ -211,9 +211,7 @@ impl Exporter<'_> {
         for _ in 0..ATTEMPTS {
             let preconditions = Preconditions { uid: stale.uid(), resource_version: stale.resource_version() };
             let params = DeleteParams { preconditions: Some(preconditions), ..DeleteParams::default() };
-            if let Some(exports) = self.exports {
-                exports.note_gone(&stale);
-            }
+            self.note_gone(&stale);
             match self.api.delete(&name, &params).await {
                 Ok(_) => return Ok(()),
                 Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
@@ -231,6 +229,12 @@ impl Exporter<'_> {
     fn note(&self, config_map: &ConfigMap) {
         if let Some(exports) = self.exports {
             exports.note(config_map);
+        }
+    }
+
+    fn note_gone(&self, config_map: &ConfigMap) {
+        if let Some(exports) = self.exports {
+            exports.note_gone(config_map);
         }
     }
 }

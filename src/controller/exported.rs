@@ -131,23 +131,20 @@ impl Noted {
     /// The ConfigMap of `event` if it brings what the operator did not note; it is noted now.
     fn wakes(&self, event: watcher::Event<ConfigMap>) -> Option<ConfigMap> {
         let mut noted = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match event {
-            watcher::Event::Apply(config_map) => {
-                let now = Some(inputs(&config_map));
-                let before = noted.insert(ObjectRef::from_obj(&config_map), now);
-                (before != Some(now)).then_some(config_map)
-            }
-            watcher::Event::InitApply(config_map) => {
-                let now = Some(inputs(&config_map));
-                let before = noted.insert(ObjectRef::from_obj(&config_map), now);
-                before.is_some_and(|before| before != now).then_some(config_map)
-            }
+        let (config_map, listed) = match event {
+            watcher::Event::Apply(config_map) => (config_map, false),
+            watcher::Event::InitApply(config_map) => (config_map, true),
             watcher::Event::Delete(config_map) => {
                 let before = noted.remove(&ObjectRef::from_obj(&config_map));
-                (before != Some(None)).then_some(config_map)
+                return (before != Some(None)).then_some(config_map);
             }
-            watcher::Event::Init | watcher::Event::InitDone => None,
-        }
+            watcher::Event::Init | watcher::Event::InitDone => return None,
+        };
+        let now = Some(inputs(&config_map));
+        let before = noted.insert(ObjectRef::from_obj(&config_map), now);
+        // One never seen before, in a (re)list, is one the keys' own watch starts a pass for.
+        let changed = if listed { before.is_some_and(|before| before != now) } else { before != Some(now) };
+        changed.then_some(config_map)
     }
 }
 

@@ -1,7 +1,8 @@
 //! What a relabelled AwsAccount wakes when sharded: the account itself and the aliases and
-//! grants on its keys (its keys follow their account's labels already: `watched::account_inputs`), so the shard
-//! that loses them gives them back, and the one that gains them claims them, at once rather
-//! than at the next resync. Without shards nothing here is wired.
+//! grants on its keys (its keys follow their account's labels already,
+//! `watched::account_inputs`), so the shard that loses them gives them back, and the one that
+//! gains them claims them, at once rather than at the next resync. Without shards nothing here
+//! is wired.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
